@@ -3,15 +3,15 @@
 //
 // Syntax:
 //
-//	*        any run of characters except '/'
-//	?        one character except '/'
-//	**       as a whole path segment: zero or more segments
-//	         ("**/x" matches "x" and "a/b/x"; "a/**" matches "a" and everything under it);
-//	         inside a segment ("a**b") it is the same as '*'
-//	[abc]    one character of the class; ranges "[a-z]"; negation "[!a-z]" or "[^a-z]";
-//	         a class never matches '/'
-//	{a,b}    either alternative; alternatives may hold any syntax, including nested braces
-//	\x       the character x itself
+//   - any run of characters except '/'
+//     ?        one character except '/'
+//     **       as a whole path segment: zero or more segments
+//     ("**/x" matches "x" and "a/b/x"; "a/**" matches "a" and everything under it);
+//     inside a segment ("a**b") it is the same as '*'
+//     [abc]    one character of the class; ranges "[a-z]"; negation "[!a-z]" or "[^a-z]";
+//     a class never matches '/'
+//     {a,b}    either alternative; alternatives may hold any syntax, including nested braces
+//     \x       the character x itself
 //
 // Matching is case-sensitive and anchored at both ends. A pattern is compiled
 // to an RE2 regular expression, so matching takes time linear in the path.
