@@ -1,0 +1,264 @@
+package octane
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Parameter is a build parameter. Type is one of unknown, password, boolean,
+// string, number, file, axis (default string).
+type Parameter struct{ Name, Type, Value string }
+
+// Cause is the build that triggered a build (for a job of a pipeline: the root build).
+type Cause struct{ JobCIID, BuildCIID string }
+
+// Build is one build of one job, sent with PutBuild.
+type Build struct {
+	ServerCIID, JobCIID, BuildCIID, Name string
+	Start                                time.Time
+	Duration                             time.Duration
+	Status                               string // finished (default), running
+	Result                               string // success, failure, unstable, aborted, unavailable
+	Parameters                           []Parameter
+	Causes                               []Cause
+}
+
+var (
+	buildStatuses  = []string{"finished", "running", "queued", "unavailable"}
+	buildResults   = []string{"success", "failure", "unstable", "aborted", "unavailable"}
+	parameterTypes = []string{"unknown", "password", "boolean", "string", "number", "file", "axis"}
+)
+
+func oneOf(v string, set []string) bool {
+	for _, s := range set {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+type buildJSON struct {
+	ServerCIID string          `json:"serverCiId"`
+	JobCIID    string          `json:"jobCiId"`
+	BuildCIID  string          `json:"buildCiId"`
+	BuildName  string          `json:"buildName"`
+	StartTime  int64           `json:"startTime"`
+	Duration   *int64          `json:"duration,omitempty"`
+	Status     string          `json:"status"`
+	Result     string          `json:"result"`
+	Parameters []parameterJSON `json:"parameters,omitempty"`
+	Causes     []causeJSON     `json:"causes,omitempty"`
+}
+
+type parameterJSON struct {
+	Name  string `json:"name"`
+	Type  string `json:"type"`
+	Value string `json:"value"`
+}
+
+type causeJSON struct {
+	JobCIID   string `json:"jobCiId"`
+	BuildCIID string `json:"buildCiId"`
+}
+
+// buildBody validates b and makes the JSON body of PUT analytics/ci/builds.
+func (c *Client) buildBody(b Build) ([]byte, error) {
+	if b.ServerCIID == "" || b.JobCIID == "" || b.BuildCIID == "" {
+		return nil, fmt.Errorf("octane: build %q/%q/%q: server, job and build ci ids are required", b.ServerCIID, b.JobCIID, b.BuildCIID)
+	}
+	if b.Start.IsZero() {
+		return nil, fmt.Errorf("octane: build %s/%s: no start time", b.JobCIID, b.BuildCIID)
+	}
+	status := strings.ToLower(b.Status)
+	if status == "" {
+		status = "finished"
+	}
+	if !oneOf(status, buildStatuses) {
+		return nil, fmt.Errorf("octane: build %s/%s: status %q is not one of %s", b.JobCIID, b.BuildCIID, b.Status, strings.Join(buildStatuses, ", "))
+	}
+	result := strings.ToLower(b.Result)
+	if result == "" {
+		if status == "finished" {
+			return nil, fmt.Errorf("octane: build %s/%s: a finished build needs a result", b.JobCIID, b.BuildCIID)
+		}
+		result = "unavailable"
+	}
+	if !oneOf(result, buildResults) {
+		return nil, fmt.Errorf("octane: build %s/%s: result %q is not one of %s", b.JobCIID, b.BuildCIID, b.Result, strings.Join(buildResults, ", "))
+	}
+	out := buildJSON{
+		ServerCIID: c.fitID("build.serverCiId", b.ServerCIID),
+		JobCIID:    c.fitID("build.jobCiId", b.JobCIID),
+		BuildCIID:  c.fitID("build.buildCiId", b.BuildCIID),
+		StartTime:  b.Start.UnixMilli(),
+		Status:     status,
+		Result:     result,
+	}
+	out.BuildName = b.Name
+	if out.BuildName == "" {
+		out.BuildName = b.BuildCIID
+	}
+	out.BuildName = c.fitName("build.buildName", out.BuildName)
+	if status == "finished" {
+		d := b.Duration.Milliseconds()
+		if d < 0 {
+			c.log.Warn("octane: negative build duration sent as 0", "job", b.JobCIID, "build", b.BuildCIID)
+			d = 0
+		}
+		out.Duration = &d
+	}
+	for _, p := range b.Parameters {
+		t := strings.ToLower(p.Type)
+		if t == "" {
+			t = "string"
+		}
+		if !oneOf(t, parameterTypes) {
+			c.log.Warn("octane: unknown parameter type sent as unknown", "parameter", p.Name, "type", p.Type)
+			t = "unknown"
+		}
+		out.Parameters = append(out.Parameters, parameterJSON{Name: c.fitName("build.parameter.name", p.Name), Type: t, Value: p.Value})
+	}
+	for _, cs := range b.Causes {
+		out.Causes = append(out.Causes, causeJSON{JobCIID: c.fitID("build.cause.jobCiId", cs.JobCIID), BuildCIID: c.fitID("build.cause.buildCiId", cs.BuildCIID)})
+	}
+	return json.Marshal(out)
+}
+
+// PutBuild creates or updates one build: PUT …/analytics/ci/builds. The call is
+// an upsert keyed by (server, job, build), so it is retried freely.
+func (c *Client) PutBuild(ctx context.Context, b Build) error {
+	body, err := c.buildBody(b)
+	if err != nil {
+		return err
+	}
+	_, err = c.do(ctx, &request{
+		method: http.MethodPut, url: c.wsURL + "/analytics/ci/builds",
+		body: body, contentType: "application/json", resendable: true,
+	})
+	if err != nil {
+		return fmt.Errorf("octane: put build %s/%s: %w", b.JobCIID, b.BuildCIID, err)
+	}
+	return nil
+}
+
+// Task is the state of a test-results task.
+type Task struct{ ID, Status, Until, ErrorDetails string }
+
+// Task statuses.
+const (
+	TaskQueued  = "queued"
+	TaskRunning = "running"
+	TaskSuccess = "success"
+	TaskWarning = "warning"
+	TaskFailed  = "failed"
+)
+
+// Done reports whether the task reached a terminal status (success, warning, failed).
+func (t Task) Done() bool {
+	switch strings.ToLower(t.Status) {
+	case TaskSuccess, TaskWarning, TaskFailed:
+		return true
+	}
+	return false
+}
+
+type taskJSON struct {
+	ID           entityID `json:"id"`
+	Status       string   `json:"status"`
+	Until        string   `json:"until"`
+	ErrorDetails string   `json:"errorDetails"`
+}
+
+func (t taskJSON) value() Task {
+	return Task{ID: string(t.ID), Status: strings.ToLower(t.Status), Until: t.Until, ErrorDetails: t.ErrorDetails}
+}
+
+// PostTestResults sends one gzip-compressed test-results XML payload and returns
+// the task. The bytes are sent unchanged on every attempt, so a request whose
+// answer was lost is sent again: Octane answers an identical payload with the
+// original task, and no run is created twice.
+func (c *Client) PostTestResults(ctx context.Context, gzipped []byte, skipErrors bool) (Task, error) {
+	if len(gzipped) < 18 || gzipped[0] != 0x1f || gzipped[1] != 0x8b {
+		return Task{}, errors.New("octane: post test-results: the payload is not gzip data (use Gzip)")
+	}
+	u := c.wsURL + "/test-results"
+	resp, err := c.do(ctx, &request{
+		method: http.MethodPost, url: u, query: fmt.Sprintf("skip-errors=%t", skipErrors),
+		body: gzipped, contentType: "application/xml", contentEncoding: "gzip",
+		resendable: true,
+	})
+	if err != nil {
+		return Task{}, fmt.Errorf("octane: post test-results: %w", err)
+	}
+	var t taskJSON
+	if err := decodeJSON(resp, &t); err != nil {
+		return Task{}, fmt.Errorf("octane: post test-results: %w", c.badBody(http.MethodPost, u, resp, err))
+	}
+	if t.ID == "" {
+		return Task{}, fmt.Errorf("octane: post test-results: %w", &Error{Method: http.MethodPost, URL: u, Status: resp.status, Description: "answer without a task id"})
+	}
+	return t.value(), nil
+}
+
+// Task reads the state of a test-results task.
+func (c *Client) Task(ctx context.Context, id string) (Task, error) {
+	if id == "" {
+		return Task{}, errors.New("octane: task: empty id")
+	}
+	u := c.wsURL + "/test-results/" + url.PathEscape(id)
+	resp, err := c.do(ctx, &request{method: http.MethodGet, url: u, resendable: true})
+	if err != nil {
+		return Task{}, fmt.Errorf("octane: task %s: %w", id, err)
+	}
+	var t taskJSON
+	dec := json.NewDecoder(bytes.NewReader(resp.body))
+	if looksHTML(resp.header.Get("Content-Type"), resp.body) || dec.Decode(&t) != nil {
+		return Task{}, fmt.Errorf("octane: task %s: %w", id, c.badBody(http.MethodGet, u, resp, errors.New("not a task status")))
+	}
+	if t.ID == "" {
+		t.ID = entityID(id)
+	}
+	return t.value(), nil
+}
+
+// WaitTask polls a task until it is done (success, warning or failed), waiting
+// Poll.Min at first and doubling up to Poll.Max. It stops when ctx ends.
+func (c *Client) WaitTask(ctx context.Context, id string) (Task, error) {
+	wait := c.cfg.Poll.Min
+	for {
+		t, err := c.Task(ctx, id)
+		if err != nil {
+			return t, err
+		}
+		if t.Done() {
+			if t.Status != TaskSuccess {
+				c.log.Warn("octane: test-results task ended with "+t.Status, "task", t.ID, "details", oneLine(c.scrub(t.ErrorDetails), maxDescription))
+			}
+			return t, nil
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return t, fmt.Errorf("octane: task %s still %s: %w", id, t.Status, ctx.Err())
+		}
+		wait = min(2*wait, c.cfg.Poll.Max)
+	}
+}
+
+// FitID returns id as the client sends it: unchanged when it has at most 255
+// characters, else a prefix plus a hash of the whole (deterministic).
+func FitID(id string) string {
+	id, _, _ = cleanXML(id)
+	s, _ := shortenID(id, MaxName)
+	return s
+}

@@ -1,0 +1,459 @@
+// Package octane is the REST client for OpenText ALM Octane used by the importer:
+// session handling, retries, rate limit, the typed calls (CI servers, pipelines,
+// builds, test results, task status) and the deterministic test-results XML encoder.
+//
+// It knows nothing of files or mapping rules. The contract it follows is
+// shared/octane-api.md (sections 2-8, 12).
+package octane
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults applied by New when a field is zero.
+const (
+	DefaultTimeout     = 120 * time.Second
+	DefaultRateLimit   = 20.0 // requests per second, Octane's documented guidance
+	DefaultConcurrency = 4
+	DefaultPageSize    = 100
+	DefaultMaxAttempts = 8
+	DefaultMinBackoff  = time.Second
+	DefaultMaxBackoff  = 60 * time.Second
+	DefaultPollMin     = time.Second
+	DefaultPollMax     = 15 * time.Second
+	// DefaultMaxRetryAfter caps how long a server's Retry-After is honoured.
+	DefaultMaxRetryAfter = 10 * time.Minute
+)
+
+// RetryPolicy says how temporary failures are retried.
+type RetryPolicy struct {
+	MaxAttempts   int           // total attempts per request, default 8; 1 = no retry
+	MinBackoff    time.Duration // first back-off, default 1s
+	MaxBackoff    time.Duration // cap of the exponential back-off, default 60s
+	MaxRetryAfter time.Duration // cap on a server's Retry-After, default 10m
+}
+
+// PollPolicy says how WaitTask polls a test-results task.
+type PollPolicy struct {
+	Min time.Duration // first interval, default 1s
+	Max time.Duration // cap, default 15s
+}
+
+// Config configures a Client. Secrets are redacted by String, GoString and LogValue.
+type Config struct {
+	URL                    string // base URL, may carry a web context path
+	SharedSpace, Workspace string // numeric ids as strings
+	ClientID, ClientSecret string // API key; or:
+	User, Password         string
+	ClientType             string // optional HPECLIENTTYPE header; empty = not sent
+	Proxy, NoProxy         string // empty Proxy = from environment (HTTPS_PROXY/HTTP_PROXY/NO_PROXY)
+	CAFile                 string // PEM bundle added to the system roots
+	Insecure               bool   // skip TLS verification; logs a warning
+	Timeout                time.Duration
+	RateLimit              float64 // requests/s, default 20; negative = unlimited
+	Concurrency            int     // in-flight requests, default 4
+	PageSize               int     // limit= for entity reads, default 100
+	Retry                  RetryPolicy
+	Poll                   PollPolicy
+	Logger                 *slog.Logger
+	Transport              http.RoundTripper // tests only; nil = built from the options above
+
+	// getenv is used to read the proxy environment; nil = os.LookupEnv.
+	getenv func(string) (string, bool)
+}
+
+// Environment variables read by ApplyEnv.
+const (
+	EnvURL          = "OCTANE_URL"
+	EnvSharedSpace  = "OCTANE_SHARED_SPACE"
+	EnvWorkspace    = "OCTANE_WORKSPACE"
+	EnvClientID     = "OCTANE_CLIENT_ID"
+	EnvClientSecret = "OCTANE_CLIENT_SECRET"
+	EnvUser         = "OCTANE_USER"
+	EnvPassword     = "OCTANE_PASSWORD"
+)
+
+// ApplyEnv fills every field that is still empty in c from the environment
+// (OCTANE_URL, OCTANE_SHARED_SPACE, OCTANE_WORKSPACE, OCTANE_CLIENT_ID,
+// OCTANE_CLIENT_SECRET, OCTANE_USER, OCTANE_PASSWORD). lookup is usually os.LookupEnv.
+// Credentials are taken as a pair: an API key from the environment is not mixed
+// with a user set in c, and the other way round.
+func (c *Config) ApplyEnv(lookup func(string) (string, bool)) {
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	get := func(k string) string {
+		v, _ := lookup(k)
+		return strings.TrimSpace(v)
+	}
+	fill := func(dst *string, k string) {
+		if *dst == "" {
+			*dst = get(k)
+		}
+	}
+	fill(&c.URL, EnvURL)
+	fill(&c.SharedSpace, EnvSharedSpace)
+	fill(&c.Workspace, EnvWorkspace)
+	hasKey := c.ClientID != "" || c.ClientSecret != ""
+	hasUser := c.User != "" || c.Password != ""
+	if !hasUser {
+		fill(&c.ClientID, EnvClientID)
+		fill(&c.ClientSecret, EnvClientSecret)
+	}
+	if !hasKey && c.ClientID == "" {
+		fill(&c.User, EnvUser)
+		fill(&c.Password, EnvPassword)
+	}
+}
+
+const redacted = "[redacted]"
+
+func redact(s string) string {
+	if s == "" {
+		return ""
+	}
+	return redacted
+}
+
+// redactURL hides a password in a URL's user info.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		if strings.Contains(s, "@") {
+			return redacted
+		}
+		return s
+	}
+	return u.Redacted()
+}
+
+// String describes c without its secrets.
+func (c Config) String() string {
+	return fmt.Sprintf("octane.Config{URL:%q SharedSpace:%q Workspace:%q ClientID:%q ClientSecret:%q User:%q Password:%q Proxy:%q NoProxy:%q CAFile:%q Insecure:%t Timeout:%s RateLimit:%g Concurrency:%d}",
+		redactURL(c.URL), c.SharedSpace, c.Workspace, c.ClientID, redact(c.ClientSecret), c.User, redact(c.Password),
+		redactURL(c.Proxy), c.NoProxy, c.CAFile, c.Insecure, c.Timeout, c.RateLimit, c.Concurrency)
+}
+
+// GoString is String, so that %#v does not print secrets either.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue is the slog form of c, without secrets.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("url", redactURL(c.URL)),
+		slog.String("shared_space", c.SharedSpace),
+		slog.String("workspace", c.Workspace),
+		slog.String("client_id", c.ClientID),
+		slog.String("client_secret", redact(c.ClientSecret)),
+		slog.String("user", c.User),
+		slog.String("password", redact(c.Password)),
+		slog.String("proxy", redactURL(c.Proxy)),
+		slog.String("no_proxy", c.NoProxy),
+		slog.String("ca_file", c.CAFile),
+		slog.Bool("insecure", c.Insecure),
+		slog.Duration("timeout", c.Timeout),
+	)
+}
+
+// withDefaults returns c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	if c.Timeout <= 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.RateLimit == 0 {
+		c.RateLimit = DefaultRateLimit
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = DefaultConcurrency
+	}
+	if c.PageSize <= 0 {
+		c.PageSize = DefaultPageSize
+	}
+	if c.Retry.MaxAttempts <= 0 {
+		c.Retry.MaxAttempts = DefaultMaxAttempts
+	}
+	if c.Retry.MinBackoff <= 0 {
+		c.Retry.MinBackoff = DefaultMinBackoff
+	}
+	if c.Retry.MaxBackoff <= 0 {
+		c.Retry.MaxBackoff = DefaultMaxBackoff
+	}
+	if c.Retry.MaxBackoff < c.Retry.MinBackoff {
+		c.Retry.MaxBackoff = c.Retry.MinBackoff
+	}
+	if c.Retry.MaxRetryAfter <= 0 {
+		c.Retry.MaxRetryAfter = DefaultMaxRetryAfter
+	}
+	if c.Poll.Min <= 0 {
+		c.Poll.Min = DefaultPollMin
+	}
+	if c.Poll.Max <= 0 {
+		c.Poll.Max = DefaultPollMax
+	}
+	if c.Poll.Max < c.Poll.Min {
+		c.Poll.Max = c.Poll.Min
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.getenv == nil {
+		c.getenv = os.LookupEnv
+	}
+	return c
+}
+
+// validate checks c (after withDefaults) and returns the parsed base URL.
+func (c Config) validate() (*url.URL, error) {
+	var errs []error
+	if c.URL == "" {
+		errs = append(errs, errors.New("no Octane URL (flag, config file or OCTANE_URL)"))
+	}
+	u, err := url.Parse(strings.TrimSpace(c.URL))
+	if c.URL != "" {
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("the Octane URL %q: %w", redactURL(c.URL), errors.Unwrap(err)))
+		case u.Scheme != "http" && u.Scheme != "https":
+			errs = append(errs, fmt.Errorf("the Octane URL %q: scheme must be http or https", redactURL(c.URL)))
+		case u.Host == "":
+			errs = append(errs, fmt.Errorf("the Octane URL %q: no host", redactURL(c.URL)))
+		case u.User != nil:
+			errs = append(errs, fmt.Errorf("the Octane URL %q: put credentials in client_id/client_secret or user/password, not in the URL", redactURL(c.URL)))
+		case u.RawQuery != "" || u.Fragment != "":
+			errs = append(errs, fmt.Errorf("the Octane URL %q: must not carry a query or fragment", redactURL(c.URL)))
+		}
+	}
+	for _, f := range []struct{ name, v string }{{"shared space", c.SharedSpace}, {"workspace", c.Workspace}} {
+		if f.v == "" {
+			errs = append(errs, fmt.Errorf("no %s id", f.name))
+		} else if n, err := strconv.ParseUint(f.v, 10, 63); err != nil || n == 0 {
+			errs = append(errs, fmt.Errorf("%s id %q is not a positive number", f.name, f.v))
+		}
+	}
+	key := c.ClientID != "" || c.ClientSecret != ""
+	user := c.User != "" || c.Password != ""
+	switch {
+	case key && user:
+		errs = append(errs, errors.New("both an API key (client_id) and a user are set: choose one"))
+	case key && (c.ClientID == "" || c.ClientSecret == ""):
+		errs = append(errs, errors.New("API key incomplete: need both client_id and client_secret"))
+	case user && (c.User == "" || c.Password == ""):
+		errs = append(errs, errors.New("user credentials incomplete: need both user and password"))
+	case !key && !user:
+		errs = append(errs, errors.New("no credentials: set client_id/client_secret (or OCTANE_CLIENT_ID/OCTANE_CLIENT_SECRET) or user/password"))
+	}
+	if c.Proxy != "" {
+		if _, err := parseProxyURL(c.Proxy); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("octane config: %w", errors.Join(errs...))
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}
+
+func parseProxyURL(s string) (*url.URL, error) {
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("proxy %q is not a URL", redactURL(s))
+	}
+	switch u.Scheme {
+	case "http", "https", "socks5", "socks5h":
+	default:
+		return nil, fmt.Errorf("proxy %q: unsupported scheme %q", redactURL(s), u.Scheme)
+	}
+	return u, nil
+}
+
+// buildTransport makes the http.RoundTripper from the network options.
+func (c Config) buildTransport() (http.RoundTripper, error) {
+	if c.Transport != nil {
+		return c.Transport, nil
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	pf, err := c.proxyFunc()
+	if err != nil {
+		return nil, err
+	}
+	t.Proxy = pf
+	t.MaxIdleConnsPerHost = c.Concurrency + 1
+	t.ResponseHeaderTimeout = c.Timeout
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("octane config: CA bundle: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("octane config: CA bundle %s: no PEM certificate in it", c.CAFile)
+		}
+		tlsConf.RootCAs = pool
+	}
+	if c.Insecure {
+		tlsConf.InsecureSkipVerify = true // #nosec: explicit user switch, warned about in New
+	}
+	t.TLSClientConfig = tlsConf
+	return t, nil
+}
+
+// proxyFunc returns the proxy selector: the configured proxy, or the one from the
+// environment (HTTPS_PROXY, HTTP_PROXY and their lower-case forms). NoProxy (or
+// NO_PROXY when NoProxy is empty) lists hosts reached directly.
+func (c Config) proxyFunc() (func(*http.Request) (*url.URL, error), error) {
+	env := func(names ...string) string {
+		for _, n := range names {
+			if v, ok := c.getenv(n); ok && v != "" {
+				return v
+			}
+		}
+		return ""
+	}
+	noProxy := c.NoProxy
+	if noProxy == "" {
+		noProxy = env("NO_PROXY", "no_proxy")
+	}
+	np := parseNoProxy(noProxy)
+	var httpsProxy, httpProxy *url.URL
+	fromEnv := c.Proxy == ""
+	if fromEnv {
+		if v := env("HTTPS_PROXY", "https_proxy"); v != "" {
+			u, err := parseProxyURL(v)
+			if err != nil {
+				return nil, fmt.Errorf("octane config: HTTPS_PROXY: %w", err)
+			}
+			httpsProxy = u
+		}
+		if v := env("HTTP_PROXY", "http_proxy"); v != "" {
+			u, err := parseProxyURL(v)
+			if err != nil {
+				return nil, fmt.Errorf("octane config: HTTP_PROXY: %w", err)
+			}
+			httpProxy = u
+		}
+	} else {
+		u, err := parseProxyURL(c.Proxy)
+		if err != nil {
+			return nil, fmt.Errorf("octane config: %w", err)
+		}
+		httpsProxy, httpProxy = u, u
+	}
+	if httpsProxy == nil && httpProxy == nil {
+		return nil, nil
+	}
+	return func(r *http.Request) (*url.URL, error) {
+		host := r.URL.Hostname()
+		if fromEnv && isLoopback(host) {
+			// Same special case as net/http.ProxyFromEnvironment.
+			return nil, nil
+		}
+		if np.match(host, r.URL.Port()) {
+			return nil, nil
+		}
+		if r.URL.Scheme == "https" {
+			return httpsProxy, nil
+		}
+		return httpProxy, nil
+	}, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+type noProxyEntry struct {
+	all    bool
+	cidr   *net.IPNet
+	ip     net.IP
+	domain string // lower case, without leading dot
+	exact  bool   // no leading dot: matches the host and its subdomains; with: subdomains only
+	port   string
+}
+
+type noProxyList []noProxyEntry
+
+// parseNoProxy reads a NO_PROXY list: comma or space separated hosts, domains
+// (".example.com" = subdomains only), IPs, CIDRs, optional ":port", or "*".
+func parseNoProxy(s string) noProxyList {
+	var l noProxyList
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+		f = strings.ToLower(strings.TrimSpace(f))
+		if f == "" {
+			continue
+		}
+		if f == "*" {
+			l = append(l, noProxyEntry{all: true})
+			continue
+		}
+		if _, n, err := net.ParseCIDR(f); err == nil {
+			l = append(l, noProxyEntry{cidr: n})
+			continue
+		}
+		var e noProxyEntry
+		if h, p, err := net.SplitHostPort(f); err == nil {
+			f, e.port = h, p
+		}
+		if ip := net.ParseIP(strings.Trim(f, "[]")); ip != nil {
+			e.ip = ip
+			l = append(l, e)
+			continue
+		}
+		if strings.HasPrefix(f, "*.") {
+			f = f[1:]
+		}
+		e.exact = !strings.HasPrefix(f, ".")
+		e.domain = strings.TrimPrefix(f, ".")
+		l = append(l, e)
+	}
+	return l
+}
+
+func (l noProxyList) match(host, port string) bool {
+	host = strings.ToLower(host)
+	ip := net.ParseIP(host)
+	for _, e := range l {
+		switch {
+		case e.all:
+			return true
+		case e.port != "" && e.port != port:
+			continue
+		case e.cidr != nil:
+			if ip != nil && e.cidr.Contains(ip) {
+				return true
+			}
+		case e.ip != nil:
+			if ip != nil && e.ip.Equal(ip) {
+				return true
+			}
+		case e.domain != "":
+			if (e.exact && host == e.domain) || strings.HasSuffix(host, "."+e.domain) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,271 @@
+package octane
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+)
+
+// Error is a failed Octane call: an HTTP error status, or a transport failure
+// (Status 0). Its message is one line and carries no secrets and no HTML.
+type Error struct {
+	Method, URL   string // URL without query
+	Status        int    // 0 for a transport failure
+	Code          string // Octane's error_code (or errorCode)
+	Description   string // Octane's description, or a one-line summary of a non-JSON body
+	CorrelationID string
+	Temporary     bool        // worth retrying later
+	Items         []ItemError // per-entity errors of a bulk write (409 partial)
+	Err           error       // the transport error, if any
+}
+
+// ItemError is one entity's error in a bulk write.
+type ItemError struct {
+	Index         int // index in the request's data array
+	Code          string
+	Description   string
+	CorrelationID string
+}
+
+// Error-code constants Octane uses.
+const (
+	CodeDuplicateEntity = "platform.duplicate_entity_error"
+)
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("octane: ")
+	b.WriteString(e.Method)
+	b.WriteByte(' ')
+	b.WriteString(e.URL)
+	b.WriteString(": ")
+	if e.Status != 0 {
+		fmt.Fprintf(&b, "%d %s", e.Status, http.StatusText(e.Status))
+	}
+	if e.Code != "" {
+		if e.Status != 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(e.Code)
+	}
+	if e.Description != "" {
+		if e.Status != 0 || e.Code != "" {
+			b.WriteString(": ")
+		}
+		b.WriteString(e.Description)
+	}
+	if n := len(e.Items); n > 0 {
+		fmt.Fprintf(&b, " (%d entity error(s), first at index %d)", n, e.Items[0].Index)
+	}
+	if e.CorrelationID != "" {
+		fmt.Fprintf(&b, " [correlation_id %s]", e.CorrelationID)
+	}
+	if e.Temporary {
+		b.WriteString(" (temporary)")
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// HasCode reports whether the error, or any of its bulk item errors, carries code.
+func (e *Error) HasCode(code string) bool {
+	if e.Code == code {
+		return true
+	}
+	for _, it := range e.Items {
+		if it.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+// IsTemporary reports whether err is worth retrying later: a temporary *Error
+// (429, 502, 503, 504, an outage page, a timeout, a dropped connection).
+// Context cancellation is not temporary.
+func IsTemporary(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Temporary
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// IsDuplicate reports whether err is Octane's duplicate-entity error.
+func IsDuplicate(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.HasCode(CodeDuplicateEntity)
+}
+
+// temporaryStatus is the set of statuses retried: too many requests, and the
+// gateway/outage family.
+func temporaryStatus(status int) bool {
+	switch status {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout, http.StatusRequestTimeout:
+		return true
+	}
+	return false
+}
+
+// errorBody is the JSON shape of Octane errors (single and bulk), plus the
+// session-expiry and servlet shapes.
+type errorBody struct {
+	ErrorCode          string      `json:"error_code"`
+	ErrorCodeCamel     string      `json:"errorCode"`
+	Description        string      `json:"description"`
+	AccumulatedMessage string      `json:"accumulatedMessage"`
+	CorrelationID      string      `json:"correlation_id"`
+	Message            string      `json:"message"`
+	Errors             []itemError `json:"errors"`
+}
+
+type itemError struct {
+	Index         *int   `json:"index"`
+	EntityIndex   *int   `json:"entity_index"`
+	ErrorCode     string `json:"error_code"`
+	Description   string `json:"description"`
+	CorrelationID string `json:"correlation_id"`
+}
+
+const maxDescription = 400
+
+var (
+	reTitle = regexp.MustCompile(`(?is)<title[^>]*>(.*?)</title>`)
+	reH1    = regexp.MustCompile(`(?is)<h1[^>]*>(.*?)</h1>`)
+	reTag   = regexp.MustCompile(`(?s)<[^>]*>`)
+)
+
+// oneLine collapses whitespace and cuts s to max characters.
+func oneLine(s string, max int) string {
+	s = strings.Join(strings.Fields(strings.ToValidUTF8(s, "\uFFFD")), " ")
+	if utf8.RuneCountInString(s) > max {
+		s, _ = truncateRunes(s, max-1)
+		s += "…"
+	}
+	return s
+}
+
+// looksHTML reports whether a body is an HTML page rather than JSON.
+func looksHTML(contentType string, body []byte) bool {
+	if strings.Contains(strings.ToLower(contentType), "html") {
+		return true
+	}
+	b := bytes.TrimSpace(body)
+	if len(b) > 512 {
+		b = b[:512]
+	}
+	lb := bytes.ToLower(b)
+	return bytes.HasPrefix(lb, []byte("<!doctype html")) || bytes.HasPrefix(lb, []byte("<html")) || bytes.Contains(lb, []byte("<body"))
+}
+
+// summariseHTML turns an error page into one line: its title, heading or text.
+func summariseHTML(body []byte) string {
+	for _, re := range []*regexp.Regexp{reTitle, reH1} {
+		if m := re.FindSubmatch(body); m != nil {
+			if s := oneLine(reTag.ReplaceAllString(string(m[1]), " "), 120); s != "" {
+				return "HTML page: " + s
+			}
+		}
+	}
+	return "HTML page: " + oneLine(reTag.ReplaceAllString(string(body), " "), 120)
+}
+
+// isServiceTemporary matches the SaaS outage page ("Service Temporarily Unavailable").
+func isServiceTemporary(body []byte) bool {
+	return bytes.Contains(bytes.ToLower(body), []byte("service temporar"))
+}
+
+// newHTTPError builds the typed error for a non-2xx response.
+func newHTTPError(method, u string, status int, contentType string, body []byte) *Error {
+	e := &Error{Method: method, URL: u, Status: status, Temporary: temporaryStatus(status)}
+	trimmed := bytes.TrimSpace(body)
+	switch {
+	case len(trimmed) == 0:
+	case looksHTML(contentType, body):
+		e.Description = summariseHTML(body)
+		if isServiceTemporary(body) {
+			e.Temporary = true
+		}
+	case trimmed[0] == '{':
+		var eb errorBody
+		if err := json.Unmarshal(trimmed, &eb); err != nil {
+			e.Description = "unreadable JSON error body: " + oneLine(string(trimmed), 120)
+			break
+		}
+		if eb.ErrorCode == "" && eb.ErrorCodeCamel == "" && eb.Description == "" && eb.Message != "" {
+			// Servlet-level errors wrap the real body in "message".
+			var inner errorBody
+			if json.Unmarshal([]byte(eb.Message), &inner) == nil && (inner.ErrorCode != "" || inner.Description != "") {
+				eb = inner
+			} else {
+				eb.Description = eb.Message
+			}
+		}
+		e.Code = firstNonEmpty(eb.ErrorCode, eb.ErrorCodeCamel)
+		e.Description = oneLine(firstNonEmpty(eb.Description, eb.AccumulatedMessage), maxDescription)
+		e.CorrelationID = eb.CorrelationID
+		for i, it := range eb.Errors {
+			idx := i
+			if it.Index != nil {
+				idx = *it.Index
+			} else if it.EntityIndex != nil {
+				idx = *it.EntityIndex
+			}
+			e.Items = append(e.Items, ItemError{Index: idx, Code: it.ErrorCode, Description: oneLine(it.Description, maxDescription), CorrelationID: it.CorrelationID})
+		}
+		if e.Code == "" && len(e.Items) > 0 {
+			e.Code = e.Items[0].Code
+			if e.Description == "" {
+				e.Description = e.Items[0].Description
+			}
+			if e.CorrelationID == "" {
+				e.CorrelationID = e.Items[0].CorrelationID
+			}
+		}
+	default:
+		e.Description = oneLine(string(trimmed), 200)
+	}
+	return e
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// transportTemporary says whether a transport error may go away on its own.
+// Certificate problems and protocol mismatches will not.
+func transportTemporary(err error) bool {
+	var (
+		uae  x509.UnknownAuthorityError
+		cie  x509.CertificateInvalidError
+		he   x509.HostnameError
+		rhe  tls.RecordHeaderError
+		cver *tls.CertificateVerificationError
+	)
+	switch {
+	case errors.As(err, &uae), errors.As(err, &cie), errors.As(err, &he), errors.As(err, &rhe), errors.As(err, &cver):
+		return false
+	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		return false
+	}
+	return true
+}
