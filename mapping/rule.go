@@ -1,0 +1,95 @@
+package mapping
+
+import (
+	"regexp"
+	"sort"
+	"strconv"
+)
+
+// Rule is one entry of the `rules:` list. Rules are tried in order; the
+// first whose every condition holds decides the report.
+type Rule struct {
+	Name     string // as written, or "" (the decision then says "rule N")
+	Line     int    // line of the rule in the file (0 for the built-in default)
+	Target   string // the target it sends to (the first target when the file names none)
+	Path     string // the path pattern, "" when none
+	Regexp   string // the regular expression, "" when none
+	CatchAll bool   // the rule matches every report
+
+	index       int // 1-based position in the list
+	path        *pathPattern
+	re          *regexp.Regexp
+	manifest    []fieldCond
+	property    []fieldCond
+	env         []fieldCond
+	hasManifest *bool
+	set         ruleSet
+	// derive, when set, supplies captures computed in code (the built-in
+	// default rule uses it for the parent and grandparent folders).
+	derive func(rel, root string) map[string]string
+}
+
+type fieldCond struct {
+	key string
+	w   *wildcard
+}
+
+type namedTemplate struct {
+	key string
+	t   *template
+}
+
+type ruleSet struct {
+	serverInstanceID, serverName, serverType, serverURL *template
+	pipeline, job, jobName, build, buildName            *template
+	startMode                                           string // "suite" (default), "mtime" or "template"
+	start                                               *template
+	result                                              string // "" = derive from runs
+	release, releaseID, milestone                       *template
+	environment, testFields                             []namedTemplate
+	productAreas, backlogItems                          []*template
+}
+
+// label is how decisions and problems name the rule.
+func (r *Rule) label() string {
+	if r.Name != "" {
+		return r.Name
+	}
+	return "rule " + strconv.Itoa(r.index)
+}
+
+// captureNames lists what the rule's path pattern and regexp capture.
+func (r *Rule) captureNames() map[string]bool {
+	names := map[string]bool{}
+	if r.path != nil {
+		for _, n := range r.path.captures {
+			names[n] = true
+		}
+	}
+	if r.re != nil {
+		for _, n := range r.re.SubexpNames() {
+			if n != "" {
+				names[n] = true
+			}
+		}
+	}
+	return names
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// isCatchAllRegexp recognises the regular expressions that match every path.
+func isCatchAllRegexp(src string) bool {
+	switch src {
+	case ".*", "^.*", "^.*$", ".*$", "(?s).*", "^(?s).*$", ".+", "^.+$", "^.+", "":
+		return true
+	}
+	return false
+}

@@ -1,0 +1,308 @@
+package mapping
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Octane's test field types (the XSD's enumeration) and CI build results.
+var (
+	testFieldTypes = []string{"Test_Level", "Test_Type", "Testing_Tool_Type", "Framework"}
+	buildResults   = []string{"success", "failure", "unstable", "aborted"}
+)
+
+func (rl *ruleLoader) load(path string) {
+	r := rl.rule
+	rl.fields(rl.node, path, []string{"name", "target", "match", "set"}, func(key string, k, v *yaml.Node) {
+		p := join(path, key)
+		switch key {
+		case "name":
+			r.Name, _ = rl.str(v, p)
+		case "target":
+			r.Target, _ = rl.str(v, p)
+			rl.tnode = v
+		case "match":
+			rl.match(v, p)
+		case "set":
+			rl.set(v, p)
+		}
+	})
+	r.CatchAll = (r.path == nil || r.path.catchAll) && (r.re == nil || isCatchAllRegexp(r.Regexp)) &&
+		len(r.manifest) == 0 && len(r.property) == 0 && len(r.env) == 0 && r.hasManifest == nil
+
+	// Every capture a template names must come from the rule's pattern.
+	caps := r.captureNames()
+	for _, pt := range rl.pending {
+		for _, name := range pt.t.captureRefs() {
+			if caps[name] {
+				continue
+			}
+			switch {
+			case r.path == nil && r.re == nil:
+				rl.errAt(pt.node, "%s: {%s} is not defined: rule %s has no path pattern or regexp to capture it (manifest., property., env. and file. values need their prefix)",
+					pt.path, name, r.label())
+			case len(caps) == 0:
+				rl.errAt(pt.node, "%s: {%s} is not defined: the rule's pattern captures nothing", pt.path, name)
+			default:
+				rl.errAt(pt.node, "%s: {%s} is not defined: the rule's pattern captures %s", pt.path, name, strings.Join(sortedKeys(caps), ", "))
+			}
+		}
+	}
+}
+
+func (rl *ruleLoader) match(n *yaml.Node, path string) {
+	r := rl.rule
+	keys := []string{"path", "regexp", "manifest", "property", "env", "has_manifest"}
+	rl.fields(n, path, keys, func(key string, k, v *yaml.Node) {
+		p := join(path, key)
+		switch key {
+		case "path":
+			s, ok := rl.str(v, p)
+			if !ok {
+				return
+			}
+			pat, err := compilePattern(s, true)
+			if err != nil {
+				rl.errAt(v, "%s: bad pattern: %v", p, err)
+				return
+			}
+			r.Path, r.path = s, pat
+		case "regexp":
+			s, ok := rl.str(v, p)
+			if !ok {
+				return
+			}
+			re, err := regexp.Compile(s)
+			if err != nil {
+				rl.errAt(v, "%s: bad regular expression: %v", p, err)
+				return
+			}
+			for _, name := range re.SubexpNames() {
+				if name != "" && !captureName.MatchString(name) {
+					rl.errAt(v, "%s: group name %q cannot be used in templates (letters, digits and _, not starting with a digit)", p, name)
+				}
+			}
+			r.Regexp, r.re = s, re
+		case "manifest", "property", "env":
+			var conds []fieldCond
+			for _, pr := range rl.pairs(v, p, 0) {
+				name := pr.key.Value
+				val := resolve(pr.val)
+				var w *wildcard
+				switch {
+				case isNull(val):
+					w = &wildcard{absent: true}
+				case val.Kind == yaml.ScalarNode:
+					w = compileWildcard(val.Value)
+				default:
+					rl.errAt(val, "%s: a value pattern must be a single value (or ~ for absent), got %s", join(p, name), kindName(val))
+					continue
+				}
+				conds = append(conds, fieldCond{key: name, w: w})
+			}
+			switch key {
+			case "manifest":
+				r.manifest = conds
+			case "property":
+				r.property = conds
+			case "env":
+				r.env = conds
+			}
+		case "has_manifest":
+			if b, ok := rl.boolVal(v, p); ok {
+				r.hasManifest = &b
+			}
+		}
+	})
+}
+
+// tmpl parses a template value and queues its capture check.
+func (rl *ruleLoader) tmpl(v *yaml.Node, path string) *template {
+	s, ok := rl.str(v, path)
+	if !ok || s == "" {
+		return nil
+	}
+	t, err := parseTemplate(s)
+	if err != nil {
+		rl.errAt(v, "%s: %v", path, err)
+		return nil
+	}
+	rl.pending = append(rl.pending, pendingTemplate{node: v, path: path, t: t})
+	return t
+}
+
+// idTmpl is a template that must give an Octane id; a literal is checked now.
+func (rl *ruleLoader) idTmpl(v *yaml.Node, path string) *template {
+	t := rl.tmpl(v, path)
+	if t != nil && t.isLiteral() {
+		if _, err := parseID(t.src); err != nil {
+			rl.errAt(v, "%s: %v", path, err)
+			return nil
+		}
+	}
+	return t
+}
+
+func parseID(s string) (int64, error) {
+	id, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("%q is not an Octane id (a whole number > 0)", s)
+	}
+	return id, nil
+}
+
+func (rl *ruleLoader) set(n *yaml.Node, path string) {
+	s := &rl.rule.set
+	keys := []string{"server", "pipeline", "job", "job_name", "build", "build_name", "start", "result",
+		"release", "release_id", "milestone", "environment", "test_fields", "product_areas", "backlog_items"}
+	var releaseNode, releaseIDNode *yaml.Node
+	rl.fields(n, path, keys, func(key string, k, v *yaml.Node) {
+		p := join(path, key)
+		switch key {
+		case "server":
+			rl.fields(v, p, []string{"instance_id", "name", "type", "url"}, func(key string, k, v *yaml.Node) {
+				sp := join(p, key)
+				switch key {
+				case "instance_id":
+					s.serverInstanceID = rl.tmpl(v, sp)
+				case "name":
+					s.serverName = rl.tmpl(v, sp)
+				case "type":
+					s.serverType = rl.tmpl(v, sp)
+				case "url":
+					s.serverURL = rl.tmpl(v, sp)
+				}
+			})
+		case "pipeline":
+			s.pipeline = rl.tmpl(v, p)
+		case "job":
+			s.job = rl.tmpl(v, p)
+		case "job_name":
+			s.jobName = rl.tmpl(v, p)
+		case "build":
+			s.build = rl.tmpl(v, p)
+		case "build_name":
+			s.buildName = rl.tmpl(v, p)
+		case "start":
+			raw, ok := rl.str(v, p)
+			if !ok {
+				return
+			}
+			switch raw {
+			case "mtime", "suite":
+				s.startMode = raw
+			default:
+				t := rl.tmpl(v, p)
+				if t == nil {
+					return
+				}
+				if t.isLiteral() {
+					if _, err := parseStart(t.src); err != nil {
+						rl.errAt(v, "%s: %v (or use mtime or suite)", p, err)
+						return
+					}
+				}
+				s.startMode, s.start = "template", t
+			}
+		case "result":
+			raw, ok := rl.str(v, p)
+			if !ok {
+				return
+			}
+			raw = strings.ToLower(strings.TrimSpace(raw))
+			switch {
+			case raw == "derive" || raw == "":
+				s.result = ""
+			case contains(buildResults, raw):
+				s.result = raw
+			default:
+				rl.errAt(v, "%s: %q is not a result (derive, %s)", p, raw, strings.Join(buildResults, ", "))
+			}
+		case "release":
+			releaseNode = k
+			s.release = rl.tmpl(v, p)
+		case "release_id":
+			releaseIDNode = k
+			s.releaseID = rl.idTmpl(v, p)
+		case "milestone":
+			s.milestone = rl.idTmpl(v, p)
+		case "environment", "test_fields":
+			var out []namedTemplate
+			for _, pr := range rl.pairs(v, p, 0) {
+				name := pr.key.Value
+				np := join(p, name)
+				if key == "test_fields" && !contains(testFieldTypes, name) {
+					rl.errAt(pr.key, "%s: %q is not an Octane test field type (%s)", p, name, strings.Join(testFieldTypes, ", "))
+					continue
+				}
+				if t := rl.tmpl(resolve(pr.val), np); t != nil {
+					out = append(out, namedTemplate{key: name, t: t})
+				}
+			}
+			if key == "environment" {
+				s.environment = out
+			} else {
+				s.testFields = out
+			}
+		case "product_areas", "backlog_items":
+			_, nodes := rl.strList(v, p)
+			var out []*template
+			for i, en := range nodes {
+				if t := rl.idTmpl(en, fmt.Sprintf("%s[%d]", p, i)); t != nil {
+					out = append(out, t)
+				}
+			}
+			if key == "product_areas" {
+				s.productAreas = out
+			} else {
+				s.backlogItems = out
+			}
+		}
+	})
+	if releaseNode != nil && releaseIDNode != nil {
+		rl.errAt(releaseIDNode, "%s: set either release (a name) or release_id, not both", path)
+	}
+}
+
+// checkRules finds what only the whole list shows: unknown targets and
+// rules that an earlier catch-all rule hides.
+func (l *loader) checkRules(cfg *Config) {
+	var catchAll *Rule
+	names := map[string]int{}
+	for i, r := range cfg.Rules {
+		var rn, tn *yaml.Node
+		if i < len(l.ruleNodes) {
+			rn, tn = l.ruleNodes[i][0], l.ruleNodes[i][1]
+		}
+		if r.Name != "" {
+			if first, dup := names[r.Name]; dup {
+				l.errAt(rn, "rules[%d]: rule name %q is already used by the rule at line %d", i, r.Name, first)
+			} else {
+				names[r.Name] = r.Line
+			}
+		}
+		if r.Target == "" {
+			if len(cfg.Targets) > 0 {
+				r.Target = cfg.Targets[0].Name
+			}
+		} else if _, ok := cfg.Target(r.Target); !ok && len(cfg.Targets) > 0 {
+			known := make([]string, 0, len(cfg.Targets))
+			for _, t := range cfg.Targets {
+				known = append(known, t.Name)
+			}
+			l.errAt(tn, "rules[%d].target: no target named %q (targets: %s)", i, r.Target, strings.Join(known, ", "))
+		}
+		if catchAll != nil {
+			l.errAt(rn, "rules[%d]: rule %s can never match: rule %s at line %d matches every report before it",
+				i, r.label(), catchAll.label(), catchAll.Line)
+			continue
+		}
+		if r.CatchAll {
+			catchAll = r
+		}
+	}
+}

@@ -1,0 +1,175 @@
+package mapping
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Target is one Octane workspace to send to. Its credentials are resolved
+// at load from ${env:NAME} and ${file:PATH} references; every way of
+// printing a Target (String, GoString, LogValue, MarshalJSON) redacts them.
+type Target struct {
+	Name, URL, SharedSpace, Workspace string
+	ClientID, ClientSecret            string
+	User, Password                    string
+	Proxy, NoProxy, CAFile            string
+	Insecure                          bool
+	Line                              int // line of the target in the file (0 when built in)
+}
+
+const redacted = "[redacted]"
+
+func redact(s string) string {
+	if s == "" {
+		return ""
+	}
+	return redacted
+}
+
+// String describes the target without its secrets.
+func (t Target) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "target %q url=%q shared_space=%q workspace=%q", t.Name, t.URL, t.SharedSpace, t.Workspace)
+	if t.ClientID != "" {
+		fmt.Fprintf(&b, " client_id=%q", t.ClientID)
+	}
+	if t.ClientSecret != "" {
+		b.WriteString(" client_secret=" + redacted)
+	}
+	if t.User != "" {
+		fmt.Fprintf(&b, " user=%q", t.User)
+	}
+	if t.Password != "" {
+		b.WriteString(" password=" + redacted)
+	}
+	if t.Proxy != "" {
+		fmt.Fprintf(&b, " proxy=%q", redactURL(t.Proxy))
+	}
+	if t.Insecure {
+		b.WriteString(" insecure")
+	}
+	return b.String()
+}
+
+// GoString keeps %#v from printing the secrets.
+func (t Target) GoString() string { return "mapping.Target{" + t.String() + "}" }
+
+// LogValue gives slog the target without its secrets.
+func (t Target) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("name", t.Name),
+		slog.String("url", t.URL),
+		slog.String("shared_space", t.SharedSpace),
+		slog.String("workspace", t.Workspace),
+		slog.String("client_id", t.ClientID),
+		slog.String("client_secret", redact(t.ClientSecret)),
+		slog.String("user", t.User),
+		slog.String("password", redact(t.Password)),
+		slog.String("proxy", redactURL(t.Proxy)),
+		slog.Bool("insecure", t.Insecure),
+	)
+}
+
+// MarshalJSON writes the target with its secrets redacted.
+func (t Target) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Name         string `json:"name"`
+		URL          string `json:"url"`
+		SharedSpace  string `json:"shared_space"`
+		Workspace    string `json:"workspace"`
+		ClientID     string `json:"client_id,omitempty"`
+		ClientSecret string `json:"client_secret,omitempty"`
+		User         string `json:"user,omitempty"`
+		Password     string `json:"password,omitempty"`
+		Proxy        string `json:"proxy,omitempty"`
+		NoProxy      string `json:"no_proxy,omitempty"`
+		CAFile       string `json:"ca_file,omitempty"`
+		Insecure     bool   `json:"insecure,omitempty"`
+		Line         int    `json:"line,omitempty"`
+	}{t.Name, t.URL, t.SharedSpace, t.Workspace, t.ClientID, redact(t.ClientSecret), t.User, redact(t.Password),
+		redactURL(t.Proxy), t.NoProxy, t.CAFile, t.Insecure, t.Line})
+}
+
+// redactURL hides a password in a proxy URL such as http://u:pw@host:3128.
+func redactURL(s string) string {
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return s
+	}
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return s
+	}
+	user, _, hasPw := strings.Cut(rest[:at], ":")
+	if !hasPw {
+		return s
+	}
+	return scheme + "://" + user + ":" + redacted + rest[at:]
+}
+
+// expandRefs replaces ${env:NAME} and ${file:PATH} in s. `$${` stands for a
+// literal `${`. A relative PATH is taken from baseDir (the configuration
+// file's folder); one trailing newline (\n or \r\n) of the file is removed.
+func expandRefs(s string, env func(string) (string, bool), baseDir string) (string, []string) {
+	if !strings.Contains(s, "${") {
+		return s, nil
+	}
+	var b strings.Builder
+	var errs []string
+	for i := 0; i < len(s); i++ {
+		if strings.HasPrefix(s[i:], "$${") {
+			b.WriteString("${")
+			i += 2
+			continue
+		}
+		if !strings.HasPrefix(s[i:], "${") {
+			b.WriteByte(s[i])
+			continue
+		}
+		end := strings.IndexByte(s[i:], '}')
+		if end < 0 {
+			errs = append(errs, fmt.Sprintf("unclosed ${ in %q", s))
+			return s, errs
+		}
+		ref := s[i+2 : i+end]
+		i += end
+		kind, arg, _ := strings.Cut(ref, ":")
+		switch kind {
+		case "env":
+			if arg == "" {
+				errs = append(errs, "${env:} names no variable")
+				continue
+			}
+			v, ok := env(arg)
+			if !ok {
+				errs = append(errs, fmt.Sprintf("environment variable %s is not set (referenced as ${env:%s})", arg, arg))
+				continue
+			}
+			b.WriteString(v)
+		case "file":
+			if arg == "" {
+				errs = append(errs, "${file:} names no file")
+				continue
+			}
+			p := arg
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(baseDir, p)
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("cannot read ${file:%s}: %v", arg, err))
+				continue
+			}
+			v := strings.TrimSuffix(string(data), "\n")
+			v = strings.TrimSuffix(v, "\r")
+			b.WriteString(v)
+		default:
+			errs = append(errs, fmt.Sprintf("unknown reference ${%s}: use ${env:NAME} or ${file:PATH} ($${ for a literal ${)", ref))
+		}
+	}
+	return b.String(), errs
+}
