@@ -66,6 +66,7 @@ func (c *Counts) Add(o Counts) {
 // File is what the ledger knows of one file, keyed by its absolute, cleaned path.
 type File struct {
 	Path     string    `json:"path"`
+	Root     string    `json:"root,omitempty"` // the scanned folder it was found under (mapping is relative to it)
 	Size     int64     `json:"size"`
 	ModTime  int64     `json:"mtime"` // unix nanoseconds
 	Hash     string    `json:"hash,omitempty"`

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/octane-import/octane-import/mapping"
+)
+
+// Exit statuses.
+const (
+	exitOK      = 0
+	exitFailed  = 1 // some files failed
+	exitUsage   = 2 // usage or configuration error
+	exitSignals = 130
+)
+
+// exitError carries an exit status through cobra.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageErr(format string, a ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, a...)}
+}
+
+// Version information, set at build time with -ldflags "-X main.version=... -X main.commit=... -X main.date=...".
+var (
+	version = ""
+	commit  = ""
+	date    = ""
+)
+
+func versionString() string {
+	v, c, d := version, commit, date
+	if info, ok := debug.ReadBuildInfo(); ok {
+		if v == "" {
+			v = info.Main.Version
+		}
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				if c == "" {
+					c = s.Value
+				}
+			case "vcs.time":
+				if d == "" {
+					d = s.Value
+				}
+			}
+		}
+	}
+	if v == "" {
+		v = "(devel)"
+	}
+	if len(c) > 12 {
+		c = c[:12]
+	}
+	return fmt.Sprintf("octane-import %s (commit %s, built %s)", v, orDash(c), orDash(d))
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// app holds what every command shares: the streams and the global flags.
+type app struct {
+	stdout, stderr io.Writer
+	stderrTTY      bool
+	env            func(string) (string, bool)
+
+	configPath string
+	configSet  bool
+	statePath  string
+	output     string
+	verbose    int
+	quiet      bool
+	logFormat  string
+	noColor    bool
+	logger     *slog.Logger
+}
+
+func newApp(stdout, stderr io.Writer) *app {
+	a := &app{stdout: stdout, stderr: stderr, env: os.LookupEnv}
+	if f, ok := stderr.(*os.File); ok {
+		a.stderrTTY = term.IsTerminal(int(f.Fd()))
+	}
+	return a
+}
+
+func (a *app) execute(ctx context.Context, args []string) int {
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil && ee.err.Error() != "" {
+			fmt.Fprintln(a.stderr, "octane-import:", ee.err)
+		}
+		return ee.code
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(a.stderr, "octane-import: interrupted")
+		return exitSignals
+	}
+	// Anything cobra itself refuses (unknown flag or command) is a usage error.
+	fmt.Fprintln(a.stderr, "octane-import:", err)
+	return exitUsage
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "octane-import",
+		Short: "Import JUnit reports and build manifests from disk into OpenText ALM Octane",
+		Long: `octane-import takes CI results already written to disk (JUnit XML reports and YAML/JSON
+build manifests) and puts them into OpenText ALM Octane as CI servers, pipelines, builds and
+test runs. It never sends a result twice: an on-disk ledger (--state) remembers every file.
+
+Exit status: 0 all files imported, 1 some files failed, 2 usage or configuration error.`,
+		Example: `  # try it with no server: an in-process stand-in Octane
+  octane-import scan --sandbox ./reports
+
+  # see what a configuration does with your files before a backfill
+  octane-import explain --config octane-import.yaml /drops/payments/unit/1042/TEST-a.xml
+  octane-import scan --dry-run /drops
+
+  # import for real, then look at the ledger
+  octane-import scan /drops
+  octane-import status`,
+		Version:           versionString(),
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return a.setup(cmd)
+		},
+	}
+	root.SetVersionTemplate("{{.Version}}\n")
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.configPath, "config", "octane-import.yaml", "configuration file (env OCTANE_IMPORT_CONFIG); when the default is absent a built-in rule applies")
+	pf.StringVar(&a.statePath, "state", "", "ledger file (env OCTANE_IMPORT_STATE; default: settings.state, else octane-import.state next to the configuration)")
+	pf.StringVarP(&a.output, "output", "o", "text", "output format: text or json (env OCTANE_IMPORT_OUTPUT)")
+	pf.CountVarP(&a.verbose, "verbose", "v", "more detail on stderr (repeat for debug)")
+	pf.BoolVarP(&a.quiet, "quiet", "q", false, "only errors on stderr")
+	pf.StringVar(&a.logFormat, "log-format", "text", "log format on stderr: text or json (env OCTANE_IMPORT_LOG_FORMAT)")
+	pf.BoolVar(&a.noColor, "no-color", false, "no colour (also NO_COLOR)")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr("%v", err) })
+
+	root.AddCommand(
+		a.scanCommand(),
+		a.watchCommand(),
+		a.explainCommand(),
+		a.validateCommand(),
+		a.statusCommand(),
+		a.retryCommand(),
+		a.sandboxCommand(),
+	)
+	return root
+}
+
+// setup applies environment defaults (OCTANE_IMPORT_*) under the flags and makes the logger.
+// Precedence: flag, then environment, then configuration file, then built-in default.
+func (a *app) setup(cmd *cobra.Command) error {
+	flags := cmd.Flags()
+	fromEnv := func(flag, env string, dst *string) {
+		if !flags.Changed(flag) {
+			if v, ok := a.env(env); ok && v != "" {
+				*dst = v
+			}
+		}
+	}
+	fromEnv("config", "OCTANE_IMPORT_CONFIG", &a.configPath)
+	fromEnv("state", "OCTANE_IMPORT_STATE", &a.statePath)
+	fromEnv("output", "OCTANE_IMPORT_OUTPUT", &a.output)
+	fromEnv("log-format", "OCTANE_IMPORT_LOG_FORMAT", &a.logFormat)
+	_, envConfig := a.env("OCTANE_IMPORT_CONFIG")
+	a.configSet = flags.Changed("config") || envConfig
+	if _, ok := a.env("NO_COLOR"); ok {
+		a.noColor = true
+	}
+	switch a.output {
+	case "text", "json":
+	default:
+		return usageErr("--output must be text or json, not %q", a.output)
+	}
+	level := slog.LevelWarn
+	switch {
+	case a.quiet:
+		level = slog.LevelError
+	case a.verbose == 1:
+		level = slog.LevelInfo
+	case a.verbose > 1:
+		level = slog.LevelDebug
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch a.logFormat {
+	case "text":
+		a.logger = slog.New(slog.NewTextHandler(a.stderr, opts))
+	case "json":
+		a.logger = slog.New(slog.NewJSONHandler(a.stderr, opts))
+	default:
+		return usageErr("--log-format must be text or json, not %q", a.logFormat)
+	}
+	return nil
+}
+
+// loadConfig reads the configuration file; with no file at the default path, the built-in
+// default rule applies. A file named explicitly must exist.
+func (a *app) loadConfig() (*mapping.Config, error) {
+	if _, err := os.Stat(a.configPath); errors.Is(err, os.ErrNotExist) && !a.configSet {
+		host, _ := os.Hostname()
+		a.logger.Info("no configuration file: the built-in default rule applies", "looked_for", a.configPath)
+		return mapping.Default(host), nil
+	}
+	cfg, err := mapping.Load(a.configPath)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: err}
+	}
+	return cfg, nil
+}
+
+// ledgerPath decides where the ledger lives.
+func (a *app) ledgerPath(cfg *mapping.Config) string {
+	if a.statePath != "" {
+		return a.statePath
+	}
+	if cfg.Settings.State != "" {
+		if filepath.IsAbs(cfg.Settings.State) || cfg.Path == "" {
+			return cfg.Settings.State
+		}
+		return filepath.Join(filepath.Dir(cfg.Path), cfg.Settings.State)
+	}
+	if cfg.Path != "" {
+		return filepath.Join(filepath.Dir(cfg.Path), "octane-import.state")
+	}
+	return "octane-import.state"
+}
+
+func (a *app) jsonOutput() bool { return strings.EqualFold(a.output, "json") }

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/octane-import/octane-import/importer"
+)
+
+// printer shows a scan as it runs and its summary at the end. Data (per-file JSON objects,
+// the plan, the summary table) go to stdout; failures, progress and logs go to stderr.
+type printer struct {
+	a        *app
+	json     *json.Encoder
+	bar      *progressbar.ProgressBar
+	lastLine time.Time
+}
+
+func (a *app) newPrinter() *printer {
+	p := &printer{a: a}
+	if a.jsonOutput() {
+		p.json = json.NewEncoder(a.stdout)
+	}
+	if a.stderrTTY && !a.quiet {
+		p.bar = progressbar.NewOptions(-1,
+			progressbar.OptionSetWriter(a.stderr),
+			progressbar.OptionSetDescription("reading"),
+			progressbar.OptionShowCount(),
+			progressbar.OptionShowIts(),
+			progressbar.OptionSetItsString("files"),
+			progressbar.OptionThrottle(200*time.Millisecond),
+			progressbar.OptionClearOnFinish(),
+			progressbar.OptionEnableColorCodes(!a.noColor),
+		)
+	}
+	return p
+}
+
+// File implements importer.Reporter.
+func (p *printer) File(r importer.FileResult) {
+	if p.bar != nil && r.Outcome != importer.Imported && r.Outcome != importer.Queued {
+		_ = p.bar.Add(1)
+	}
+	if p.json != nil {
+		_ = p.json.Encode(fileJSON{Type: "file", FileResult: r})
+		return
+	}
+	switch r.Outcome {
+	case importer.Failed, importer.Unmatched:
+		if p.bar != nil {
+			_ = p.bar.Clear()
+		}
+		msg := string(r.Outcome)
+		if r.Error != nil {
+			msg = r.Error.Message
+		}
+		fmt.Fprintf(p.a.stderr, "%s: %s: %s\n", r.Outcome, r.Path, msg)
+	default:
+		if p.a.verbose > 0 {
+			line := fmt.Sprintf("%s: %s", r.Outcome, r.Path)
+			if r.Build != nil {
+				line += "  → " + r.Build.String()
+			}
+			if r.Runs.Total() > 0 {
+				line += fmt.Sprintf("  (%d passed, %d failed, %d skipped)", r.Runs.Passed, r.Runs.Failed, r.Runs.Skipped)
+			}
+			fmt.Fprintln(p.a.stderr, line)
+		}
+	}
+}
+
+type fileJSON struct {
+	Type string `json:"type"`
+	importer.FileResult
+}
+
+// Progress implements importer.Reporter.
+func (p *printer) Progress(pr importer.Progress) {
+	if p.bar != nil {
+		p.bar.Describe(pr.Phase)
+		return
+	}
+	if p.a.quiet || p.json != nil && p.a.verbose == 0 {
+		return
+	}
+	if time.Since(p.lastLine) < 10*time.Second && pr.Phase == "reading" {
+		return
+	}
+	p.lastLine = time.Now()
+	p.a.logger.Warn("progress", "phase", pr.Phase, "files", pr.FilesDone, "runs", pr.Runs, "elapsed", pr.Elapsed.Round(time.Second))
+}
+
+// finish prints the summary (and the plan of a dry run).
+func (p *printer) finish(sum *importer.Summary, s *session) {
+	if p.bar != nil {
+		_ = p.bar.Finish()
+	}
+	if sum == nil {
+		return
+	}
+	if p.json != nil {
+		_ = p.json.Encode(summaryJSON{Type: "summary", Summary: sum, Builds: sum.SortedBuilds(), Exit: exitFor(sum)})
+		return
+	}
+	w := p.a.stdout
+	if sum.Plan != nil {
+		writePlan(w, sum.Plan)
+	} else {
+		writeBuilds(w, sum.SortedBuilds())
+	}
+	writeTotals(w, sum)
+	for _, e := range sum.Errors {
+		fmt.Fprintln(p.a.stderr, "error:", e)
+	}
+	if len(sum.Warnings) > 0 && p.a.verbose > 0 {
+		for _, wn := range sum.Warnings {
+			fmt.Fprintln(p.a.stderr, "warning:", wn)
+		}
+	} else if len(sum.Warnings) > 0 {
+		fmt.Fprintf(p.a.stderr, "%d warnings (values cut to Octane's limits, ...); -v shows them\n", len(sum.Warnings))
+	}
+	if s != nil && s.sandbox != nil {
+		fmt.Fprintf(w, "\nSandbox Octane now holds %d CI servers, %d pipelines, %d builds, %d test runs (it stops with this command; `octane-import sandbox` keeps one running).\n",
+			len(s.sandbox.Servers()), len(s.sandbox.Pipelines()), len(s.sandbox.Builds()), len(s.sandbox.Runs()))
+	}
+}
+
+type summaryJSON struct {
+	Type string `json:"type"`
+	*importer.Summary
+	Builds []*importer.BuildN `json:"builds"`
+	Exit   int                `json:"exit_code"`
+}
+
+func exitFor(sum *importer.Summary) int {
+	if sum.Failures() > 0 || len(sum.Errors) > 0 {
+		return exitFailed
+	}
+	return exitOK
+}
+
+func writeBuilds(w io.Writer, builds []*importer.BuildN) {
+	if len(builds) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "BUILD\tPIPELINE\tSTARTED\tRESULT\tFILES\tPASSED\tFAILED\tSKIPPED\tSTATE")
+	for _, b := range builds {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", b.ID, b.Pipeline, fmtTime(b.Start), b.Result,
+			b.Files, b.Runs.Passed, b.Runs.Failed, b.Runs.Skipped, orDash(b.State))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+}
+
+func writePlan(w io.Writer, plan *importer.Plan) {
+	fmt.Fprintln(w, "Dry run: nothing was sent. The plan:")
+	for _, t := range plan.Targets {
+		fmt.Fprintf(w, "\nTarget %s: %d builds, %d test runs in %d test-results payloads, about %d requests\n",
+			t.Target, len(t.Builds), t.Runs.Total(), t.Payloads, t.Requests)
+		for _, s := range t.Servers {
+			fmt.Fprintf(w, "  CI server %s (%s", s.InstanceID, s.Name)
+			if s.Type != "" {
+				fmt.Fprintf(w, ", %s", s.Type)
+			}
+			fmt.Fprintln(w, ")")
+		}
+		for _, pp := range t.Pipelines {
+			fmt.Fprintf(w, "  pipeline %q on %s, jobs: %s\n", pp.Name, pp.Server, strings.Join(pp.Jobs, ", "))
+		}
+		fmt.Fprintln(w)
+		writeBuilds(w, t.Builds)
+	}
+}
+
+func writeTotals(w io.Writer, sum *importer.Summary) {
+	var parts []string
+	for _, o := range []importer.Outcome{importer.Imported, importer.Planned, importer.Unchanged, importer.Empty,
+		importer.Skipped, importer.Queued, importer.Unmatched, importer.Failed} {
+		if n := sum.Outcomes[o]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, o))
+		}
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "no files found")
+	}
+	fmt.Fprintf(w, "Files: %s.\n", strings.Join(parts, ", "))
+	fmt.Fprintf(w, "Test runs: %d passed, %d failed, %d skipped in %d builds", sum.Runs.Passed, sum.Runs.Failed, sum.Runs.Skipped, sum.Builds)
+	if sum.Payloads > 0 || sum.Requests > 0 {
+		fmt.Fprintf(w, "; %d test-results payloads, %d requests", sum.Payloads, sum.Requests)
+	}
+	fmt.Fprintf(w, "; %s.\n", sum.Elapsed.Round(time.Millisecond))
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
+}

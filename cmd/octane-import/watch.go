@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/octane-import/octane-import/importer"
+)
+
+func (a *app) watchCommand() *cobra.Command {
+	var f importFlags
+	var wo importer.WatchOptions
+	var health string
+	cmd := &cobra.Command{
+		Use:   "watch [flags] [PATH...]",
+		Short: "Keep importing files under PATHs (or the configured sources) as they appear, until stopped",
+		Long: `watch is a scan that never ends. It follows file events (fsnotify), or polls where events
+cannot work (NFS, SMB and FUSE mounts are detected and polled, with a log line saying so),
+imports each file once it is complete (its size and mtime held still for --settle, or a
+--marker file appeared in its folder), and runs a full reconciliation pass every --reconcile
+so that a missed event costs latency, never a result. Octane being down leaves work queued
+in the ledger; it drains when Octane is back.
+
+SIGINT or SIGTERM: stop taking new files, finish the batch in flight, close the ledger and
+exit 0. A second signal exits at once; the ledger stays consistent.`,
+		Example: `  octane-import watch /drops
+  octane-import watch --poll 30s --health-listen 127.0.0.1:9090 /mnt/ci-share
+  octane-import watch --marker '*.done' --manifest-wait 5m /drops`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := f.parse(); err != nil {
+				return err
+			}
+			s, err := a.openSession(&f)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			set := s.cfg.Settings
+			fl := cmd.Flags()
+			if !fl.Changed("settle") && set.Settle > 0 {
+				wo.Settle = set.Settle
+			}
+			if !fl.Changed("poll") && set.Poll > 0 {
+				wo.Poll = set.Poll
+			}
+			if !fl.Changed("reconcile") && set.Reconcile > 0 {
+				wo.Reconcile = set.Reconcile
+			}
+			if !fl.Changed("manifest-wait") && set.ManifestWait > 0 {
+				wo.ManifestWait = set.ManifestWait
+			}
+			im, err := a.importerFor(s, &f, watchReporter{a})
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			m := &importer.Metrics{}
+			if health != "" {
+				ln, err := net.Listen("tcp", health)
+				if err != nil {
+					return &exitError{code: exitUsage, err: fmt.Errorf("--health-listen: %w", err)}
+				}
+				hs := &http.Server{Handler: healthHandler(m), ReadHeaderTimeout: 5 * time.Second}
+				go func() { _ = hs.Serve(ln) }()
+				defer hs.Close()
+				a.logger.Info("health and metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+			}
+			if s.sandbox != nil {
+				fmt.Fprintf(a.stdout, "Sandbox Octane at %s/ (in-process; it stops with watch)\n", s.sandbox.URL())
+			}
+			a.logger.Warn("watching", "paths", args, "settle", wo.Settle, "poll", wo.Poll, "reconcile", wo.Reconcile)
+			err = im.Watch(cmd.Context(), args, wo, m)
+			if err != nil && !errors.Is(err, context.Canceled) {
+				return &exitError{code: exitFailed, err: err}
+			}
+			a.logger.Warn("watch stopped", "imported", m.FilesImported.Load(), "failed", m.FilesFailed.Load())
+			return nil
+		},
+	}
+	f.register(cmd, false)
+	fl := cmd.Flags()
+	fl.DurationVar(&wo.Settle, "settle", 2*time.Second, "a file is complete when its size and mtime held still this long (settings.settle)")
+	fl.StringVar(&wo.Marker, "marker", "", "glob of a marker file that makes its folder's files complete at once, e.g. '*.done'")
+	fl.DurationVar(&wo.Poll, "poll", 0, "poll every interval instead of using file events (network drives); 0 = events (settings.poll)")
+	fl.DurationVar(&wo.Reconcile, "reconcile", 10*time.Minute, "full rescan period, in every mode (settings.reconcile)")
+	fl.DurationVar(&wo.ManifestWait, "manifest-wait", 30*time.Second, "how long a report without a build manifest waits for one (settings.manifest_wait)")
+	fl.StringVar(&health, "health-listen", "", "serve /healthz and /metrics (Prometheus text) on this address, e.g. 127.0.0.1:9090")
+	return cmd
+}
+
+// watchReporter logs a watcher's failures (its summary is in the logs, not on stdout).
+type watchReporter struct{ a *app }
+
+func (r watchReporter) File(fr importer.FileResult) {
+	switch fr.Outcome {
+	case importer.Failed, importer.Unmatched:
+		msg := ""
+		if fr.Error != nil {
+			msg = fr.Error.Message
+		}
+		r.a.logger.Error("file not imported", "outcome", fr.Outcome, "path", fr.Path, "err", msg)
+	case importer.Imported:
+		r.a.logger.Info("imported", "path", fr.Path, "passed", fr.Runs.Passed, "failed", fr.Runs.Failed, "skipped", fr.Runs.Skipped, "task", fr.Task)
+	}
+}
+
+func (watchReporter) Progress(importer.Progress) {}
+
+func healthHandler(m *importer.Metrics) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		metric := func(name, kind, help string, v float64) {
+			fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %g\n", name, help, name, kind, name, v)
+		}
+		metric("octane_import_files_seen_total", "counter", "Files seen by the watcher.", float64(m.FilesSeen.Load()))
+		metric("octane_import_files_imported_total", "counter", "Files whose runs Octane accepted.", float64(m.FilesImported.Load()))
+		metric("octane_import_files_failed_total", "counter", "Files that failed or matched no rule.", float64(m.FilesFailed.Load()))
+		metric("octane_import_queue_depth", "gauge", "Files waiting to be complete or for their manifest.", float64(m.QueueDepth.Load()))
+		metric("octane_import_last_success_timestamp_seconds", "gauge", "Unix time of the last accepted import.", float64(m.LastSuccess.Load()))
+		metric("octane_import_octane_errors_total", "counter", "Batches that could not reach Octane.", float64(m.OctaneErrors.Load()))
+		metric("octane_import_rescans_total", "counter", "Periodic reconciliation scans.", float64(m.Rescans.Load()))
+		metric("octane_import_batch_latency_seconds", "gauge", "Time from a batch's files being complete to Octane's answer (last batch).", m.LastLatency().Seconds())
+	})
+	return mux
+}

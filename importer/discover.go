@@ -1,0 +1,260 @@
+package importer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/octane-import/octane-import/manifest"
+	"github.com/octane-import/octane-import/mapping"
+)
+
+// root is one place a scan looks: a directory (or a single file) and the source rules that
+// say which files under it are manifests and which are reports.
+type root struct {
+	dir    string // absolute, cleaned; for a single file, its directory
+	file   string // set when the root is a single file
+	source mapping.Source
+}
+
+// candidate is a file discovery found.
+type candidate struct {
+	path    string // absolute, cleaned: the ledger key
+	root    *root
+	size    int64
+	modTime time.Time
+}
+
+// Normalize turns a path into the form the ledger keys files by: absolute and cleaned.
+func Normalize(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Clean(abs), nil
+}
+
+// roots resolves the paths a user named (or the configuration's sources when none) into roots.
+func (im *Importer) roots(paths []string) ([]*root, error) {
+	var out []*root
+	if len(paths) == 0 {
+		for _, s := range im.opt.Config.Sources {
+			if s.Dir == "" {
+				continue
+			}
+			dir, err := Normalize(s.Dir)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, &root{dir: dir, source: s})
+		}
+		if len(out) == 0 {
+			return nil, errorf("nothing to scan: name a path, or add sources to the configuration")
+		}
+		return out, nil
+	}
+	for _, p := range paths {
+		abs, err := Normalize(p)
+		if err != nil {
+			return nil, err
+		}
+		info, err := os.Stat(abs)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		r := &root{dir: abs, source: im.sourceFor(abs)}
+		if !info.IsDir() {
+			r.dir, r.file = filepath.Dir(abs), abs
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// sourceFor picks the configured source whose directory holds path, so that its include,
+// exclude and manifest patterns apply (relative to its own directory); else the defaults.
+func (im *Importer) sourceFor(path string) mapping.Source {
+	best := -1
+	for i, s := range im.opt.Config.Sources {
+		dir, err := Normalize(s.Dir)
+		if err != nil || s.Dir == "" {
+			continue
+		}
+		if within(path, dir) && (best < 0 || len(dir) > len(im.opt.Config.Sources[best].Dir)) {
+			best = i
+		}
+	}
+	if best >= 0 {
+		return im.opt.Config.Sources[best]
+	}
+	return mapping.Source{}
+}
+
+func within(path, dir string) bool {
+	if path == dir {
+		return true
+	}
+	return strings.HasPrefix(path, dir+string(filepath.Separator))
+}
+
+// relTo is the slash path of path relative to the source's directory (or the root's).
+func (r *root) rel(path string) string {
+	base := r.dir
+	if r.source.Dir != "" {
+		if d, err := Normalize(r.source.Dir); err == nil && within(path, d) {
+			base = d
+		}
+	}
+	rel, err := filepath.Rel(base, path)
+	if err != nil {
+		return filepath.ToSlash(path)
+	}
+	return filepath.ToSlash(rel)
+}
+
+// walk calls fn for every regular file under the root that the source patterns select as a
+// manifest (kind "manifest") or a report (kind "report"). Unreadable directories and symlink
+// loops are reported through onErr and skipped; the walk goes on.
+func (r *root) walk(ctx context.Context, fn func(kind string, c candidate) error, onErr func(path string, err error)) error {
+	visit := func(path string, d fs.DirEntry) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		kind := ""
+		rel := r.rel(path)
+		switch {
+		case manifest.IsManifestName(filepath.Base(path)) || r.source.IsManifest(rel):
+			kind = "manifest"
+		case r.source.IsReport(rel):
+			kind = "report"
+		default:
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			onErr(path, err)
+			return nil
+		}
+		if !info.Mode().IsRegular() {
+			return nil
+		}
+		if r.source.MaxAge > 0 && time.Since(info.ModTime()) > r.source.MaxAge {
+			return nil
+		}
+		return fn(kind, candidate{path: path, root: r, size: info.Size(), modTime: info.ModTime()})
+	}
+	if r.file != "" {
+		info, err := os.Stat(r.file)
+		if err != nil {
+			return err
+		}
+		kind := "report"
+		if manifest.IsManifestName(filepath.Base(r.file)) {
+			kind = "manifest"
+		}
+		return fn(kind, candidate{path: r.file, root: r, size: info.Size(), modTime: info.ModTime()})
+	}
+	// Symbolic links are not followed: CI archives are full of them (Jenkins'
+	// lastSuccessfulBuild, GitLab's latest), and following one would import the same results
+	// a second time under another path. The walk reports them at debug level only.
+	return filepath.WalkDir(r.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if path == r.dir && errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			onErr(path, err)
+			if d != nil && d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() || d.Type()&fs.ModeSymlink != 0 {
+			return nil
+		}
+		return visit(filepath.Clean(path), d)
+	})
+}
+
+// manifests is the index of the build manifests found in a scan, by directory.
+type manifests struct {
+	byDir  map[string]*manifest.Manifest
+	broken map[string]error // directory → why its manifest could not be read
+}
+
+func newManifests() *manifests {
+	return &manifests{byDir: map[string]*manifest.Manifest{}, broken: map[string]error{}}
+}
+
+func (ms *manifests) add(m *manifest.Manifest) error {
+	dir := filepath.Dir(m.Path)
+	if other, ok := ms.byDir[dir]; ok && other.Path != m.Path {
+		names := []string{other.Path, m.Path}
+		sort.Strings(names)
+		err := fmt.Errorf("two build manifests in one folder: %s and %s", names[0], names[1])
+		ms.broken[dir] = err
+		return err
+	}
+	ms.byDir[dir] = m
+	return nil
+}
+
+// owner returns the manifest of the build a report belongs to: the nearest manifest in the
+// report's folder or above (up to the root) whose report globs match it. A broken manifest
+// on that path claims the report too, so that its runs never go to a wrong build.
+func (ms *manifests) owner(path, stop string) (*manifest.Manifest, error) {
+	for dir := filepath.Dir(path); ; dir = filepath.Dir(dir) {
+		if err, ok := ms.broken[dir]; ok {
+			return nil, fmt.Errorf("its build manifest in %s cannot be used: %w", dir, err)
+		}
+		if m, ok := ms.byDir[dir]; ok && m.Owns(path) {
+			return m, nil
+		}
+		if dir == stop || !within(dir, stop) || dir == filepath.Dir(dir) {
+			return nil, nil
+		}
+	}
+}
+
+// walkManifests finds the build manifests a scan of the root needs: every manifest under a
+// directory root; for a single-file root, the manifests in the file's folder and the folders
+// above it up to the root folder (so that `scan one-report.xml` still finds its build).
+func (r *root) walkManifests(ctx context.Context, fn func(kind string, c candidate) error, onErr func(path string, err error)) error {
+	if r.file == "" {
+		return r.walk(ctx, fn, onErr)
+	}
+	for dir := filepath.Dir(r.file); ; dir = filepath.Dir(dir) {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			onErr(dir, err)
+		}
+		for _, e := range entries {
+			path := filepath.Join(dir, e.Name())
+			if e.IsDir() || path == r.file {
+				continue
+			}
+			if !manifest.IsManifestName(e.Name()) && !r.source.IsManifest(r.rel(path)) {
+				continue
+			}
+			info, err := e.Info()
+			if err != nil || !info.Mode().IsRegular() {
+				continue
+			}
+			if err := fn("manifest", candidate{path: path, root: r, size: info.Size(), modTime: info.ModTime()}); err != nil {
+				return err
+			}
+		}
+		if dir == r.dir || !within(dir, r.dir) || dir == filepath.Dir(dir) {
+			break
+		}
+	}
+	if manifest.IsManifestName(filepath.Base(r.file)) {
+		return r.walk(ctx, fn, onErr)
+	}
+	return nil
+}

@@ -1,0 +1,97 @@
+// Package importer is octane-import's engine: it discovers manifests and JUnit reports, reads
+// and maps them, groups their runs into builds and test-results payloads, records everything
+// in the ledger before sending, and submits to Octane in order (server, pipeline, build, test
+// results) so that a crash or a restart resumes exactly where it stopped.
+package importer
+
+import (
+	"context"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/octane-import/octane-import/importer/ledger"
+	"github.com/octane-import/octane-import/mapping"
+	"github.com/octane-import/octane-import/octane"
+)
+
+// Client is what the importer needs of an Octane target; *octane.Client implements it.
+type Client interface {
+	EnsureCIServer(ctx context.Context, s octane.CIServer) (octane.CIServer, error)
+	EnsurePipeline(ctx context.Context, p octane.Pipeline) (octane.Pipeline, error)
+	PutBuild(ctx context.Context, b octane.Build) error
+	PostTestResults(ctx context.Context, gzipped []byte, skipErrors bool) (octane.Task, error)
+	WaitTask(ctx context.Context, id string) (octane.Task, error)
+}
+
+var _ Client = (*octane.Client)(nil)
+
+// Options configure an Importer. Config and Ledger are required unless DryRun is set
+// (a dry run may go without a ledger; with one it only reads it).
+type Options struct {
+	Config *mapping.Config
+	Ledger *ledger.Ledger
+	// Client returns the client for a target named in the configuration.
+	Client func(target string) (Client, error)
+
+	DryRun       bool
+	Since, Until time.Time // zero: unbounded
+
+	Readers           int // files read in parallel; default GOMAXPROCS
+	Senders           int // payloads in flight; default 4
+	MaxRunsPerPayload int // default 5000
+	MaxPayloadBytes   int // uncompressed XML bytes per payload; default 8 MiB
+	MaxOpenBuilds     int // builds with an unsealed payload at once; default 64
+	SkipErrors        bool
+
+	Logger   *slog.Logger
+	Reporter Reporter
+	Env      func(string) (string, bool)
+}
+
+func (o *Options) defaults() {
+	if o.Readers <= 0 {
+		o.Readers = runtime.GOMAXPROCS(0)
+	}
+	if o.Senders <= 0 {
+		o.Senders = 4
+	}
+	if o.MaxRunsPerPayload <= 0 {
+		o.MaxRunsPerPayload = 5000
+	}
+	if o.MaxPayloadBytes <= 0 {
+		o.MaxPayloadBytes = 8 << 20
+	}
+	if o.MaxOpenBuilds <= 0 {
+		o.MaxOpenBuilds = 64
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Reporter == nil {
+		o.Reporter = nopReporter{}
+	}
+	if o.Env == nil {
+		o.Env = func(string) (string, bool) { return "", false }
+	}
+}
+
+// Importer runs scans. One Importer may run several scans in turn (watch does).
+type Importer struct {
+	opt Options
+}
+
+// New checks the options and returns an Importer.
+func New(opt Options) (*Importer, error) {
+	opt.defaults()
+	if opt.Config == nil {
+		return nil, errorf("importer: no configuration")
+	}
+	if opt.Ledger == nil && !opt.DryRun {
+		return nil, errorf("importer: no ledger (only a dry run can go without one)")
+	}
+	if opt.Client == nil && !opt.DryRun {
+		return nil, errorf("importer: no Octane client")
+	}
+	return &Importer{opt: opt}, nil
+}

@@ -1,0 +1,189 @@
+package importer
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/octane-import/octane-import/importer/ledger"
+)
+
+// Outcome is what happened to one file in one scan.
+type Outcome string
+
+// Outcomes, as printed and as written in JSON output.
+const (
+	Imported  Outcome = "imported"  // every run is in Octane (task success or warning)
+	Unchanged Outcome = "unchanged" // imported (or refused) earlier and not changed since: nothing sent
+	Failed    Outcome = "failed"    // unreadable, invalid, or refused by Octane; Error says why
+	Unmatched Outcome = "unmatched" // no mapping rule matched it
+	Empty     Outcome = "empty"     // a valid report without test cases
+	Skipped   Outcome = "skipped"   // outside --since/--until
+	Queued    Outcome = "queued"    // recorded and waiting in the ledger (Octane unreachable, or interrupted)
+	Planned   Outcome = "planned"   // dry run: would be imported
+)
+
+// FileResult describes one file's outcome; it is also the JSON object of --output json.
+type FileResult struct {
+	Path       string        `json:"path"`
+	Outcome    Outcome       `json:"outcome"`
+	Rule       string        `json:"rule,omitempty"`
+	Target     string        `json:"target,omitempty"`
+	Build      *BuildID      `json:"build,omitempty"`
+	Runs       ledger.Counts `json:"runs"`
+	Task       string        `json:"task_id,omitempty"`
+	TaskStatus string        `json:"task_status,omitempty"`
+	Error      *ErrorInfo    `json:"error,omitempty"`
+}
+
+// BuildID names a build as Octane knows it.
+type BuildID struct {
+	Server string `json:"server"`
+	Job    string `json:"job"`
+	Build  string `json:"build"`
+}
+
+func (b BuildID) String() string { return b.Server + "/" + b.Job + "#" + b.Build }
+
+// ErrorInfo is an error with the place it points at, when known.
+type ErrorInfo struct {
+	Message string `json:"message"`
+	File    string `json:"file,omitempty"`
+	Line    int    `json:"line,omitempty"`
+}
+
+// Progress is a snapshot of a running scan.
+type Progress struct {
+	Phase          string // "reading" or "sending"
+	FilesFound     int
+	FilesDone      int
+	PayloadsTotal  int
+	PayloadsDone   int
+	Runs           int
+	Elapsed        time.Duration
+	DiscoveryEnded bool
+}
+
+// Reporter receives results and progress while a scan runs. Calls come from one goroutine.
+type Reporter interface {
+	File(FileResult)
+	Progress(Progress)
+}
+
+type nopReporter struct{}
+
+func (nopReporter) File(FileResult)   {}
+func (nopReporter) Progress(Progress) {}
+
+// Summary is the outcome of a scan.
+type Summary struct {
+	Files     int                `json:"files"`
+	Outcomes  map[Outcome]int    `json:"outcomes"`
+	Runs      ledger.Counts      `json:"runs"`
+	Builds    int                `json:"builds"`
+	Payloads  int                `json:"payloads"`
+	Requests  int                `json:"requests,omitempty"`
+	Elapsed   time.Duration      `json:"elapsed_ns"`
+	Plan      *Plan              `json:"plan,omitempty"`
+	Warnings  []string           `json:"warnings,omitempty"`
+	Errors    []string           `json:"errors,omitempty"` // failures not tied to one file (Octane unreachable ...)
+	ByBuild   map[string]*BuildN `json:"-"`
+	DryRun    bool               `json:"dry_run,omitempty"`
+	Interrupt bool               `json:"interrupted,omitempty"`
+}
+
+// BuildN is one build's line in the summary table.
+type BuildN struct {
+	ID       BuildID       `json:"build"`
+	Target   string        `json:"target"`
+	Pipeline string        `json:"pipeline"`
+	Start    time.Time     `json:"start"`
+	Result   string        `json:"result"`
+	Files    int           `json:"files"`
+	Runs     ledger.Counts `json:"runs"`
+	Payloads int           `json:"payloads"`
+	State    string        `json:"state"`
+}
+
+// Failures is the number of files that did not make it.
+func (s *Summary) Failures() int {
+	return s.Outcomes[Failed] + s.Outcomes[Unmatched] + s.Outcomes[Queued]
+}
+
+// Plan is what a dry run would send, per target.
+type Plan struct {
+	Targets []PlanTarget `json:"targets"`
+}
+
+// PlanTarget is the part of a plan for one Octane target.
+type PlanTarget struct {
+	Target    string          `json:"target"`
+	Servers   []PlanServer    `json:"servers"`
+	Pipelines []PlanPipeline  `json:"pipelines"`
+	Builds    []*BuildN       `json:"builds"`
+	Runs      ledger.Counts   `json:"runs"`
+	Payloads  int             `json:"payloads"`
+	Requests  int             `json:"requests"`
+	extra     map[string]bool // dedupe
+}
+
+// PlanServer is a CI server in a plan.
+type PlanServer struct {
+	InstanceID string `json:"instance_id"`
+	Name       string `json:"name"`
+	Type       string `json:"type,omitempty"`
+	URL        string `json:"url,omitempty"`
+}
+
+// PlanPipeline is a pipeline and its jobs in a plan.
+type PlanPipeline struct {
+	Server string   `json:"server"`
+	Name   string   `json:"name"`
+	Jobs   []string `json:"jobs"`
+}
+
+func (s *Summary) count(r FileResult) {
+	s.Files++
+	s.Outcomes[r.Outcome]++
+	if r.Outcome == Imported || r.Outcome == Planned {
+		s.Runs.Add(r.Runs)
+	}
+}
+
+func newSummary() *Summary {
+	return &Summary{Outcomes: map[Outcome]int{}, ByBuild: map[string]*BuildN{}}
+}
+
+// SortedBuilds returns the summary's builds, oldest first.
+func (s *Summary) SortedBuilds() []*BuildN {
+	out := make([]*BuildN, 0, len(s.ByBuild))
+	for _, b := range s.ByBuild {
+		out = append(out, b)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Start.Equal(out[j].Start) {
+			return out[i].Start.Before(out[j].Start)
+		}
+		return out[i].ID.String() < out[j].ID.String()
+	})
+	return out
+}
+
+func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }
+
+// errorInfo turns an error into its JSON form, keeping the file and line of reader errors.
+func errorInfo(err error) *ErrorInfo {
+	if err == nil {
+		return nil
+	}
+	info := &ErrorInfo{Message: err.Error()}
+	var pe interface {
+		error
+		Position() (string, int)
+	}
+	if errors.As(err, &pe) {
+		info.File, info.Line = pe.Position()
+	}
+	return info
+}

@@ -1,0 +1,361 @@
+package importer
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/octane-import/octane-import/importer/ledger"
+	"github.com/octane-import/octane-import/manifest"
+)
+
+// Scan makes one pass over paths (or the configuration's sources when none are given):
+// discover, read, map, group into builds, record, submit, and report. A file that cannot be
+// read or mapped fails alone; Octane refusing a build fails that build alone; Octane being
+// unreachable stops the sending and leaves the rest queued in the ledger (the error says so).
+func (im *Importer) Scan(ctx context.Context, paths []string) (*Summary, error) {
+	roots, err := im.roots(paths)
+	if err != nil {
+		return newSummary(), err
+	}
+	return im.scan(ctx, roots)
+}
+
+func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
+	started := time.Now()
+	sum := newSummary()
+	sum.DryRun = im.opt.DryRun
+	defer func() { sum.Elapsed = time.Since(started) }()
+	var err error
+	var scanID uint64
+	if !im.opt.DryRun {
+		if scanID, err = im.opt.Ledger.NextScan(); err != nil {
+			return sum, err
+		}
+	}
+	emit := func(r FileResult) {
+		sum.count(r)
+		im.opt.Reporter.File(r)
+	}
+
+	// Pass 1: the build manifests, so that reports find theirs whatever the order on disk.
+	ms := newManifests()
+	for _, r := range roots {
+		err := r.walkManifests(ctx, func(kind string, c candidate) error {
+			if kind != "manifest" {
+				return nil
+			}
+			m, err := manifest.Load(c.path)
+			if err == nil {
+				err = ms.add(m)
+			}
+			if err != nil {
+				ms.broken[dirOf(c.path)] = err
+				im.recordFailure(emit, c, scanID, err)
+			}
+			return nil
+		}, func(path string, err error) { im.walkError(emit, path, err) })
+		if err != nil {
+			return sum, err
+		}
+	}
+
+	// Pass 2: the reports, read in parallel, batched in one goroutine.
+	b := newBatcher(im, scanID, sum)
+	progress := Progress{Phase: "reading"}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	cands := make(chan candidate, 64)
+	results := make(chan readResult, im.opt.Readers)
+	walkErrs := make(chan FileResult, 16)
+	var walkErr error
+	go func() {
+		defer close(cands)
+		for _, r := range roots {
+			err := r.walk(ctx, func(kind string, c candidate) error {
+				if kind != "report" {
+					return nil
+				}
+				select {
+				case cands <- c:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}, func(path string, err error) {
+				walkErrs <- FileResult{Path: path, Outcome: Failed, Error: errorInfo(err)}
+			})
+			if err != nil {
+				walkErr = err
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for range im.opt.Readers {
+		wg.Go(func() {
+			for c := range cands {
+				results <- im.read(ctx, c, ms, scanID)
+			}
+		})
+	}
+	go func() { wg.Wait(); close(results) }()
+
+	var batchErr error
+	for results != nil {
+		select {
+		case wr := <-walkErrs:
+			emit(wr)
+			continue
+		case <-tick.C:
+			progress.Elapsed = time.Since(started)
+			im.opt.Reporter.Progress(progress)
+			continue
+		case rr, ok := <-results:
+			if !ok {
+				results = nil
+				continue
+			}
+			progress.FilesFound++
+			progress.FilesDone++
+			if batchErr != nil {
+				continue // drain
+			}
+			if err := im.take(b, &rr, emit); err != nil {
+				batchErr = err
+			}
+			progress.Runs += rr.counts.Total()
+		}
+	}
+	for len(walkErrs) > 0 {
+		emit(<-walkErrs)
+	}
+	if batchErr == nil {
+		batchErr = walkErr
+	}
+	if batchErr == nil {
+		batchErr = b.finish()
+	}
+	if batchErr != nil {
+		return sum, batchErr
+	}
+	sum.Builds = len(b.builds)
+	if im.opt.DryRun {
+		sum.Plan = im.plan(b)
+		return sum, ctx.Err()
+	}
+	if err := ctx.Err(); err != nil {
+		sum.Interrupt = true
+		im.reportSent(emit, sum, scanID, nil)
+		return sum, err
+	}
+
+	// Send what the ledger holds: this scan's work and anything an earlier run left queued.
+	progress.Phase = "sending"
+	im.opt.Reporter.Progress(progress)
+	snd := newSender(im, sum)
+	sendErr := snd.run(ctx)
+	sum.Requests = snd.requests
+	if sendErr != nil {
+		sum.Errors = append(sum.Errors, sendErr.Error())
+		if errors.Is(sendErr, context.Canceled) {
+			sum.Interrupt = true
+		}
+	}
+	im.reportSent(emit, sum, scanID, snd.handled)
+	if sendErr != nil && !isUnavailable(sendErr) {
+		return sum, sendErr
+	}
+	return sum, nil
+}
+
+// take routes one read report: final outcomes are reported at once, the rest batched.
+func (im *Importer) take(b *batcher, rr *readResult, emit func(FileResult)) error {
+	switch rr.outcome {
+	case Unchanged:
+		// Touched but not changed (same hash): remember the new size and mtime.
+		if !im.opt.DryRun && (rr.rec.Size != rr.c.size || rr.rec.ModTime != rr.c.modTime.UnixNano()) {
+			rr.rec.Size, rr.rec.ModTime = rr.c.size, rr.c.modTime.UnixNano()
+			if err := im.opt.Ledger.PutFiles(rr.rec); err != nil {
+				return err
+			}
+		}
+		emit(im.resultOf(rr.rec, Unchanged))
+		return nil
+	case Failed, Unmatched, Empty:
+		if rr.prevFail != "" {
+			r := im.resultOf(rr.rec, Failed)
+			r.Error = &ErrorInfo{Message: "failed in an earlier run and unchanged since (fix it, then run `octane-import retry`): " + rr.prevFail}
+			emit(r)
+			return nil
+		}
+		if !im.opt.DryRun {
+			if err := im.opt.Ledger.PutFiles(rr.rec); err != nil {
+				return err
+			}
+		}
+		r := im.resultOf(rr.rec, rr.outcome)
+		r.Error = errorInfo(rr.err)
+		if rr.outcome == Empty {
+			r.Error = &ErrorInfo{Message: "the report holds no test cases", File: rr.c.path}
+		}
+		emit(r)
+		return nil
+	}
+	if err := b.add(rr); err != nil {
+		return err
+	}
+	if rr.outcome == Skipped || rr.outcome == Planned {
+		r := im.resultOf(rr.rec, rr.outcome)
+		if acc := b.builds[rr.rec.Build]; acc != nil {
+			id := acc.spec.id()
+			r.Build = &id
+		}
+		emit(r)
+	}
+	return nil
+}
+
+func (im *Importer) recordFailure(emit func(FileResult), c candidate, scanID uint64, err error) {
+	rec := ledger.File{Path: c.path, Size: c.size, ModTime: c.modTime.UnixNano(), State: ledger.Failed, Error: err.Error(), Scan: scanID}
+	if !im.opt.DryRun {
+		if perr := im.opt.Ledger.PutFiles(rec); perr != nil {
+			im.opt.Logger.Error("ledger write failed", "path", c.path, "err", perr)
+		}
+	}
+	r := im.resultOf(rec, Failed)
+	r.Error = errorInfo(err)
+	emit(r)
+}
+
+func (im *Importer) walkError(emit func(FileResult), path string, err error) {
+	emit(FileResult{Path: path, Outcome: Failed, Error: errorInfo(err)})
+}
+
+// resultOf describes a file from its ledger record.
+func (im *Importer) resultOf(f ledger.File, o Outcome) FileResult {
+	r := FileResult{Path: f.Path, Outcome: o, Rule: f.Rule, Target: f.Target, Runs: f.Runs, Task: f.Task, TaskStatus: f.Status}
+	if f.Build != "" {
+		id := idOfKey(f.Build)
+		r.Build = &id
+	}
+	if f.Error != "" && (o == Failed || o == Unmatched) {
+		r.Error = &ErrorInfo{Message: f.Error}
+	}
+	return r
+}
+
+// reportSent reports the files whose payloads this run wrote or sent, from the ledger.
+func (im *Importer) reportSent(emit func(FileResult), sum *Summary, scanID uint64, handled map[string]bool) {
+	var out []FileResult
+	err := im.opt.Ledger.Files(func(f ledger.File) bool {
+		if len(f.Payloads) == 0 || !(f.Scan == scanID || handled[f.Path]) {
+			return true
+		}
+		var o Outcome
+		switch f.State {
+		case ledger.Accepted:
+			o = Imported
+		case ledger.Failed:
+			o = Failed
+		default:
+			o = Queued
+		}
+		out = append(out, im.resultOf(f, o))
+		return true
+	})
+	if err != nil {
+		sum.Errors = append(sum.Errors, err.Error())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	for _, r := range out {
+		emit(r)
+	}
+	// Bring the build lines up to date with what the ledger now says.
+	for key, line := range sum.ByBuild {
+		if bd, ok, _ := im.opt.Ledger.Build(key); ok && line.State == "" {
+			line.State = string(bd.State)
+		}
+	}
+}
+
+func idOfKey(key string) BuildID {
+	var parts [4]string
+	i := 0
+	start := 0
+	for j := 0; j < len(key) && i < 3; j++ {
+		if key[j] == '\x1f' {
+			parts[i] = key[start:j]
+			i++
+			start = j + 1
+		}
+	}
+	parts[i] = key[start:]
+	return BuildID{Server: parts[1], Job: parts[2], Build: parts[3]}
+}
+
+func dirOf(path string) string {
+	for i := len(path) - 1; i >= 0; i-- {
+		if path[i] == '/' || path[i] == '\\' {
+			return path[:i]
+		}
+	}
+	return "."
+}
+
+func (im *Importer) plan(b *batcher) *Plan {
+	byTarget := map[string]*PlanTarget{}
+	var targets []string
+	keys := make([]string, 0, len(b.builds))
+	for k := range b.builds {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		acc := b.builds[k]
+		sp := acc.spec
+		pt := byTarget[sp.Target]
+		if pt == nil {
+			pt = &PlanTarget{Target: sp.Target, extra: map[string]bool{}}
+			byTarget[sp.Target] = pt
+			targets = append(targets, sp.Target)
+		}
+		if !pt.extra["s"+sp.Server.InstanceID] {
+			pt.extra["s"+sp.Server.InstanceID] = true
+			pt.Servers = append(pt.Servers, PlanServer{InstanceID: sp.Server.InstanceID, Name: orDefault(sp.Server.Name, sp.Server.InstanceID), Type: sp.Server.Type, URL: sp.Server.URL})
+			pt.Requests++
+		}
+		pk := "p" + sp.Server.InstanceID + "\x00" + sp.Pipeline
+		if !pt.extra[pk] {
+			pt.extra[pk] = true
+			pt.Pipelines = append(pt.Pipelines, PlanPipeline{Server: sp.Server.InstanceID, Name: sp.Pipeline})
+			pt.Requests++
+		}
+		for i := range pt.Pipelines {
+			pp := &pt.Pipelines[i]
+			if pp.Server == sp.Server.InstanceID && pp.Name == sp.Pipeline {
+				for _, j := range []string{sp.RootJob, sp.Job} {
+					if !pt.extra["j"+pk+"\x00"+j] {
+						pt.extra["j"+pk+"\x00"+j] = true
+						pp.Jobs = append(pp.Jobs, j)
+					}
+				}
+			}
+		}
+		line := acc.line
+		line.Payloads = (line.Runs.Total() + im.opt.MaxRunsPerPayload - 1) / im.opt.MaxRunsPerPayload
+		pt.Builds = append(pt.Builds, line)
+		pt.Runs.Add(line.Runs)
+		pt.Payloads += line.Payloads
+		pt.Requests += 1 + 2*line.Payloads // PUT build; POST test-results and a task poll per payload
+	}
+	p := &Plan{}
+	for _, t := range targets {
+		pt := byTarget[t]
+		sort.SliceStable(pt.Builds, func(i, j int) bool { return pt.Builds[i].Start.Before(pt.Builds[j].Start) })
+		p.Targets = append(p.Targets, *pt)
+	}
+	return p
+}

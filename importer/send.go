@@ -1,0 +1,296 @@
+package importer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/octane-import/octane-import/importer/ledger"
+	"github.com/octane-import/octane-import/octane"
+)
+
+// errUnavailable wraps a temporary failure that outlasted the client's retries: Octane is
+// down or unreachable. Work stays queued in the ledger for the next run.
+type errUnavailable struct{ err error }
+
+func (e errUnavailable) Error() string {
+	return "Octane is unreachable; the rest stays queued in the ledger for the next run: " + e.err.Error()
+}
+func (e errUnavailable) Unwrap() error { return e.err }
+
+// sender submits what the ledger holds: builds first (servers and pipelines as needed, roots
+// before the builds they caused, oldest first), then test-results payloads, then waits for
+// Octane's tasks.
+type sender struct {
+	im       *Importer
+	sum      *Summary
+	handled  map[string]bool // files whose payloads this run sent or resolved
+	mu       sync.Mutex
+	servers  map[string]octane.CIServer // target\x00instance id → entity
+	pipes    map[string]bool            // target\x00server\x00pipeline → ensured
+	failed   map[string]string          // build key → why Octane refused it
+	requests int
+}
+
+func newSender(im *Importer, sum *Summary) *sender {
+	return &sender{im: im, sum: sum, handled: map[string]bool{}, servers: map[string]octane.CIServer{},
+		pipes: map[string]bool{}, failed: map[string]string{}}
+}
+
+// run sends everything pending in the ledger.
+func (s *sender) run(ctx context.Context) error {
+	l := s.im.opt.Ledger
+	builds, err := l.Builds(ledger.BuildPending)
+	if err != nil {
+		return err
+	}
+	specs := make(map[string]buildSpec, len(builds))
+	for _, b := range builds {
+		sp, err := unmarshalSpec(b)
+		if err != nil {
+			return fmt.Errorf("ledger: build %s: %w", b.Key, err)
+		}
+		specs[b.Key] = sp
+	}
+	builds = orderBuilds(builds, specs)
+	jobs := pipelineJobs(specs)
+	for _, b := range builds {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		sp := specs[b.Key]
+		err := s.putBuild(ctx, b, sp, jobs)
+		if err == nil {
+			b.State, b.Error = ledger.BuildPut, ""
+		} else if octane.IsTemporary(err) || ctx.Err() != nil {
+			return s.unavailable(ctx, err)
+		} else {
+			b.State, b.Error = ledger.BuildFailed, err.Error()
+			s.failed[b.Key] = fmt.Sprintf("Octane refused build %s: %v", sp.id(), err)
+			s.im.opt.Logger.Warn("build refused", "build", sp.id().String(), "err", err)
+		}
+		if err := l.PutBuilds(b); err != nil {
+			return err
+		}
+		if line := s.sum.ByBuild[b.Key]; line != nil {
+			line.State = string(b.State)
+		}
+	}
+	return s.sendPayloads(ctx)
+}
+
+func (s *sender) unavailable(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return errUnavailable{err}
+}
+
+// pipelineJobs lists, for every pipeline, its root job first and then every other job its
+// pending builds ran.
+func pipelineJobs(specs map[string]buildSpec) map[string][]octane.Job {
+	out := map[string][]octane.Job{}
+	seen := map[string]bool{}
+	add := func(k string, j octane.Job) {
+		if seen[k+"\x00"+j.CIID] {
+			return
+		}
+		seen[k+"\x00"+j.CIID] = true
+		out[k] = append(out[k], j)
+	}
+	keys := make([]string, 0, len(specs))
+	for k := range specs {
+		keys = append(keys, k)
+	}
+	sortStrings(keys)
+	for _, k := range keys {
+		sp := specs[k]
+		pk := pipeKey(sp)
+		add(pk, octane.Job{CIID: sp.RootJob, Name: orDefault(sp.RootJobName, sp.RootJob)})
+	}
+	for _, k := range keys {
+		sp := specs[k]
+		add(pipeKey(sp), octane.Job{CIID: sp.Job, Name: orDefault(sp.JobName, sp.Job)})
+	}
+	return out
+}
+
+func pipeKey(sp buildSpec) string {
+	return sp.Target + "\x00" + sp.Server.InstanceID + "\x00" + sp.Pipeline
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func (s *sender) client(target string) (Client, error) {
+	c, err := s.im.opt.Client(target)
+	if err != nil {
+		return nil, fmt.Errorf("target %q: %w", target, err)
+	}
+	return c, nil
+}
+
+// putBuild makes sure the build's server and pipeline exist, then reports the build.
+func (s *sender) putBuild(ctx context.Context, b ledger.Build, sp buildSpec, jobs map[string][]octane.Job) error {
+	c, err := s.client(sp.Target)
+	if err != nil {
+		return err
+	}
+	sk := sp.Target + "\x00" + sp.Server.InstanceID
+	srv, ok := s.servers[sk]
+	if !ok {
+		s.requests++
+		srv, err = c.EnsureCIServer(ctx, octane.CIServer{InstanceID: sp.Server.InstanceID,
+			Name: orDefault(sp.Server.Name, sp.Server.InstanceID), Type: sp.Server.Type, URL: sp.Server.URL})
+		if err != nil {
+			return fmt.Errorf("CI server %s: %w", sp.Server.InstanceID, err)
+		}
+		s.servers[sk] = srv
+	}
+	pk := pipeKey(sp)
+	if !s.pipes[pk] {
+		s.requests++
+		if _, err := c.EnsurePipeline(ctx, octane.Pipeline{Name: sp.Pipeline, ServerID: srv.ID, Jobs: jobs[pk]}); err != nil {
+			return fmt.Errorf("pipeline %q: %w", sp.Pipeline, err)
+		}
+		s.pipes[pk] = true
+	}
+	s.requests++
+	return c.PutBuild(ctx, sp.octaneBuild(b.Runs))
+}
+
+// sendPayloads posts every pending payload and waits for every sent one, Senders at a time.
+func (s *sender) sendPayloads(ctx context.Context) error {
+	l := s.im.opt.Ledger
+	payloads, err := l.Payloads(ledger.Pending, ledger.PayloadSent)
+	if err != nil {
+		return err
+	}
+	// Payloads of builds Octane refused are not sent: their files fail with the build's reason.
+	var todo []ledger.Payload
+	for _, p := range payloads {
+		if why, ok := s.failed[p.Build]; ok {
+			if err := l.MarkDone(p.ID, ledger.PayloadSkipped, "", why); err != nil {
+				return err
+			}
+			s.markHandled(p)
+			continue
+		}
+		if bd, ok, err := l.Build(p.Build); err != nil {
+			return err
+		} else if ok && bd.State == ledger.BuildFailed {
+			if err := l.MarkDone(p.ID, ledger.PayloadSkipped, "", "Octane refused its build: "+bd.Error); err != nil {
+				return err
+			}
+			s.markHandled(p)
+			continue
+		}
+		todo = append(todo, p)
+	}
+	work := make(chan ledger.Payload)
+	var wg sync.WaitGroup
+	var firstErr error
+	var errOnce sync.Once
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for range s.im.opt.Senders {
+		wg.Go(func() {
+			for p := range work {
+				if err := s.sendOne(ctx, p); err != nil {
+					errOnce.Do(func() { firstErr = err; cancel() })
+				}
+			}
+		})
+	}
+feed:
+	for _, p := range todo {
+		select {
+		case work <- p:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
+
+func (s *sender) markHandled(p ledger.Payload) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range p.Files {
+		s.handled[f] = true
+	}
+}
+
+// sendOne posts one payload (unless it was already sent) and waits for its task. Only an
+// unavailable Octane or a cancelled context is returned as an error: a refused payload is
+// recorded and the run goes on.
+func (s *sender) sendOne(ctx context.Context, p ledger.Payload) error {
+	l := s.im.opt.Ledger
+	s.markHandled(p)
+	c, err := s.client(p.Target)
+	if err != nil {
+		return l.MarkDone(p.ID, ledger.PayloadFailed, "", err.Error())
+	}
+	task := octane.Task{ID: p.Task, Status: p.Status}
+	if p.State == ledger.Pending {
+		data, err := l.PayloadData(p.ID)
+		if err != nil {
+			return err
+		}
+		s.count()
+		task, err = c.PostTestResults(ctx, data, s.im.opt.SkipErrors)
+		if err != nil {
+			if octane.IsTemporary(err) || ctx.Err() != nil {
+				_ = l.MarkAttempt(p.ID, err.Error())
+				return s.unavailable(ctx, err)
+			}
+			return l.MarkDone(p.ID, ledger.PayloadFailed, "", err.Error())
+		}
+		if err := l.MarkSent(p.ID, task.ID, task.Status); err != nil {
+			return err
+		}
+	}
+	if !task.Done() {
+		s.count()
+		t, err := c.WaitTask(ctx, task.ID)
+		if err != nil {
+			if octane.IsTemporary(err) || ctx.Err() != nil {
+				return s.unavailable(ctx, err)
+			}
+			return l.MarkDone(p.ID, ledger.PayloadFailed, "", fmt.Sprintf("task %s: %v", task.ID, err))
+		}
+		task = t
+	}
+	switch task.Status {
+	case "success", "warning":
+		return l.MarkDone(p.ID, ledger.PayloadDone, task.Status, task.ErrorDetails)
+	default:
+		msg := task.ErrorDetails
+		if msg == "" {
+			msg = "Octane's task ended " + task.Status
+		}
+		return l.MarkDone(p.ID, ledger.PayloadFailed, task.Status, fmt.Sprintf("task %s %s: %s", task.ID, task.Status, msg))
+	}
+}
+
+func (s *sender) count() {
+	s.mu.Lock()
+	s.requests++
+	s.mu.Unlock()
+}
+
+// isUnavailable reports whether err means Octane could not be reached.
+func isUnavailable(err error) bool {
+	var u errUnavailable
+	return errors.As(err, &u)
+}
