@@ -112,21 +112,23 @@ func (r *Rule) matches(in Input, rel, abs string, env func(string) (string, bool
 	if r.hasManifest != nil && *r.hasManifest != (in.Manifest != nil) {
 		return nil, false
 	}
+	// A missing key and an empty value are the same thing: manifest.Fields
+	// gives "" for what a manifest leaves unset.
 	for _, c := range r.manifest {
-		v, ok := in.Manifest[c.key]
-		if !c.w.match(v, ok) {
+		v := in.Manifest[c.key]
+		if !c.w.match(v, v != "") {
 			return nil, false
 		}
 	}
 	for _, c := range r.property {
-		v, ok := in.Properties[c.key]
-		if !c.w.match(v, ok) {
+		v := in.Properties[c.key]
+		if !c.w.match(v, v != "") {
 			return nil, false
 		}
 	}
 	for _, c := range r.env {
-		v, ok := env(c.key)
-		if !c.w.match(v, ok) {
+		v, _ := env(c.key)
+		if !c.w.match(v, v != "") {
 			return nil, false
 		}
 	}
@@ -208,8 +210,8 @@ func resolveDecision(r *Rule, ctx *evalContext, in Input) (*Decision, error) {
 	}
 
 	// Job and build.
-	d.Job, d.JobName, d.From["job"] = pick(m, "job", "job_name", s.job, s.jobName, ctx)
-	d.Build, d.BuildName, d.From["build"] = pick(m, "build", "build_name", s.build, s.buildName, ctx)
+	d.Job, d.JobName, d.From["job"] = pick(m, "job", "job.name", s.job, s.jobName, ctx)
+	d.Build, d.BuildName, d.From["build"] = pick(m, "build", "build.name", s.build, s.buildName, ctx)
 
 	// Pipeline: manifest, rule, else the job's name.
 	switch {
@@ -222,10 +224,10 @@ func resolveDecision(r *Rule, ctx *evalContext, in Input) (*Decision, error) {
 	}
 
 	// Start and duration.
-	if v := m["start"]; v != "" {
+	if v := m["started"]; v != "" {
 		t, err := parseStart(v)
 		if err != nil {
-			problems = append(problems, "manifest start: "+err.Error())
+			problems = append(problems, "manifest started: "+err.Error())
 		}
 		d.Start, d.From["start"] = t, "manifest"
 	} else {
@@ -277,8 +279,8 @@ func resolveDecision(r *Rule, ctx *evalContext, in Input) (*Decision, error) {
 		d.ReleaseID = idOrProblem(s.releaseID.eval(ctx), "set.release_id", &problems)
 		d.From["release"] = "rule"
 	}
-	if v := m["milestone"]; v != "" {
-		d.Milestone = idOrProblem(v, "manifest milestone", &problems)
+	if v := m["milestone_id"]; v != "" {
+		d.Milestone = idOrProblem(v, "manifest milestone_id", &problems)
 	} else {
 		d.Milestone = idOrProblem(s.milestone.eval(ctx), "set.milestone", &problems)
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/octane-import/octane-import/internal/glob"
 	"gopkg.in/yaml.v3"
 )
 
@@ -493,7 +494,7 @@ func (l *loader) sources(cfg *Config, n *yaml.Node) {
 		globs := func(v *yaml.Node, p string) []string {
 			vals, nodes := l.strList(v, p)
 			for j, pat := range vals {
-				if _, err := compilePattern(pat, false); err != nil {
+				if _, err := glob.Compile(pat); err != nil {
 					l.errAt(nodes[j], "%s: bad glob: %v", p, err)
 				}
 			}

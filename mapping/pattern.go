@@ -4,14 +4,17 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/octane-import/octane-import/internal/glob"
 )
 
-// pathPattern is a compiled path pattern: a glob over slash paths where `**`
-// spans directories and `{name}` captures one path segment (or part of one).
+// pathPattern is a compiled rule path pattern: a glob over slash paths where
+// `**` spans directories and `{name}` captures one path segment (or part of
+// one).
 //
-// The package has its own matcher rather than a shared glob package because
-// rule patterns need named captures; source globs use the same compiler with
-// captures turned off, so both speak exactly one dialect.
+// Source globs (include, exclude, manifests) use internal/glob. Rule
+// patterns need named captures, which internal/glob does not have, so they
+// are compiled here to the same dialect plus {name}.
 type pathPattern struct {
 	src      string
 	re       *regexp.Regexp
@@ -57,8 +60,6 @@ func compilePattern(src string, allowCaptures bool) (*pathPattern, error) {
 				b.WriteString("(?:[^/]+/)*")
 			}
 			continue
-		case strings.Contains(seg, "**"):
-			return nil, fmt.Errorf("pattern %q: ** must be a whole path segment (as in a/**/b), not part of %q", src, seg)
 		}
 		if err := translateSegment(&b, seg, src, allowCaptures, seen, &p.captures); err != nil {
 			return nil, err
@@ -90,6 +91,9 @@ func translateSegment(b *strings.Builder, seg, src string, allowCaptures bool, s
 			i++
 			b.WriteString(regexp.QuoteMeta(string(rs[i])))
 		case '*':
+			for i+1 < len(rs) && rs[i+1] == '*' {
+				i++ // ** inside a segment is the same as *, as in internal/glob
+			}
 			b.WriteString("[^/]*")
 		case '?':
 			b.WriteString("[^/]")
@@ -199,26 +203,26 @@ func (p *pathPattern) match(rel, abs string) (map[string]string, bool) {
 	return caps, true
 }
 
-// globList is a list of compiled source globs.
-type globList []*pathPattern
+// globList is a list of compiled source globs (internal/glob's dialect).
+type globList []*glob.Glob
 
 func compileGlobs(pats []string) (globList, []error) {
 	var out globList
 	var errs []error
 	for _, s := range pats {
-		p, err := compilePattern(s, false)
+		g, err := glob.Compile(s)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		out = append(out, p)
+		out = append(out, g)
 	}
 	return out, errs
 }
 
 func (g globList) any(rel string) bool {
 	for _, p := range g {
-		if _, ok := p.match(rel, rel); ok {
+		if p.Match(rel) {
 			return true
 		}
 	}
@@ -231,7 +235,7 @@ func (g globList) any(rel string) bool {
 type wildcard struct {
 	src    string
 	re     *regexp.Regexp
-	absent bool // YAML null: the key must be absent
+	absent bool // YAML null (~): the key must be missing or empty
 }
 
 func compileWildcard(src string) *wildcard {

@@ -12,11 +12,12 @@ import (
 // Octane's test field types (the XSD's enumeration) and CI build results.
 var (
 	testFieldTypes = []string{"Test_Level", "Test_Type", "Testing_Tool_Type", "Framework"}
-	buildResults   = []string{"success", "failure", "unstable", "aborted"}
+	buildResults   = []string{"success", "failure", "unstable", "aborted", "unavailable"}
 )
 
 func (rl *ruleLoader) load(path string) {
 	r := rl.rule
+	before := len(rl.problems)
 	rl.fields(rl.node, path, []string{"name", "target", "match", "set"}, func(key string, k, v *yaml.Node) {
 		p := join(path, key)
 		switch key {
@@ -31,7 +32,9 @@ func (rl *ruleLoader) load(path string) {
 			rl.set(v, p)
 		}
 	})
-	r.CatchAll = (r.path == nil || r.path.catchAll) && (r.re == nil || isCatchAllRegexp(r.Regexp)) &&
+	// A rule with mistakes is never taken for a catch-all: what it was
+	// meant to match is unknown, and "can never match" would be noise.
+	r.CatchAll = len(rl.problems) == before && (r.path == nil || r.path.catchAll) && (r.re == nil || isCatchAllRegexp(r.Regexp)) &&
 		len(r.manifest) == 0 && len(r.property) == 0 && len(r.env) == 0 && r.hasManifest == nil
 
 	// Every capture a template names must come from the rule's pattern.
@@ -290,9 +293,11 @@ func (l *loader) checkRules(cfg *Config) {
 				r.Target = cfg.Targets[0].Name
 			}
 		} else if _, ok := cfg.Target(r.Target); !ok && len(cfg.Targets) > 0 {
-			known := make([]string, 0, len(cfg.Targets))
+			var known []string
 			for _, t := range cfg.Targets {
-				known = append(known, t.Name)
+				if !contains(known, t.Name) {
+					known = append(known, t.Name)
+				}
 			}
 			l.errAt(tn, "rules[%d].target: no target named %q (targets: %s)", i, r.Target, strings.Join(known, ", "))
 		}

@@ -1,0 +1,181 @@
+package mapping
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestPathPattern(t *testing.T) {
+	tests := []struct {
+		pattern string
+		rel     string
+		abs     string
+		want    map[string]string // nil: no match
+	}{
+		{"{team}/{job}/{build}/surefire-reports/*.xml", "teamA/api/17/surefire-reports/TEST-a.xml", "",
+			map[string]string{"team": "teamA", "job": "api", "build": "17"}},
+		{"{team}/{job}/{build}/surefire-reports/*.xml", "teamA/api/17/TEST-a.xml", "", nil},
+		{"{team}/{job}/{build}/surefire-reports/*.xml", "teamA/api/17/surefire-reports/x/TEST-a.xml", "", nil},
+		{"**/*.xml", "a.xml", "", map[string]string{}},
+		{"**/*.xml", "a/b/c.xml", "", map[string]string{}},
+		{"**/*.xml", "a/b/c.json", "", nil},
+		{"**", "anything/at/all.txt", "", map[string]string{}},
+		{"{job}/**/TEST-*.xml", "api/TEST-1.xml", "", map[string]string{"job": "api"}},
+		{"{job}/**/TEST-*.xml", "api/x/y/TEST-1.xml", "", map[string]string{"job": "api"}},
+		{"{job}/**", "api/x/y/z.xml", "", map[string]string{"job": "api"}},
+		{"build-{build}/*.xml", "build-42/r.xml", "", map[string]string{"build": "42"}},
+		{"build-{build}/*.xml", "nightly-42/r.xml", "", nil},
+		{"{job}-{build}.xml", "api-7.xml", "", map[string]string{"job": "api", "build": "7"}},
+		{"report?.xml", "report1.xml", "", map[string]string{}},
+		{"report?.xml", "report12.xml", "", nil},
+		{"[a-c]*/r.xml", "beta/r.xml", "", map[string]string{}},
+		{"[!a-c]*/r.xml", "beta/r.xml", "", nil},
+		{"[!a-c]*/r.xml", "delta/r.xml", "", map[string]string{}},
+		{"*.{xml,XML}", "r.XML", "", map[string]string{}},
+		{"*.{xml,XML}", "r.json", "", nil},
+		{`lit\{x\}/*.xml`, "lit{x}/a.xml", "", map[string]string{}},
+		{"a**b/*.xml", "aXXb/r.xml", "", map[string]string{}},
+		{"/drops/{team}/*.xml", "ignored", "/drops/teamB/r.xml", map[string]string{"team": "teamB"}},
+		{"/drops/{team}/*.xml", "drops/teamB/r.xml", "/other/teamB/r.xml", nil},
+		{"*.xml", "a/b.xml", "", nil}, // anchored: * never crosses /
+	}
+	for _, tc := range tests {
+		t.Run(tc.pattern+"~"+tc.rel, func(t *testing.T) {
+			p, err := compilePattern(tc.pattern, true)
+			if err != nil {
+				t.Fatalf("compile: %v", err)
+			}
+			abs := tc.abs
+			if abs == "" {
+				abs = "/root/" + tc.rel
+			}
+			got, ok := p.match(tc.rel, abs)
+			if tc.want == nil {
+				if ok {
+					t.Fatalf("matched %q with captures %v, want no match", tc.rel, got)
+				}
+				return
+			}
+			if !ok {
+				t.Fatalf("no match for %q", tc.rel)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("captures = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestPathPatternCatchAll(t *testing.T) {
+	for pat, want := range map[string]bool{"**": true, "**/*": true, "**/*.xml": false, "/**": false, "{a}/**": false} {
+		p, err := compilePattern(pat, true)
+		if err != nil {
+			t.Fatalf("%s: %v", pat, err)
+		}
+		if p.catchAll != want {
+			t.Errorf("%s: catchAll = %v, want %v", pat, p.catchAll, want)
+		}
+	}
+}
+
+func TestPathPatternErrors(t *testing.T) {
+	tests := []struct{ pattern, want string }{
+		{"", "empty pattern"},
+		{"/", "matches no file"},
+		{"a/", "ends with /"},
+		{"a//b", "empty path segment"},
+		{"{job", "unclosed {"},
+		{"job}", "unmatched }"},
+		{"{}/x", "not a valid capture name"},
+		{"{1x}/x", "not a valid capture name"},
+		{"{a-b}/x", "not a valid capture name"},
+		{"{job}/{job}", "captures {job} twice"},
+		{"{a{b}}", "nested {"},
+		{"[abc", "unclosed ["},
+		{"x\\", "lone backslash"},
+		{"[z-a]", "invalid character class range"},
+		{"*.{xml,{x}}", "nested {"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.pattern, func(t *testing.T) {
+			_, err := compilePattern(tc.pattern, true)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := compilePattern("{a}/b", false); err == nil || !strings.Contains(err.Error(), "only allowed in a rule's path") {
+		t.Errorf("captures outside rules: err = %v", err)
+	}
+}
+
+func TestWildcard(t *testing.T) {
+	tests := []struct {
+		pat     string
+		v       string
+		present bool
+		want    bool
+	}{
+		{"nightly-*", "nightly-42", true, true},
+		{"nightly-*", "release-42", true, false},
+		{"*", "", true, true},
+		{"*", "", false, false}, // a missing key never matches, even *
+		{"a?c", "abc", true, true},
+		{"a?c", "ac", true, false},
+		{`a\*`, "a*", true, true},
+		{`a\*`, "ab", true, false},
+		{"refs/heads/*", "refs/heads/feature/x", true, true}, // * crosses /
+		{"main", "main", true, true},
+		{"main", "Main", true, false},
+	}
+	for _, tc := range tests {
+		if got := compileWildcard(tc.pat).match(tc.v, tc.present); got != tc.want {
+			t.Errorf("%q ~ %q (present %v) = %v, want %v", tc.pat, tc.v, tc.present, got, tc.want)
+		}
+	}
+	absent := &wildcard{absent: true}
+	if !absent.match("", false) || absent.match("x", true) {
+		t.Error("absent wildcard must match only a missing key")
+	}
+}
+
+func TestSourceGlobs(t *testing.T) {
+	s := Source{Dir: "/drops", Exclude: []string{"**/tmp/**"}}
+	if err := s.Compile(); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		rel              string
+		report, manifest bool
+	}{
+		{"a/b/TEST-1.xml", true, false},
+		{"TEST-1.xml", true, false},
+		{"a/tmp/TEST-1.xml", false, false},
+		{"a/octane-build.yaml", false, true},
+		{"octane-build.json", false, true},
+		{"a/tmp/octane-build.yml", false, false},
+		{"a/readme.txt", false, false},
+	}
+	for _, tc := range tests {
+		if got := s.IsReport(tc.rel); got != tc.report {
+			t.Errorf("IsReport(%q) = %v", tc.rel, got)
+		}
+		if got := s.IsManifest(tc.rel); got != tc.manifest {
+			t.Errorf("IsManifest(%q) = %v", tc.rel, got)
+		}
+	}
+	// A Source built without Compile still works (compiling on the fly), and
+	// a manifest is never a report even when the include would take it.
+	raw := Source{Dir: "/x", Include: []string{"**"}}
+	if raw.IsReport("b/octane-build.yaml") || !raw.IsManifest("b/octane-build.yaml") || !raw.IsReport("b/r.xml") {
+		t.Error("uncompiled source: wrong classification")
+	}
+	bad := Source{Include: []string{"[abc"}}
+	if err := bad.Compile(); err == nil {
+		t.Error("Compile accepted a bad glob")
+	}
+	if bad.IsReport("a") {
+		t.Error("a source with a bad glob matched")
+	}
+}
