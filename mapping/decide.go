@@ -163,7 +163,7 @@ func (c *Config) Decide(in Input) (*Decision, error) {
 		}
 		d, err := resolveDecision(r, ctx, in)
 		if err != nil {
-			return d, fmt.Errorf("%s: rule %s (line %d): %w", in.Path, r.label(), r.Line, err)
+			return d, fmt.Errorf("%s: %s (line %d): %w", in.Path, r.describe(), r.Line, err)
 		}
 		return d, nil
 	}

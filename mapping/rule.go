@@ -58,6 +58,14 @@ func (r *Rule) label() string {
 	return "rule " + strconv.Itoa(r.index)
 }
 
+// describe names the rule in messages: rule "name", or rule N.
+func (r *Rule) describe() string {
+	if r.Name != "" {
+		return "rule " + strconv.Quote(r.Name)
+	}
+	return "rule " + strconv.Itoa(r.index)
+}
+
 // captureNames lists what the rule's path pattern and regexp capture.
 func (r *Rule) captureNames() map[string]bool {
 	names := map[string]bool{}

@@ -46,8 +46,8 @@ func (rl *ruleLoader) load(path string) {
 			}
 			switch {
 			case r.path == nil && r.re == nil:
-				rl.errAt(pt.node, "%s: {%s} is not defined: rule %s has no path pattern or regexp to capture it (manifest., property., env. and file. values need their prefix)",
-					pt.path, name, r.label())
+				rl.errAt(pt.node, "%s: {%s} is not defined: %s has no path pattern or regexp to capture it (manifest., property., env. and file. values need their prefix)",
+					pt.path, name, r.describe())
 			case len(caps) == 0:
 				rl.errAt(pt.node, "%s: {%s} is not defined: the rule's pattern captures nothing", pt.path, name)
 			default:
@@ -302,8 +302,8 @@ func (l *loader) checkRules(cfg *Config) {
 			l.errAt(tn, "rules[%d].target: no target named %q (targets: %s)", i, r.Target, strings.Join(known, ", "))
 		}
 		if catchAll != nil {
-			l.errAt(rn, "rules[%d]: rule %s can never match: rule %s at line %d matches every report before it",
-				i, r.label(), catchAll.label(), catchAll.Line)
+			l.errAt(rn, "rules[%d]: %s can never match: %s at line %d matches every report before it",
+				i, r.describe(), catchAll.describe(), catchAll.Line)
 			continue
 		}
 		if r.CatchAll {
