@@ -65,10 +65,16 @@ const (
 	fakePass   = "pa55-Word-Value?"
 )
 
-func newFake(t *testing.T) *fakeOctane {
+func newFake(t *testing.T) *fakeOctane { return newFakeServer(t, false) }
+
+func newFakeServer(t *testing.T, useTLS bool) *fakeOctane {
 	f := &fakeOctane{t: t, sessions: map[string]bool{}, nextID: 5000, builds: map[string]map[string]any{},
 		tasks: map[[32]byte]string{}, taskStatus: map[string][]string{}}
-	f.srv = httptest.NewServer(f)
+	if useTLS {
+		f.srv = httptest.NewTLSServer(f)
+	} else {
+		f.srv = httptest.NewServer(f)
+	}
 	t.Cleanup(f.srv.Close)
 	return f
 }
