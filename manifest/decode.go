@@ -482,7 +482,7 @@ func (d *decoder) enum(n *yaml.Node, path string, allowed []string) (string, boo
 // Bounds for dates: Octane takes epoch milliseconds as a long; a date before
 // 1973 as milliseconds is almost surely a value in seconds.
 var (
-	minEpochMs int64 = 100_000_000_000                                                // 1973-03-03
+	minEpochMs int64 = 100_000_000_000                                                  // 1973-03-03
 	maxEpochMs       = time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC).UnixMilli() // RFC 3339's last year
 )
 
