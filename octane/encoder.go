@@ -306,7 +306,7 @@ func (e *Encoder) Encode(r TestRun) error {
 		}
 		status = s
 	}
-	where := "test_run " + strconv.Quote(strings.Trim(strings.Join([]string{r.Package, r.Class, r.Name}, "."), "."))
+	where := runLabel(r)
 	name := e.clean(where, "name", r.Name, MaxName)
 	if strings.TrimSpace(name) == "" {
 		return fmt.Errorf("octane: %s: empty name", where)
@@ -376,6 +376,16 @@ func (e *Encoder) Encode(r TestRun) error {
 	}
 	e.runs++
 	return nil
+}
+
+// runLabel names a run in warnings and errors: `test_run "pkg.Class.name"`,
+// cleaned and cut to 100 characters.
+func runLabel(r TestRun) string {
+	full, _, _ := cleanXML(strings.Trim(strings.Join([]string{r.Package, r.Class, r.Name}, "."), "."))
+	if cut, ok := truncateRunes(full, 99); ok {
+		full = cut + "…"
+	}
+	return "test_run " + strconv.Quote(full)
 }
 
 // runStatus accepts a status in another case.
