@@ -42,8 +42,8 @@ func encoderCases() []encoderCase {
 			TestFields: []octane.Field{
 				{Type: "Framework", Value: "JUnit"},
 				{Type: "test level", Value: "Unit Test"}, // normalised to Test_Level
-				{Type: "Colour", Value: "blue"},         // not an Octane test field: left out
-				{Type: "Test_Type", Value: ""},          // empty: left out
+				{Type: "Colour", Value: "blue"},          // not an Octane test field: left out
+				{Type: "Test_Type", Value: ""},           // empty: left out
 			},
 			Environment: []octane.Field{{Type: "OS", Value: "Linux"}, {Type: "Browser", Value: "Firefox & \"Chrome\""}},
 		}, runs: []octane.TestRun{
