@@ -56,6 +56,12 @@ func (d *decoder) parse(data []byte, asJSON bool) *Manifest {
 	var root *yaml.Node
 	if asJSON {
 		data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+		if !utf8.Valid(data) {
+			// encoding/json would quietly turn the bytes into U+FFFD.
+			line, col, b := firstInvalidUTF8(data)
+			d.add(line, col, "", "invalid JSON: not valid UTF-8 (byte 0x%02x)", b)
+			return nil
+		}
 		n, err := parseJSON(data)
 		if err != nil {
 			var se *syntaxError
@@ -80,6 +86,25 @@ func (d *decoder) parse(data []byte, asJSON bool) *Manifest {
 		return nil
 	}
 	return d.manifest(root)
+}
+
+// firstInvalidUTF8 returns the position and value of the first byte that is
+// not valid UTF-8.
+func firstInvalidUTF8(data []byte) (line, col int, b byte) {
+	line, col = 1, 1
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return line, col, data[i]
+		}
+		if r == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+		i += size
+	}
+	return line, col, 0
 }
 
 func lineStarts(data []byte) []int {
@@ -935,12 +960,21 @@ func (d *decoder) reports(n *yaml.Node, path string) ([]string, []*glob.Glob) {
 	return out, globs
 }
 
+// isDrive reports whether s starts with a Windows drive ("C:", "C:/…").
+func isDrive(s string) bool {
+	if len(s) < 2 || s[1] != ':' {
+		return false
+	}
+	c := s[0] | 0x20
+	return c >= 'a' && c <= 'z' && (len(s) == 2 || s[2] == '/' || s[2] == '\\')
+}
+
 func (d *decoder) reportGlob(n *yaml.Node, p, s string) (*glob.Glob, bool) {
 	switch {
 	case strings.Contains(s, `\`):
 		d.addAt(n, p, "%q contains a backslash: separate folders with /, and write a literal * ? [ { as [*] [?] [[] [{]", truncate(s))
 		return nil, false
-	case strings.HasPrefix(s, "/") || (len(s) > 1 && s[1] == ':'):
+	case strings.HasPrefix(s, "/") || isDrive(s):
 		d.addAt(n, p, "%q is absolute: report globs are relative to the manifest's folder", truncate(s))
 		return nil, false
 	}

@@ -140,22 +140,26 @@ func Load(path string) (*Manifest, error) {
 	return Parse(data, path)
 }
 
-// Parse parses a manifest. path names the file in errors and anchors the
-// report globs; a path ending in .json is read as strict JSON, anything else
+// Parse parses a manifest. path names the file in errors ("<manifest>" when
+// empty) and anchors the report globs; a path ending in .json is read as strict JSON, anything else
 // as YAML (which JSON also is). On failure the error is an *Error listing
 // every problem of the file.
 func Parse(data []byte, path string) (m *Manifest, err error) {
-	d := &decoder{file: path}
+	label := path
+	if label == "" {
+		label = "<manifest>"
+	}
+	d := &decoder{file: label}
 	defer func() {
 		// No input may crash the caller; a panic here is a bug, reported as a problem.
 		if r := recover(); r != nil {
 			m = nil
-			err = &Error{File: path, Problems: []Problem{{File: path, Msg: fmt.Sprintf("internal error reading the manifest: %v", r)}}}
+			err = &Error{File: label, Problems: []Problem{{File: label, Msg: fmt.Sprintf("internal error reading the manifest: %v", r)}}}
 		}
 	}()
 	m = d.parse(data, isJSON(path, data))
 	if len(d.problems) > 0 {
-		e := &Error{File: path, Problems: d.problems}
+		e := &Error{File: label, Problems: d.problems}
 		e.sort()
 		return nil, e
 	}
