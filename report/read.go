@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -498,9 +499,11 @@ func (p *parser) duration(s string, line int) time.Duration {
 
 func (p *parser) text(t xml.CharData, line int) error {
 	if len(p.stack) == 0 {
-		if len(strings.TrimSpace(string(t))) == 0 {
+		trimmed := bytes.TrimLeft(t, " \t\r\n")
+		if len(trimmed) == 0 {
 			return nil
 		}
+		line += bytes.Count(t[:len(t)-len(trimmed)], []byte("\n")) // the line the text starts on
 		if !p.rootSeen {
 			return p.fail(line, ErrMalformed, "not XML: text %q before any element", clip(string(t), 30))
 		}

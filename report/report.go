@@ -108,8 +108,8 @@ type SuiteAttachment struct {
 // Report is one JUnit file.
 type Report struct {
 	Path        string            `json:"path"`
-	Suites      int               `json:"suites"`              // <testsuite> elements, nested ones included
-	Timestamp   time.Time         `json:"timestamp,omitzero"`  // earliest suite timestamp; zero if none
+	Suites      int               `json:"suites"`               // <testsuite> elements, nested ones included
+	Timestamp   time.Time         `json:"timestamp,omitzero"`   // earliest suite timestamp; zero if none
 	Properties  []Property        `json:"properties,omitempty"` // suite-level (and root-level) properties in document order
 	Runs        []Run             `json:"runs"`
 	Attachments []SuiteAttachment `json:"attachments,omitempty"` // suite-level attachment markers
