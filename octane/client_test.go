@@ -941,3 +941,33 @@ func TestHTMLOn200(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestBulkWritesInBatchesOf200(t *testing.T) {
+	f := newFake(t)
+	cfg := f.config()
+	cfg.PageSize = 500
+	c := f.client(cfg)
+	ctx := ctxT(t)
+	srv, err := c.EnsureCIServer(ctx, octane.CIServer{InstanceID: "iid"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := octane.Pipeline{Name: "big", ServerID: srv.ID, Jobs: []octane.Job{{CIID: "root"}}}
+	if _, err := c.EnsurePipeline(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 449 {
+		p.Jobs = append(p.Jobs, octane.Job{CIID: fmt.Sprintf("job-%03d", i)})
+	}
+	if _, err := c.EnsurePipeline(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count("POST " + f.wsPrefix() + "ci_jobs"); n != 3 {
+		t.Fatalf("%d POST ci_jobs for 449 jobs, want 3 (200+200+49)", n)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.jobs) != 450 {
+		t.Fatalf("%d jobs", len(f.jobs))
+	}
+}
