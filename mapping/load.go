@@ -26,7 +26,13 @@ type loader struct {
 	warnings []Problem
 	// ruleNodes holds, for each rule, its node and its target value's node.
 	ruleNodes [][2]*yaml.Node
+	// steps counts the mapping entries visited, against maxSteps.
+	steps      int
+	overBudget bool
 }
+
+// maxSteps bounds the mapping entries a load visits, aliases included.
+const maxSteps = 200000
 
 func (l *loader) problem(n *yaml.Node, msg string) Problem {
 	p := Problem{File: l.file, Msg: msg}
@@ -94,6 +100,16 @@ type pair struct{ key, val *yaml.Node }
 func (l *loader) pairs(n *yaml.Node, path string, depth int) []pair {
 	n = resolve(n)
 	if isNull(n) {
+		return nil
+	}
+	// Merge keys over anchors can expand exponentially (a "billion laughs"
+	// file); a budget on the pairs visited keeps the load linear.
+	l.steps += len(n.Content)
+	if l.steps > maxSteps {
+		if !l.overBudget {
+			l.overBudget = true
+			l.errAt(n, "the file expands to too many keys through anchors and merge keys (more than %d)", maxSteps)
+		}
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {

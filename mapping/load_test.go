@@ -330,6 +330,18 @@ func TestSecretFileTrimsOneNewline(t *testing.T) {
 	if got, errs := expandRefs("a$${env:X}b", testEnv, dir); got != "a${env:X}b" || errs != nil {
 		t.Errorf("escape: %q %v", got, errs)
 	}
+	for _, bad := range []string{"${file:/dev/zero}", "${file:" + dir + "}"} {
+		if _, errs := expandRefs(bad, testEnv, dir); len(errs) != 1 || !strings.Contains(errs[0], "not a regular file") {
+			t.Errorf("%s: %v", bad, errs)
+		}
+	}
+	big := filepath.Join(dir, "big")
+	if err := os.WriteFile(big, make([]byte, maxSecretFile+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, errs := expandRefs("${file:big}", testEnv, dir); len(errs) != 1 || !strings.Contains(errs[0], "not a secret") {
+		t.Errorf("big file: %v", errs)
+	}
 	if _, errs := expandRefs("${env:", testEnv, dir); len(errs) != 1 {
 		t.Errorf("unclosed: %v", errs)
 	}
@@ -350,7 +362,7 @@ func TestTargetNeverPrintsSecrets(t *testing.T) {
 		"%v":     fmt.Sprintf("%v", tg),
 		"%+v":    fmt.Sprintf("%+v", tg),
 		"%#v":    fmt.Sprintf("%#v", tg),
-		"%s ptr": fmt.Sprintf("%s", &tg),
+		"%s ptr": fmt.Sprint(&tg),
 		"config": fmt.Sprintf("%+v", Config{Targets: []Target{tg}}),
 		"slog":   logBuf.String(),
 		"json":   string(js),
@@ -381,6 +393,28 @@ func TestProblemString(t *testing.T) {
 		if got := tc.p.String(); got != tc.want {
 			t.Errorf("%q, want %q", got, tc.want)
 		}
+	}
+}
+
+func TestMergeKeyBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("a0: &a0 {k: v, j: w}\n")
+	for i := 1; i <= 30; i++ {
+		fmt.Fprintf(&b, "a%d: &a%d {<<: [*a%d, *a%d, *a%d]}\n", i, i, i-1, i-1, i-1)
+	}
+	b.WriteString("settings: *a30\n")
+	done := make(chan error, 1)
+	go func() {
+		_, err := Parse([]byte(b.String()), "bomb.yaml", testEnv)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "too many keys") {
+			t.Fatalf("err = %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Parse did not finish on a merge-key bomb")
 	}
 }
 

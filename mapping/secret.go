@@ -3,6 +3,7 @@ package mapping
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -159,7 +160,7 @@ func expandRefs(s string, env func(string) (string, bool), baseDir string) (stri
 			if !filepath.IsAbs(p) {
 				p = filepath.Join(baseDir, p)
 			}
-			data, err := os.ReadFile(p)
+			data, err := readSecretFile(p)
 			if err != nil {
 				errs = append(errs, fmt.Sprintf("cannot read ${file:%s}: %v", arg, err))
 				continue
@@ -172,4 +173,33 @@ func expandRefs(s string, env func(string) (string, bool), baseDir string) (stri
 		}
 	}
 	return b.String(), errs
+}
+
+// maxSecretFile bounds what ${file:...} reads.
+const maxSecretFile = 64 << 10
+
+// readSecretFile reads a small regular file. Devices, FIFOs and directories
+// are refused before they are opened: /dev/zero would never end and a FIFO
+// would block the load forever.
+func readSecretFile(p string) ([]byte, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file (%s)", st.Mode().Type())
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxSecretFile {
+		return nil, fmt.Errorf("larger than %d KiB: not a secret", maxSecretFile>>10)
+	}
+	return data, nil
 }
