@@ -585,6 +585,12 @@ func (p *parser) endResult(body string) {
 	c := p.cases[len(p.cases)-1]
 	r := p.result
 	switch r.elem {
+	case "failure", "error", "skipped":
+		if c.run.seen&(seenFailure|seenError|seenSkipped) != 0 {
+			c.run.seen |= seenMulti
+		}
+	}
+	switch r.elem {
 	case "failure", "error":
 		if r.elem == "failure" {
 			c.run.seen |= seenFailure
@@ -599,8 +605,8 @@ func (p *parser) endResult(body string) {
 		c.run.seen |= seenSkipped
 		if !c.skipped {
 			c.skipped = true
-			c.skipMsg = strings.TrimSpace(r.message)
-			if c.skipMsg == "" {
+			c.skipMsg = r.message
+			if strings.TrimSpace(c.skipMsg) == "" {
 				c.skipMsg = body
 			}
 		}

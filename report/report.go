@@ -97,6 +97,7 @@ const (
 	seenFailure uint8 = 1 << iota
 	seenError
 	seenSkipped
+	seenMulti // more than one of the above elements
 )
 
 // SuiteAttachment is an [[ATTACHMENT|path]] marker in a suite's system-out/err.
