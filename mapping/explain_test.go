@@ -206,3 +206,24 @@ c.xml
 		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
+
+// TestDocsWorkedExample keeps the worked example in docs/configuration.md
+// in step with the example file and the golden explain output.
+func TestDocsWorkedExample(t *testing.T) {
+	doc, err := os.ReadFile("../docs/configuration.md")
+	if err != nil {
+		t.Skipf("docs not found: %v", err)
+	}
+	for _, name := range []string{"../docs/examples/octane-import.yaml", "testdata/explain.golden", "testdata/mistakes.golden"} {
+		want, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(doc, bytes.TrimRight(want, "\n")) {
+			t.Errorf("docs/configuration.md does not contain the current %s", name)
+		}
+	}
+	if !bytes.Contains(doc, []byte(strings.TrimSpace(manifest311))) {
+		t.Error("docs/configuration.md does not contain the manifest of build 311")
+	}
+}
