@@ -356,3 +356,18 @@ func TestDefault(t *testing.T) {
 		t.Errorf("empty host name: %+v", d.Server)
 	}
 }
+
+func BenchmarkDecide(b *testing.B) {
+	cfg, err := Parse([]byte(matchRules), "bench.yaml", testEnv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The last rule: every earlier rule is tried first.
+	in := Input{Path: "/d/teamA/api/r1.xml", Root: "/d", Env: envMap(nil), Properties: map[string]string{"os": "windows"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := cfg.Decide(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
