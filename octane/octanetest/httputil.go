@@ -1,0 +1,142 @@
+package octanetest
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+)
+
+// errorBody is the single-error body of section 3.4.
+type errorBody struct {
+	Index             *int    `json:"index,omitempty"`
+	EntityIndex       *int    `json:"entity_index,omitempty"`
+	ErrorCode         string  `json:"error_code"`
+	CorrelationID     string  `json:"correlation_id"`
+	Description       string  `json:"description"`
+	DescriptionTransl string  `json:"description_translated"`
+	BusinessError     bool    `json:"business_error"`
+	StackTrace        string  `json:"stack_trace"`
+	Properties        *string `json:"properties"`
+	httpStatus        int
+}
+
+func newError(status int, code, description string, business bool) *errorBody {
+	return &errorBody{
+		ErrorCode: code, CorrelationID: randomToken(25), Description: description,
+		DescriptionTransl: description, BusinessError: business, httpStatus: status,
+	}
+}
+
+func (e *errorBody) Error() string { return e.ErrorCode + ": " + e.Description }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error_code":"platform.general_error","description":"cannot encode the answer"}`)
+	}
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+func writeError(w http.ResponseWriter, status int, code, description string, business bool) {
+	writeErr(w, newError(status, code, description, business))
+}
+
+func writeErr(w http.ResponseWriter, e *errorBody) {
+	writeJSON(w, e.httpStatus, e)
+}
+
+// acceptsJSON reports whether the Accept header allows JSON. A missing header
+// is taken as "anything" (HTTP semantics); any list without application/json,
+// application/* or */* is refused with 406 (section 3.4).
+func acceptsJSON(r *http.Request) bool {
+	vals := r.Header.Values("Accept")
+	if len(vals) == 0 {
+		return true
+	}
+	for _, v := range vals {
+		for _, part := range strings.Split(v, ",") {
+			mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+			if err != nil {
+				continue
+			}
+			switch mt {
+			case "application/json", "application/*", "*/*":
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// readBody checks Content-Type (415), Content-Encoding (gzip and
+// application/gzip, section 2.4) and the size cap (413), and returns the
+// decoded body and the raw bytes.
+func (s *Server) readBody(r *http.Request, wantType string) (body, raw []byte, e *errorBody) {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return nil, nil, newError(http.StatusUnsupportedMediaType, "platform.unsupported_media_type",
+			fmt.Sprintf("Missing Content-Type; this resource takes %s", wantType), false)
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || mt != wantType {
+		return nil, nil, newError(http.StatusUnsupportedMediaType, "platform.unsupported_media_type",
+			fmt.Sprintf("Content-Type %q is not supported here; this resource takes %s", ct, wantType), false)
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return nil, nil, newError(http.StatusUnsupportedMediaType, "platform.unsupported_media_type",
+			fmt.Sprintf("charset %q is not supported; send UTF-8", cs), false)
+	}
+	limit := s.opts.MaxBodyBytes
+	raw, err = io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, nil, newError(http.StatusBadRequest, "platform.bad_request", "Cannot read the request body: "+err.Error(), false)
+	}
+	if int64(len(raw)) > limit {
+		return nil, nil, newError(http.StatusRequestEntityTooLarge, "platform.request_too_large",
+			fmt.Sprintf("The request body is larger than %d bytes", limit), false)
+	}
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+		return raw, raw, nil
+	case "gzip", "application/gzip":
+		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			return nil, nil, newError(http.StatusBadRequest, "platform.bad_request", "Content-Encoding says gzip but the body is not gzip: "+err.Error(), false)
+		}
+		body, err = io.ReadAll(io.LimitReader(zr, limit+1))
+		if err != nil {
+			return nil, nil, newError(http.StatusBadRequest, "platform.bad_request", "Corrupt gzip body: "+err.Error(), false)
+		}
+		if int64(len(body)) > limit {
+			return nil, nil, newError(http.StatusRequestEntityTooLarge, "platform.request_too_large",
+				fmt.Sprintf("The decompressed body is larger than %d bytes", limit), false)
+		}
+		return body, raw, nil
+	default:
+		return nil, nil, newError(http.StatusUnsupportedMediaType, "platform.unsupported_media_type",
+			fmt.Sprintf("Content-Encoding %q is not supported; use gzip", enc), false)
+	}
+}
+
+// decodeJSON decodes exactly one JSON value (numbers as json.Number).
+func decodeJSON(body []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("unexpected data after the JSON value")
+	}
+	return v, nil
+}

@@ -1,0 +1,427 @@
+package octanetest
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Task statuses (section 8.1).
+const (
+	TaskQueued  = "queued"
+	TaskRunning = "running"
+	TaskSuccess = "success"
+	TaskWarning = "warning"
+	TaskFailed  = "failed"
+)
+
+type task struct {
+	id         string
+	status     string
+	details    []string
+	skipErrors bool
+	tree       *xnode
+	posts      int
+	runs       int
+	forceFail  string // FailNextTasks
+	until      time.Time
+	log        []string
+}
+
+func terminal(status string) bool {
+	return status == TaskSuccess || status == TaskWarning || status == TaskFailed
+}
+
+// FailNextTasks makes the next n test-results tasks (new payloads, not
+// dedup hits) end "failed" with errorDetails details, storing no runs.
+func (s *Server) FailNextTasks(n int, details string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failNext = n
+	s.failDetails = details
+}
+
+// testResults serves …/test-results, …/test-results/xsd,
+// …/test-results/{id} and …/test-results/{id}/log.
+func (s *Server) testResults(w http.ResponseWriter, r *http.Request, rest []string) {
+	switch {
+	case len(rest) == 0:
+		if r.Method != http.MethodPost {
+			drain(r)
+			writeError(w, http.StatusMethodNotAllowed, "platform.method_not_allowed", "test-results takes POST", false)
+			return
+		}
+		s.postTestResults(w, r)
+		return
+	case len(rest) == 1 && rest[0] == "xsd" && r.Method == http.MethodGet:
+		drain(r)
+		w.Header().Set("Content-Type", "application/xml;charset=UTF-8")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte(schemaXSD()))
+		return
+	case (len(rest) == 1 || (len(rest) == 2 && rest[1] == "log")) && r.Method == http.MethodGet:
+		drain(r)
+		s.mu.Lock()
+		t := s.taskByID(rest[0])
+		var body map[string]any
+		var logText string
+		if t != nil {
+			body = map[string]any{"id": t.id, "status": t.status}
+			if len(t.details) > 0 {
+				body["errorDetails"] = strings.Join(t.details, "\n")
+			}
+			if terminal(t.status) {
+				body["until"] = t.until.UTC().Format("2006-01-02T15:04:05-0700")
+			}
+			logText = strings.Join(t.log, "\n") + "\n"
+		}
+		s.mu.Unlock()
+		if t == nil {
+			writeError(w, http.StatusNotFound, "platform.entity_not_found", fmt.Sprintf("No test-results task %q", rest[0]), false)
+			return
+		}
+		if len(rest) == 2 {
+			w.Header().Set("Content-Type", "text/plain;charset=UTF-8")
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write([]byte(logText))
+			return
+		}
+		writeJSON(w, http.StatusOK, body)
+		return
+	}
+	drain(r)
+	writeError(w, http.StatusMethodNotAllowed, "platform.method_not_allowed", r.Method+" is not allowed on "+r.URL.Path, false)
+}
+
+func (s *Server) taskByID(id string) *task {
+	for _, t := range s.tasks {
+		if t.id == id {
+			return t
+		}
+	}
+	return nil
+}
+
+func (s *Server) postTestResults(w http.ResponseWriter, r *http.Request) {
+	skip := false
+	for k, vals := range r.URL.Query() {
+		if k != "skip-errors" {
+			drain(r)
+			writeError(w, http.StatusBadRequest, "platform.illegal_parameter",
+				fmt.Sprintf("Unknown query parameter %q (the public resource takes only skip-errors)", k), false)
+			return
+		}
+		if len(vals) != 1 || (vals[0] != "true" && vals[0] != "false") {
+			drain(r)
+			writeError(w, http.StatusBadRequest, "platform.illegal_parameter", "skip-errors must be true or false", false)
+			return
+		}
+		skip = vals[0] == "true"
+	}
+	body, _, e := s.readBody(r, "application/xml")
+	if e != nil {
+		writeErr(w, e)
+		return
+	}
+	tree, err := validateTestResult(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "testbox.xml_validation_error",
+			"The payload does not conform to the test-results XSD: "+err.Error(), false)
+		return
+	}
+	// Dedup (section 8.1): the hash is of the decompressed payload, the XML
+	// the server parses. Content-Encoding is undone before the application
+	// sees the body, so the same XML gzipped twice with different gzip
+	// headers is one payload. skip-errors is not part of the hash: a resend
+	// with another flag returns the original task.
+	sum := sha256.Sum256(body)
+	s.mu.Lock()
+	if t := s.byHash[sum]; t != nil {
+		t.posts++
+		answer := map[string]any{"status": t.status, "id": taskIDValue(t.id)}
+		t.log = append(t.log, fmt.Sprintf("%s identical payload received again; not processed", time.Now().UTC().Format(time.RFC3339)))
+		s.mu.Unlock()
+		writeJSON(w, http.StatusAccepted, answer)
+		return
+	}
+	t := &task{id: strconv.Itoa(s.nextTask), status: TaskQueued, skipErrors: skip, tree: tree, posts: 1}
+	s.nextTask++
+	if s.failNext > 0 {
+		s.failNext--
+		t.forceFail = s.failDetails
+		if t.forceFail == "" {
+			t.forceFail = "task failed (injected by the stand-in)"
+		}
+	}
+	t.log = append(t.log, fmt.Sprintf("%s queued (skip-errors=%t, %d bytes)", time.Now().UTC().Format(time.RFC3339), skip, len(body)))
+	s.tasks = append(s.tasks, t)
+	s.byHash[sum] = t
+	delay := s.opts.TaskDelay
+	if delay <= 0 {
+		s.process(t)
+	}
+	s.mu.Unlock()
+	if delay > 0 {
+		s.wg.Add(1)
+		go s.runTask(t, delay)
+	}
+	// The documented answer: {"status":"queued","id":1103}, id a number.
+	writeJSON(w, http.StatusAccepted, map[string]any{"status": TaskQueued, "id": taskIDValue(t.id)})
+}
+
+func taskIDValue(id string) any {
+	if n, err := strconv.ParseInt(id, 10, 64); err == nil {
+		return n
+	}
+	return id
+}
+
+// runTask advances a task queued → running → terminal, delay per step.
+func (s *Server) runTask(t *task, delay time.Duration) {
+	defer s.wg.Done()
+	step := func() bool {
+		timer := time.NewTimer(delay)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+			return true
+		case <-s.ctx.Done():
+			return false
+		}
+	}
+	if !step() {
+		return
+	}
+	s.mu.Lock()
+	t.status = TaskRunning
+	t.log = append(t.log, time.Now().UTC().Format(time.RFC3339)+" running")
+	s.mu.Unlock()
+	if !step() {
+		return
+	}
+	s.mu.Lock()
+	s.process(t)
+	s.mu.Unlock()
+}
+
+// resolution of references while processing (section 8.2).
+type resolver struct {
+	s    *Server
+	skip bool
+}
+
+// refProblems returns what cannot be resolved among the references held by
+// n (a test_result or a test_run), and the release it names.
+func (rv *resolver) refProblems(n *xnode) (problems []string, release string) {
+	check := func(kind, typ, id string) {
+		if rv.s.get(typ, id) == nil {
+			problems = append(problems, fmt.Sprintf("%s id %s does not exist", kind, id))
+		}
+	}
+	for _, k := range n.kids {
+		id := strings.TrimSpace(k.attrs["id"])
+		switch k.name {
+		case "suite_ref":
+			check("suite_ref", "test_suite", id)
+		case "program_ref":
+			check("program_ref", "program", id)
+		case "release_ref":
+			check("release_ref", "release", id)
+			release = id
+		case "release":
+			name := k.attrs["name"]
+			if name == "_default_" {
+				release = name
+				continue
+			}
+			found := false
+			for _, e := range rv.s.ents["release"] {
+				if str(e, "name") == name {
+					found, release = true, e.id
+					break
+				}
+			}
+			if !found {
+				problems = append(problems, fmt.Sprintf("release %q does not exist", name))
+			}
+		case "milestone_ref":
+			check("milestone_ref", "milestone", id)
+		case "backlog_items":
+			for _, b := range k.kids {
+				check("backlog_item_ref", "work_item", strings.TrimSpace(b.attrs["id"]))
+			}
+		case "product_areas":
+			for _, b := range k.kids {
+				check("product_area_ref", "product_area", strings.TrimSpace(b.attrs["id"]))
+			}
+		}
+	}
+	return problems, release
+}
+
+func pairs(n *xnode, container, item string) map[string]string {
+	out := map[string]string{}
+	if c := n.kid(container); c != nil {
+		for _, k := range c.kids {
+			if k.name == item {
+				out[k.attrs["type"]] = k.attrs["value"]
+			}
+		}
+	}
+	return out
+}
+
+// process turns a validated payload into runs and sets the terminal status.
+// s.mu is held.
+//
+// Rules (section 8.2, and section 13 for the unknown build):
+//   - a <build> triple that was never PUT: with skip-errors=false the task
+//     fails and names the build (stricter choice, section 13: the real
+//     behaviour is unknown); with skip-errors=true the runs are created
+//     without a build link and the task ends "warning";
+//   - an unresolvable reference at the test_result level: skip=false fails
+//     the whole task (nothing stored); skip=true drops it, stores the runs,
+//     "warning";
+//   - an unresolvable reference inside one test_run: skip=false skips that
+//     run, skip=true drops the reference; either way "warning".
+func (s *Server) process(t *task) {
+	now := time.Now()
+	t.until = now
+	defer func() {
+		t.tree = nil // the payload is not needed any more
+		t.log = append(t.log, fmt.Sprintf("%s %s, %d runs", now.UTC().Format(time.RFC3339), t.status, t.runs))
+	}()
+	if t.forceFail != "" {
+		t.status = TaskFailed
+		t.details = append(t.details, t.forceFail)
+		return
+	}
+	root := t.tree
+	rv := &resolver{s: s, skip: t.skipErrors}
+	warn := false
+	var key *buildKey
+	if b := root.kid("build"); b != nil {
+		k := buildKey{b.attrs["server_id"], b.attrs["job_id"], b.attrs["build_id"]}
+		if s.builds[k] == nil {
+			msg := fmt.Sprintf("build server_id=%q job_id=%q build_id=%q does not exist (PUT analytics/ci/builds first)", k.server, k.job, k.build)
+			if !t.skipErrors {
+				t.status = TaskFailed
+				t.details = append(t.details, msg)
+				return
+			}
+			t.details = append(t.details, msg+"; runs stored without a build")
+			warn = true
+		} else {
+			key = &k
+		}
+	}
+	problems, globalRelease := rv.refProblems(root)
+	if len(problems) > 0 {
+		if !t.skipErrors {
+			t.status = TaskFailed
+			t.details = append(t.details, problems...)
+			return
+		}
+		t.details = append(t.details, problems...)
+		warn = true
+		globalRelease = validOnly(s, globalRelease)
+	}
+	globalFields := pairs(root, "test_fields", "test_field")
+	globalEnv := pairs(root, "environment", "taxonomy")
+	runs := root.kid("test_runs")
+	var buildEnt *entity
+	if key != nil {
+		buildEnt = s.builds[*key].entity
+	}
+	for i, rn := range runs.kids {
+		probs, release := rv.refProblems(rn)
+		if len(probs) > 0 {
+			warn = true
+			if !t.skipErrors {
+				t.details = append(t.details, fmt.Sprintf("test run %d (%s) skipped: %s", i, rn.attrs["name"], strings.Join(probs, "; ")))
+				continue
+			}
+			t.details = append(t.details, fmt.Sprintf("test run %d (%s): %s (reference ignored)", i, rn.attrs["name"], strings.Join(probs, "; ")))
+			release = validOnly(s, release)
+		}
+		if release == "" {
+			release = globalRelease
+		}
+		run := &Run{TaskID: t.id, Name: rn.attrs["name"], Status: rn.attrs["status"], Release: release,
+			TestFields:  merge(globalFields, pairs(rn, "test_fields", "test_field")),
+			Environment: merge(globalEnv, pairs(rn, "environment", "taxonomy"))}
+		run.Duration, _ = parseLong(rn.attrs["duration"])
+		if key != nil {
+			run.ServerCIID, run.JobCIID, run.BuildCIID = key.server, key.job, key.build
+		}
+		if rn.name == "test_run" {
+			run.Module, run.Package, run.Class = rn.attrs["module"], rn.attrs["package"], rn.attrs["class"]
+			run.RunName, run.ExternalReportURL = rn.attrs["run_name"], rn.attrs["external_report_url"]
+			if v, ok := rn.attrs["started"]; ok {
+				run.Started, _ = parseLong(v)
+			}
+			if e := rn.kid("error"); e != nil {
+				run.HasError = true
+				run.ErrorType, run.ErrorMessage, run.ErrorBody = e.attrs["type"], e.attrs["message"], e.text
+			}
+			if d := rn.kid("description"); d != nil {
+				run.Description = d.text
+			}
+		} else {
+			run.Gherkin = true
+			if f := rn.kid("feature"); f != nil {
+				run.Class, run.Package = f.attrs["name"], f.attrs["path"]
+				run.Started, _ = parseLong(f.attrs["started"])
+			}
+		}
+		s.storeRun(run, buildEnt)
+		t.runs++
+	}
+	switch {
+	case warn:
+		t.status = TaskWarning
+	default:
+		t.status = TaskSuccess
+	}
+}
+
+func validOnly(s *Server, release string) string {
+	if release == "_default_" || s.get("release", release) != nil {
+		return release
+	}
+	return ""
+}
+
+func merge(a, b map[string]string) map[string]string {
+	out := make(map[string]string, len(a)+len(b))
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}
+
+func (s *Server) storeRun(run *Run, build *entity) {
+	s.runs = append(s.runs, run)
+	f := map[string]any{
+		"name": run.Name, "status": run.Status, "duration": run.Duration, "started": nil,
+		"package": run.Package, "class_name": run.Class, "component": run.Module,
+		"ci_build": ref{"ci_build", ""}, "release": ref{"release", ""},
+	}
+	if run.Started != 0 {
+		f["started"] = run.Started
+	}
+	if build != nil {
+		f["ci_build"] = ref{"ci_build", build.id}
+	}
+	if run.Release != "" && run.Release != "_default_" {
+		f["release"] = ref{"release", run.Release}
+	}
+	e := s.add("run", f)
+	run.ID = e.id
+}
