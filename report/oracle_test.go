@@ -33,12 +33,6 @@ var oracleSkip = map[string]string{
 	"loose-testcases.xml": "go-junit ignores testcases outside a <testsuite> and inside a <testcase>; we keep them",
 }
 
-type oracleRun struct {
-	name   string
-	status Status
-	wild   bool // any status is acceptable (gapLastResultWins)
-}
-
 func TestGoJUnitOracle(t *testing.T) {
 	var paths []string
 	fixtures, _ := filepath.Glob("testdata/*.xml")

@@ -87,6 +87,7 @@ const (
 
 type frame struct {
 	name      string
+	space     string // the prefix, as RawToken gives it
 	kind      kind
 	line      int
 	caseLevel bool // kProps, kProp, kOutput: belongs to the innermost testcase
@@ -107,14 +108,13 @@ type pendingResult struct {
 }
 
 type caseBuilder struct {
-	run          Run
-	first        *Failure
-	extra        strings.Builder
-	skipped      bool
-	skipMsg      string
-	flaky        int
-	status, res  string // status= and result= attributes
-	nestedInCase bool
+	run         Run
+	first       *Failure
+	extra       strings.Builder
+	skipped     bool
+	skipMsg     string
+	flaky       int
+	status, res string // status= and result= attributes
 }
 
 type parser struct {
@@ -128,6 +128,11 @@ type parser struct {
 	stack  []frame
 	suites []*suiteFrame
 	cases  []*caseBuilder
+	free   []*caseBuilder // builders to reuse
+
+	chunks [][]Run // full chunks of runs, see addRun
+	cur    []Run
+	nRuns  int
 
 	result  pendingResult // the open result or property element
 	body    []byte        // text of the open result (and its <stackTrace>) or property
@@ -187,9 +192,17 @@ func (p *parser) run(er *errReader) error {
 	for {
 		line, _ := p.dec.InputPos()
 		p.lastLine = line
-		tok, err := p.dec.Token()
+		// RawToken, not Token: Token copies every element for namespace
+		// translation, which we do not need (names are matched on their
+		// local part); end tags are matched against our own stack.
+		tok, err := p.dec.RawToken()
 		if err != nil {
 			if err == io.EOF {
+				if n := len(p.stack); n > 0 {
+					line, _ := p.dec.InputPos()
+					f := p.stack[n-1]
+					return p.fail(line, ErrMalformed, "unexpected end of file: <%s> from line %d is not closed (truncated report)", f.name, f.line)
+				}
 				break
 			}
 			return p.decodeError(err, er, line)
@@ -200,7 +213,9 @@ func (p *parser) run(er *errReader) error {
 				return err
 			}
 		case xml.EndElement:
-			p.end()
+			if err := p.end(t, line); err != nil {
+				return err
+			}
 		case xml.CharData:
 			if err := p.text(t, line); err != nil {
 				return err
@@ -212,6 +227,7 @@ func (p *parser) run(er *errReader) error {
 	if !p.rootSeen {
 		return p.fail(0, ErrEmpty, "empty report: no XML element")
 	}
+	p.collectRuns()
 	if len(p.rep.Runs) == 0 {
 		p.warnf("no-tests", 0, "the report holds no test cases")
 	}
@@ -335,12 +351,12 @@ func (p *parser) start(t xml.StartElement, line int) error {
 			p.warnf("second-root", line, "another root element <%s> after the first one: read as well", name)
 		default:
 			p.warnf("after-root", line, "element <%s> after the root element ignored", name)
-			p.stack = append(p.stack, frame{name: name, kind: kIgnore, line: line})
+			p.stack = append(p.stack, frame{name: name, space: t.Name.Space, kind: kIgnore, line: line})
 			return nil
 		}
 	}
 	k := p.classify(name)
-	f := frame{name: name, kind: k, line: line}
+	f := frame{name: name, space: t.Name.Space, kind: k, line: line}
 	switch k {
 	case kContainer, kSuite:
 		p.startSuite(t, k == kContainer, line)
@@ -436,7 +452,13 @@ func (p *parser) split(classname string) (pkg, class string) {
 }
 
 func (p *parser) startCase(t xml.StartElement, line int) {
-	c := &caseBuilder{}
+	var c *caseBuilder
+	if n := len(p.free); n > 0 {
+		c, p.free = p.free[n-1], p.free[:n-1]
+		*c = caseBuilder{}
+	} else {
+		c = &caseBuilder{}
+	}
 	r := &c.run
 	r.Line = line
 	suite, started := p.innermost()
@@ -519,12 +541,16 @@ func (p *parser) text(t xml.CharData, line int) error {
 	return nil
 }
 
-func (p *parser) end() {
+func (p *parser) end(t xml.EndElement, line int) error {
 	n := len(p.stack)
 	if n == 0 {
-		return // cannot happen: encoding/xml matches end tags
+		return p.fail(line, ErrMalformed, "XML syntax error: unexpected end element </%s>", qname(t.Name))
 	}
 	f := p.stack[n-1]
+	if f.space != t.Name.Space || f.name != t.Name.Local {
+		return p.fail(line, ErrMalformed, "XML syntax error: element <%s> from line %d closed by </%s>",
+			qname(xml.Name{Space: f.space, Local: f.name}), f.line, qname(t.Name))
+	}
 	p.stack = p.stack[:n-1]
 	switch f.kind {
 	case kContainer, kSuite:
@@ -576,6 +602,38 @@ func (p *parser) end() {
 	if len(p.stack) == 0 {
 		p.rootClosed = true
 	}
+	return nil
+}
+
+func qname(n xml.Name) string {
+	if n.Space != "" {
+		return n.Space + ":" + n.Local
+	}
+	return n.Local
+}
+
+// addRun stores a run. Runs go into chunks that never move, and are copied
+// once into a slice of the exact size at the end: appending to one slice
+// would copy (and keep alive while copying) the whole slice at each growth.
+func (p *parser) addRun(r *Run) {
+	if len(p.cur) == cap(p.cur) {
+		if len(p.cur) > 0 {
+			p.chunks = append(p.chunks, p.cur)
+		}
+		p.cur = make([]Run, 0, min(8192, max(64, 2*cap(p.cur))))
+	}
+	p.cur = append(p.cur, *r)
+	p.nRuns++
+}
+
+func (p *parser) collectRuns() {
+	runs := make([]Run, 0, p.nRuns)
+	for i, c := range p.chunks {
+		runs = append(runs, c...)
+		p.chunks[i] = nil
+	}
+	p.rep.Runs = append(runs, p.cur...)
+	p.cur = nil
 }
 
 func (p *parser) endResult(body string) {
@@ -684,7 +742,8 @@ func (p *parser) endCase() {
 		r.Status = Passed
 		r.Flaky = c.flaky > 0
 	}
-	p.rep.Runs = append(p.rep.Runs, *r)
+	p.addRun(r)
+	p.free = append(p.free, c)
 }
 
 func (p *parser) endSuite() {
@@ -712,6 +771,6 @@ func (p *parser) endSuite() {
 			SuiteLevel: true, Line: r.line,
 		}
 		p.warnf("suite-level-"+r.elem, r.line, "suite-level <%s> in suite %q: reported as the failed run %q", r.elem, s.name, name)
-		p.rep.Runs = append(p.rep.Runs, run)
+		p.addRun(&run)
 	}
 }

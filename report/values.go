@@ -66,7 +66,7 @@ func parseSeconds(s string) (time.Duration, durationIssue) {
 		return 0, durUnreadable
 	case secs < 0:
 		return 0, durNegative
-	case secs >= nanosThreshold && strings.IndexAny(num, ".eE") < 0:
+	case secs >= nanosThreshold && !strings.ContainsAny(num, ".eE"):
 		return time.Duration(secs), durNanoseconds
 	case secs*1e9 >= math.MaxInt64:
 		return 0, durTooLarge
