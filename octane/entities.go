@@ -59,9 +59,10 @@ type refOut struct {
 	ID   string `json:"id"`
 }
 
-// queryString quotes a string for an Octane query: ^value^ with \, ^, ( and ) escaped.
+// queryString quotes a string for an Octane query: ^value^ with \, ^, (, )
+// and the * wildcard escaped by a backslash.
 func queryString(v string) string {
-	r := strings.NewReplacer(`\`, `\\`, `^`, `\^`, `(`, `\(`, `)`, `\)`)
+	r := strings.NewReplacer(`\`, `\\`, `^`, `\^`, `(`, `\(`, `)`, `\)`, `*`, `\*`)
 	return "^" + r.Replace(v) + "^"
 }
 
