@@ -91,8 +91,9 @@ func (e *Error) HasCode(code string) bool {
 }
 
 // IsTemporary reports whether err is worth retrying later: a temporary *Error
-// (429, 502, 503, 504, an outage page, a timeout, a dropped connection).
-// Context cancellation is not temporary.
+// (429, 502, 503, 504, 408, an outage page, a request timeout, a dropped
+// connection). Cancellation is not temporary; an expired deadline is, like any
+// timeout.
 func IsTemporary(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return false

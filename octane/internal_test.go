@@ -1,6 +1,9 @@
 package octane
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -158,5 +161,25 @@ func TestHTMLSummary(t *testing.T) {
 	e = newHTTPError("GET", "https://o/x", 500, "text/html", []byte("<html><body>"+strings.Repeat("word ", 500)+"</body></html>"))
 	if e.Temporary || utf8.RuneCountInString(e.Description) > 140 || strings.ContainsAny(e.Description, "<\n") {
 		t.Fatalf("%#v", e)
+	}
+}
+
+func TestIsTemporary(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{&Error{Status: 503, Temporary: true}, true},
+		{&Error{Status: 400}, false},
+		{fmt.Errorf("wrapped: %w", &Error{Status: 429, Temporary: true}), true},
+		{context.Canceled, false},
+		{fmt.Errorf("x: %w", context.DeadlineExceeded), true},
+		{errors.New("plain"), false},
+	}
+	for _, tc := range tests {
+		if got := IsTemporary(tc.err); got != tc.want {
+			t.Errorf("IsTemporary(%v) = %v", tc.err, got)
+		}
 	}
 }
