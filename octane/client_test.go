@@ -784,12 +784,16 @@ func TestCancelDuringBackoff(t *testing.T) {
 	})
 	cfg := f.config()
 	cfg.Retry = octane.RetryPolicy{MaxAttempts: 10, MinBackoff: time.Hour, MaxBackoff: time.Hour}
+	backingOff := &signalWriter{match: "temporary failure, retrying", ch: make(chan struct{})}
+	cfg.Logger = slog.New(slog.NewTextHandler(backingOff, nil))
 	c := f.client(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { _, err := c.EnsureCIServer(ctx, octane.CIServer{InstanceID: "iid"}); done <- err }()
-	for n.Load() == 0 {
-		time.Sleep(time.Millisecond)
+	select {
+	case <-backingOff.ch: // the client logged its retry and sleeps now
+	case <-time.After(10 * time.Second):
+		t.Fatal("no retry logged")
 	}
 	cancel()
 	select {
@@ -970,4 +974,78 @@ func TestBulkWritesInBatchesOf200(t *testing.T) {
 	if len(f.jobs) != 450 {
 		t.Fatalf("%d jobs", len(f.jobs))
 	}
+}
+
+func TestEnsurePipelineRaceAndNameTaken(t *testing.T) {
+	f := newFake(t)
+	c := f.client(f.config())
+	ctx := ctxT(t)
+	a, err := c.EnsureCIServer(ctx, octane.CIServer{InstanceID: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.EnsureCIServer(ctx, octane.CIServer{InstanceID: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another importer creates the same pipeline between our query and our create.
+	var raced atomic.Bool
+	f.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/pipelines") && raced.CompareAndSwap(false, true) {
+			f.mu.Lock()
+			f.pipelines = append(f.pipelines, map[string]any{"id": "900", "name": "shared", "ci_server": map[string]any{"type": "ci_server", "id": a.ID}, "root_job_ci_id": "root"})
+			f.jobs = append(f.jobs, map[string]any{"id": "901", "ci_id": "root", "pipeline": map[string]any{"type": "pipeline", "id": "900"}})
+			f.mu.Unlock()
+		}
+		return false
+	})
+	p, err := c.EnsurePipeline(ctx, octane.Pipeline{Name: "shared", ServerID: a.ID, Jobs: []octane.Job{{CIID: "root"}}})
+	if err != nil || p.ID != "900" {
+		t.Fatalf("after the race: %+v, %v", p, err)
+	}
+	// Pipeline names are unique in the shared space: the same name on another server is a clear error.
+	_, err = c.EnsurePipeline(ctx, octane.Pipeline{Name: "shared", ServerID: b.ID, Jobs: []octane.Job{{CIID: "root"}}})
+	if !octane.IsDuplicate(err) || !strings.Contains(err.Error(), "the name is taken in the shared space") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestNumericIDs(t *testing.T) {
+	// Older servers send ids as JSON numbers.
+	f := newFake(t)
+	f.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
+		switch {
+		case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/ci_servers"):
+			_, _ = io.WriteString(w, `{"total_count":1,"data":[{"type":"ci_server","id":6005,"instance_id":"iid","name":"s"}]}`)
+			return true
+		case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/test-results"):
+			w.WriteHeader(http.StatusAccepted)
+			_, _ = io.WriteString(w, `{"status":"queued","id":1103}`)
+			return true
+		}
+		return false
+	})
+	c := f.client(f.config())
+	s, err := c.EnsureCIServer(ctxT(t), octane.CIServer{InstanceID: "iid"})
+	if err != nil || s.ID != "6005" {
+		t.Fatalf("%+v %v", s, err)
+	}
+	task, err := c.PostTestResults(ctxT(t), mustGzip(t, smallPayload), false)
+	if err != nil || task.ID != "1103" {
+		t.Fatalf("%+v %v", task, err)
+	}
+}
+
+// signalWriter closes ch the first time a log line contains match.
+type signalWriter struct {
+	match string
+	ch    chan struct{}
+	once  sync.Once
+}
+
+func (w *signalWriter) Write(b []byte) (int, error) {
+	if strings.Contains(string(b), w.match) {
+		w.once.Do(func() { close(w.ch) })
+	}
+	return len(b), nil
 }

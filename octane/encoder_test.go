@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/xml"
+	"errors"
 	"flag"
 	"io"
 	"os"
@@ -288,4 +289,27 @@ func BenchmarkEncoder1000Runs(b *testing.B) {
 		}
 	}
 	b.SetBytes(int64(out.Len()))
+}
+
+type failingWriter struct{ after int }
+
+func (w *failingWriter) Write(b []byte) (int, error) {
+	if w.after <= 0 {
+		return 0, io.ErrShortWrite
+	}
+	w.after--
+	return len(b), nil
+}
+
+func TestEncoderWriteError(t *testing.T) {
+	e := octane.NewEncoder(&failingWriter{after: 2}, octane.ResultContext{})
+	if err := e.Encode(octane.TestRun{Name: "a", Status: "Passed"}); err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+	if err := e.Encode(octane.TestRun{Name: "b", Status: "Passed"}); !errors.Is(err, io.ErrShortWrite) {
+		t.Fatalf("err = %v", err)
+	}
+	if err := e.Close(); !errors.Is(err, io.ErrShortWrite) {
+		t.Fatalf("Close after a write error = %v", err)
+	}
 }

@@ -214,7 +214,10 @@ func validateTestResult(data []byte) (*xnode, error) {
 			if root != nil {
 				return nil, v.errf("a second root element <%s>; there can be only one <test_result>", t.Name.Local)
 			}
-			if t.Name.Local != "test_result" || t.Name.Space != "" {
+			if t.Name.Space != "" {
+				return nil, v.errf("element <%s> has a namespace; the schema has none", qname(t.Name))
+			}
+			if t.Name.Local != "test_result" {
 				return nil, v.errf("the root element must be <test_result>, not <%s>", qname(t.Name))
 			}
 			root, err = v.element(t, testResultSchema)
