@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/octane-import/octane-import/importer/ledger"
+	"github.com/octane-import/octane-import/manifest"
 	"github.com/octane-import/octane-import/mapping"
 	"github.com/octane-import/octane-import/octane"
 	"github.com/octane-import/octane-import/report"
@@ -117,7 +119,7 @@ func (b *batcher) add(rr *readResult) error {
 		rr.outcome = Planned
 		return nil
 	}
-	rc := resultContext(rr.dec, spec)
+	rc := resultContext(rr.dec, rr.man, spec)
 	ctxKey := contextKey(rc)
 	pk := acc.spec.key() + "\x00" + ctxKey
 	op := b.open[pk]
@@ -291,18 +293,36 @@ func (b *batcher) finish() error {
 
 // resultContext is the result-level part of a payload: the build it belongs to and the
 // fields every run in it gets.
-func resultContext(d *mapping.Decision, spec buildSpec) octane.ResultContext {
+func resultContext(d *mapping.Decision, m *manifest.Manifest, spec buildSpec) octane.ResultContext {
 	rc := octane.ResultContext{
 		Build:       &octane.BuildRef{ServerID: spec.Server.InstanceID, JobID: spec.Job, BuildID: spec.Build},
 		ReleaseID:   d.ReleaseID,
 		ReleaseName: d.Release,
 		MilestoneID: d.Milestone,
 	}
-	rc.BacklogItems = append(rc.BacklogItems, d.BacklogItems...)
-	rc.ProductAreas = append(rc.ProductAreas, d.ProductAreas...)
+	rc.BacklogItems = union(d.BacklogItems, nil)
+	rc.ProductAreas = union(d.ProductAreas, nil)
+	if m != nil {
+		rc.BacklogItems = union(rc.BacklogItems, m.BacklogItems)
+		rc.ProductAreas = union(rc.ProductAreas, m.ProductAreas)
+	}
 	rc.TestFields = sortedFields(d.TestFields)
 	rc.Environment = sortedFields(d.Environment)
 	return rc
+}
+
+// union is a followed by the ids of b it lacks, in order.
+func union(a, b []int64) []int64 {
+	if len(a)+len(b) == 0 {
+		return nil
+	}
+	out := append([]int64(nil), a...)
+	for _, id := range b {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 func sortedFields(m map[string]string) []octane.Field {

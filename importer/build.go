@@ -41,7 +41,9 @@ func buildKey(target, server, job, build string) string {
 
 func (s *buildSpec) key() string { return buildKey(s.Target, s.Server.InstanceID, s.Job, s.Build) }
 
-func (s *buildSpec) id() BuildID { return BuildID{Server: s.Server.InstanceID, Job: s.Job, Build: s.Build} }
+func (s *buildSpec) id() BuildID {
+	return BuildID{Server: s.Server.InstanceID, Job: s.Job, Build: s.Build}
+}
 
 // specFor describes the build a report belongs to from its mapping decision and manifest.
 func specFor(d *mapping.Decision, m *manifest.Manifest) buildSpec {

@@ -3,10 +3,13 @@ package importer
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"sort"
 	"time"
 
 	"github.com/octane-import/octane-import/importer/ledger"
+	"github.com/octane-import/octane-import/manifest"
+	"github.com/octane-import/octane-import/report"
 )
 
 // Outcome is what happened to one file in one scan.
@@ -178,12 +181,19 @@ func errorInfo(err error) *ErrorInfo {
 		return nil
 	}
 	info := &ErrorInfo{Message: err.Error()}
-	var pe interface {
-		error
-		Position() (string, int)
-	}
-	if errors.As(err, &pe) {
-		info.File, info.Line = pe.Position()
+	var re *report.Error
+	var me *manifest.Error
+	var pe *fs.PathError
+	switch {
+	case errors.As(err, &re):
+		info.File, info.Line = re.File, re.Line
+	case errors.As(err, &me):
+		info.File = me.File
+		if len(me.Problems) > 0 {
+			info.Line = me.Problems[0].Line
+		}
+	case errors.As(err, &pe):
+		info.File = pe.Path
 	}
 	return info
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 
 	"github.com/octane-import/octane-import/importer/ledger"
@@ -103,7 +104,7 @@ func pipelineJobs(specs map[string]buildSpec) map[string][]octane.Job {
 	for k := range specs {
 		keys = append(keys, k)
 	}
-	sortStrings(keys)
+	sort.Strings(keys)
 	for _, k := range keys {
 		sp := specs[k]
 		pk := pipeKey(sp)

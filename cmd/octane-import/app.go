@@ -85,6 +85,7 @@ type app struct {
 	stdout, stderr io.Writer
 	stderrTTY      bool
 	env            func(string) (string, bool)
+	hostname       func() (string, error)
 
 	configPath string
 	configSet  bool
@@ -98,7 +99,7 @@ type app struct {
 }
 
 func newApp(stdout, stderr io.Writer) *app {
-	a := &app{stdout: stdout, stderr: stderr, env: os.LookupEnv}
+	a := &app{stdout: stdout, stderr: stderr, env: os.LookupEnv, hostname: os.Hostname}
 	if f, ok := stderr.(*os.File); ok {
 		a.stderrTTY = term.IsTerminal(int(f.Fd()))
 	}
@@ -230,7 +231,7 @@ func (a *app) setup(cmd *cobra.Command) error {
 // default rule applies. A file named explicitly must exist.
 func (a *app) loadConfig() (*mapping.Config, error) {
 	if _, err := os.Stat(a.configPath); errors.Is(err, os.ErrNotExist) && !a.configSet {
-		host, _ := os.Hostname()
+		host, _ := a.hostname()
 		a.logger.Info("no configuration file: the built-in default rule applies", "looked_for", a.configPath)
 		return mapping.Default(host), nil
 	}

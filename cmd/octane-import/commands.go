@@ -32,6 +32,9 @@ rules that can never match, missing secrets. Exit 0 when the file is good, 2 whe
 			if err != nil {
 				return err
 			}
+			for _, w := range cfg.Warnings {
+				fmt.Fprintln(a.stderr, "warning:", w)
+			}
 			if cfg.Path == "" {
 				fmt.Fprintf(a.stdout, "no configuration file at %s: the built-in default rule applies (job and build from the folders)\n", a.configPath)
 				return nil
@@ -208,7 +211,6 @@ Octane refused are reported again. Files that import now leave the failed list.`
 
 func (a *app) sandboxCommand() *cobra.Command {
 	var listen string
-	var delay string
 	cmd := &cobra.Command{
 		Use:   "sandbox [--listen ADDR]",
 		Short: "Serve a stand-in Octane (API and a read-only web page) to point the importer at",
@@ -248,6 +250,5 @@ and test runs in a browser. It keeps everything in memory and forgets it when it
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
-	_ = delay
 	return cmd
 }

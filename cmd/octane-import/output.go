@@ -89,7 +89,8 @@ func (p *printer) Progress(pr importer.Progress) {
 	if p.a.quiet || p.json != nil && p.a.verbose == 0 {
 		return
 	}
-	if time.Since(p.lastLine) < 10*time.Second && pr.Phase == "reading" {
+	// Plain lines, when stderr is not a terminal: only for runs long enough to need them.
+	if pr.Elapsed < 10*time.Second || time.Since(p.lastLine) < 10*time.Second {
 		return
 	}
 	p.lastLine = time.Now()

@@ -20,13 +20,13 @@ import (
 
 // importFlags are the flags of the commands that import (scan, retry, watch).
 type importFlags struct {
-	dryRun        bool
-	sandbox       bool
-	since, until  string
-	failNoTests   bool
-	concurrency   int
-	skipErrors    bool
-	maxRuns       int
+	dryRun         bool
+	sandbox        bool
+	since, until   string
+	failNoTests    bool
+	concurrency    int
+	skipErrors     bool
+	maxRuns        int
 	sinceT, untilT time.Time
 }
 
@@ -174,6 +174,7 @@ func (a *app) client(s *session, f *importFlags, target string) (importer.Client
 		opts := s.sandbox.Options()
 		cfg.URL, cfg.SharedSpace, cfg.Workspace = s.sandbox.URL(), opts.SharedSpace, opts.Workspace
 		cfg.ClientID, cfg.ClientSecret = opts.Credentials[0].ID, opts.Credentials[0].Secret
+		cfg.Poll = octane.PollPolicy{Min: 10 * time.Millisecond, Max: 200 * time.Millisecond} // it is local
 	} else {
 		t, ok := s.cfg.Target(target)
 		if !ok {

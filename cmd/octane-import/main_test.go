@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// cli runs the command line in-process with captured streams and a controlled environment.
+func cli(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	a := newApp(&out, &errb)
+	a.env = func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	a.hostname = func() (string, error) { return "ci-agent", nil }
+	code = a.execute(context.Background(), args)
+	return out.String(), errb.String(), code
+}
+
+var elapsed = regexp.MustCompile(`\d+(\.\d+)?(ms|s|µs)\.`)
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update)", err)
+	}
+	if string(want) != got {
+		t.Errorf("%s differs from the golden file (-update rewrites it)\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+func TestSandboxScanOfTheExampleBuilds(t *testing.T) {
+	dir := t.TempDir()
+	_, errOut, code := cli(t, nil, "scan", "--sandbox", "--config", filepath.Join(dir, "none.yaml"), filepath.Join("..", "..", "testdata", "builds"))
+	if code != exitUsage {
+		t.Fatalf("an explicitly named missing configuration: exit %d, want 2; stderr %s", code, errOut)
+	}
+	out, errOut, code := cli(t, map[string]string{}, "scan", "--sandbox", filepath.Join("..", "..", "testdata", "builds"))
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	golden(t, "scan-sandbox", elapsed.ReplaceAllString(out, "ELAPSED."))
+}
+
+func TestScanJSONOutput(t *testing.T) {
+	out, errOut, code := cli(t, nil, "scan", "--sandbox", "--output", "json", filepath.Join("..", "..", "testdata", "builds"))
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	files := 0
+	var last map[string]any
+	for _, l := range lines {
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(l), &obj); err != nil {
+			t.Fatalf("not one JSON object per line: %q: %v", l, err)
+		}
+		switch obj["type"] {
+		case "file":
+			files++
+			if obj["outcome"] != "imported" {
+				t.Errorf("file %v: outcome %v", obj["path"], obj["outcome"])
+			}
+			if obj["task_id"] == "" || obj["task_id"] == nil {
+				t.Errorf("file %v has no task id", obj["path"])
+			}
+		case "summary":
+			last = obj
+		}
+	}
+	if files != 8 {
+		t.Errorf("%d file objects, want 8", files)
+	}
+	if last == nil || last["exit_code"] != float64(0) {
+		t.Errorf("summary object = %v", last)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "job", "1", "broken.xml")
+	if err := os.MkdirAll(filepath.Dir(bad), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte("<testsuite><testcase name=\"a\">"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := cli(t, nil, "scan", "--sandbox", dir)
+	if code != exitFailed {
+		t.Errorf("a truncated report: exit %d, want 1", code)
+	}
+	if !strings.Contains(errOut, "broken.xml:1") {
+		t.Errorf("the error does not name the file and line: %s", errOut)
+	}
+	if _, _, code := cli(t, nil, "scan", "--output", "yaml", dir); code != exitUsage {
+		t.Errorf("--output yaml: exit %d, want 2", code)
+	}
+	if _, _, code := cli(t, nil, "scan", "--no-such-flag"); code != exitUsage {
+		t.Errorf("unknown flag: exit %d, want 2", code)
+	}
+	if _, _, code := cli(t, nil, "scan", "--sandbox", "--since", "yesterday", dir); code != exitUsage {
+		t.Errorf("bad --since: exit %d, want 2", code)
+	}
+	cfg := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(cfg, []byte("rules:\n  - match: {path: \"{job\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := cli(t, nil, "validate", "--config", cfg)
+	if code != exitUsage || !strings.Contains(errOut, "bad.yaml:") {
+		t.Errorf("validate of a bad file: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+func TestDryRunSendsNothingAndWritesNoLedger(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "ledger.db")
+	out, errOut, code := cli(t, nil, "scan", "--dry-run", "--state", state, filepath.Join("..", "..", "testdata", "builds"))
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("a dry run created the ledger: %v", err)
+	}
+	for _, want := range []string{"Dry run", "pipeline \"payments\"", "payments-pipeline, payments-unit", "jenkins-payments-prod/payments-unit#1042"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the plan lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, _, code := cli(t, nil, "--version")
+	if code != 0 || !strings.HasPrefix(out, "octane-import ") || !strings.Contains(out, "commit") {
+		t.Errorf("--version: %d %q", code, out)
+	}
+}
