@@ -25,6 +25,7 @@ type WatchOptions struct {
 	Reconcile    time.Duration // full rescan period in every mode; default 10m
 	ManifestWait time.Duration // how long a report without a manifest waits for one; default 30s
 	Tick         time.Duration // how often pending files are looked at; default Settle/4 (at least 50ms)
+	NetworkPoll  time.Duration // poll period chosen on a network drive when Poll is 0; default 30s
 	// NetworkFS reports whether a directory is on a file system that sends no events
 	// (NFS, SMB, FUSE ...). Default: detectNetworkFS.
 	NetworkFS func(dir string) (string, bool)
@@ -45,6 +46,9 @@ func (o *WatchOptions) defaults() {
 		if o.Tick < 50*time.Millisecond {
 			o.Tick = 50 * time.Millisecond
 		}
+	}
+	if o.NetworkPoll <= 0 {
+		o.NetworkPoll = 30 * time.Second
 	}
 	if o.NetworkFS == nil {
 		o.NetworkFS = detectNetworkFS
@@ -110,7 +114,7 @@ func (im *Importer) Watch(ctx context.Context, paths []string, opt WatchOptions,
 	if opt.Poll <= 0 {
 		for _, r := range roots {
 			if kind, ok := opt.NetworkFS(r.dir); ok {
-				w.opt.Poll = 30 * time.Second
+				w.opt.Poll = opt.NetworkPoll
 				log.Warn("network file system: file events do not work here, polling instead", "dir", r.dir, "fs", kind, "every", w.opt.Poll)
 				break
 			}
@@ -121,7 +125,7 @@ func (im *Importer) Watch(ctx context.Context, paths []string, opt WatchOptions,
 		w.fsw, err = fsnotify.NewWatcher()
 		if err != nil {
 			log.Warn("file events unavailable, polling instead", "err", err)
-			w.opt.Poll, w.polling = 30*time.Second, true
+			w.opt.Poll, w.polling = opt.NetworkPoll, true
 		} else {
 			defer w.fsw.Close()
 		}
@@ -370,6 +374,13 @@ func (w *watcher) ready(now time.Time) []*root {
 	defer w.mu.Unlock()
 	var out []*root
 	var paths []string
+	// Folders whose build manifest is still being written: their reports wait for it.
+	manifestDirs := map[string]bool{}
+	for path, p := range w.pending {
+		if p.readyAt.IsZero() && manifest.IsManifestName(filepath.Base(path)) {
+			manifestDirs[filepath.Dir(path)] = true
+		}
+	}
 	for path, p := range w.pending {
 		if p.readyAt.IsZero() && now.Sub(p.stableAt) >= w.opt.Settle {
 			// Settled: look once more, the way gofmt checks a file did not change under it.
@@ -384,7 +395,7 @@ func (w *watcher) ready(now time.Time) []*root {
 			}
 			p.readyAt = now
 		}
-		if p.readyAt.IsZero() {
+		if p.readyAt.IsZero() || w.manifestPending(path, p.root, manifestDirs) {
 			continue
 		}
 		if w.opt.ManifestWait > 0 && !manifest.IsManifestName(filepath.Base(path)) && now.Sub(p.readyAt) < w.opt.ManifestWait && !w.hasManifest(path, p.root) {
@@ -400,6 +411,21 @@ func (w *watcher) ready(now time.Time) []*root {
 	}
 	w.m.QueueDepth.Store(int64(len(w.pending)))
 	return out
+}
+
+// manifestPending reports whether a manifest in the report's folder or above is still settling.
+func (w *watcher) manifestPending(path string, r *root, dirs map[string]bool) bool {
+	if len(dirs) == 0 || manifest.IsManifestName(filepath.Base(path)) {
+		return false
+	}
+	for dir := filepath.Dir(path); ; dir = filepath.Dir(dir) {
+		if dirs[dir] {
+			return true
+		}
+		if dir == r.dir || !within(dir, r.dir) || dir == filepath.Dir(dir) {
+			return false
+		}
+	}
 }
 
 // hasManifest reports whether a manifest sits in the report's folder or above, up to its root.
