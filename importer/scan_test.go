@@ -146,7 +146,7 @@ func outcomes(files []importer.FileResult) map[importer.Outcome]int {
 func runsIn(srv *octanetest.Server) int { return len(srv.Runs()) }
 
 // writeReport writes a small JUnit report with n passing tests (and one failing when fail).
-func writeReport(t *testing.T, path, class string, n int, fail bool) {
+func writeReport(t testing.TB, path, class string, n int, fail bool) {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=%q tests=\"%d\" timestamp=\"2026-03-01T10:00:00Z\">\n", class, n)

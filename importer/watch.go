@@ -26,6 +26,7 @@ type WatchOptions struct {
 	ManifestWait time.Duration // how long a report without a manifest waits for one; default 30s
 	Tick         time.Duration // how often pending files are looked at; default Settle/4 (at least 50ms)
 	NetworkPoll  time.Duration // poll period chosen on a network drive when Poll is 0; default 30s
+	RetryQueued  time.Duration // after Octane could not be reached, try the queued work again this often; default 30s
 	// NetworkFS reports whether a directory is on a file system that sends no events
 	// (NFS, SMB, FUSE ...). Default: detectNetworkFS.
 	NetworkFS func(dir string) (string, bool)
@@ -46,6 +47,9 @@ func (o *WatchOptions) defaults() {
 		if o.Tick < 50*time.Millisecond {
 			o.Tick = 50 * time.Millisecond
 		}
+	}
+	if o.RetryQueued <= 0 {
+		o.RetryQueued = 30 * time.Second
 	}
 	if o.NetworkPoll <= 0 {
 		o.NetworkPoll = 30 * time.Second
@@ -191,8 +195,8 @@ func (im *Importer) Watch(ctx context.Context, paths []string, opt WatchOptions,
 					return nil
 				}
 				m.OctaneErrors.Add(1)
-				drainAfter = time.Now().Add(30 * time.Second)
-				log.Warn("import incomplete; queued work is retried", "in", "30s", "err", err)
+				drainAfter = time.Now().Add(w.opt.RetryQueued)
+				log.Warn("import incomplete; the queued work is tried again", "in", w.opt.RetryQueued, "err", err)
 			} else {
 				drainAfter = time.Time{}
 			}

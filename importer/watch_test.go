@@ -227,3 +227,30 @@ func TestWatchMarkerMakesFilesCompleteAtOnce(t *testing.T) {
 	}
 	eventually(t, "the marked report", func() bool { return runsInJob(e.srv, "marked") == 3 })
 }
+
+func TestWatchOctaneDownThenBackDrainsTheQueue(t *testing.T) {
+	e := newEnv(t, nil)
+	dir := t.TempDir()
+	e.srv.Inject(octanetest.Fault{Kind: octanetest.HTML503, Times: 1_000_000})
+	e.watching(t, dir, importer.WatchOptions{RetryQueued: 200 * time.Millisecond})
+	for i := 0; i < 3; i++ {
+		writeReport(t, filepath.Join(dir, "down", fmt.Sprint(i), "TEST-d.xml"), "com.acme.D", 4, false)
+	}
+	// While Octane is down nothing arrives, and the work waits in the ledger.
+	eventually(t, "the importer to meet the outage", func() bool { return len(e.srv.Requests()) > 3 })
+	time.Sleep(500 * time.Millisecond)
+	if n := runsInJob(e.srv, "down"); n != 0 {
+		t.Fatalf("runs arrived during the outage: %d", n)
+	}
+	e.srv.ClearFaults()
+	eventually(t, "the queue to drain once Octane is back", func() bool { return runsInJob(e.srv, "down") == 12 })
+	// In order: the builds were reported oldest first (they share a start time, so by id).
+	var order []string
+	for _, b := range e.srv.Builds() {
+		order = append(order, b.BuildCIID)
+	}
+	if strings.Join(order, ",") != "0,1,2" {
+		t.Errorf("builds reported in the order %v", order)
+	}
+	noDuplicates(t, e.srv)
+}
