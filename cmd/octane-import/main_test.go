@@ -5,11 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -151,4 +156,95 @@ func TestVersion(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "octane-import ") || !strings.Contains(out, "commit") {
 		t.Errorf("--version: %d %q", code, out)
 	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func TestWatchServesHealthAndMetricsAndStopsCleanly(t *testing.T) {
+	dir := t.TempDir()
+	addr := freePort(t)
+	var out, errb syncBuffer
+	a := newApp(&out, &errb)
+	a.env = func(string) (string, bool) { return "", false }
+	ctx, cancel := context.WithCancel(context.Background())
+	code := make(chan int, 1)
+	go func() {
+		code <- a.execute(ctx, []string{"watch", "--sandbox", "--settle", "100ms", "--manifest-wait", "0s", "--health-listen", addr, dir})
+	}()
+	var body string
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if strings.TrimSpace(body) != "ok" {
+		t.Fatalf("/healthz = %q; stderr %s", body, errb.String())
+	}
+	report := filepath.Join(dir, "job", "3", "TEST-a.xml")
+	if err := os.MkdirAll(filepath.Dir(report), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(report, []byte(`<testsuite name="s"><testcase classname="a.B" name="c" time="1"/></testsuite>`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var metrics string
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		metrics = string(b)
+		if strings.Contains(metrics, "octane_import_files_imported_total 1\n") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, want := range []string{"# TYPE octane_import_files_imported_total counter", "octane_import_files_imported_total 1\n", "octane_import_queue_depth 0", "octane_import_last_success_timestamp_seconds"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, metrics)
+		}
+	}
+	cancel()
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Errorf("watch exited %d after a stop signal, want 0; stderr %s", c, errb.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("watch did not stop")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a running command.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
