@@ -339,3 +339,173 @@ func TestOctaneDownThenBack(t *testing.T) {
 		t.Errorf("runs = %d", runsIn(e.srv))
 	}
 }
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBackfillWithSince(t *testing.T) {
+	e := newEnv(t, nil)
+	dir := t.TempDir()
+	// Two teams, builds across three months; reports carry their suite timestamps.
+	for _, team := range []string{"alpha", "beta"} {
+		for month := 1; month <= 3; month++ {
+			path := filepath.Join(dir, team, "unit", fmt.Sprintf("b%d", month), "TEST-x.xml")
+			writeFile(t, path, fmt.Sprintf(`<testsuite name="s" timestamp="2026-%02d-10T08:00:00Z">
+  <testcase classname="com.acme.%s.X" name="one" time="1"/>
+  <testcase classname="com.acme.%s.X" name="two" time="1"/>
+</testsuite>`, month, team, team))
+		}
+	}
+	cfg, err := mapping.Parse([]byte(`
+targets:
+  - name: octane
+    url: http://unused.example
+    shared_space: "1001"
+    workspace: "1002"
+    client_id: sandbox-client
+    client_secret: sandbox-secret
+rules:
+  - name: teams
+    match:
+      path: "{team}/{job}/{build}/*.xml"
+    set:
+      server: {instance_id: "{team}-ci", name: "{team|upper} CI"}
+      job: "{team}-{job}"
+      build: "{build}"
+      start: suite
+`), "octane-import.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.cfg = cfg
+	since := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	sum, files, err := e.run(context.Background(), func(o *importer.Options) { o.Since = since }, func(im *importer.Importer) (*importer.Summary, error) {
+		return im.Scan(context.Background(), []string{dir})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := outcomes(files); o[importer.Imported] != 4 || o[importer.Skipped] != 2 {
+		t.Fatalf("outcomes = %v, want 4 imported and 2 skipped (January)", o)
+	}
+	if sum.Runs.Total() != 8 || runsIn(e.srv) != 8 {
+		t.Errorf("runs: summary %d, stand-in %d, want 8", sum.Runs.Total(), runsIn(e.srv))
+	}
+	// Oldest first across teams: February's builds before March's.
+	var order []string
+	for _, r := range e.srv.Requests() {
+		if r.Method == "PUT" && strings.HasSuffix(r.Path, "/analytics/ci/builds") {
+			order = append(order, r.Path)
+		}
+	}
+	builds := e.srv.Builds()
+	if len(builds) != 4 || len(order) != 4 {
+		t.Fatalf("builds = %+v", builds)
+	}
+	for _, b := range builds {
+		if b.BuildCIID == "b1" {
+			t.Errorf("a January build was sent: %+v", b)
+		}
+		if !strings.HasSuffix(b.JobCIID, "-unit") || !strings.HasSuffix(b.ServerCIID, "-ci") {
+			t.Errorf("build mapped wrong: %+v", b)
+		}
+	}
+	// A later scan without --since picks up what was skipped, and only that.
+	_, files = e.scan(dir)
+	if o := outcomes(files); o[importer.Imported] != 2 || o[importer.Unchanged] != 4 {
+		t.Fatalf("second pass: %v", o)
+	}
+	noDuplicates(t, e.srv)
+}
+
+func TestRefusedBuildFailsAloneAndRetryAfterTheFix(t *testing.T) {
+	e := newEnv(t, nil)
+	dir := t.TempDir()
+	// Build "bad" names a cause job Octane does not know: Octane refuses the build.
+	writeFile(t, filepath.Join(dir, "svc", "bad", "octane-build.yaml"), `version: 1
+server: {instance_id: ci-1}
+job: {id: svc}
+build: {id: "bad"}
+causes:
+  - {job: no-such-job, build: "9"}
+`)
+	writeReport(t, filepath.Join(dir, "svc", "bad", "TEST-a.xml"), "com.acme.A", 3, false)
+	writeReport(t, filepath.Join(dir, "svc", "good", "TEST-a.xml"), "com.acme.A", 3, false)
+	writeFile(t, filepath.Join(dir, "svc", "good", "octane-build.json"), `{"version": 1, "server": {"instance_id": "ci-1"}, "job": {"id": "svc"}, "build": {"id": "good"}}`)
+	// Build "rel" points at a release that does not exist (yet): Octane's task fails.
+	writeFile(t, filepath.Join(dir, "svc", "rel", "octane-build.yaml"), `version: 1
+server: {instance_id: ci-1}
+job: {id: svc}
+build: {id: "rel"}
+release_id: 4242
+`)
+	writeReport(t, filepath.Join(dir, "svc", "rel", "TEST-a.xml"), "com.acme.A", 3, false)
+
+	sum, files := e.scan(dir)
+	var err error
+	byPath := map[string]importer.FileResult{}
+	for _, f := range files {
+		byPath[f.Path] = f
+	}
+	good := byPath[filepath.Join(dir, "svc", "good", "TEST-a.xml")]
+	bad := byPath[filepath.Join(dir, "svc", "bad", "TEST-a.xml")]
+	rel := byPath[filepath.Join(dir, "svc", "rel", "TEST-a.xml")]
+	if good.Outcome != importer.Imported {
+		t.Errorf("the good build: %+v %v", good, good.Error)
+	}
+	if bad.Outcome != importer.Failed || bad.Error == nil || !strings.Contains(bad.Error.Message, "no-such-job") {
+		t.Errorf("the refused build's file: %+v (want Octane's message naming the job)", bad)
+	}
+	if rel.Outcome != importer.Failed || rel.Error == nil || !strings.Contains(rel.Error.Message, "4242") {
+		t.Errorf("the failed task's file: %+v (want Octane's errorDetails)", rel)
+	}
+	if sum.Failures() != 2 || runsIn(e.srv) != 3 {
+		t.Fatalf("failures %d, runs %d", sum.Failures(), runsIn(e.srv))
+	}
+	// The user fixes the manifest to name a release that exists, and retries.
+	id, err := e.srv.AddEntity("release", "2026.4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "svc", "rel", "octane-build.yaml"), fmt.Sprintf(`version: 1
+server: {instance_id: ci-1}
+job: {id: svc}
+build: {id: "rel"}
+release_id: %s
+`, id))
+	_, files, err = e.run(context.Background(), nil, func(im *importer.Importer) (*importer.Summary, error) {
+		return im.Retry(context.Background(), nil)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byPath = map[string]importer.FileResult{}
+	for _, f := range files {
+		byPath[f.Path] = f
+	}
+	if r := byPath[rel.Path]; r.Outcome != importer.Imported {
+		t.Errorf("after the fix, retry: %+v", r)
+	}
+	if r := byPath[bad.Path]; r.Outcome != importer.Failed {
+		t.Errorf("nothing was fixed for the refused build, yet: %+v", r)
+	}
+	if _, ok := byPath[good.Path]; ok {
+		t.Errorf("retry touched a file that was imported: %+v", byPath[good.Path])
+	}
+	if runsIn(e.srv) != 6 {
+		t.Errorf("runs = %d, want 6", runsIn(e.srv))
+	}
+	for _, r := range e.srv.RunsFor("ci-1", "svc", "rel") {
+		if r.Release == "" {
+			t.Errorf("run without its release: %+v", r)
+		}
+	}
+	noDuplicates(t, e.srv)
+}
