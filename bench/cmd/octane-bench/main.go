@@ -1,0 +1,70 @@
+// Command octane-bench builds and measures the benchmarks of docs/performance.md: it writes a
+// deterministic corpus (bench/gen), measures the floor (reading the bytes; parsing them with
+// go-junit or with package report alone), then runs octane-import (scan --dry-run, scan to a
+// stand-in Octane over loopback with and without added latency, a rescan of an imported tree,
+// watch latency) as child processes, and tabulates wall time, CPU time, peak RSS, throughput and
+// the HTTP requests the stand-in saw.
+//
+// It is test tooling, not part of the product: like cmd/octane-import's --sandbox it imports
+// octane/octanetest, the stand-in Octane, which no product package other than cmd may import.
+//
+//	octane-bench gen -out DIR -builds B -files F -cases C [-seed S] [-detail D]
+//	octane-bench floor -mode bytes|gojunit|report DIR
+//	octane-bench standin [-latency 50ms]           (prints its URL; serves until stdin closes)
+//	octane-bench run -bin octane-import [-sizes post-build,medium] [-rescan] [-watch] ...
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	var err error
+	switch os.Args[1] {
+	case "gen":
+		err = genCmd(os.Args[2:])
+	case "floor":
+		err = floorCmd(os.Args[2:])
+	case "standin":
+		err = standinCmd(os.Args[2:])
+	case "run":
+		err = runCmd(os.Args[2:])
+	default:
+		usage()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "octane-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: octane-bench gen|floor|standin|run [flags] (see -h of each)")
+	os.Exit(2)
+}
+
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	return enc.Encode(v)
+}
+
+func genCmd(args []string) error {
+	fs := flag.NewFlagSet("gen", flag.ExitOnError)
+	out := fs.String("out", "", "directory to write (created)")
+	spec := specFlags(fs)
+	_ = fs.Parse(args)
+	if *out == "" {
+		return fmt.Errorf("gen: -out is required")
+	}
+	st, err := writeCorpus(*out, *spec)
+	if err != nil {
+		return err
+	}
+	return printJSON(st)
+}

@@ -1,0 +1,432 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/octane-import/octane-import/bench/gen"
+)
+
+// size is one corpus of the benchmark.
+type size struct {
+	Name string
+	Spec gen.Spec
+}
+
+var sizes = map[string]size{
+	// One build's folder, as a post-build step sees it.
+	"post-build": {"post-build", gen.Spec{Seed: 1, Builds: 1, FilesPerBuild: 20, CasesPerFile: 50}},
+	// 50 builds, 1,000 files, ~100,000 test cases, ~100 MB.
+	"medium": {"medium", gen.Spec{Seed: 2, Builds: 50, FilesPerBuild: 20, CasesPerFile: 100}},
+	// The backfill: 500 builds, 10,000 files, ~1,000,000 test cases, ~1 GB.
+	"backfill": {"backfill", gen.Spec{Seed: 3, Builds: 500, FilesPerBuild: 20, CasesPerFile: 100}},
+}
+
+// rescanSpec is the imported tree whose rescan measures the ledger lookups: 100,000 small files.
+var rescanSpec = gen.Spec{Seed: 4, Builds: 1000, FilesPerBuild: 100, CasesPerFile: 5, Detail: 0.2}
+
+type runOpts struct {
+	bin, work, out string
+	rate           float64
+	concurrency    int
+	latency        time.Duration
+	keep           bool
+}
+
+// result is one measured step.
+type result struct {
+	Size    string  `json:"size"`
+	Step    string  `json:"step"`
+	Wall    float64 `json:"wall_s"`
+	CPU     float64 `json:"cpu_s"`
+	RSSMiB  float64 `json:"peak_rss_mib"`
+	Files   int64   `json:"files"`
+	Bytes   int64   `json:"bytes"`
+	Runs    int64   `json:"runs"`
+	Builds  int     `json:"builds,omitempty"`
+	Load1   string  `json:"load1"` // 1-minute load average when the step started
+	Exit    int     `json:"exit"`
+	Ratio   float64 `json:"ratio_to_floor,omitempty"`
+	Summary map[string]any `json:"summary,omitempty"`
+	Standin *standinStats  `json:"standin,omitempty"`
+	Note    string         `json:"note,omitempty"`
+}
+
+func runCmd(args []string) error {
+	fs := flag.NewFlagSet("run", flag.ExitOnError)
+	var o runOpts
+	fs.StringVar(&o.bin, "bin", "", "the octane-import binary to measure (required)")
+	fs.StringVar(&o.work, "work", filepath.Join(os.TempDir(), "octane-bench"), "where corpora and ledgers are written (deleted at the end unless -keep)")
+	fs.StringVar(&o.out, "out", "bench/out", "where results are written")
+	fs.Float64Var(&o.rate, "rate", 1000, "settings.rate_limit for the scans (requests/s)")
+	fs.IntVar(&o.concurrency, "concurrency", 4, "--concurrency of the scans")
+	fs.DurationVar(&o.latency, "latency", 50*time.Millisecond, "added latency of the second stand-in")
+	fs.BoolVar(&o.keep, "keep", false, "keep the corpora")
+	sizeList := fs.String("sizes", "post-build,medium", "comma-separated: post-build, medium, backfill")
+	rescan := fs.Bool("rescan", false, "also import a 100,000-file tree and time its rescan")
+	watch := fs.Int("watch", 5, "builds dropped one by one into a watched folder (0: no watch figures)")
+	_ = fs.Parse(args)
+	if o.bin == "" {
+		return fmt.Errorf("run: -bin is required")
+	}
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.work, 0o755); err != nil {
+		return err
+	}
+	if !o.keep {
+		defer os.RemoveAll(o.work)
+	}
+	stamp := time.Now().UTC().Format("20060102-150405")
+	jl, err := os.Create(filepath.Join(o.out, "results-"+stamp+".jsonl"))
+	if err != nil {
+		return err
+	}
+	defer jl.Close()
+	var all []result
+	emit := func(r result) {
+		all = append(all, r)
+		_ = json.NewEncoder(jl).Encode(r)
+		fmt.Fprintf(os.Stderr, "  %-10s %-22s wall %7.2fs cpu %7.2fs rss %6.1f MiB  files %6d runs %8d  load %s%s\n",
+			r.Size, r.Step, r.Wall, r.CPU, r.RSSMiB, r.Files, r.Runs, r.Load1, noteSuffix(r.Note))
+	}
+	for _, name := range strings.Split(*sizeList, ",") {
+		sz, ok := sizes[strings.TrimSpace(name)]
+		if !ok {
+			return fmt.Errorf("run: unknown size %q", name)
+		}
+		if err := benchSize(o, sz, emit); err != nil {
+			return fmt.Errorf("%s: %w", sz.Name, err)
+		}
+	}
+	if *rescan {
+		if err := benchRescan(o, emit); err != nil {
+			return fmt.Errorf("rescan: %w", err)
+		}
+	}
+	var wl *watchLatency
+	if *watch > 0 {
+		if wl, err = benchWatch(o, *watch); err != nil {
+			return fmt.Errorf("watch: %w", err)
+		}
+		_ = json.NewEncoder(jl).Encode(wl)
+	}
+	md := table(o, all, wl)
+	fmt.Print(md)
+	return os.WriteFile(filepath.Join(o.out, "results-"+stamp+".md"), []byte(md), 0o644)
+}
+
+func noteSuffix(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "  (" + s + ")"
+}
+
+func load1() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(data))[0]
+}
+
+// measure runs a child process and returns its wall time, CPU time (user+system) and peak RSS
+// (the kernel's ru_maxrss of the child, the figure /usr/bin/time -v prints), and its stdout.
+func measure(stdout io.Writer, name string, args ...string) (r result, err error) {
+	cmd := exec.Command(name, args...)
+	cmd.Stdout = stdout
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	cmd.Env = append(os.Environ(), "OCTANE_BENCH_SECRET=sandbox-secret")
+	r.Load1 = load1()
+	start := time.Now()
+	err = cmd.Run()
+	r.Wall = time.Since(start).Seconds()
+	if cmd.ProcessState != nil {
+		r.Exit = cmd.ProcessState.ExitCode()
+		r.CPU = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			r.RSSMiB = float64(ru.Maxrss) / 1024
+		}
+	}
+	if err != nil {
+		tail := stderr.String()
+		if len(tail) > 2000 {
+			tail = tail[len(tail)-2000:]
+		}
+		err = fmt.Errorf("%s %s: %w\n%s", filepath.Base(name), strings.Join(args, " "), err, tail)
+	}
+	return r, err
+}
+
+func self() string {
+	p, err := os.Executable()
+	if err != nil {
+		return os.Args[0]
+	}
+	return p
+}
+
+func benchSize(o runOpts, sz size, emit func(result)) error {
+	dir := filepath.Join(o.work, sz.Name)
+	fmt.Fprintf(os.Stderr, "== %s: generating %d builds × %d files × ~%d cases into %s\n", sz.Name, sz.Spec.Builds, sz.Spec.FilesPerBuild, sz.Spec.CasesPerFile, dir)
+	st, err := writeCorpus(dir, sz.Spec)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "   %d reports, %d manifests, %d cases, %.1f MB\n", st.Reports, st.Manifests, st.Cases, float64(st.Bytes)/1e6)
+	defer func() {
+		if !o.keep {
+			os.RemoveAll(dir)
+		}
+	}()
+
+	var floorWall float64
+	for _, mode := range []string{"bytes", "gojunit", "report"} {
+		var out bytes.Buffer
+		r, err := measure(&out, self(), "floor", "-mode", mode, dir)
+		if err != nil {
+			return err
+		}
+		var fr floorResult
+		if err := json.Unmarshal(out.Bytes(), &fr); err != nil {
+			return fmt.Errorf("floor %s: %w", mode, err)
+		}
+		r.Size, r.Step, r.Files, r.Bytes, r.Runs, r.Builds = sz.Name, "floor: "+mode, fr.Files, fr.Bytes, fr.Runs, st.Builds
+		if mode == "report" {
+			floorWall = r.Wall
+			r.Note = "the parse floor"
+		}
+		emit(r)
+	}
+
+	s0, err := startStandin(0)
+	if err != nil {
+		return err
+	}
+	defer s0.close()
+	sl, err := startStandin(o.latency)
+	if err != nil {
+		return err
+	}
+	defer sl.close()
+
+	steps := []struct {
+		name   string
+		st     *standin
+		dryRun bool
+	}{
+		{"scan --dry-run", s0, true},
+		{"scan, 0 ms stand-in", s0, false},
+		{fmt.Sprintf("scan, %s stand-in", o.latency), sl, false},
+	}
+	for _, step := range steps {
+		r, err := scan(o, dir, step.st, step.dryRun, sz.Name+"-"+strings.Fields(step.name)[len(strings.Fields(step.name))-2])
+		if err != nil {
+			return err
+		}
+		r.Size, r.Step, r.Builds, r.Bytes = sz.Name, step.name, st.Builds, st.Bytes
+		if floorWall > 0 {
+			r.Ratio = r.Wall / floorWall
+		}
+		emit(r)
+	}
+	return nil
+}
+
+// scan runs octane-import scan over dir against st, with a fresh ledger named after tag.
+func scan(o runOpts, dir string, st *standin, dryRun bool, tag string) (result, error) {
+	state := filepath.Join(o.work, "state-"+strings.NewReplacer(" ", "", ",", "", "-", "").Replace(tag)+".db")
+	os.Remove(state)
+	return scanWith(o, dir, st, dryRun, state)
+}
+
+func scanWith(o runOpts, dir string, st *standin, dryRun bool, state string) (result, error) {
+	cfg, err := writeConfig(o, st.url)
+	if err != nil {
+		return result{}, err
+	}
+	args := []string{"scan", "--config", cfg, "--state", state, "--output", "json", "-q", "--concurrency", fmt.Sprint(o.concurrency)}
+	if dryRun {
+		args = append(args, "--dry-run")
+	}
+	args = append(args, dir)
+	st.snapshot() // reset the counters
+	out, err := os.CreateTemp(o.work, "scan-*.jsonl")
+	if err != nil {
+		return result{}, err
+	}
+	defer os.Remove(out.Name())
+	defer out.Close()
+	r, err := measure(out, o.bin, args...)
+	if err != nil {
+		return r, err
+	}
+	r.Summary, err = lastLine(out.Name())
+	if err != nil {
+		return r, err
+	}
+	if n, ok := r.Summary["files"].(float64); ok {
+		r.Files = int64(n)
+	}
+	if rs, ok := r.Summary["runs"].(map[string]any); ok {
+		for _, k := range []string{"passed", "failed", "skipped"} {
+			if n, ok := rs[k].(float64); ok {
+				r.Runs += int64(n)
+			}
+		}
+	}
+	if !dryRun {
+		ss := st.snapshot()
+		r.Standin = &ss
+	}
+	delete(r.Summary, "builds") // one line per build: too long to keep
+	return r, nil
+}
+
+// lastLine decodes the last line of a JSON-lines file (the scan's summary).
+func lastLine(path string) (map[string]any, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 256<<20)
+	var last []byte
+	for sc.Scan() {
+		last = append(last[:0], sc.Bytes()...)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(last, &m); err != nil {
+		return nil, fmt.Errorf("%s: last line: %w", path, err)
+	}
+	if m["type"] != "summary" {
+		return nil, fmt.Errorf("%s: the last line is not the summary", path)
+	}
+	return m, nil
+}
+
+// writeConfig writes a configuration naming the stand-in as the only target, with one rule for
+// the generator's layout ({job}/{build}/TEST-*.xml; the manifests, where present, win).
+func writeConfig(o runOpts, url string) (string, error) {
+	cfg := fmt.Sprintf(`version: 1
+targets:
+  - name: standin
+    url: %s
+    shared_space: "1001"
+    workspace: "1002"
+    client_id: sandbox-client
+    client_secret: ${env:OCTANE_BENCH_SECRET}
+settings:
+  rate_limit: %g
+rules:
+  - name: bench
+    match:
+      path: "{job}/{build}/*.xml"
+    set:
+      server: { instance_id: bench-drops, name: "Benchmark drops", type: file }
+      job: "{job}"
+      build: "{build}"
+`, url, o.rate)
+	path := filepath.Join(o.work, "octane-import.yaml")
+	return path, os.WriteFile(path, []byte(cfg), 0o600)
+}
+
+func benchRescan(o runOpts, emit func(result)) error {
+	dir := filepath.Join(o.work, "rescan")
+	fmt.Fprintf(os.Stderr, "== rescan: generating %d builds × %d files × ~%d cases into %s\n", rescanSpec.Builds, rescanSpec.FilesPerBuild, rescanSpec.CasesPerFile, dir)
+	st, err := writeCorpus(dir, rescanSpec)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "   %d reports, %d manifests, %d cases, %.1f MB\n", st.Reports, st.Manifests, st.Cases, float64(st.Bytes)/1e6)
+	defer func() {
+		if !o.keep {
+			os.RemoveAll(dir)
+		}
+	}()
+	s0, err := startStandin(0)
+	if err != nil {
+		return err
+	}
+	defer s0.close()
+	state := filepath.Join(o.work, "state-rescan.db")
+	os.Remove(state)
+	for _, step := range []string{"import (first scan)", "rescan (all imported)", "rescan --dry-run"} {
+		r, err := scanWith(o, dir, s0, strings.HasSuffix(step, "dry-run"), state)
+		if err != nil {
+			return err
+		}
+		r.Size, r.Step, r.Builds, r.Bytes = "rescan-100k", step, st.Builds, st.Bytes
+		if info, err := os.Stat(state); err == nil {
+			r.Note = fmt.Sprintf("ledger %.0f MB", float64(info.Size())/1e6)
+		}
+		emit(r)
+	}
+	return nil
+}
+
+func table(o runOpts, rs []result, wl *watchLatency) string {
+	var b strings.Builder
+	host, _ := os.Hostname()
+	fmt.Fprintf(&b, "Measured %s on %s (%d CPUs, %s/%s), %s; scans with --concurrency %d and settings.rate_limit %g.\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), o.concurrency, o.rate)
+	fmt.Fprintln(&b, "| size | step | wall s | CPU s | peak RSS MiB | files/s | runs/s | MB/s | requests | req/build | × floor | load |")
+	fmt.Fprintln(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, r := range rs {
+		req, perBuild := "", ""
+		if r.Standin != nil {
+			req = fmt.Sprint(r.Standin.Requests)
+			if r.Builds > 0 {
+				perBuild = fmt.Sprintf("%.1f", float64(r.Standin.Requests)/float64(r.Builds))
+			}
+		}
+		ratio := ""
+		if r.Ratio > 0 {
+			ratio = fmt.Sprintf("%.2f", r.Ratio)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %.2f | %.2f | %.1f | %.0f | %.0f | %.1f | %s | %s | %s | %s |\n",
+			r.Size, r.Step, r.Wall, r.CPU, r.RSSMiB, float64(r.Files)/r.Wall, float64(r.Runs)/r.Wall, float64(r.Bytes)/1e6/r.Wall, req, perBuild, ratio, r.Load1)
+	}
+	fmt.Fprintln(&b)
+	fmt.Fprintln(&b, "Requests the stand-in saw, by route, and how busy the client kept it:")
+	fmt.Fprintln(&b)
+	for _, r := range rs {
+		if r.Standin == nil || r.Standin.Requests == 0 {
+			continue
+		}
+		s := r.Standin
+		span := s.Last.Sub(s.First).Seconds()
+		routes := make([]string, 0, len(s.ByRoute))
+		for k, v := range s.ByRoute {
+			routes = append(routes, fmt.Sprintf("%s %d", k, v))
+		}
+		sort.Strings(routes)
+		fmt.Fprintf(&b, "- %s, %s: %d requests in %.2f s (%.1f req/s), mean in flight %.2f, peak %d; %s\n",
+			r.Size, r.Step, s.Requests, span, float64(s.Requests)/span, s.BusySeconds/span, s.PeakFlight, strings.Join(routes, ", "))
+	}
+	if wl != nil {
+		fmt.Fprintln(&b)
+		fmt.Fprintf(&b, "Watch (--settle %s, event mode): %d builds of %d files dropped one at a time; from the last file written to every file imported: median %.2f s, max %.2f s; the watcher's own batch latency gauge (complete → Octane's answer) last %.3f s; load %s.\n",
+			wl.Settle, len(wl.Latencies), wl.FilesPerBuild, wl.Median, wl.Max, wl.LastBatch, wl.Load1)
+	}
+	return b.String()
+}
