@@ -31,6 +31,30 @@ type batcher struct {
 	tick   int
 
 	pendingSeal []*openPayload // closed, not yet written
+	records     []ledger.File   // records of files with nothing to send, not yet written
+}
+
+// record keeps the record of a file that needs nothing sent (failed, unmatched, empty,
+// touched), writing them in batches: one transaction per file would make a rescan of a tree
+// whose mtimes all changed cost a disk sync per file. Losing the last batch in a crash only
+// means those files are looked at again.
+func (b *batcher) record(f ledger.File) error {
+	b.records = append(b.records, f)
+	if len(b.records) >= 512 {
+		return b.flushRecords()
+	}
+	return nil
+}
+
+func (b *batcher) flushRecords() error {
+	if len(b.records) == 0 {
+		return nil
+	}
+	if err := b.im.opt.Ledger.PutFiles(b.records...); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	b.records = b.records[:0]
+	return nil
 }
 
 type buildAcc struct {
@@ -281,6 +305,9 @@ func (b *batcher) finish() error {
 	}
 	if b.im.opt.DryRun {
 		return nil
+	}
+	if err := b.flushRecords(); err != nil {
+		return err
 	}
 	var builds []ledger.Build
 	for _, acc := range b.builds {

@@ -178,7 +178,7 @@ func (im *Importer) take(b *batcher, rr *readResult, emit func(FileResult)) erro
 		// Touched but not changed (same hash): remember the new size and mtime.
 		if !im.opt.DryRun && (rr.rec.Size != rr.c.size || rr.rec.ModTime != rr.c.modTime.UnixNano()) {
 			rr.rec.Size, rr.rec.ModTime = rr.c.size, rr.c.modTime.UnixNano()
-			if err := im.opt.Ledger.PutFiles(rr.rec); err != nil {
+			if err := b.record(rr.rec); err != nil {
 				return err
 			}
 		}
@@ -192,7 +192,7 @@ func (im *Importer) take(b *batcher, rr *readResult, emit func(FileResult)) erro
 			return nil
 		}
 		if !im.opt.DryRun {
-			if err := im.opt.Ledger.PutFiles(rr.rec); err != nil {
+			if err := b.record(rr.rec); err != nil {
 				return err
 			}
 		}
@@ -249,6 +249,9 @@ func (im *Importer) resultOf(f ledger.File, o Outcome) FileResult {
 
 // reportSent reports the files whose payloads this run wrote or sent, from the ledger.
 func (im *Importer) reportSent(emit func(FileResult), sum *Summary, scanID uint64, handled map[string]bool) {
+	if sum.Payloads == 0 && len(handled) == 0 {
+		return // nothing was written or sent: no file to report from the ledger
+	}
 	var out []FileResult
 	err := im.opt.Ledger.Files(func(f ledger.File) bool {
 		if len(f.Payloads) == 0 || !(f.Scan == scanID || handled[f.Path]) {
