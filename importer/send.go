@@ -261,7 +261,9 @@ func (s *sender) sendOne(ctx context.Context, p ledger.Payload) error {
 			return err
 		}
 	}
-	if !task.Done() {
+	// A resend of a payload Octane already processed (its first answer was lost) is answered
+	// with the task's status alone, without errorDetails: fetch the task for Octane's message.
+	if !task.Done() || (task.Status != "success" && task.ErrorDetails == "") {
 		s.count()
 		t, err := c.WaitTask(ctx, task.ID)
 		if err != nil {
