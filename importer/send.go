@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sort"
 	"sync"
 
@@ -64,7 +65,7 @@ func (s *sender) run(ctx context.Context) error {
 		err := s.putBuild(ctx, b, sp, jobs)
 		if err == nil {
 			b.State, b.Error = ledger.BuildPut, ""
-		} else if octane.IsTemporary(err) || ctx.Err() != nil {
+		} else if stopsSending(ctx, err) {
 			return s.unavailable(ctx, err)
 		} else {
 			b.State, b.Error = ledger.BuildFailed, err.Error()
@@ -251,7 +252,7 @@ func (s *sender) sendOne(ctx context.Context, p ledger.Payload) error {
 		s.count()
 		task, err = c.PostTestResults(ctx, data, s.im.opt.SkipErrors)
 		if err != nil {
-			if octane.IsTemporary(err) || ctx.Err() != nil {
+			if stopsSending(ctx, err) {
 				_ = l.MarkAttempt(p.ID, err.Error())
 				return s.unavailable(ctx, err)
 			}
@@ -267,7 +268,7 @@ func (s *sender) sendOne(ctx context.Context, p ledger.Payload) error {
 		s.count()
 		t, err := c.WaitTask(ctx, task.ID)
 		if err != nil {
-			if octane.IsTemporary(err) || ctx.Err() != nil {
+			if stopsSending(ctx, err) {
 				return s.unavailable(ctx, err)
 			}
 			return l.MarkDone(p.ID, ledger.PayloadFailed, "", fmt.Sprintf("task %s: %v", task.ID, err))
@@ -296,4 +297,17 @@ func (s *sender) count() {
 func isUnavailable(err error) bool {
 	var u errUnavailable
 	return errors.As(err, &u)
+}
+
+// stopsSending reports whether err is about reaching Octane rather than about what was sent:
+// a temporary failure that outlasted the retries, a cancelled run, or a session Octane still
+// refuses after signing in again (401). Such an error must not fail a build or a payload:
+// everything stays queued for the next run. (A 401 on a task poll would otherwise mark a
+// payload Octane may well have accepted as failed, and `retry` would send its runs twice.)
+func stopsSending(ctx context.Context, err error) bool {
+	if octane.IsTemporary(err) || ctx.Err() != nil {
+		return true
+	}
+	var oe *octane.Error
+	return errors.As(err, &oe) && oe.Status == http.StatusUnauthorized
 }

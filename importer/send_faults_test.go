@@ -38,3 +38,39 @@ func TestFailedTaskMessageSurvivesALostAnswer(t *testing.T) {
 		t.Fatal("the lost answer was never injected: the test tests nothing")
 	}
 }
+
+// A session that expires again right after the client signed in again (401 twice on one
+// request) is not Octane refusing the build or the payload: the scan stops with everything
+// queued, and the next scan imports it all, once.
+func TestRepeated401StopsTheRunInsteadOfFailingBuilds(t *testing.T) {
+	for _, path := range []string{"/ci_servers", "/analytics/ci/builds", "/test-results"} {
+		t.Run(path, func(t *testing.T) {
+			e := newEnv(t, nil)
+			dir := t.TempDir()
+			writeReport(t, filepath.Join(dir, "app", "7", "TEST-a.xml"), "com.acme.A", 3, false)
+			e.octaneClient() // sign in before the faults are armed
+			for range 2 {
+				e.srv.Inject(octanetest.Fault{Path: path, Kind: octanetest.ExpireSession})
+			}
+			sum, files := e.scan(dir)
+			if e.srv.PendingFaults() != 0 {
+				t.Fatal("the faults were never hit: the test tests nothing")
+			}
+			for _, f := range files {
+				if f.Outcome == importer.Failed {
+					t.Errorf("%s failed on a session problem: %+v", f.Path, f.Error)
+				}
+			}
+			if len(sum.Errors) == 0 {
+				t.Errorf("the scan stopped without saying why: %+v", sum)
+			}
+			sum, files = e.scan(dir)
+			if got := outcomes(files)[importer.Imported]; got != 1 || sum.Failures() != 0 {
+				t.Fatalf("second scan: %+v", files)
+			}
+			if runsIn(e.srv) != 3 {
+				t.Errorf("stand-in holds %d runs, want 3", runsIn(e.srv))
+			}
+		})
+	}
+}
