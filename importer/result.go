@@ -58,17 +58,16 @@ type ErrorInfo struct {
 
 // Progress is a snapshot of a running scan.
 type Progress struct {
-	Phase          string // "reading" or "sending"
-	FilesFound     int
-	FilesDone      int
-	PayloadsTotal  int
-	PayloadsDone   int
-	Runs           int
-	Elapsed        time.Duration
-	DiscoveryEnded bool
+	Phase         string // "reading" or "sending"
+	FilesTotal    int    // reports found by the first pass over the tree
+	FilesDone     int
+	PayloadsTotal int // payloads to send (this scan's and any left queued)
+	PayloadsDone  int
+	Runs          int
+	Elapsed       time.Duration
 }
 
-// Reporter receives results and progress while a scan runs. Calls come from one goroutine.
+// Reporter receives results and progress while a scan runs. Calls never overlap.
 type Reporter interface {
 	File(FileResult)
 	Progress(Progress)

@@ -42,9 +42,14 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 
 	// Pass 1: the build manifests, so that reports find theirs whatever the order on disk.
 	ms := newManifests()
+	progress := Progress{Phase: "reading"}
 	for _, r := range roots {
+		if r.file != "" {
+			progress.FilesTotal++
+		}
 		err := r.walkManifests(ctx, func(kind string, c candidate) error {
 			if kind != "manifest" {
+				progress.FilesTotal++ // counted now so that the progress bar has an end
 				return nil
 			}
 			m, err := manifest.Load(c.path)
@@ -62,9 +67,10 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 		}
 	}
 
+	im.opt.Reporter.Progress(progress)
+
 	// Pass 2: the reports, read in parallel, batched in one goroutine.
 	b := newBatcher(im, scanID, sum)
-	progress := Progress{Phase: "reading"}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	cands := make(chan candidate, 64)
@@ -118,7 +124,6 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 				results = nil
 				continue
 			}
-			progress.FilesFound++
 			progress.FilesDone++
 			if batchErr != nil {
 				continue // drain
@@ -132,6 +137,8 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 	for len(walkErrs) > 0 {
 		emit(<-walkErrs)
 	}
+	progress.Elapsed = time.Since(started)
+	im.opt.Reporter.Progress(progress)
 	if batchErr == nil {
 		batchErr = walkErr
 	}
@@ -154,8 +161,11 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 
 	// Send what the ledger holds: this scan's work and anything an earlier run left queued.
 	progress.Phase = "sending"
-	im.opt.Reporter.Progress(progress)
 	snd := newSender(im, sum)
+	snd.progress = func(total, done int) {
+		progress.PayloadsTotal, progress.PayloadsDone, progress.Elapsed = total, done, time.Since(started)
+		im.opt.Reporter.Progress(progress)
+	}
 	sendErr := snd.run(ctx)
 	sum.Requests = snd.requests
 	if sendErr != nil {

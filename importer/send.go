@@ -33,6 +33,9 @@ type sender struct {
 	pipes    map[string]bool            // target\x00server\x00pipeline → ensured
 	failed   map[string]string          // build key → why Octane refused it
 	requests int
+	progress func(total, done int) // called under mu
+	total    int
+	done     int
 }
 
 func newSender(im *Importer, sum *Summary) *sender {
@@ -57,6 +60,14 @@ func (s *sender) run(ctx context.Context) error {
 	}
 	builds = orderBuilds(builds, specs)
 	jobs := pipelineJobs(specs)
+	queued, err := l.Payloads(ledger.Pending, ledger.PayloadSent)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.total = len(builds) + len(queued)
+	s.report()
+	s.mu.Unlock()
 	for _, b := range builds {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -78,6 +89,10 @@ func (s *sender) run(ctx context.Context) error {
 		if line := s.sum.ByBuild[b.Key]; line != nil {
 			line.State = string(b.State)
 		}
+		s.mu.Lock()
+		s.done++
+		s.report()
+		s.mu.Unlock()
 	}
 	return s.sendPayloads(ctx)
 }
@@ -194,6 +209,10 @@ func (s *sender) sendPayloads(ctx context.Context) error {
 		}
 		todo = append(todo, p)
 	}
+	s.mu.Lock()
+	s.done += len(payloads) - len(todo) // skipped with their refused builds
+	s.report()
+	s.mu.Unlock()
 	work := make(chan ledger.Payload)
 	var wg sync.WaitGroup
 	var firstErr error
@@ -206,6 +225,10 @@ func (s *sender) sendPayloads(ctx context.Context) error {
 				if err := s.sendOne(ctx, p); err != nil {
 					errOnce.Do(func() { firstErr = err; cancel() })
 				}
+				s.mu.Lock()
+				s.done++
+				s.report()
+				s.mu.Unlock()
 			}
 		})
 	}
@@ -223,6 +246,12 @@ feed:
 		return firstErr
 	}
 	return ctx.Err()
+}
+
+func (s *sender) report() {
+	if s.progress != nil {
+		s.progress(s.total, s.done)
+	}
 }
 
 func (s *sender) markHandled(p ledger.Payload) {

@@ -18,7 +18,9 @@ import (
 type printer struct {
 	a        *app
 	json     *json.Encoder
+	tty      bool // progress bar on stderr
 	bar      *progressbar.ProgressBar
+	phase    string
 	lastLine time.Time
 }
 
@@ -27,26 +29,30 @@ func (a *app) newPrinter() *printer {
 	if a.jsonOutput() {
 		p.json = json.NewEncoder(a.stdout)
 	}
-	if a.stderrTTY && !a.quiet {
-		p.bar = progressbar.NewOptions(-1,
-			progressbar.OptionSetWriter(a.stderr),
-			progressbar.OptionSetDescription("reading"),
-			progressbar.OptionShowCount(),
-			progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString("files"),
-			progressbar.OptionThrottle(200*time.Millisecond),
-			progressbar.OptionClearOnFinish(),
-			progressbar.OptionEnableColorCodes(!a.noColor),
-		)
-	}
+	p.tty = a.stderrTTY && !a.quiet
 	return p
+}
+
+// newBar starts a progress bar (counts, rate and time left) for one phase.
+func (p *printer) newBar(max int, what, unit string) {
+	if p.bar != nil {
+		_ = p.bar.Finish()
+	}
+	p.bar = progressbar.NewOptions(max,
+		progressbar.OptionSetWriter(p.a.stderr),
+		progressbar.OptionSetDescription(what),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString(unit),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+		progressbar.OptionEnableColorCodes(!p.a.noColor),
+	)
 }
 
 // File implements importer.Reporter.
 func (p *printer) File(r importer.FileResult) {
-	if p.bar != nil && r.Outcome != importer.Imported && r.Outcome != importer.Queued {
-		_ = p.bar.Add(1)
-	}
 	if p.json != nil {
 		_ = p.json.Encode(fileJSON{Type: "file", FileResult: r})
 		return
@@ -82,8 +88,21 @@ type fileJSON struct {
 
 // Progress implements importer.Reporter.
 func (p *printer) Progress(pr importer.Progress) {
-	if p.bar != nil {
-		p.bar.Describe(pr.Phase)
+	if p.tty {
+		if pr.Phase != p.phase {
+			p.phase = pr.Phase
+			if pr.Phase == "sending" {
+				p.newBar(pr.PayloadsTotal, "sending", "builds+payloads")
+			} else {
+				p.newBar(pr.FilesTotal, "reading", "files")
+				_ = p.bar.Set(pr.FilesDone)
+			}
+		}
+		if pr.Phase == "sending" {
+			_ = p.bar.Set(pr.PayloadsDone)
+		} else {
+			_ = p.bar.Set(pr.FilesDone)
+		}
 		return
 	}
 	if p.a.quiet || p.json != nil && p.a.verbose == 0 {
@@ -111,9 +130,9 @@ func (p *printer) finish(sum *importer.Summary, s *session) {
 	}
 	w := p.a.stdout
 	if sum.Plan != nil {
-		writePlan(w, sum.Plan)
+		writePlan(w, sum.Plan, p.a.verbose > 0)
 	} else {
-		writeBuilds(w, sum.SortedBuilds())
+		writeBuilds(w, sum.SortedBuilds(), p.a.verbose > 0)
 	}
 	writeTotals(w, sum)
 	for _, e := range sum.Errors {
@@ -146,21 +165,33 @@ func exitFor(sum *importer.Summary) int {
 	return exitOK
 }
 
-func writeBuilds(w io.Writer, builds []*importer.BuildN) {
+// tableEnds is how many builds the summary shows at each end of a long table (all with -v).
+const tableEnds = 10
+
+func writeBuilds(w io.Writer, builds []*importer.BuildN, all bool) {
 	if len(builds) == 0 {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "BUILD\tPIPELINE\tSTARTED\tRESULT\tFILES\tPASSED\tFAILED\tSKIPPED\tSTATE")
-	for _, b := range builds {
+	for i, b := range builds {
+		if !all && len(builds) > 2*tableEnds+1 && i >= tableEnds && i < len(builds)-tableEnds {
+			if i == tableEnds {
+				fmt.Fprintf(tw, "(%d more)\t\t\t\t\t\t\t\t\n", len(builds)-2*tableEnds)
+			}
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", b.ID, b.Pipeline, fmtTime(b.Start), b.Result,
 			b.Files, b.Runs.Passed, b.Runs.Failed, b.Runs.Skipped, orDash(b.State))
 	}
 	tw.Flush()
+	if !all && len(builds) > 2*tableEnds+1 {
+		fmt.Fprintf(w, "(%d builds in all; -v or --output json lists every one)\n", len(builds))
+	}
 	fmt.Fprintln(w)
 }
 
-func writePlan(w io.Writer, plan *importer.Plan) {
+func writePlan(w io.Writer, plan *importer.Plan, all bool) {
 	fmt.Fprintln(w, "Dry run: nothing was sent. The plan:")
 	for _, t := range plan.Targets {
 		fmt.Fprintf(w, "\nTarget %s: %d builds, %d test runs in %d test-results payloads, about %d requests\n",
@@ -176,7 +207,7 @@ func writePlan(w io.Writer, plan *importer.Plan) {
 			fmt.Fprintf(w, "  pipeline %q on %s, jobs: %s\n", pp.Name, pp.Server, strings.Join(pp.Jobs, ", "))
 		}
 		fmt.Fprintln(w)
-		writeBuilds(w, t.Builds)
+		writeBuilds(w, t.Builds, all)
 	}
 }
 

@@ -175,6 +175,7 @@ func (a *app) client(s *session, f *importFlags, target string) (importer.Client
 		cfg.URL, cfg.SharedSpace, cfg.Workspace = s.sandbox.URL(), opts.SharedSpace, opts.Workspace
 		cfg.ClientID, cfg.ClientSecret = opts.Credentials[0].ID, opts.Credentials[0].Secret
 		cfg.Poll = octane.PollPolicy{Min: 10 * time.Millisecond, Max: 200 * time.Millisecond} // it is local
+		cfg.RateLimit = -1                                                                    // and needs no pacing
 	} else {
 		t, ok := s.cfg.Target(target)
 		if !ok {
