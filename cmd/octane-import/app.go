@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/octane-import/octane-import/mapping"
@@ -139,6 +140,12 @@ func (a *app) rootCommand() *cobra.Command {
 build manifests) and puts them into OpenText ALM Octane as CI servers, pipelines, builds and
 test runs. It never sends a result twice: an on-disk ledger (--state) remembers every file.
 
+Every flag can also be set in the environment as OCTANE_IMPORT_<FLAG> (upper case, dashes
+as underscores, e.g. OCTANE_IMPORT_STATE, OCTANE_IMPORT_MAX_RUNS_PER_PAYLOAD). Precedence:
+flag, then environment, then the configuration file's settings, then the built-in default.
+Octane credentials come from the configuration (by reference) or OCTANE_CLIENT_ID and
+OCTANE_CLIENT_SECRET.
+
 Exit status: 0 all files imported, 1 some files failed, 2 usage or configuration error.`,
 		Example: `  # try it with no server: an in-process stand-in Octane
   octane-import scan --sandbox ./reports
@@ -160,12 +167,12 @@ Exit status: 0 all files imported, 1 some files failed, 2 usage or configuration
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
 	pf := root.PersistentFlags()
-	pf.StringVar(&a.configPath, "config", "octane-import.yaml", "configuration file (env OCTANE_IMPORT_CONFIG); when the default is absent a built-in rule applies")
-	pf.StringVar(&a.statePath, "state", "", "ledger file (env OCTANE_IMPORT_STATE; default: settings.state, else octane-import.state next to the configuration)")
-	pf.StringVarP(&a.output, "output", "o", "text", "output format: text or json (env OCTANE_IMPORT_OUTPUT)")
+	pf.StringVar(&a.configPath, "config", "octane-import.yaml", "configuration file ; when the default is absent a built-in rule applies")
+	pf.StringVar(&a.statePath, "state", "", "ledger file (default: settings.state, else octane-import.state next to the configuration)")
+	pf.StringVarP(&a.output, "output", "o", "text", "output format: text or json")
 	pf.CountVarP(&a.verbose, "verbose", "v", "more detail on stderr (repeat for debug)")
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, "only errors on stderr")
-	pf.StringVar(&a.logFormat, "log-format", "text", "log format on stderr: text or json (env OCTANE_IMPORT_LOG_FORMAT)")
+	pf.StringVar(&a.logFormat, "log-format", "text", "log format on stderr: text or json")
 	pf.BoolVar(&a.noColor, "no-color", false, "no colour (also NO_COLOR)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr("%v", err) })
 
@@ -184,20 +191,25 @@ Exit status: 0 all files imported, 1 some files failed, 2 usage or configuration
 // setup applies environment defaults (OCTANE_IMPORT_*) under the flags and makes the logger.
 // Precedence: flag, then environment, then configuration file, then built-in default.
 func (a *app) setup(cmd *cobra.Command) error {
+	// Every flag can come from the environment as OCTANE_IMPORT_<NAME> (dashes as
+	// underscores): --max-runs-per-payload is OCTANE_IMPORT_MAX_RUNS_PER_PAYLOAD.
 	flags := cmd.Flags()
-	fromEnv := func(flag, env string, dst *string) {
-		if !flags.Changed(flag) {
-			if v, ok := a.env(env); ok && v != "" {
-				*dst = v
+	var envErr error
+	flags.VisitAll(func(f *pflag.Flag) {
+		if f.Changed || envErr != nil || f.Name == "help" || f.Name == "version" {
+			return
+		}
+		name := envName(f.Name)
+		if v, ok := a.env(name); ok && v != "" {
+			if err := flags.Set(f.Name, v); err != nil {
+				envErr = usageErr("%s=%q: %v", name, v, err)
 			}
 		}
+	})
+	if envErr != nil {
+		return envErr
 	}
-	fromEnv("config", "OCTANE_IMPORT_CONFIG", &a.configPath)
-	fromEnv("state", "OCTANE_IMPORT_STATE", &a.statePath)
-	fromEnv("output", "OCTANE_IMPORT_OUTPUT", &a.output)
-	fromEnv("log-format", "OCTANE_IMPORT_LOG_FORMAT", &a.logFormat)
-	_, envConfig := a.env("OCTANE_IMPORT_CONFIG")
-	a.configSet = flags.Changed("config") || envConfig
+	a.configSet = flags.Changed("config")
 	if _, ok := a.env("NO_COLOR"); ok {
 		a.noColor = true
 	}
@@ -257,6 +269,11 @@ func (a *app) ledgerPath(cfg *mapping.Config) string {
 		return filepath.Join(filepath.Dir(cfg.Path), "octane-import.state")
 	}
 	return "octane-import.state"
+}
+
+// envName is the environment variable that sets a flag.
+func envName(flag string) string {
+	return "OCTANE_IMPORT_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
 func (a *app) jsonOutput() bool { return strings.EqualFold(a.output, "json") }

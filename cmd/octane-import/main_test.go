@@ -248,3 +248,27 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+func TestFlagsFromTheEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "from-env.db")
+	// OCTANE_IMPORT_STATE names the ledger; OCTANE_IMPORT_OUTPUT=json changes the output.
+	out, errOut, code := cli(t, map[string]string{"OCTANE_IMPORT_STATE": state, "OCTANE_IMPORT_OUTPUT": "json"},
+		"scan", "--dry-run", filepath.Join("..", "..", "testdata", "builds"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.HasPrefix(out, "{") {
+		t.Errorf("OCTANE_IMPORT_OUTPUT=json ignored: %.80s", out)
+	}
+	// A flag beats the environment.
+	out, _, _ = cli(t, map[string]string{"OCTANE_IMPORT_OUTPUT": "json"}, "scan", "--dry-run", "--output", "text", filepath.Join("..", "..", "testdata", "builds"))
+	if strings.HasPrefix(out, "{") {
+		t.Errorf("--output text lost to the environment")
+	}
+	// A bad value is a usage error naming the variable.
+	_, errOut, code = cli(t, map[string]string{"OCTANE_IMPORT_CONCURRENCY": "many"}, "scan", "--dry-run", dir)
+	if code != exitUsage || !strings.Contains(errOut, "OCTANE_IMPORT_CONCURRENCY") {
+		t.Errorf("bad env value: exit %d, %s", code, errOut)
+	}
+}
