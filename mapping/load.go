@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -402,8 +403,13 @@ func (l *loader) load(data []byte) (cfg *Config) {
 	if len(cfg.Targets) == 0 && targetsNode == nil {
 		l.errAt(root, "no targets: add a targets list with at least one Octane workspace")
 	}
-	if len(cfg.Rules) == 0 && rulesNode == nil {
-		l.errAt(root, "no rules: every report would be unmatched (a rule without match is a catch-all default)")
+	if len(cfg.Rules) == 0 && rulesNode == nil && len(cfg.Targets) > 0 {
+		// A file with only targets (and sources) gets the same rule as no file at all.
+		l.warnAt(root, "no rules: the built-in default rule applies (the build is the report's folder, the job the folder above)")
+		host, _ := os.Hostname()
+		r := Default(host).Rules[0]
+		r.Target = cfg.Targets[0].Name
+		cfg.Rules = []*Rule{r}
 	}
 	l.checkRules(cfg)
 	return cfg

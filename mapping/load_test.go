@@ -253,7 +253,6 @@ rules:`, 1), "8:11: targets[1]: target name \"prod\" is already used by the targ
 		{"half credentials", strings.Replace(minimal, "    client_id: ${env:OCTANE_CLIENT_ID}\n", "", 1), "client_id and client_secret go together"},
 		{"both credentials", strings.Replace(minimal, "rules:", "    user: u\n    password: ${env:OCTANE_CLIENT_SECRET}\nrules:", 1), "either client_id/client_secret"},
 		{"no targets", "rules:\n  - set: { job: a, build: b }\n", "no targets"},
-		{"no rules", strings.Split(minimal, "rules:")[0], "no rules"},
 		{"targets not a list", "targets: prod\n" + minimal[strings.Index(minimal, "rules:"):], "1:10: targets must be a list"},
 		{"bad result", rule("  - match: { path: x }\n    set: { result: green }\n"), "15:20: rules[1].set.result: \"green\" is not a result"},
 		{"bad start literal", rule("  - match: { path: x }\n    set: { start: yesterday }\n"), "15:19: rules[1].set.start: start \"yesterday\" is neither RFC 3339"},
@@ -489,4 +488,21 @@ func loadExample(t *testing.T) *Config {
 		t.Fatalf("example:\n%v", err)
 	}
 	return cfg
+}
+
+func TestNoRulesMeansTheDefaultRule(t *testing.T) {
+	cfg, err := Parse([]byte(strings.Split(minimal, "rules:")[0]), "octane-import.yaml", func(string) (string, bool) { return "x", true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Rules) != 1 || !cfg.Rules[0].CatchAll || cfg.Rules[0].Target != cfg.Targets[0].Name {
+		t.Fatalf("rules = %+v", cfg.Rules)
+	}
+	if len(cfg.Warnings) != 1 || !strings.Contains(cfg.Warnings[0].Msg, "built-in default rule") {
+		t.Errorf("warnings = %v", cfg.Warnings)
+	}
+	d, err := cfg.Decide(Input{Path: "/drops/api/17/TEST-a.xml", Root: "/drops"})
+	if err != nil || d.Job != "api" || d.Build != "17" {
+		t.Errorf("decision = %+v, %v", d, err)
+	}
 }

@@ -251,6 +251,9 @@ func (a *app) loadConfig() (*mapping.Config, error) {
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: err}
 	}
+	for _, w := range cfg.Warnings {
+		a.logger.Warn("configuration: " + w.String())
+	}
 	return cfg, nil
 }
 

@@ -32,9 +32,6 @@ rules that can never match, missing secrets. Exit 0 when the file is good, 2 whe
 			if err != nil {
 				return err
 			}
-			for _, w := range cfg.Warnings {
-				fmt.Fprintln(a.stderr, "warning:", w)
-			}
 			if cfg.Path == "" {
 				fmt.Fprintf(a.stdout, "no configuration file at %s: the built-in default rule applies (job and build from the folders)\n", a.configPath)
 				return nil
