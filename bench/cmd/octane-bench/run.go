@@ -47,18 +47,18 @@ type runOpts struct {
 
 // result is one measured step.
 type result struct {
-	Size    string  `json:"size"`
-	Step    string  `json:"step"`
-	Wall    float64 `json:"wall_s"`
-	CPU     float64 `json:"cpu_s"`
-	RSSMiB  float64 `json:"peak_rss_mib"`
-	Files   int64   `json:"files"`
-	Bytes   int64   `json:"bytes"`
-	Runs    int64   `json:"runs"`
-	Builds  int     `json:"builds,omitempty"`
-	Load1   string  `json:"load1"` // 1-minute load average when the step started
-	Exit    int     `json:"exit"`
-	Ratio   float64 `json:"ratio_to_floor,omitempty"`
+	Size    string         `json:"size"`
+	Step    string         `json:"step"`
+	Wall    float64        `json:"wall_s"`
+	CPU     float64        `json:"cpu_s"`
+	RSSMiB  float64        `json:"peak_rss_mib"`
+	Files   int64          `json:"files"`
+	Bytes   int64          `json:"bytes"`
+	Runs    int64          `json:"runs"`
+	Builds  int            `json:"builds,omitempty"`
+	Load1   string         `json:"load1"` // 1-minute load average when the step started
+	Exit    int            `json:"exit"`
+	Ratio   float64        `json:"ratio_to_floor,omitempty"`
 	Summary map[string]any `json:"summary,omitempty"`
 	Standin *standinStats  `json:"standin,omitempty"`
 	Note    string         `json:"note,omitempty"`

@@ -20,10 +20,9 @@ import (
 // latency (the stand-in's own Latency fault) and counted: by route, and how many were in flight
 // over time, so that a benchmark can tell whether the client kept its concurrency busy.
 type standin struct {
-	srv  *octanetest.Server
-	hs   *http.Server
-	url  string
-	stop context.CancelFunc
+	srv *octanetest.Server
+	hs  *http.Server
+	url string
 
 	mu       sync.Mutex
 	stats    standinStats
@@ -35,8 +34,8 @@ type standin struct {
 type standinStats struct {
 	Requests    int            `json:"requests"`
 	ByRoute     map[string]int `json:"by_route"`
-	First       time.Time      `json:"first"`      // first request arrived
-	Last        time.Time      `json:"last"`       // last answer written
+	First       time.Time      `json:"first"` // first request arrived
+	Last        time.Time      `json:"last"`  // last answer written
 	PeakFlight  int            `json:"peak_in_flight"`
 	BusySeconds float64        `json:"busy_seconds"` // ∫ in-flight dt: request-seconds
 	Builds      int            `json:"builds"`       // builds stored
