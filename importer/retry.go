@@ -1,11 +1,17 @@
 package importer
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/octane-import/octane-import/importer/ledger"
+	"github.com/octane-import/octane-import/octane"
 )
 
 // Retry imports again the files the ledger holds as failed or unmatched (all of them, or
@@ -39,6 +45,14 @@ func (im *Importer) Retry(ctx context.Context, paths []string) (*Summary, error)
 	if err != nil {
 		return newSummary(), err
 	}
+	// A file Octane failed (some of its payloads failed or were skipped) and that has not
+	// changed since is retried payload by payload: only the payloads that did not make it are
+	// sent again. Reading the file again would send every run of it, duplicating those whose
+	// payloads Octane accepted (a file's runs can span several payloads).
+	requeued, todo, err := im.requeue(todo)
+	if err != nil {
+		return newSummary(), err
+	}
 	var roots []*root
 	for i := range todo {
 		f := &todo[i]
@@ -67,7 +81,7 @@ func (im *Importer) Retry(ctx context.Context, paths []string) (*Summary, error)
 			return newSummary(), err
 		}
 	}
-	if len(roots) == 0 && len(builds) == 0 {
+	if len(roots) == 0 && len(builds) == 0 && requeued == 0 {
 		return newSummary(), nil
 	}
 	return im.scan(ctx, roots)
@@ -80,4 +94,107 @@ func underAny(path string, dirs []string) bool {
 		}
 	}
 	return false
+}
+
+// requeue handles the files in todo that Octane failed after it accepted part of their runs
+// (a file's runs can span several payloads, one accepted and another failed): reading such a
+// file again would send every run of it, and those of the accepted payloads would arrive
+// twice. If the file is unchanged on disk, its failed and skipped payloads are sent again
+// instead, from the ledger, and so is every file sharing those payloads. Files nothing of
+// which was accepted are left to be read again (so that a fixed manifest or rule applies).
+// It returns how many payloads it requeued and the files left to read again.
+func (im *Importer) requeue(todo []ledger.File) (int, []ledger.File, error) {
+	all, err := im.opt.Ledger.Payloads()
+	if err != nil {
+		return 0, nil, err
+	}
+	state := make(map[uint64]ledger.Payload, len(all))
+	for _, p := range all {
+		state[p.ID] = p
+	}
+	again := map[uint64]bool{}
+	add := func(f ledger.File) bool {
+		added := false
+		for _, id := range f.Payloads {
+			if st := state[id].State; (st == ledger.PayloadFailed || st == ledger.PayloadSkipped) && !again[id] {
+				again[id], added = true, true
+			}
+		}
+		return added
+	}
+	for _, f := range todo {
+		if f.State != ledger.Failed || !partlyAccepted(f, state) {
+			continue
+		}
+		info, err := os.Stat(f.Path)
+		if err != nil || !info.Mode().IsRegular() || !f.Same(info.Size(), info.ModTime()) {
+			continue // changed (new content: read again) or gone
+		}
+		add(f)
+	}
+	// A file sharing a requeued payload is covered by it: it must not be read again.
+	var rest []ledger.File
+	for changed := true; changed; {
+		changed = false
+		rest = rest[:0]
+		for _, f := range todo {
+			shares := false
+			for _, id := range f.Payloads {
+				shares = shares || again[id]
+			}
+			switch {
+			case !shares:
+				rest = append(rest, f)
+			case add(f):
+				changed = true
+			}
+		}
+	}
+	if len(again) == 0 || im.opt.DryRun {
+		return len(again), rest, nil
+	}
+	ids := make([]uint64, 0, len(again))
+	for id := range again {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		data, err := im.opt.Ledger.PayloadData(id)
+		if err != nil {
+			return 0, nil, err
+		}
+		data, err = retryBytes(data, id, state[id].Attempts)
+		if err != nil {
+			return 0, nil, fmt.Errorf("ledger: payload %d: %w", id, err)
+		}
+		if err := im.opt.Ledger.Requeue(id, data); err != nil {
+			return 0, nil, err
+		}
+	}
+	return len(ids), rest, nil
+}
+
+func partlyAccepted(f ledger.File, state map[uint64]ledger.Payload) bool {
+	for _, id := range f.Payloads {
+		if state[id].State == ledger.PayloadDone {
+			return true
+		}
+	}
+	return false
+}
+
+// retryBytes is a stored payload with one more comment after its root element: the same
+// runs in new bytes, so that Octane processes it instead of answering with the failed task.
+// It is written to the ledger before it is sent, so a resend after a crash is identical.
+func retryBytes(gzipped []byte, id uint64, attempts int) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(gzipped))
+	if err != nil {
+		return nil, err
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, err
+	}
+	plain = fmt.Appendf(plain, "\n<!-- octane-import retry of payload %d after %d attempts -->\n", id, attempts)
+	return octane.Gzip(plain)
 }

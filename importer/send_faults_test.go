@@ -1,6 +1,7 @@
 package importer_test
 
 import (
+	"context"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -72,5 +73,43 @@ func TestRepeated401StopsTheRunInsteadOfFailingBuilds(t *testing.T) {
 				t.Errorf("stand-in holds %d runs, want 3", runsIn(e.srv))
 			}
 		})
+	}
+}
+
+// A file whose runs span two payloads, one accepted and one failed, is retried payload by
+// payload: `retry` sends only the failed payload again, so no run arrives twice.
+func TestRetryOfAPartlyFailedFileSendsOnlyTheFailedPayload(t *testing.T) {
+	e := newEnv(t, nil) // 50 runs per payload
+	dir := t.TempDir()
+	writeReport(t, filepath.Join(dir, "app", "7", "TEST-a.xml"), "com.acme.A", 80, true)
+	e.octaneClient()
+	e.srv.FailNextTasks(1, "release 4242 does not exist")
+	_, files := e.scan(dir)
+	if len(files) != 1 || files[0].Outcome != importer.Failed {
+		t.Fatalf("first scan: %+v", files)
+	}
+	if got := runsIn(e.srv); got == 0 || got == 80 {
+		t.Fatalf("the stand-in holds %d runs: want one of the two payloads accepted", got)
+	}
+	sum, files, err := e.run(context.Background(), nil, func(im *importer.Importer) (*importer.Summary, error) {
+		return im.Retry(context.Background(), nil)
+	})
+	if err != nil || sum.Failures() != 0 {
+		t.Fatalf("retry: %v %+v", err, files)
+	}
+	if len(files) != 1 || files[0].Outcome != importer.Imported {
+		t.Errorf("retry outcomes: %+v", files)
+	}
+	seen := map[string]int{}
+	for _, r := range e.srv.Runs() {
+		seen[r.Class+"."+r.Name]++
+	}
+	for name, n := range seen {
+		if n > 1 {
+			t.Errorf("%s arrived %d times", name, n)
+		}
+	}
+	if len(seen) != 80 {
+		t.Errorf("%d distinct runs in the stand-in, want 80", len(seen))
 	}
 }

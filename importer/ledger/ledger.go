@@ -455,7 +455,29 @@ func (l *Ledger) MarkDone(id uint64, state PayloadState, status, errText string)
 	})
 }
 
+// Requeue puts a failed or skipped payload back in the queue with new bytes, in one
+// transaction, and settles the files it covers (they go back to Parsed). It is the explicit
+// retry of a payload: the same runs, in bytes that differ from the failed ones so that Octane
+// does not answer with the failed task. Accepted payloads are never requeued: their runs are
+// in Octane, and sending them again would duplicate them.
+func (l *Ledger) Requeue(id uint64, data []byte) error {
+	return l.changePayload(id, func(tx *bolt.Tx, p *Payload) error {
+		if p.State != PayloadFailed && p.State != PayloadSkipped {
+			return fmt.Errorf("payload %d is %s: only failed or skipped payloads can be sent again", id, p.State)
+		}
+		p.State, p.Task, p.Status, p.Error, p.Bytes = Pending, "", "", "", len(data)
+		return tx.Bucket(bucketData).Put(itob(id), data)
+	})
+}
+
 func (l *Ledger) finishPayload(id uint64, change func(*Payload)) error {
+	return l.changePayload(id, func(_ *bolt.Tx, p *Payload) error {
+		change(p)
+		return nil
+	})
+}
+
+func (l *Ledger) changePayload(id uint64, change func(*bolt.Tx, *Payload) error) error {
 	now := l.now()
 	return l.update(func(tx *bolt.Tx) error {
 		pb, fb := tx.Bucket(bucketPayloads), tx.Bucket(bucketFiles)
@@ -467,7 +489,9 @@ func (l *Ledger) finishPayload(id uint64, change func(*Payload)) error {
 		if err := json.Unmarshal(v, &p); err != nil {
 			return err
 		}
-		change(&p)
+		if err := change(tx, &p); err != nil {
+			return err
+		}
 		p.Updated = now
 		if err := putJSON(pb, itob(id), p); err != nil {
 			return err
