@@ -213,22 +213,42 @@ func (s *sender) sendPayloads(ctx context.Context) error {
 	s.done += len(payloads) - len(todo) // skipped with their refused builds
 	s.report()
 	s.mu.Unlock()
+	// Posting and waiting are apart: a poster never sits idle while Octane processes a task,
+	// so a backfill keeps the client's concurrency busy whatever Octane's task times are.
 	work := make(chan ledger.Payload)
-	var wg sync.WaitGroup
+	waits := make(chan waitItem, len(todo))
+	var posters, waiters sync.WaitGroup
 	var firstErr error
 	var errOnce sync.Once
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	fail := func(err error) { errOnce.Do(func() { firstErr = err; cancel() }) }
+	finished := func() {
+		s.mu.Lock()
+		s.done++
+		s.report()
+		s.mu.Unlock()
+	}
 	for range s.im.opt.Senders {
-		wg.Go(func() {
+		posters.Go(func() {
 			for p := range work {
-				if err := s.sendOne(ctx, p); err != nil {
-					errOnce.Do(func() { firstErr = err; cancel() })
+				w, err := s.post(ctx, p)
+				if err != nil {
+					fail(err)
 				}
-				s.mu.Lock()
-				s.done++
-				s.report()
-				s.mu.Unlock()
+				if w == nil {
+					finished()
+					continue
+				}
+				waits <- *w
+			}
+		})
+		waiters.Go(func() {
+			for w := range waits {
+				if err := s.wait(ctx, w); err != nil {
+					fail(err)
+				}
+				finished()
 			}
 		})
 	}
@@ -241,7 +261,9 @@ feed:
 		}
 	}
 	close(work)
-	wg.Wait()
+	posters.Wait()
+	close(waits)
+	waiters.Wait()
 	if firstErr != nil {
 		return firstErr
 	}
@@ -262,40 +284,60 @@ func (s *sender) markHandled(p ledger.Payload) {
 	}
 }
 
-// sendOne posts one payload (unless it was already sent) and waits for its task. Only an
-// unavailable Octane or a cancelled context is returned as an error: a refused payload is
-// recorded and the run goes on.
-func (s *sender) sendOne(ctx context.Context, p ledger.Payload) error {
+// waitItem is a payload Octane took, waiting for its task to end.
+type waitItem struct {
+	p    ledger.Payload
+	c    Client
+	task octane.Task
+}
+
+// post sends one payload (unless an earlier run already did) and returns what to wait for,
+// or nil when the payload is settled already. Only an unavailable Octane or a cancelled
+// context is returned as an error: a refused payload is recorded and the run goes on.
+func (s *sender) post(ctx context.Context, p ledger.Payload) (*waitItem, error) {
 	l := s.im.opt.Ledger
 	s.markHandled(p)
 	c, err := s.client(p.Target)
 	if err != nil {
-		return l.MarkDone(p.ID, ledger.PayloadFailed, "", err.Error())
+		return nil, l.MarkDone(p.ID, ledger.PayloadFailed, "", err.Error())
 	}
 	task := octane.Task{ID: p.Task, Status: p.Status}
 	if p.State == ledger.Pending {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		data, err := l.PayloadData(p.ID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		s.count()
 		task, err = c.PostTestResults(ctx, data, s.im.opt.SkipErrors)
 		if err != nil {
 			if stopsSending(ctx, err) {
 				_ = l.MarkAttempt(p.ID, err.Error())
-				return s.unavailable(ctx, err)
+				return nil, s.unavailable(ctx, err)
 			}
-			return l.MarkDone(p.ID, ledger.PayloadFailed, "", err.Error())
+			return nil, l.MarkDone(p.ID, ledger.PayloadFailed, "", err.Error())
 		}
 		if err := l.MarkSent(p.ID, task.ID, task.Status); err != nil {
-			return err
+			return nil, err
 		}
 	}
+	return &waitItem{p: p, c: c, task: task}, nil
+}
+
+// wait follows a sent payload's task to its end and records the outcome.
+func (s *sender) wait(ctx context.Context, w waitItem) error {
+	l := s.im.opt.Ledger
+	p, task := w.p, w.task
 	// A resend of a payload Octane already processed (its first answer was lost) is answered
 	// with the task's status alone, without errorDetails: fetch the task for Octane's message.
 	if !task.Done() || (task.Status != "success" && task.ErrorDetails == "") {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		s.count()
-		t, err := c.WaitTask(ctx, task.ID)
+		t, err := w.c.WaitTask(ctx, task.ID)
 		if err != nil {
 			if stopsSending(ctx, err) {
 				return s.unavailable(ctx, err)
