@@ -61,7 +61,7 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 				im.recordFailure(emit, c, scanID, err)
 			}
 			return nil
-		}, func(path string, err error) { im.walkError(emit, path, err) })
+		}, func(string, error) {}) // the second pass meets (and reports) the same walk errors
 		if err != nil {
 			return sum, err
 		}
@@ -238,10 +238,6 @@ func (im *Importer) recordFailure(emit func(FileResult), c candidate, scanID uin
 	r := im.resultOf(rec, Failed)
 	r.Error = errorInfo(err)
 	emit(r)
-}
-
-func (im *Importer) walkError(emit func(FileResult), path string, err error) {
-	emit(FileResult{Path: path, Outcome: Failed, Error: errorInfo(err)})
 }
 
 // resultOf describes a file from its ledger record.
