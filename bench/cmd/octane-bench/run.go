@@ -144,9 +144,23 @@ func load1() string {
 	return strings.Fields(string(data))[0]
 }
 
-// measure runs a child process and returns its wall time, CPU time (user+system) and peak RSS
-// (the kernel's ru_maxrss of the child, the figure /usr/bin/time -v prints), and its stdout.
+// measure runs a child process and returns its wall time, CPU time (user+system), peak RSS and
+// its stdout. CPU and RSS come from /usr/bin/time (GNU time's %U %S %M, as `time -v` prints them)
+// when it is installed: the kernel's ru_maxrss of a child started straight from this process
+// would count this process's own RSS, which the child's image shares until it execs. Without
+// /usr/bin/time they come from the child's rusage, and a peak RSS below this process's is noise.
 func measure(stdout io.Writer, name string, args ...string) (r result, err error) {
+	timeFile := ""
+	if _, serr := os.Stat("/usr/bin/time"); serr == nil {
+		f, ferr := os.CreateTemp("", "octane-bench-time-*")
+		if ferr == nil {
+			timeFile = f.Name()
+			f.Close()
+			defer os.Remove(timeFile)
+			args = append([]string{"-o", timeFile, "-f", "%U %S %M", name}, args...)
+			name = "/usr/bin/time"
+		}
+	}
 	cmd := exec.Command(name, args...)
 	cmd.Stdout = stdout
 	var stderr bytes.Buffer
@@ -161,6 +175,14 @@ func measure(stdout io.Writer, name string, args ...string) (r result, err error
 		r.CPU = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			r.RSSMiB = float64(ru.Maxrss) / 1024
+		}
+	}
+	if timeFile != "" {
+		data, _ := os.ReadFile(timeFile)
+		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+		var user, sys, kb float64
+		if n, _ := fmt.Sscanf(lines[len(lines)-1], "%g %g %g", &user, &sys, &kb); n == 3 {
+			r.CPU, r.RSSMiB = user+sys, kb/1024
 		}
 	}
 	if err != nil {
@@ -420,8 +442,13 @@ func table(o runOpts, rs []result, wl *watchLatency) string {
 			routes = append(routes, fmt.Sprintf("%s %d", k, v))
 		}
 		sort.Strings(routes)
-		fmt.Fprintf(&b, "- %s, %s: %d requests in %.2f s (%.1f req/s), mean in flight %.2f, peak %d; %s\n",
-			r.Size, r.Step, s.Requests, span, float64(s.Requests)/span, s.BusySeconds/span, s.PeakFlight, strings.Join(routes, ", "))
+		busy := ""
+		if o.latency > 0 && strings.Contains(r.Step, o.latency.String()) {
+			ideal := float64(o.concurrency) / o.latency.Seconds()
+			busy = fmt.Sprintf(" = %.0f %% of concurrency/latency (%.0f req/s)", 100*float64(s.Requests)/span/ideal, ideal)
+		}
+		fmt.Fprintf(&b, "- %s, %s: %d requests in %.2f s (the sending phase; the scan's first %.2f s read and recorded) = %.1f req/s%s; mean in flight %.2f, peak %d; %s\n",
+			r.Size, r.Step, s.Requests, span, r.Wall-span, float64(s.Requests)/span, busy, s.BusySeconds/span, s.PeakFlight, strings.Join(routes, ", "))
 	}
 	if wl != nil {
 		fmt.Fprintln(&b)
