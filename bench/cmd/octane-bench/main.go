@@ -12,6 +12,7 @@
 //	octane-bench floor -mode bytes|gojunit|report DIR
 //	octane-bench standin [-latency 50ms]           (prints its URL; serves until stdin closes)
 //	octane-bench run -bin octane-import [-sizes post-build,medium] [-rescan] [-watch] ...
+//	octane-bench table results-*.jsonl              (the Markdown table of a run, again)
 package main
 
 import (
@@ -35,6 +36,8 @@ func main() {
 		err = standinCmd(os.Args[2:])
 	case "run":
 		err = runCmd(os.Args[2:])
+	case "table":
+		err = tableCmd(os.Args[2:])
 	default:
 		usage()
 	}
@@ -45,7 +48,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: octane-bench gen|floor|standin|run [flags] (see -h of each)")
+	fmt.Fprintln(os.Stderr, "usage: octane-bench gen|floor|standin|run|table [flags] (see -h of each)")
 	os.Exit(2)
 }
 

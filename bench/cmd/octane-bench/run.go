@@ -457,3 +457,43 @@ func table(o runOpts, rs []result, wl *watchLatency) string {
 	}
 	return b.String()
 }
+
+// tableCmd prints the Markdown table of a results-*.jsonl file written by run.
+func tableCmd(args []string) error {
+	fs := flag.NewFlagSet("table", flag.ExitOnError)
+	var o runOpts
+	fs.Float64Var(&o.rate, "rate", 1000, "settings.rate_limit the run used")
+	fs.IntVar(&o.concurrency, "concurrency", 4, "--concurrency the run used")
+	fs.DurationVar(&o.latency, "latency", 50*time.Millisecond, "added latency the run used")
+	_ = fs.Parse(args)
+	if fs.NArg() != 1 {
+		return fmt.Errorf("table: one results-*.jsonl file")
+	}
+	data, err := os.ReadFile(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	var rs []result
+	var wl *watchLatency
+	for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		if bytes.Contains(line, []byte(`"latencies_s"`)) {
+			wl = &watchLatency{}
+			if err := json.Unmarshal(line, wl); err != nil {
+				return err
+			}
+			s := append([]float64(nil), wl.Latencies...)
+			sort.Float64s(s)
+			if len(s) > 0 {
+				wl.Median, wl.Max = s[len(s)/2], s[len(s)-1]
+			}
+			continue
+		}
+		var r result
+		if err := json.Unmarshal(line, &r); err != nil {
+			return err
+		}
+		rs = append(rs, r)
+	}
+	fmt.Print(table(o, rs, wl))
+	return nil
+}
