@@ -74,6 +74,9 @@ func (im *Importer) read(ctx context.Context, c candidate, ms *manifests, scanID
 	}
 	rr.rec.Hash = hex.EncodeToString(h.Sum(nil))
 	if info, serr := f.Stat(); serr == nil && (info.Size() != c.size || !info.ModTime().Equal(c.modTime)) {
+		// What was hashed is not a settled version of the file: keep no hash, or the next
+		// scan would find the finished file "unchanged" and leave it failed for good.
+		rr.rec.Hash = ""
 		return rr.fail(errChanged)
 	}
 	if known && prev.Hash == rr.rec.Hash && prev.State != ledger.Unmatched && prev.State != ledger.Seen {
