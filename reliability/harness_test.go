@@ -266,8 +266,14 @@ func (d *dataset) addReport(path string) {
 // (a mix of passed, failed and skipped), as data/JOB/BUILD/TEST-n.xml.
 func (d *dataset) writeBuilds(t *testing.T, data string, jobs, builds, reports, cases int) {
 	t.Helper()
+	d.writeJobs(t, data, 0, jobs, builds, reports, cases)
+}
+
+// writeJobs is writeBuilds for the jobs numbered first to first+jobs-1.
+func (d *dataset) writeJobs(t *testing.T, data string, first, jobs, builds, reports, cases int) {
+	t.Helper()
 	base := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
-	for j := range jobs {
+	for j := first; j < first+jobs; j++ {
 		job := fmt.Sprintf("job-%02d", j)
 		for b := range builds {
 			build := fmt.Sprintf("%d", 100+b)
