@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -132,6 +133,33 @@ func BenchmarkFloor(b *testing.B) {
 			b.ReportMetric(float64(st.Cases)*float64(b.N)/b.Elapsed().Seconds(), "runs/s")
 		})
 	}
+}
+
+// BenchmarkFloorParallel is the parse floor as octane-bench measures it, and as a scan reads:
+// package report over every file, GOMAXPROCS files at a time. Compare it with BenchmarkScan.
+func BenchmarkFloorParallel(b *testing.B) {
+	_, st, files := corpus(b)
+	b.SetBytes(st.Bytes)
+	b.ReportAllocs()
+	for b.Loop() {
+		next := make(chan string, len(files))
+		for _, p := range files {
+			next <- p
+		}
+		close(next)
+		var wg sync.WaitGroup
+		for range runtime.GOMAXPROCS(0) {
+			wg.Go(func() {
+				for p := range next {
+					if _, err := report.ReadFile(p); err != nil {
+						b.Error(err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	b.ReportMetric(float64(st.Cases)*float64(b.N)/b.Elapsed().Seconds(), "runs/s")
 }
 
 // BenchmarkScan runs the importer in process over the corpus, as `scan --dry-run` and as `scan`
