@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -103,7 +104,10 @@ const (
 )
 
 // Payload is one test-results request: gzip'd XML for one build, covering runs from one or
-// more files. Its bytes are stored apart (PayloadData) and dropped once Octane accepted it.
+// more files. Its bytes live in a file of the spool folder beside the ledger (written and
+// synced before the payload's record commits), and are deleted once Octane accepted them:
+// kept out of the bbolt file, they never sit in its memory map, so a backfill's memory does
+// not grow with the bytes it has queued.
 type Payload struct {
 	ID       uint64       `json:"id"`
 	Target   string       `json:"target"`
@@ -111,6 +115,7 @@ type Payload struct {
 	Files    []string     `json:"files"`
 	Runs     int          `json:"runs"`
 	Bytes    int          `json:"bytes"`
+	Spool    string       `json:"spool,omitempty"` // the file in the spool folder holding its bytes
 	State    PayloadState `json:"state"`
 	Task     string       `json:"task,omitempty"`
 	Status   string       `json:"task_status,omitempty"`
@@ -162,6 +167,8 @@ var ErrLocked = errors.New("the ledger is in use by another octane-import proces
 type Ledger struct {
 	db       *bolt.DB
 	path     string
+	spool    string // folder of payload bytes: path + ".spool"
+	seq      atomic.Uint64
 	readOnly bool
 	now      func() time.Time
 }
@@ -177,7 +184,7 @@ func Open(path string, opt Options) (*Ledger, error) {
 	if opt.Timeout == 0 {
 		opt.Timeout = 2 * time.Second
 	}
-	l := &Ledger{path: path, readOnly: opt.ReadOnly, now: time.Now}
+	l := &Ledger{path: path, spool: path + ".spool", readOnly: opt.ReadOnly, now: time.Now}
 	if opt.ReadOnly {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 			return l, nil // nothing recorded yet
@@ -213,11 +220,93 @@ func Open(path string, opt Options) (*Ledger, error) {
 	if err == nil {
 		err = l.checkVersion()
 	}
+	if err == nil {
+		err = l.cleanSpool()
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("ledger %s: %w", path, err)
 	}
 	return l, nil
+}
+
+// cleanSpool creates the spool folder and removes what a crash left in it: half-written
+// files, and files whose payload record never committed or was settled.
+func (l *Ledger) cleanSpool() error {
+	if err := os.MkdirAll(l.spool, 0o700); err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	err := l.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketPayloads).ForEach(func(_, v []byte) error {
+			var p Payload
+			if err := json.Unmarshal(v, &p); err != nil {
+				return err
+			}
+			if p.Spool != "" && p.State != PayloadDone {
+				keep[p.Spool] = true
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(l.spool)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !keep[e.Name()] {
+			_ = os.Remove(filepath.Join(l.spool, e.Name()))
+		}
+	}
+	return nil
+}
+
+// writeSpool stores payload bytes in a new spool file, synced to disk before it returns.
+func (l *Ledger) writeSpool(data []byte) (string, error) {
+	name := fmt.Sprintf("%d-%d-%d.xml.gz", l.now().UnixNano(), os.Getpid(), l.seq.Add(1))
+	tmp := filepath.Join(l.spool, name+".tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(l.spool, name))
+	}
+	if err == nil {
+		err = syncDir(l.spool)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return "", fmt.Errorf("spool: %w", err)
+	}
+	return name, nil
+}
+
+func (l *Ledger) removeSpool(names ...string) {
+	for _, n := range names {
+		if n != "" {
+			_ = os.Remove(filepath.Join(l.spool, n))
+		}
+	}
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 func (l *Ledger) checkVersion() error {
@@ -338,10 +427,22 @@ type NewPayload struct {
 // transaction, assigns the payloads their ids, and appends each payload's id to the
 // records of the files it lists. It returns the new ids in order.
 func (l *Ledger) Seal(payloads []NewPayload, files []File, builds []Build) ([]uint64, error) {
+	if l.readOnly || l.db == nil {
+		return nil, fmt.Errorf("ledger %s: opened read-only", l.path)
+	}
 	ids := make([]uint64, len(payloads))
 	now := l.now()
+	spooled := make([]string, len(payloads))
+	for i, np := range payloads {
+		name, err := l.writeSpool(np.Data)
+		if err != nil {
+			l.removeSpool(spooled...)
+			return nil, err
+		}
+		spooled[i] = name
+	}
 	err := l.update(func(tx *bolt.Tx) error {
-		pb, db, fb, bb := tx.Bucket(bucketPayloads), tx.Bucket(bucketData), tx.Bucket(bucketFiles), tx.Bucket(bucketBuilds)
+		pb, fb, bb := tx.Bucket(bucketPayloads), tx.Bucket(bucketFiles), tx.Bucket(bucketBuilds)
 		byPath := make(map[string]*File, len(files))
 		for i := range files {
 			byPath[files[i].Path] = &files[i]
@@ -353,11 +454,8 @@ func (l *Ledger) Seal(payloads []NewPayload, files []File, builds []Build) ([]ui
 			}
 			ids[i] = id
 			p := Payload{ID: id, Target: np.Target, Build: np.Build, Files: np.Files, Runs: np.Runs,
-				Bytes: len(np.Data), State: Pending, Created: now, Updated: now}
+				Bytes: len(np.Data), Spool: spooled[i], State: Pending, Created: now, Updated: now}
 			if err := putJSON(pb, itob(id), p); err != nil {
-				return err
-			}
-			if err := db.Put(itob(id), np.Data); err != nil {
 				return err
 			}
 			for _, path := range np.Files {
@@ -383,6 +481,7 @@ func (l *Ledger) Seal(payloads []NewPayload, files []File, builds []Build) ([]ui
 		return nil
 	})
 	if err != nil {
+		l.removeSpool(spooled...)
 		return nil, err
 	}
 	return ids, nil
@@ -417,16 +516,37 @@ func hasState(states []PayloadState, s PayloadState) bool {
 
 // PayloadData returns the stored bytes of a payload.
 func (l *Ledger) PayloadData(id uint64) ([]byte, error) {
-	var data []byte
+	var p Payload
+	var legacy []byte
 	err := l.view(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketData).Get(itob(id))
+		v := tx.Bucket(bucketPayloads).Get(itob(id))
 		if v == nil {
-			return fmt.Errorf("payload %d: no stored bytes", id)
+			return fmt.Errorf("payload %d: not in the ledger", id)
 		}
-		data = bytes.Clone(v)
+		if err := json.Unmarshal(v, &p); err != nil {
+			return err
+		}
+		if p.Spool == "" {
+			if d := tx.Bucket(bucketData).Get(itob(id)); d != nil {
+				legacy = bytes.Clone(d)
+			}
+		}
 		return nil
 	})
-	return data, err
+	if err != nil {
+		return nil, err
+	}
+	if p.Spool == "" {
+		if legacy == nil {
+			return nil, fmt.Errorf("payload %d: no stored bytes", id)
+		}
+		return legacy, nil
+	}
+	data, err := os.ReadFile(filepath.Join(l.spool, p.Spool))
+	if err != nil {
+		return nil, fmt.Errorf("payload %d: %w", id, err)
+	}
+	return data, nil
 }
 
 // MarkSent records the task id Octane gave a payload, and moves its files to Sent when all
@@ -461,13 +581,28 @@ func (l *Ledger) MarkDone(id uint64, state PayloadState, status, errText string)
 // does not answer with the failed task. Accepted payloads are never requeued: their runs are
 // in Octane, and sending them again would duplicate them.
 func (l *Ledger) Requeue(id uint64, data []byte) error {
-	return l.changePayload(id, func(tx *bolt.Tx, p *Payload) error {
+	if l.readOnly || l.db == nil {
+		return fmt.Errorf("ledger %s: opened read-only", l.path)
+	}
+	name, err := l.writeSpool(data)
+	if err != nil {
+		return err
+	}
+	var old string
+	err = l.changePayload(id, func(tx *bolt.Tx, p *Payload) error {
 		if p.State != PayloadFailed && p.State != PayloadSkipped {
 			return fmt.Errorf("payload %d is %s: only failed or skipped payloads can be sent again", id, p.State)
 		}
-		p.State, p.Task, p.Status, p.Error, p.Bytes = Pending, "", "", "", len(data)
-		return tx.Bucket(bucketData).Put(itob(id), data)
+		old = p.Spool
+		p.State, p.Task, p.Status, p.Error, p.Bytes, p.Spool = Pending, "", "", "", len(data), name
+		return tx.Bucket(bucketData).Delete(itob(id))
 	})
+	if err != nil {
+		l.removeSpool(name)
+		return err
+	}
+	l.removeSpool(old)
+	return nil
 }
 
 func (l *Ledger) finishPayload(id uint64, change func(*Payload)) error {
@@ -479,7 +614,8 @@ func (l *Ledger) finishPayload(id uint64, change func(*Payload)) error {
 
 func (l *Ledger) changePayload(id uint64, change func(*bolt.Tx, *Payload) error) error {
 	now := l.now()
-	return l.update(func(tx *bolt.Tx) error {
+	var drop string // spool file of a payload Octane accepted: deleted once that is on disk
+	err := l.update(func(tx *bolt.Tx) error {
 		pb, fb := tx.Bucket(bucketPayloads), tx.Bucket(bucketFiles)
 		var p Payload
 		v := pb.Get(itob(id))
@@ -497,6 +633,7 @@ func (l *Ledger) changePayload(id uint64, change func(*bolt.Tx, *Payload) error)
 			return err
 		}
 		if p.State == PayloadDone {
+			drop = p.Spool
 			if err := tx.Bucket(bucketData).Delete(itob(id)); err != nil {
 				return err
 			}
@@ -520,6 +657,10 @@ func (l *Ledger) changePayload(id uint64, change func(*bolt.Tx, *Payload) error)
 		}
 		return nil
 	})
+	if err == nil {
+		l.removeSpool(drop)
+	}
+	return err
 }
 
 // settleFile derives a file's state from its payloads.
