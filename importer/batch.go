@@ -31,7 +31,7 @@ type batcher struct {
 	tick   int
 
 	pendingSeal []*openPayload // closed, not yet written
-	records     []ledger.File   // records of files with nothing to send, not yet written
+	records     []ledger.File  // records of files with nothing to send, not yet written
 }
 
 // record keeps the record of a file that needs nothing sent (failed, unmatched, empty,
@@ -190,10 +190,22 @@ func (b *batcher) add(rr *readResult) error {
 		delete(b.open, pk)
 		return b.seal(op)
 	}
-	if len(b.open) > b.im.opt.MaxOpenBuilds {
-		return b.sealOldest()
+	// Memory stays bounded however the builds interleave on disk: too many open payloads, or
+	// too many bytes in them, and the least recently used is written out.
+	for len(b.open) > b.im.opt.MaxOpenBuilds || (len(b.open) > 1 && b.openBytes() > b.im.opt.MaxOpenBytes) {
+		if err := b.sealOldest(); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+func (b *batcher) openBytes() int {
+	n := 0
+	for _, op := range b.open {
+		n += op.buf.Cap()
+	}
+	return n
 }
 
 func appendLimited(list []string, s string) []string {

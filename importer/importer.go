@@ -42,6 +42,7 @@ type Options struct {
 	MaxRunsPerPayload int // default 5000
 	MaxPayloadBytes   int // uncompressed XML bytes per payload; default 8 MiB
 	MaxOpenBuilds     int // builds with an unsealed payload at once; default 64
+	MaxOpenBytes      int // bytes held in unsealed payloads at once; default 24 MiB
 	SkipErrors        bool
 
 	Logger   *slog.Logger
@@ -64,6 +65,9 @@ func (o *Options) defaults() {
 	}
 	if o.MaxOpenBuilds <= 0 {
 		o.MaxOpenBuilds = 64
+	}
+	if o.MaxOpenBytes <= 0 {
+		o.MaxOpenBytes = 24 << 20
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
