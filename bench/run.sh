@@ -4,9 +4,9 @@
 #   bench/run.sh            post-build and medium sizes, watch latency (a few minutes)
 #   bench/run.sh --full     also the ~1 GB backfill (10,000 files, ~1,000,000 test cases) and the
 #                           rescan of an imported 100,000-file tree (~15-20 minutes, ~2 GB in $TMPDIR)
-#   SIZES=backfill bench/run.sh   just that size; RESCAN=1 adds the rescan
+#   SIZES=backfill bench/run.sh   just that size; RESCAN=1 adds the rescan (SIZES=none RESCAN=1: only it)
 #
-# Corpora, ledgers and binaries go to ${TMPDIR:-/tmp}/octane-bench (deleted at the end); results
+# Corpora, ledgers and binaries go to a new ${TMPDIR:-/tmp}/bench-run.XXXXXX (deleted at the end); results
 # (JSON lines and a Markdown table) to bench/out/ (ignored by git). Extra flags after -- go to
 # `octane-bench run` (e.g. -- -rate 20 -concurrency 8 -latency 100ms -keep).
 set -euo pipefail
@@ -24,7 +24,8 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-work="${TMPDIR:-/tmp}/octane-bench"
+work=$(mktemp -d "${TMPDIR:-/tmp}/bench-run.XXXXXX")
+trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/bin"
 echo "== building octane-import and octane-bench into $work/bin" >&2
 go build -o "$work/bin/octane-import" ./cmd/octane-import
@@ -36,4 +37,3 @@ args=(run -bin "$work/bin/octane-import" -work "$work/data" -out bench/out -size
 if [ -n "$rescan" ]; then args+=(-rescan); fi
 "$work/bin/octane-bench" "${args[@]}" ${extra[@]+"${extra[@]}"}
 echo "== $(uptime)" >&2
-rm -rf "$work/bin"

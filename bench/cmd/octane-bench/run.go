@@ -68,7 +68,7 @@ func runCmd(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
 	var o runOpts
 	fs.StringVar(&o.bin, "bin", "", "the octane-import binary to measure (required)")
-	fs.StringVar(&o.work, "work", filepath.Join(os.TempDir(), "octane-bench"), "where corpora and ledgers are written (deleted at the end unless -keep)")
+	fs.StringVar(&o.work, "work", filepath.Join(os.TempDir(), "bench-run"), "where corpora and ledgers are written (deleted at the end unless -keep)")
 	fs.StringVar(&o.out, "out", "bench/out", "where results are written")
 	fs.Float64Var(&o.rate, "rate", 1000, "settings.rate_limit for the scans (requests/s)")
 	fs.IntVar(&o.concurrency, "concurrency", 4, "--concurrency of the scans")
@@ -104,7 +104,10 @@ func runCmd(args []string) error {
 			r.Size, r.Step, r.Wall, r.CPU, r.RSSMiB, r.Files, r.Runs, r.Load1, noteSuffix(r.Note))
 	}
 	for _, name := range strings.Split(*sizeList, ",") {
-		sz, ok := sizes[strings.TrimSpace(name)]
+		if name = strings.TrimSpace(name); name == "" || name == "none" {
+			continue
+		}
+		sz, ok := sizes[name]
 		if !ok {
 			return fmt.Errorf("run: unknown size %q", name)
 		}
