@@ -1,0 +1,193 @@
+package docs_test
+
+import (
+	"bytes"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A bad input of docs/troubleshooting.md: the files of a working directory, a command
+// line, and the exit status and message it must give. The message must also be written,
+// word for word, in docs/troubleshooting.md.
+type trouble struct {
+	name  string
+	files map[string]string // relative path → content; {url} is the sandbox's address
+	args  []string          // {dir} is the working directory
+	env   map[string]string
+	code  int
+	msg   string // on stderr, and in the page
+}
+
+const goodReport = `<testsuite name="s" tests="1" timestamp="2026-11-20T10:00:00"><testcase classname="c" name="t"/></testsuite>`
+
+// targetConfig is a configuration pointing at the sandbox, with its secret from the environment.
+func targetConfig(extra string) string {
+	return `targets:
+  - name: octane
+    url: {url}
+    shared_space: "1001"
+    workspace: "1002"
+    client_id: sandbox-client
+    client_secret: ${env:OCTANE_CLIENT_SECRET}
+` + extra + `rules:
+  - set: { server: { instance_id: box }, job: "{file.parent}", build: "1" }
+`
+}
+
+var troubles = []trouble{
+	{name: "unknown flag", args: []string{"scan", "--bogus"}, code: 2, msg: "unknown flag: --bogus"},
+	{name: "unknown command", args: []string{"frob"}, code: 2, msg: `unknown command "frob" for "octane-import"`},
+	{name: "bad output", args: []string{"scan", "-o", "xml", "."}, code: 2, msg: `--output must be text or json, not "xml"`},
+	{name: "bad log format", args: []string{"scan", "--log-format", "xml", "."}, code: 2, msg: "--log-format must be text or json"},
+	{name: "bad since", args: []string{"scan", "--since", "yesterday", "."}, code: 2,
+		msg: `--since: "yesterday" is not a time: use RFC 3339 (2026-01-31T12:00:00Z) or a date (2026-01-31)`},
+	{name: "no config", args: []string{"scan", "--config", "nope.yaml", "."}, code: 2,
+		msg: "reading configuration: open nope.yaml: no such file or directory"},
+	{name: "unknown key", files: map[string]string{"octane-import.yaml": `targets:
+  - name: octane
+    url: {url}
+    shared_space: "1001"
+    workspace: "1002"
+    client_id: sandbox-client
+    client_secret: ${env:OCTANE_CLIENT_SECRET}
+    wrkspace: "1002"
+rules:
+  - set: { server: { instance_id: box }, job: j, build: "1" }
+`}, args: []string{"validate"}, env: map[string]string{"OCTANE_CLIENT_SECRET": sandboxSecret}, code: 2,
+		msg: "octane-import.yaml:8:5: unknown key targets[0].wrkspace (did you mean workspace?)"},
+	{name: "secret not set", files: map[string]string{"octane-import.yaml": targetConfig("")}, args: []string{"scan", "."}, code: 2,
+		msg: "targets[0].client_secret: environment variable OCTANE_CLIENT_SECRET is not set (referenced as ${env:OCTANE_CLIENT_SECRET})"},
+	{name: "nothing to scan", files: map[string]string{"octane-import.yaml": targetConfig("")}, args: []string{"scan"},
+		env: map[string]string{"OCTANE_CLIENT_SECRET": sandboxSecret}, code: 1, msg: "nothing to scan: name a path, or add sources to the configuration"},
+	{name: "truncated", files: map[string]string{"r/j/1/a.xml": `<testsuite name="a" tests="1"><testcase name="x" classname="c"/>`},
+		args: []string{"scan", "--sandbox", "r"}, code: 1, msg: "unexpected end of file: <testsuite> from line 1 is not closed (truncated report)"},
+	{name: "not junit", files: map[string]string{"r/j/1/index.xml": `<html><body>hi</body></html>`},
+		args: []string{"scan", "--sandbox", "r"}, code: 1, msg: "root element <html> is not JUnit (want <testsuites>, <testsuite> or <testrun>)"},
+	{name: "empty", files: map[string]string{"r/j/1/e.xml": ""}, args: []string{"scan", "--sandbox", "r"}, code: 1, msg: "empty report: no XML element"},
+	{name: "unmatched", files: map[string]string{"r/j/1/a.xml": goodReport, "octane-import.yaml": strings.Replace(targetConfig(""), "  - set:", "  - match: { path: \"none/*.xml\" }\n    set:", 1)},
+		args: []string{"scan", "r"}, env: map[string]string{"OCTANE_CLIENT_SECRET": sandboxSecret}, code: 1,
+		msg: "no rule matched"},
+	{name: "bad manifest", files: map[string]string{"r/j/1/a.xml": goodReport, "r/j/1/octane-build.yaml": "version: 2\njob: {id: x}\n"},
+		args: []string{"scan", "--sandbox", "r"}, code: 1, msg: "version: unsupported version 2: this octane-import reads version 1"},
+	{name: "manifest required", files: map[string]string{"r/j/1/a.xml": goodReport, "r/j/1/octane-build.yaml": "version: 1\njob: {id: x}\n"},
+		args: []string{"scan", "--sandbox", "r"}, code: 1, msg: "server.instance_id: required field is missing"},
+	{name: "no tests", files: map[string]string{"r/j/1/notes.txt": "x"}, args: []string{"scan", "--sandbox", "--fail-on-no-tests", "r"}, code: 1,
+		msg: "no test runs found (--fail-on-no-tests)"},
+	{name: "wrong secret", files: map[string]string{"r/j/1/a.xml": goodReport, "octane-import.yaml": targetConfig("")},
+		args: []string{"scan", "r"}, env: map[string]string{"OCTANE_CLIENT_SECRET": "not-the-secret"}, code: 1,
+		msg: `401 Unauthorized platform.authentication_error: sign-in rejected for API key`},
+	{name: "wrong workspace", files: map[string]string{"r/j/1/a.xml": goodReport, "octane-import.yaml": strings.Replace(targetConfig(""), `workspace: "1002"`, `workspace: "9999"`, 1)},
+		args: []string{"scan", "r"}, env: map[string]string{"OCTANE_CLIENT_SECRET": sandboxSecret}, code: 1,
+		msg: `404 Not Found platform.entity_not_found: Workspace "9999" does not exist in shared space 1001`},
+	{name: "no url", files: map[string]string{"r/j/1/a.xml": goodReport}, args: []string{"scan", "r"}, code: 1,
+		msg: `target "sandbox" has no url: write one in the configuration, or try --sandbox`},
+}
+
+func TestTroubleshootingMessages(t *testing.T) {
+	page, err := os.ReadFile("troubleshooting.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb := startSandbox(t)
+	for _, tc := range troubles {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(string(page), tc.msg) {
+				t.Errorf("troubleshooting.md does not explain %q", tc.msg)
+			}
+			dir := t.TempDir()
+			for name, content := range tc.files {
+				writeFile(t, filepath.Join(dir, filepath.FromSlash(name)), strings.ReplaceAll(content, "{url}", sb.url))
+			}
+			r := runBin(t, dir, tc.env, tc.args...)
+			if r.code != tc.code {
+				t.Errorf("exit %d, want %d\nstderr:\n%s", r.code, tc.code, r.stderr)
+			}
+			mustContain(t, "stderr", r.stderr, tc.msg)
+			if strings.Contains(r.stdout, tc.msg) {
+				t.Errorf("the message is on stdout, want it on stderr only")
+			}
+		})
+	}
+}
+
+func TestTroubleshootingLedgerLocked(t *testing.T) {
+	page, err := os.ReadFile("troubleshooting.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "r", "j", "1", "a.xml"), goodReport)
+	state := filepath.Join(dir, "ledger.db")
+	w := exec.Command(bin, "watch", "--sandbox", "--state", state, "r")
+	w.Dir = dir
+	var werr bytes.Buffer
+	w.Stderr = &werr
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = w.Process.Kill(); _ = w.Wait() }()
+	msg := "the ledger is in use by another octane-import process"
+	var r result
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		r = runBin(t, dir, nil, "scan", "--sandbox", "--state", state, "r")
+		if strings.Contains(r.stderr, msg) {
+			break
+		}
+	}
+	if r.code != 2 || !strings.Contains(r.stderr, "ledger "+state+": "+msg) {
+		t.Errorf("second process on a ledger: exit %d, stderr %q; want 2 and %q", r.code, r.stderr, msg)
+	}
+	if !strings.Contains(string(page), "ledger PATH: "+msg) {
+		t.Errorf("troubleshooting.md does not explain %q", msg)
+	}
+}
+
+func TestTroubleshootingHealthPortInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "r", "j", "1", "a.xml"), goodReport)
+	r := runBin(t, dir, nil, "watch", "--sandbox", "--health-listen", ln.Addr().String(), "r")
+	want := "--health-listen: listen tcp " + ln.Addr().String() + ": bind: address already in use"
+	if r.code != 2 || !strings.Contains(r.stderr, want) {
+		t.Errorf("exit %d, stderr %q; want 2 and %q", r.code, r.stderr, want)
+	}
+}
+
+// runBin runs the binary in dir with a clean environment.
+func runBin(t *testing.T, dir string, env map[string]string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = cleanEnv(env)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("octane-import %v did not end in 60 s", args)
+	}
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{stdout.String(), stderr.String(), code}
+}
