@@ -205,11 +205,15 @@ func (e *env) wait(cmd *exec.Cmd, stdout, stderr *bytes.Buffer, args []string, s
 		e.t.Fatalf("starting octane-import: %v", startErr)
 	}
 	start := time.Now()
+	hwm := sampleHWM(cmd.Process.Pid)
 	err := cmd.Wait()
 	r := result{args: args, stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start), code: -1}
+	r.maxRSS = hwm()
 	if cmd.ProcessState != nil {
 		r.code = cmd.ProcessState.ExitCode()
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && r.maxRSS == 0 {
+			// No /proc: rusage's maxrss, which on Linux also counts the parent's RSS at
+			// the time of the fork (the child's exec keeps it), so it overestimates.
 			r.maxRSS = ru.Maxrss
 		}
 		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
@@ -221,6 +225,43 @@ func (e *env) wait(cmd *exec.Cmd, stdout, stderr *bytes.Buffer, args []string, s
 	}
 	e.record(r)
 	return r
+}
+
+// sampleHWM polls the child's peak RSS (VmHWM in /proc/PID/status, which describes the
+// process's own memory after its exec) every 5 ms; the returned func stops the polling and
+// gives the last value seen, in KiB (0 without /proc).
+func sampleHWM(pid int) func() int64 {
+	var last atomic.Int64
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	path := fmt.Sprintf("/proc/%d/status", pid)
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if data, err := os.ReadFile(path); err == nil {
+				for _, line := range strings.Split(string(data), "\n") {
+					if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+						var kb int64
+						if _, err := fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), &kb); err == nil && kb > last.Load() {
+							last.Store(kb)
+						}
+					}
+				}
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() int64 {
+		close(done)
+		<-stopped
+		return last.Load()
+	}
 }
 
 func (e *env) record(r result) {
