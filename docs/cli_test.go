@@ -1,0 +1,206 @@
+package docs_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestReadmeWalkthrough runs the README's five-minute walk through: its configuration
+// pointed at a sandbox process instead of 127.0.0.1:8080, then each of its commands.
+func TestReadmeWalkthrough(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(data)
+	block := func(marker string) string {
+		i := strings.Index(readme, marker)
+		if i < 0 {
+			t.Fatalf("README.md: no %s", marker)
+		}
+		rest := readme[i:]
+		start := strings.Index(rest, "```")
+		body := rest[start:]
+		body = body[strings.Index(body, "\n")+1:]
+		return body[:strings.Index(body, "```")]
+	}
+	sb := startSandbox(t)
+	dir := t.TempDir()
+	copyTree(t, filepath.Join("..", "testdata", "builds"), filepath.Join(dir, "testdata", "builds"))
+	writeFile(t, filepath.Join(dir, "octane-import.yaml"), strings.ReplaceAll(block("<!-- walkthrough:config -->"), "http://127.0.0.1:8080", sb.url))
+
+	commands := strings.Split(strings.TrimSpace(block("<!-- walkthrough:commands -->")), "\n")
+	env := map[string]string{}
+	wants := map[int][]string{ // by the command's position among the octane-import lines
+		0: {"octane-import.yaml: ok (1 targets, 0 sources, 1 rules)"},
+		1: {"rule:          team-job-build", "job:           payments-unit"},
+		2: {"Dry run: nothing was sent.", "4 builds, 56 test runs"},
+		3: {"Files: 8 imported.", "Test runs: 53 passed, 1 failed, 2 skipped in 4 builds"},
+		4: {"Files: 8 unchanged."},
+		5: {"Ledger octane-import.state", "Test runs imported: 53 passed, 1 failed, 2 skipped."},
+	}
+	n := 0
+	for _, c := range commands {
+		c = strings.TrimSpace(strings.SplitN(c, "#", 2)[0])
+		if k, v, ok := strings.Cut(strings.TrimPrefix(c, "export "), "="); ok && strings.HasPrefix(c, "export ") {
+			env[k] = v
+			continue
+		}
+		if !strings.HasPrefix(c, "octane-import ") {
+			t.Fatalf("walk-through line %q: want export or octane-import", c)
+		}
+		r := runBash(t, dir, env, c)
+		expectOK(t, r, wants[n]...)
+		n++
+	}
+	if n != len(wants) {
+		t.Errorf("the walk-through has %d octane-import commands, the test expects %d", n, len(wants))
+	}
+	mustContain(t, "sandbox page", sb.page(t), "my-laptop", "payments-unit", "web-e2e", "nightly-smoke")
+}
+
+var (
+	commandLine = regexp.MustCompile(`(?:^|[\s(|;&` + "`" + `])octane-import((?: +[^\s|;&#>` + "`" + `)]+)*)`)
+	flagWord    = regexp.MustCompile(`^(--?[a-zA-Z][a-zA-Z0-9-]*)`)
+)
+
+// TestDocumentedCommandLines checks every octane-import command line in the Markdown pages
+// this documentation owns and in the recipes: the command exists and each flag is one it takes.
+func TestDocumentedCommandLines(t *testing.T) {
+	help := map[string]string{}
+	helpOf := func(cmd string) string {
+		if h, ok := help[cmd]; ok {
+			return h
+		}
+		args := append(strings.Fields(cmd), "--help")
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("octane-import %s --help: %v\n%s", cmd, err, out)
+		}
+		help[cmd] = string(out)
+		return help[cmd]
+	}
+	root := helpOf("")
+	commands := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^  ([a-z]+) {2,}`).FindAllStringSubmatch(root, -1) {
+		commands[m[1]] = true
+	}
+	files := []string{"../README.md", "cookbook.md", "cli.md", "operations.md", "troubleshooting.md", "recipes/README.md"}
+	recipes, _ := filepath.Glob("recipes/*")
+	files = append(files, recipes...)
+	checked := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.ReplaceAll(string(data), "\\\n", " ")
+		for i, line := range strings.Split(text, "\n") {
+			for _, m := range commandLine.FindAllStringSubmatch(line, -1) {
+				words := strings.Fields(m[1])
+				if len(words) == 0 || strings.HasPrefix(words[0], "-") && words[0] != "--version" && words[0] != "--help" {
+					continue
+				}
+				cmd := ""
+				if !strings.HasPrefix(words[0], "-") {
+					cmd = words[0]
+					if !commands[cmd] {
+						// Prose ("octane-import puts ...") rather than a command line.
+						if regexp.MustCompile(`^[a-z]+$`).MatchString(cmd) && strings.Contains(line, "`octane-import "+cmd) {
+							t.Errorf("%s:%d: `octane-import %s`: no such command", f, i+1, cmd)
+						}
+						continue
+					}
+					words = words[1:]
+				}
+				h := helpOf(cmd)
+				for _, w := range words {
+					fm := flagWord.FindStringSubmatch(w)
+					if fm == nil {
+						continue
+					}
+					flag := fm[1]
+					if strings.HasPrefix(flag, "--") {
+						if !strings.Contains(h, "  "+flag+" ") && !strings.Contains(h, ", "+flag+" ") && !strings.Contains(h, "  "+flag+"\n") {
+							t.Errorf("%s:%d: octane-import %s does not take %s", f, i+1, cmd, flag)
+						}
+					} else if len(flag) == 2 || regexp.MustCompile(`^-v+$`).MatchString(flag) {
+						if !strings.Contains(h, "  "+flag[:2]+", ") {
+							t.Errorf("%s:%d: octane-import %s does not take %s", f, i+1, cmd, flag)
+						}
+					}
+				}
+				checked++
+			}
+		}
+	}
+	if checked < 30 {
+		t.Errorf("only %d command lines found: is the pattern still right?", checked)
+	}
+}
+
+// TestConventions checks what docs/cli.md promises of every command.
+func TestConventions(t *testing.T) {
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "octane-import " + testVersion + " (commit " + testCommit[:12] + ", built " + testDate + ")\n"
+	if string(out) != want {
+		t.Errorf("--version = %q, want %q", out, want)
+	}
+	for _, cmd := range []string{"scan", "watch", "explain", "validate", "status", "retry", "sandbox"} {
+		h, err := exec.Command(bin, cmd, "--help").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(h), "Examples:\n  octane-import ") || !strings.Contains(string(h), "octane-import "+cmd) {
+			t.Errorf("octane-import %s --help has no example", cmd)
+		}
+	}
+	for _, sh := range []string{"bash", "zsh", "fish"} {
+		script, err := exec.Command(bin, "completion", sh).Output()
+		if err != nil || len(script) < 500 {
+			t.Errorf("completion %s: %v (%d bytes)", sh, err, len(script))
+			continue
+		}
+		path, err := exec.LookPath(sh)
+		if err != nil {
+			t.Logf("%s is not installed: its completion script is not syntax-checked", sh)
+			continue
+		}
+		f := filepath.Join(t.TempDir(), "completion."+sh)
+		writeFile(t, f, string(script))
+		if out, err := exec.Command(path, "-n", f).CombinedOutput(); err != nil {
+			t.Errorf("%s -n on the completion script: %v\n%s", sh, err, out)
+		}
+	}
+	// Data on stdout, errors on stderr, no colour codes when not on a terminal.
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "r", "j", "1", "bad.xml"), "<html/>")
+	writeFile(t, filepath.Join(dir, "r", "j", "2", "good.xml"), goodReport)
+	r := runBin(t, dir, nil, "scan", "--sandbox", "r")
+	if r.code != 1 || !strings.Contains(r.stdout, "Files: 1 imported, 1 failed.") || strings.Contains(r.stdout, "bad.xml") {
+		t.Errorf("scan: exit %d, stdout %q: want 1, the summary, and no failure line on stdout", r.code, r.stdout)
+	}
+	mustContain(t, "stderr", r.stderr, "failed: ", "bad.xml")
+	if strings.Contains(r.stdout+r.stderr, "\x1b[") {
+		t.Errorf("colour codes written when not on a terminal")
+	}
+	// -q: nothing on stderr for a good run; -v: each file.
+	r = runBin(t, dir, nil, "scan", "--sandbox", "-q", "r/j/2")
+	if r.code != 0 || r.stderr != "" {
+		t.Errorf("scan -q: exit %d, stderr %q; want 0 and nothing", r.code, r.stderr)
+	}
+	r = runBin(t, dir, nil, "scan", "--sandbox", "-v", "r/j/2")
+	mustContain(t, "scan -v stderr", r.stderr, "imported: ", "good.xml")
+	// OCTANE_IMPORT_OUTPUT, and the flag over it.
+	r = runBin(t, dir, map[string]string{"OCTANE_IMPORT_OUTPUT": "json"}, "scan", "--sandbox", "r/j/2")
+	mustContain(t, "OCTANE_IMPORT_OUTPUT=json stdout", r.stdout, `"type":"summary"`)
+	r = runBin(t, dir, map[string]string{"OCTANE_IMPORT_OUTPUT": "json"}, "scan", "--sandbox", "-o", "text", "r/j/2")
+	mustContain(t, "-o text over OCTANE_IMPORT_OUTPUT=json", r.stdout, "Files: 1 imported.")
+}
