@@ -21,21 +21,25 @@ func (e errUnavailable) Error() string {
 }
 func (e errUnavailable) Unwrap() error { return e.err }
 
-// sender submits what the ledger holds: builds first (servers and pipelines as needed, roots
-// before the builds they caused, oldest first), then test-results payloads, then waits for
-// Octane's tasks.
+// sender submits what the ledger holds. Builds are reported one at a time, oldest first and
+// each after the builds its causes name; as soon as a build is reported its payloads go to
+// the posters, and Octane's tasks are waited for by other workers, so that a slow task never
+// holds the rest back. Servers and pipelines are made once, on first need.
 type sender struct {
 	im       *Importer
 	sum      *Summary
-	handled  map[string]bool // files whose payloads this run sent or resolved
 	mu       sync.Mutex
-	servers  map[string]octane.CIServer // target\x00instance id → entity
-	pipes    map[string]bool            // target\x00server\x00pipeline → ensured
-	failed   map[string]string          // build key → why Octane refused it
+	handled  map[string]bool   // files whose payloads this run sent or resolved
+	failed   map[string]string // build key → why Octane refused it
 	requests int
 	progress func(total, done int) // called under mu
 	total    int
 	done     int
+
+	ensure   sync.Mutex                 // one server or pipeline made at a time
+	servers  map[string]octane.CIServer // target\x00instance id → entity
+	pipes    map[string]bool            // target\x00server\x00pipeline → ensured
+	payloads map[string][]ledger.Payload
 }
 
 func newSender(im *Importer, sum *Summary) *sender {
@@ -64,37 +68,154 @@ func (s *sender) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.payloads = map[string][]ledger.Payload{}
+	for _, p := range queued {
+		s.payloads[p.Build] = append(s.payloads[p.Build], p)
+	}
 	s.mu.Lock()
 	s.total = len(builds) + len(queued)
 	s.report()
 	s.mu.Unlock()
-	for _, b := range builds {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		sp := specs[b.Key]
-		err := s.putBuild(ctx, b, sp, jobs)
-		if err == nil {
-			b.State, b.Error = ledger.BuildPut, ""
-		} else if stopsSending(ctx, err) {
-			return s.unavailable(ctx, err)
-		} else {
-			b.State, b.Error = ledger.BuildFailed, err.Error()
-			s.failed[b.Key] = fmt.Sprintf("Octane refused build %s: %v", sp.id(), err)
-			s.im.opt.Logger.Warn("build refused", "build", sp.id().String(), "err", err)
-		}
-		if err := l.PutBuilds(b); err != nil {
-			return err
-		}
-		if line := s.sum.ByBuild[b.Key]; line != nil {
-			line.State = string(b.State)
-		}
-		s.mu.Lock()
-		s.done++
-		s.report()
-		s.mu.Unlock()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var firstErr error
+	var errOnce sync.Once
+	fail := func(err error) { errOnce.Do(func() { firstErr = err; cancel() }) }
+	waits := make(chan waitItem, len(queued))
+	var waiters sync.WaitGroup
+	for range s.im.opt.Senders {
+		waiters.Go(func() {
+			for w := range waits {
+				if err := s.wait(ctx, w); err != nil {
+					fail(err)
+				}
+				s.finished()
+			}
+		})
 	}
-	return s.sendPayloads(ctx)
+
+	// Posters take payloads as soon as their build is reported.
+	posts := make(chan ledger.Payload, len(queued))
+	var posters sync.WaitGroup
+	for range s.im.opt.Senders {
+		posters.Go(func() {
+			for p := range posts {
+				w, err := s.post(ctx, p)
+				if err != nil {
+					fail(err)
+				}
+				if w == nil {
+					s.finished()
+					continue
+				}
+				waits <- *w
+			}
+		})
+	}
+
+	// Payloads whose build was reported in an earlier run (which stopped before sending
+	// them) go first. Then the builds, one at a time in order (oldest first, causes before
+	// the builds they caused), each build's payloads handed to the posters right after it.
+	pendingBuild := make(map[string]bool, len(builds))
+	for _, b := range builds {
+		pendingBuild[b.Key] = true
+	}
+	var keys []string
+	for key := range s.payloads {
+		if !pendingBuild[key] {
+			keys = append(keys, key)
+		}
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		if err := s.queuePayloads(key, posts); err != nil {
+			fail(err)
+		}
+	}
+	for _, b := range builds {
+		if ctx.Err() != nil {
+			break
+		}
+		if err := s.reportBuild(ctx, b, specs[b.Key], jobs); err != nil {
+			fail(err)
+			break
+		}
+		if err := s.queuePayloads(b.Key, posts); err != nil {
+			fail(err)
+			break
+		}
+	}
+	close(posts)
+	posters.Wait()
+	close(waits)
+	waiters.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
+
+// reportBuild reports one build; Octane refusing it is recorded (its payloads will fail with
+// the reason), Octane being unreachable is returned.
+func (s *sender) reportBuild(ctx context.Context, b ledger.Build, sp buildSpec, jobs map[string][]octane.Job) error {
+	err := s.putBuild(ctx, b, sp, jobs)
+	if err == nil {
+		b.State, b.Error = ledger.BuildPut, ""
+	} else if stopsSending(ctx, err) {
+		return s.unavailable(ctx, err)
+	} else {
+		b.State, b.Error = ledger.BuildFailed, err.Error()
+		s.mu.Lock()
+		s.failed[b.Key] = fmt.Sprintf("Octane refused build %s: %v", sp.id(), err)
+		s.mu.Unlock()
+		s.im.opt.Logger.Warn("build refused", "build", sp.id().String(), "err", err)
+	}
+	if err := s.im.opt.Ledger.PutBuilds(b); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if line := s.sum.ByBuild[b.Key]; line != nil {
+		line.State = string(b.State)
+	}
+	s.mu.Unlock()
+	s.finished()
+	return nil
+}
+
+// queuePayloads hands a build's queued payloads to the posters, or settles them as skipped
+// when Octane refused the build (their files fail with the build's reason).
+func (s *sender) queuePayloads(key string, posts chan<- ledger.Payload) error {
+	l := s.im.opt.Ledger
+	s.mu.Lock()
+	why, refused := s.failed[key]
+	s.mu.Unlock()
+	if !refused {
+		if bd, ok, err := l.Build(key); err != nil {
+			return err
+		} else if ok && bd.State == ledger.BuildFailed {
+			why, refused = "Octane refused its build: "+bd.Error, true
+		}
+	}
+	for _, p := range s.payloads[key] {
+		if !refused {
+			posts <- p
+			continue
+		}
+		if err := l.MarkDone(p.ID, ledger.PayloadSkipped, "", why); err != nil {
+			return err
+		}
+		s.markHandled(p)
+		s.finished()
+	}
+	return nil
+}
+
+func (s *sender) finished() {
+	s.mu.Lock()
+	s.done++
+	s.report()
+	s.mu.Unlock()
 }
 
 func (s *sender) unavailable(ctx context.Context, err error) error {
@@ -158,10 +279,22 @@ func (s *sender) putBuild(ctx context.Context, b ledger.Build, sp buildSpec, job
 	if err != nil {
 		return err
 	}
+	if err := s.ensureParents(ctx, c, sp, jobs); err != nil {
+		return err
+	}
+	s.count()
+	return c.PutBuild(ctx, sp.octaneBuild(b.Runs))
+}
+
+// ensureParents finds or makes the build's CI server and pipeline, once per run.
+func (s *sender) ensureParents(ctx context.Context, c Client, sp buildSpec, jobs map[string][]octane.Job) error {
+	s.ensure.Lock()
+	defer s.ensure.Unlock()
 	sk := sp.Target + "\x00" + sp.Server.InstanceID
 	srv, ok := s.servers[sk]
 	if !ok {
-		s.requests++
+		s.count()
+		var err error
 		srv, err = c.EnsureCIServer(ctx, octane.CIServer{InstanceID: sp.Server.InstanceID,
 			Name: orDefault(sp.Server.Name, sp.Server.InstanceID), Type: sp.Server.Type, URL: sp.Server.URL})
 		if err != nil {
@@ -171,103 +304,13 @@ func (s *sender) putBuild(ctx context.Context, b ledger.Build, sp buildSpec, job
 	}
 	pk := pipeKey(sp)
 	if !s.pipes[pk] {
-		s.requests++
+		s.count()
 		if _, err := c.EnsurePipeline(ctx, octane.Pipeline{Name: sp.Pipeline, ServerID: srv.ID, Jobs: jobs[pk]}); err != nil {
 			return fmt.Errorf("pipeline %q: %w", sp.Pipeline, err)
 		}
 		s.pipes[pk] = true
 	}
-	s.requests++
-	return c.PutBuild(ctx, sp.octaneBuild(b.Runs))
-}
-
-// sendPayloads posts every pending payload and waits for every sent one, Senders at a time.
-func (s *sender) sendPayloads(ctx context.Context) error {
-	l := s.im.opt.Ledger
-	payloads, err := l.Payloads(ledger.Pending, ledger.PayloadSent)
-	if err != nil {
-		return err
-	}
-	// Payloads of builds Octane refused are not sent: their files fail with the build's reason.
-	var todo []ledger.Payload
-	for _, p := range payloads {
-		if why, ok := s.failed[p.Build]; ok {
-			if err := l.MarkDone(p.ID, ledger.PayloadSkipped, "", why); err != nil {
-				return err
-			}
-			s.markHandled(p)
-			continue
-		}
-		if bd, ok, err := l.Build(p.Build); err != nil {
-			return err
-		} else if ok && bd.State == ledger.BuildFailed {
-			if err := l.MarkDone(p.ID, ledger.PayloadSkipped, "", "Octane refused its build: "+bd.Error); err != nil {
-				return err
-			}
-			s.markHandled(p)
-			continue
-		}
-		todo = append(todo, p)
-	}
-	s.mu.Lock()
-	s.done += len(payloads) - len(todo) // skipped with their refused builds
-	s.report()
-	s.mu.Unlock()
-	// Posting and waiting are apart: a poster never sits idle while Octane processes a task,
-	// so a backfill keeps the client's concurrency busy whatever Octane's task times are.
-	work := make(chan ledger.Payload)
-	waits := make(chan waitItem, len(todo))
-	var posters, waiters sync.WaitGroup
-	var firstErr error
-	var errOnce sync.Once
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	fail := func(err error) { errOnce.Do(func() { firstErr = err; cancel() }) }
-	finished := func() {
-		s.mu.Lock()
-		s.done++
-		s.report()
-		s.mu.Unlock()
-	}
-	for range s.im.opt.Senders {
-		posters.Go(func() {
-			for p := range work {
-				w, err := s.post(ctx, p)
-				if err != nil {
-					fail(err)
-				}
-				if w == nil {
-					finished()
-					continue
-				}
-				waits <- *w
-			}
-		})
-		waiters.Go(func() {
-			for w := range waits {
-				if err := s.wait(ctx, w); err != nil {
-					fail(err)
-				}
-				finished()
-			}
-		})
-	}
-feed:
-	for _, p := range todo {
-		select {
-		case work <- p:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(work)
-	posters.Wait()
-	close(waits)
-	waiters.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
-	return ctx.Err()
+	return nil
 }
 
 func (s *sender) report() {
