@@ -266,11 +266,7 @@ func orDefault(s, def string) string {
 }
 
 func (s *sender) client(target string) (Client, error) {
-	c, err := s.im.opt.Client(target)
-	if err != nil {
-		return nil, fmt.Errorf("target %q: %w", target, err)
-	}
-	return c, nil
+	return s.im.opt.Client(target)
 }
 
 // putBuild makes sure the build's server and pipeline exist, then reports the build.

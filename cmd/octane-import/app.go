@@ -210,7 +210,7 @@ func (a *app) setup(cmd *cobra.Command) error {
 		return envErr
 	}
 	a.configSet = flags.Changed("config")
-	if _, ok := a.env("NO_COLOR"); ok {
+	if v, ok := a.env("NO_COLOR"); ok && v != "" { // no-color.org: set and not empty
 		a.noColor = true
 	}
 	switch a.output {
@@ -218,6 +218,11 @@ func (a *app) setup(cmd *cobra.Command) error {
 	default:
 		return usageErr("--output must be text or json, not %q", a.output)
 	}
+	return a.makeLogger()
+}
+
+// makeLogger makes the logger for the verbosity and format chosen.
+func (a *app) makeLogger() error {
 	level := slog.LevelWarn
 	switch {
 	case a.quiet:

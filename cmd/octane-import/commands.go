@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"sort"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -44,15 +46,15 @@ rules that can never match, missing secrets. Exit 0 when the file is good, 2 whe
 
 func (a *app) explainCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "explain [--config FILE] PATH...",
+		Use:   "explain [--config FILE] [PATH...]",
 		Short: "Show what the rules make of each report: rule, captures, target, server, pipeline, job, build, fields",
 		Long: `explain maps every report under the PATHs exactly as scan would (the same discovery, the same
 manifests, the same rules) and prints, for each, the rule that matched (by its line), the
 captured values and everything the report resolves to. Nothing is recorded or sent. Run it
-before a backfill. With --output json, one JSON object per file.`,
+before a backfill. With no PATH, the configuration's sources. With --output json, one JSON
+object per file.`,
 		Example: `  octane-import explain /drops/payments/unit/1042
-  octane-import explain --output json /drops | jq -r '.build'`,
-		Args: cobra.MinimumNArgs(1),
+  octane-import explain --output json /drops | jq -r '.decision.build'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := a.loadConfig()
 			if err != nil {
@@ -77,11 +79,14 @@ before a backfill. With --output json, one JSON object per file.`,
 					_ = enc.Encode(obj)
 					return
 				}
-				mapping.WriteExplain(a.stdout, ex.Path, ex.Decision, ex.Err)
+				var buf strings.Builder
+				mapping.WriteExplain(&buf, ex.Path, ex.Decision, ex.Err)
+				text := buf.String()
 				if ex.Manifest != "" {
-					fmt.Fprintf(a.stdout, "  manifest: %s\n", ex.Manifest)
+					// The manifest line goes inside the entry, before its closing blank line.
+					text = strings.TrimSuffix(text, "\n") + "  manifest:      " + ex.Manifest + "\n\n"
 				}
-				fmt.Fprintln(a.stdout)
+				fmt.Fprint(a.stdout, text)
 			})
 			if err != nil {
 				return &exitError{code: exitFailed, err: err}
@@ -115,7 +120,11 @@ func (a *app) statusCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			l, err := ledger.Open(a.ledgerPath(cfg), ledger.Options{ReadOnly: true})
+			path := a.ledgerPath(cfg)
+			if _, err := os.Stat(path); err != nil {
+				return &exitError{code: exitUsage, err: fmt.Errorf("no ledger at %s (nothing imported with it yet; --state names another)", path)}
+			}
+			l, err := ledger.Open(path, ledger.Options{ReadOnly: true})
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}

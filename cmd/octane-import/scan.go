@@ -27,6 +27,7 @@ type importFlags struct {
 	concurrency    int
 	skipErrors     bool
 	maxRuns        int
+	retries        int
 	sinceT, untilT time.Time
 }
 
@@ -42,6 +43,7 @@ func (f *importFlags) register(cmd *cobra.Command, dryRun bool) {
 	fl.IntVar(&f.concurrency, "concurrency", 0, "payloads in flight at once (default: settings.concurrency, else 4)")
 	fl.BoolVar(&f.skipErrors, "skip-errors", false, "ask Octane to skip unresolvable references instead of failing the payload (settings.skip_errors)")
 	fl.IntVar(&f.maxRuns, "max-runs-per-payload", 0, "test runs per test-results request (default: settings.max_runs_per_payload, else 5000)")
+	fl.IntVar(&f.retries, "retries", 0, "attempts per request when Octane fails temporarily, with back-off (default 8, about a minute and a half in all)")
 }
 
 func (f *importFlags) parse() error {
@@ -85,6 +87,9 @@ interrupted run resumes where it stopped, and nothing is sent twice.`,
   octane-import scan --config ci.yaml --fail-on-no-tests build/test-results`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := f.parse(); err != nil {
+				return err
+			}
+			if err := pathsExist(args); err != nil {
 				return err
 			}
 			return a.runImport(cmd.Context(), &f, func(ctx context.Context, im *importer.Importer) (*importer.Summary, error) {
@@ -181,13 +186,16 @@ func (a *app) client(s *session, f *importFlags, target string) (importer.Client
 		if !ok {
 			return nil, fmt.Errorf("no target named %q in the configuration", target)
 		}
-		if t.URL == "" {
-			return nil, fmt.Errorf("target %q has no url: write one in the configuration, or try --sandbox", target)
-		}
 		cfg.URL, cfg.SharedSpace, cfg.Workspace = t.URL, t.SharedSpace, t.Workspace
 		cfg.ClientID, cfg.ClientSecret, cfg.User, cfg.Password = t.ClientID, t.ClientSecret, t.User, t.Password
 		cfg.Proxy, cfg.NoProxy, cfg.CAFile, cfg.Insecure = t.Proxy, t.NoProxy, t.CAFile, t.Insecure
-		cfg.ApplyEnv(a.env)
+		cfg.ApplyEnv(a.env) // OCTANE_URL, OCTANE_CLIENT_ID ... fill what the configuration leaves empty
+		if cfg.URL == "" {
+			return nil, fmt.Errorf("target %q has no url: write one in the configuration, set OCTANE_URL (with OCTANE_SHARED_SPACE, OCTANE_WORKSPACE, OCTANE_CLIENT_ID, OCTANE_CLIENT_SECRET), or try --sandbox", target)
+		}
+	}
+	if f.retries > 0 {
+		cfg.Retry.MaxAttempts = f.retries
 	}
 	if r := s.cfg.Settings.RateLimit; r > 0 {
 		cfg.RateLimit = r
@@ -201,6 +209,17 @@ func (a *app) client(s *session, f *importFlags, target string) (importer.Client
 	}
 	s.clients[target] = c
 	return c, nil
+}
+
+// checkTargets makes the client of every target before anything is read, so that a target
+// that cannot work (no url, no credentials, a bad CA file) is a configuration error at once.
+func (a *app) checkTargets(s *session, f *importFlags) error {
+	for _, t := range s.cfg.Targets {
+		if _, err := a.client(s, f, t.Name); err != nil {
+			return &exitError{code: exitUsage, err: err}
+		}
+	}
+	return nil
 }
 
 func concurrency(f *importFlags, cfg *mapping.Config) int {
@@ -242,6 +261,11 @@ func (a *app) runImport(ctx context.Context, f *importFlags, do func(context.Con
 		return err
 	}
 	defer s.close()
+	if !f.dryRun {
+		if err := a.checkTargets(s, f); err != nil {
+			return err
+		}
+	}
 	out := a.newPrinter()
 	im, err := a.importerFor(s, f, out)
 	if err != nil {
@@ -260,6 +284,16 @@ func (a *app) runImport(ctx context.Context, f *importFlags, do func(context.Con
 	}
 	if f.failNoTests && sum.Runs.Total() == 0 && sum.Outcomes[importer.Unchanged] == 0 {
 		return &exitError{code: exitFailed, err: errors.New("no test runs found (--fail-on-no-tests)")}
+	}
+	return nil
+}
+
+// pathsExist makes a mistyped path a usage error (exit 2), not a failed import.
+func pathsExist(paths []string) error {
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			return usageErr("%v", err)
+		}
 	}
 	return nil
 }

@@ -36,6 +36,16 @@ exit 0. A second signal exits at once; the ledger stays consistent.`,
 			if err := f.parse(); err != nil {
 				return err
 			}
+			if a.verbose == 0 && !a.quiet {
+				// A service's log says what it does: info level unless -q.
+				a.verbose = 1
+				if err := a.makeLogger(); err != nil {
+					return err
+				}
+			}
+			if err := pathsExist(args); err != nil {
+				return err
+			}
 			s, err := a.openSession(&f)
 			if err != nil {
 				return err
@@ -55,6 +65,9 @@ exit 0. A second signal exits at once; the ledger stays consistent.`,
 			if !fl.Changed("manifest-wait") && set.ManifestWait > 0 {
 				wo.ManifestWait = set.ManifestWait
 			}
+			if err := a.checkTargets(s, &f); err != nil {
+				return err
+			}
 			im, err := a.importerFor(s, &f, watchReporter{a})
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
@@ -73,12 +86,12 @@ exit 0. A second signal exits at once; the ledger stays consistent.`,
 			if s.sandbox != nil {
 				fmt.Fprintf(a.stdout, "Sandbox Octane at %s/ (in-process; it stops with watch)\n", s.sandbox.URL())
 			}
-			a.logger.Warn("watching", "paths", args, "settle", wo.Settle, "poll", wo.Poll, "reconcile", wo.Reconcile)
+			a.logger.Info("watching", "paths", args, "settle", wo.Settle, "poll", wo.Poll, "reconcile", wo.Reconcile)
 			err = im.Watch(cmd.Context(), args, wo, m)
 			if err != nil && !errors.Is(err, context.Canceled) {
 				return &exitError{code: exitFailed, err: err}
 			}
-			a.logger.Warn("watch stopped", "imported", m.FilesImported.Load(), "failed", m.FilesFailed.Load())
+			a.logger.Info("watch stopped", "imported", m.FilesImported.Load(), "failed", m.FilesFailed.Load())
 			return nil
 		},
 	}
