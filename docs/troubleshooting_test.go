@@ -84,8 +84,8 @@ rules:
 	{name: "wrong workspace", files: map[string]string{"r/j/1/a.xml": goodReport, "octane-import.yaml": strings.Replace(targetConfig(""), `workspace: "1002"`, `workspace: "9999"`, 1)},
 		args: []string{"scan", "r"}, env: map[string]string{"OCTANE_CLIENT_SECRET": sandboxSecret}, code: 1,
 		msg: `404 Not Found platform.entity_not_found: Workspace "9999" does not exist in shared space 1001`},
-	{name: "no url", files: map[string]string{"r/j/1/a.xml": goodReport}, args: []string{"scan", "r"}, code: 1,
-		msg: `target "sandbox" has no url: write one in the configuration, or try --sandbox`},
+	{name: "no url", files: map[string]string{"r/j/1/a.xml": goodReport}, args: []string{"scan", "r"}, code: 2,
+		msg: `target "sandbox" has no url: write one in the configuration, set OCTANE_URL (with OCTANE_SHARED_SPACE, OCTANE_WORKSPACE, OCTANE_CLIENT_ID, OCTANE_CLIENT_SECRET), or try --sandbox`},
 }
 
 func TestTroubleshootingMessages(t *testing.T) {
