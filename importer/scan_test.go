@@ -509,3 +509,35 @@ release_id: %s
 	}
 	noDuplicates(t, e.srv)
 }
+
+func TestRootBuildReportedBeforeTheBuildsItCaused(t *testing.T) {
+	e := newEnv(t, nil)
+	dir := t.TempDir()
+	// The child started (by its own clock) before its root: the cause decides the order.
+	writeFile(t, filepath.Join(dir, "child", "octane-build.yaml"), `version: 1
+server: {instance_id: ci}
+pipeline: {name: flow, root_job: root}
+job: {id: child}
+build: {id: "5", started: 2026-01-01T09:00:00Z}
+causes: [{job: root, build: "1"}]
+`)
+	writeReport(t, filepath.Join(dir, "child", "TEST-c.xml"), "com.acme.C", 2, false)
+	writeFile(t, filepath.Join(dir, "root", "octane-build.yaml"), `version: 1
+server: {instance_id: ci}
+pipeline: {name: flow, root_job: root}
+job: {id: root}
+build: {id: "1", started: 2026-01-01T10:00:00Z}
+`)
+	writeReport(t, filepath.Join(dir, "root", "TEST-r.xml"), "com.acme.R", 2, false)
+	sum, _ := e.scan(dir)
+	if sum.Failures() != 0 {
+		t.Fatalf("failures: %+v", sum.Errors)
+	}
+	var order []string
+	for _, b := range e.srv.Builds() {
+		order = append(order, b.JobCIID)
+	}
+	if strings.Join(order, ",") != "root,child" {
+		t.Errorf("builds reached Octane in the order %v, want the root first", order)
+	}
+}

@@ -21,10 +21,11 @@ func (e errUnavailable) Error() string {
 }
 func (e errUnavailable) Unwrap() error { return e.err }
 
-// sender submits what the ledger holds. Builds are reported one at a time, oldest first and
-// each after the builds its causes name; as soon as a build is reported its payloads go to
-// the posters, and Octane's tasks are waited for by other workers, so that a slow task never
-// holds the rest back. Servers and pipelines are made once, on first need.
+// sender submits what the ledger holds. Builds are reported oldest first, each after the
+// builds its causes name and after the previous build of its job (jobs in parallel); as soon
+// as a build is reported its payloads go to the posters, and Octane's tasks are waited for by
+// other workers, so that a slow task never holds the rest back. Servers and pipelines are
+// made once, on first need.
 type sender struct {
 	im       *Importer
 	sum      *Summary
@@ -133,19 +134,50 @@ func (s *sender) run(ctx context.Context) error {
 			fail(err)
 		}
 	}
+	// Builds are reported Senders at a time, in order; a build waits for the builds its causes
+	// name and for the previous build of its own job, so each job's builds reach Octane oldest
+	// first and a root build before the builds it caused, while different jobs go in parallel.
+	reported := make(map[string]chan struct{}, len(builds))
+	after := make(map[string][]string, len(builds))
+	lastOfJob := map[string]string{}
 	for _, b := range builds {
-		if ctx.Err() != nil {
-			break
+		reported[b.Key] = make(chan struct{})
+		sp := specs[b.Key]
+		for _, c := range sp.Causes {
+			if k := buildKey(sp.Target, sp.Server.InstanceID, c.JobCIID, c.BuildCIID); k != b.Key {
+				if _, ok := reported[k]; ok {
+					after[b.Key] = append(after[b.Key], k)
+				}
+			}
 		}
-		if err := s.reportBuild(ctx, b, specs[b.Key], jobs); err != nil {
-			fail(err)
-			break
+		job := sp.Target + "\x00" + sp.Server.InstanceID + "\x00" + sp.Job
+		if prev, ok := lastOfJob[job]; ok {
+			after[b.Key] = append(after[b.Key], prev)
 		}
-		if err := s.queuePayloads(b.Key, posts); err != nil {
-			fail(err)
-			break
+		lastOfJob[job] = b.Key
+	}
+	work := make(chan ledger.Build)
+	var reporters sync.WaitGroup
+	for range s.im.opt.Senders {
+		reporters.Go(func() {
+			for b := range work {
+				if err := s.reportInTurn(ctx, b, specs[b.Key], jobs, after[b.Key], reported, posts); err != nil {
+					fail(err)
+				}
+				close(reported[b.Key])
+			}
+		})
+	}
+feed:
+	for _, b := range builds {
+		select {
+		case work <- b:
+		case <-ctx.Done():
+			break feed
 		}
 	}
+	close(work)
+	reporters.Wait()
 	close(posts)
 	posters.Wait()
 	close(waits)
@@ -154,6 +186,26 @@ func (s *sender) run(ctx context.Context) error {
 		return firstErr
 	}
 	return ctx.Err()
+}
+
+// reportInTurn waits for the builds that must reach Octane first, reports the build and
+// hands its payloads to the posters.
+func (s *sender) reportInTurn(ctx context.Context, b ledger.Build, sp buildSpec, jobs map[string][]octane.Job,
+	first []string, reported map[string]chan struct{}, posts chan<- ledger.Payload) error {
+	for _, k := range first {
+		select {
+		case <-reported[k]:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.reportBuild(ctx, b, sp, jobs); err != nil {
+		return err
+	}
+	return s.queuePayloads(b.Key, posts)
 }
 
 // reportBuild reports one build; Octane refusing it is recorded (its payloads will fail with
