@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -88,15 +89,17 @@ type app struct {
 	env            func(string) (string, bool)
 	hostname       func() (string, error)
 
-	configPath string
-	configSet  bool
-	statePath  string
-	output     string
-	verbose    int
-	quiet      bool
-	logFormat  string
-	noColor    bool
-	logger     *slog.Logger
+	configPath  string
+	configSet   bool
+	statePath   string
+	output      string
+	verbose     int
+	quiet       bool
+	logFormat   string
+	noColor     bool
+	cpuProfile  string
+	stopProfile func()
+	logger      *slog.Logger
 }
 
 func newApp(stdout, stderr io.Writer) *app {
@@ -113,6 +116,9 @@ func (a *app) execute(ctx context.Context, args []string) int {
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	err := root.ExecuteContext(ctx)
+	if a.stopProfile != nil {
+		a.stopProfile()
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -174,6 +180,8 @@ Exit status: 0 all files imported, 1 some files failed, 2 usage or configuration
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, "only errors on stderr")
 	pf.StringVar(&a.logFormat, "log-format", "text", "log format on stderr: text or json")
 	pf.BoolVar(&a.noColor, "no-color", false, "no colour (also NO_COLOR)")
+	pf.StringVar(&a.cpuProfile, "cpuprofile", "", "write a CPU profile to this file (for performance reports)")
+	_ = pf.MarkHidden("cpuprofile")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr("%v", err) })
 
 	root.AddCommand(
@@ -217,6 +225,17 @@ func (a *app) setup(cmd *cobra.Command) error {
 	case "text", "json":
 	default:
 		return usageErr("--output must be text or json, not %q", a.output)
+	}
+	if a.cpuProfile != "" {
+		f, err := os.Create(a.cpuProfile)
+		if err != nil {
+			return usageErr("--cpuprofile: %v", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return usageErr("--cpuprofile: %v", err)
+		}
+		a.stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
 	}
 	return a.makeLogger()
 }

@@ -386,7 +386,7 @@ func (l *Ledger) PutFiles(files ...File) error {
 	}
 	now := l.now()
 	return l.update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketFiles)
+		b := filesBucket(tx)
 		for _, f := range files {
 			f.Updated = now
 			if err := putJSON(b, []byte(f.Path), f); err != nil {
@@ -442,7 +442,7 @@ func (l *Ledger) Seal(payloads []NewPayload, files []File, builds []Build) ([]ui
 		spooled[i] = name
 	}
 	err := l.update(func(tx *bolt.Tx) error {
-		pb, fb, bb := tx.Bucket(bucketPayloads), tx.Bucket(bucketFiles), tx.Bucket(bucketBuilds)
+		pb, fb, bb := tx.Bucket(bucketPayloads), filesBucket(tx), tx.Bucket(bucketBuilds)
 		byPath := make(map[string]*File, len(files))
 		for i := range files {
 			byPath[files[i].Path] = &files[i]
@@ -616,7 +616,7 @@ func (l *Ledger) changePayload(id uint64, change func(*bolt.Tx, *Payload) error)
 	now := l.now()
 	var drop string // spool file of a payload Octane accepted: deleted once that is on disk
 	err := l.update(func(tx *bolt.Tx) error {
-		pb, fb := tx.Bucket(bucketPayloads), tx.Bucket(bucketFiles)
+		pb, fb := tx.Bucket(bucketPayloads), filesBucket(tx)
 		var p Payload
 		v := pb.Get(itob(id))
 		if v == nil {
@@ -815,6 +815,15 @@ func (l *Ledger) Summarize() (Summary, error) {
 		})
 	})
 	return s, err
+}
+
+// filesBucket is the files bucket set up for writing. Files arrive mostly in path order (the
+// walk's), so pages are split nearly full: half-empty pages would double the ledger, and a
+// rescan reads all of it.
+func filesBucket(tx *bolt.Tx) *bolt.Bucket {
+	b := tx.Bucket(bucketFiles)
+	b.FillPercent = 0.9
+	return b
 }
 
 func putJSON(b *bolt.Bucket, key []byte, v any) error {
