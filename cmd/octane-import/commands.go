@@ -99,6 +99,30 @@ object per file.`,
 	}
 }
 
+// statusJSON is `status --output json`, and watch's /status.
+type statusJSON struct {
+	Ledger string `json:"ledger"`
+	ledger.Summary
+	Failed []ledger.File `json:"failed"`
+}
+
+// ledgerStatus reads what status reports: the counts, and the files that did not make it
+// (and, with all, those not yet settled).
+func ledgerStatus(l *ledger.Ledger, all bool) (statusJSON, error) {
+	sum, err := l.Summarize()
+	if err != nil {
+		return statusJSON{}, err
+	}
+	st := statusJSON{Ledger: l.Path(), Summary: sum, Failed: []ledger.File{}}
+	err = l.Files(func(f ledger.File) bool {
+		if f.State == ledger.Failed || f.State == ledger.Unmatched || (all && !f.State.Terminal()) {
+			st.Failed = append(st.Failed, f)
+		}
+		return true
+	})
+	return st, err
+}
+
 type explainJSON struct {
 	Path      string            `json:"path"`
 	Manifest  string            `json:"manifest,omitempty"`
@@ -125,30 +149,20 @@ func (a *app) statusCommand() *cobra.Command {
 				return &exitError{code: exitUsage, err: fmt.Errorf("no ledger at %s (nothing imported with it yet; --state names another)", path)}
 			}
 			l, err := ledger.Open(path, ledger.Options{ReadOnly: true})
+			if errors.Is(err, ledger.ErrLocked) {
+				err = fmt.Errorf("%w (a running watch holds it: its --health-listen address serves the same report at /status)", err)
+			}
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
 			defer l.Close()
-			sum, err := l.Summarize()
+			st, err := ledgerStatus(l, all)
 			if err != nil {
 				return err
 			}
-			var bad []ledger.File
-			err = l.Files(func(f ledger.File) bool {
-				if f.State == ledger.Failed || f.State == ledger.Unmatched || (all && !f.State.Terminal()) {
-					bad = append(bad, f)
-				}
-				return true
-			})
-			if err != nil {
-				return err
-			}
+			sum, bad := st.Summary, st.Failed
 			if a.jsonOutput() {
-				return json.NewEncoder(a.stdout).Encode(struct {
-					Ledger string `json:"ledger"`
-					ledger.Summary
-					Failed []ledger.File `json:"failed"`
-				}{l.Path(), sum, bad})
+				return json.NewEncoder(a.stdout).Encode(st)
 			}
 			fmt.Fprintf(a.stdout, "Ledger %s\n\n", l.Path())
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)

@@ -220,6 +220,16 @@ func TestWatchServesHealthAndMetricsAndStopsCleanly(t *testing.T) {
 			t.Errorf("/metrics lacks %q:\n%s", want, metrics)
 		}
 	}
+	resp, err := http.Get("http://" + addr + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st statusJSON
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if err != nil || st.Files["accepted"] != 1 {
+		t.Errorf("/status = %+v, %v; want the one accepted file", st, err)
+	}
 	cancel()
 	select {
 	case c := <-code:

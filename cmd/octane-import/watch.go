@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/octane-import/octane-import/importer"
+	"github.com/octane-import/octane-import/importer/ledger"
 )
 
 func (a *app) watchCommand() *cobra.Command {
@@ -78,7 +80,7 @@ exit 0. A second signal exits at once; the ledger stays consistent.`,
 				if err != nil {
 					return &exitError{code: exitUsage, err: fmt.Errorf("--health-listen: %w", err)}
 				}
-				hs := &http.Server{Handler: healthHandler(m), ReadHeaderTimeout: 5 * time.Second}
+				hs := &http.Server{Handler: healthHandler(m, s.ledger), ReadHeaderTimeout: 5 * time.Second}
 				go func() { _ = hs.Serve(ln) }()
 				defer hs.Close()
 				a.logger.Info("health and metrics", "url", "http://"+ln.Addr().String()+"/metrics")
@@ -102,7 +104,7 @@ exit 0. A second signal exits at once; the ledger stays consistent.`,
 	fl.DurationVar(&wo.Poll, "poll", 0, "poll every interval instead of using file events (network drives); 0 = events (settings.poll)")
 	fl.DurationVar(&wo.Reconcile, "reconcile", 10*time.Minute, "full rescan period, in every mode (settings.reconcile)")
 	fl.DurationVar(&wo.ManifestWait, "manifest-wait", 30*time.Second, "how long a report without a build manifest waits for one (settings.manifest_wait)")
-	fl.StringVar(&health, "health-listen", "", "serve /healthz and /metrics (Prometheus text) on this address, e.g. 127.0.0.1:9090")
+	fl.StringVar(&health, "health-listen", "", "serve /healthz, /metrics (Prometheus text) and /status (the ledger, as status --output json) on this address, e.g. 127.0.0.1:9090")
 	return cmd
 }
 
@@ -124,8 +126,19 @@ func (r watchReporter) File(fr importer.FileResult) {
 
 func (watchReporter) Progress(importer.Progress) {}
 
-func healthHandler(m *importer.Metrics) http.Handler {
+func healthHandler(m *importer.Metrics, l *ledger.Ledger) http.Handler {
 	mux := http.NewServeMux()
+	// /status is `octane-import status --output json` of the running watcher's ledger, which
+	// no other process can open while the watcher holds it.
+	mux.HandleFunc("/status", func(w http.ResponseWriter, r *http.Request) {
+		st, err := ledgerStatus(l, r.URL.Query().Get("all") != "")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(st)
+	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
