@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -265,6 +266,44 @@ func (w *watcher) event(ev fsnotify.Event) {
 		}
 	}
 	w.consider(r, path)
+	if ev.Op.Has(fsnotify.Create) && renamedComplete(path) {
+		// A report that appears whole at once (an atomic rename into place, which inotify
+		// reports as a create) needs no settle time.
+		w.mu.Lock()
+		if p, ok := w.pending[path]; ok && p.readyAt.IsZero() {
+			p.readyAt = time.Now()
+		}
+		w.mu.Unlock()
+	}
+}
+
+// renamedComplete reports whether a file that just appeared is already a whole JUnit report:
+// not empty, and ending with the end tag of a JUnit root. A file still being written gets
+// the settle time as usual; a report that was complete only by chance fails to parse, and is
+// read again when it changes.
+func renamedComplete(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil || info.Size() == 0 {
+		return false
+	}
+	tail := make([]byte, 64)
+	off := info.Size() - int64(len(tail))
+	if off < 0 {
+		off, tail = 0, tail[:info.Size()]
+	}
+	n, _ := f.ReadAt(tail, off)
+	end := strings.TrimRight(string(tail[:n]), " \t\r\n")
+	for _, root := range []string{"</testsuites>", "</testsuite>", "</testrun>"} {
+		if strings.HasSuffix(end, root) {
+			return true
+		}
+	}
+	return false
 }
 
 // consider looks at one path: a report or a manifest goes (back) into the pending set; a

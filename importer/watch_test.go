@@ -254,3 +254,27 @@ func TestWatchOctaneDownThenBackDrainsTheQueue(t *testing.T) {
 	}
 	noDuplicates(t, e.srv)
 }
+
+func TestWatchAtomicRenameNeedsNoSettleTime(t *testing.T) {
+	e := newEnv(t, nil)
+	dir := t.TempDir()
+	e.watching(t, dir, importer.WatchOptions{Settle: time.Hour})
+	if err := os.MkdirAll(filepath.Join(dir, "atomic", "3"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the new folder's watch is in place
+	tmp := filepath.Join(dir, "atomic", "3", ".TEST-a.xml.tmp")
+	writeReport(t, tmp, "com.acme.Atomic", 3, false)
+	if err := os.Rename(tmp, filepath.Join(dir, "atomic", "3", "TEST-a.xml")); err != nil {
+		t.Fatal(err)
+	}
+	// Settle is an hour: only "complete at once" can import it within the deadline.
+	eventually(t, "the renamed report", func() bool { return runsInJob(e.srv, "atomic") == 3 })
+	// A half-written report in the same place waits for its settle time.
+	half := filepath.Join(dir, "atomic", "4", "TEST-h.xml")
+	writeFile(t, half, `<testsuite name="s"><testcase classname="a.B" name="c"/>`)
+	time.Sleep(500 * time.Millisecond)
+	if n := runsInJob(e.srv, "atomic"); n != 3 {
+		t.Errorf("a half-written report was imported: runs %d", n)
+	}
+}
