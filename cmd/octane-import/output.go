@@ -66,7 +66,11 @@ func (p *printer) File(r importer.FileResult) {
 		if r.Error != nil {
 			msg = r.Error.Message
 		}
-		fmt.Fprintf(p.a.stderr, "%s: %s: %s\n", r.Outcome, r.Path, msg)
+		if strings.HasPrefix(msg, r.Path) {
+			fmt.Fprintf(p.a.stderr, "%s: %s\n", r.Outcome, msg) // the message names the file (and line) already
+		} else {
+			fmt.Fprintf(p.a.stderr, "%s: %s: %s\n", r.Outcome, r.Path, msg)
+		}
 	default:
 		if p.a.verbose > 0 {
 			line := fmt.Sprintf("%s: %s", r.Outcome, r.Path)
