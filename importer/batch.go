@@ -30,8 +30,9 @@ type batcher struct {
 	open   map[string]*openPayload
 	tick   int
 
-	pendingSeal []*openPayload // closed, not yet written
-	records     []ledger.File  // records of files with nothing to send, not yet written
+	pendingSeal []*openPayload  // closed, not yet written
+	records     []ledger.File   // records of files with nothing to send, not yet written
+	waiting     map[string]bool // unchanged files an earlier run left queued: reported after sending
 }
 
 // record keeps the record of a file that needs nothing sent (failed, unmatched, empty,
@@ -77,7 +78,8 @@ type openPayload struct {
 }
 
 func newBatcher(im *Importer, scanID uint64, sum *Summary) *batcher {
-	return &batcher{im: im, scanID: scanID, sum: sum, builds: map[string]*buildAcc{}, open: map[string]*openPayload{}}
+	return &batcher{im: im, scanID: scanID, sum: sum, builds: map[string]*buildAcc{}, open: map[string]*openPayload{},
+		waiting: map[string]bool{}}
 }
 
 // build returns the accumulator of a build, loading what earlier scans recorded.

@@ -176,7 +176,9 @@ func (im *Importer) requeue(todo []ledger.File) (int, []ledger.File, error) {
 
 func partlyAccepted(f ledger.File, state map[uint64]ledger.Payload) bool {
 	for _, id := range f.Payloads {
-		if state[id].State == ledger.PayloadDone {
+		// Accepted, or still queued or in flight: rereading the file would send those runs
+		// again. Only the failed and skipped payloads are sent again.
+		if st := state[id].State; st != ledger.PayloadFailed && st != ledger.PayloadSkipped {
 			return true
 		}
 	}

@@ -79,11 +79,13 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 	var walkErr error
 	go func() {
 		defer close(cands)
+		seen := map[string]bool{} // overlapping paths or sources: each file is read once
 		for _, r := range roots {
 			err := r.walk(ctx, func(kind string, c candidate) error {
-				if kind != "report" {
+				if kind != "report" || seen[c.path] {
 					return nil
 				}
+				seen[c.path] = true
 				select {
 				case cands <- c:
 					return nil
@@ -155,7 +157,7 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 	}
 	if err := ctx.Err(); err != nil {
 		sum.Interrupt = true
-		im.reportSent(emit, sum, scanID, nil)
+		im.reportSent(emit, sum, scanID, b.waiting)
 		return sum, err
 	}
 
@@ -174,6 +176,9 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 			sum.Interrupt = true
 		}
 	}
+	for p := range b.waiting {
+		snd.handled[p] = true
+	}
 	im.reportSent(emit, sum, scanID, snd.handled)
 	if sendErr != nil && !isUnavailable(sendErr) {
 		return sum, sendErr
@@ -183,8 +188,16 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 
 // take routes one read report: final outcomes are reported at once, the rest batched.
 func (im *Importer) take(b *batcher, rr *readResult, emit func(FileResult)) error {
+	if rr.err != nil && (errors.Is(rr.err, context.Canceled) || errors.Is(rr.err, context.DeadlineExceeded)) {
+		return nil // stopped while reading it: nothing about the file itself, so nothing recorded
+	}
 	switch rr.outcome {
 	case Unchanged:
+		if st := rr.rec.State; !im.opt.DryRun && (st == ledger.Parsed || st == ledger.Sent) {
+			// Queued by an earlier run: reported once the send phase settles it.
+			b.waiting[rr.rec.Path] = true
+			return nil
+		}
 		// Touched but not changed (same hash): remember the new size and mtime.
 		if !im.opt.DryRun && (rr.rec.Size != rr.c.size || rr.rec.ModTime != rr.c.modTime.UnixNano()) {
 			rr.rec.Size, rr.rec.ModTime = rr.c.size, rr.c.modTime.UnixNano()

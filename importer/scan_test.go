@@ -541,3 +541,40 @@ build: {id: "1", started: 2026-01-01T10:00:00Z}
 		t.Errorf("builds reached Octane in the order %v, want the root first", order)
 	}
 }
+
+func TestOverlappingPathsReadEachFileOnce(t *testing.T) {
+	e := newEnv(t, nil)
+	dir := copyTree(t, filepath.Join("..", "testdata", "builds"))
+	sum, _ := e.scan(dir, dir, filepath.Join(dir, "web"))
+	if runsIn(e.srv) != 56 || sum.Runs.Total() != 56 {
+		t.Fatalf("runs: stand-in %d, summary %d, want 56 each", runsIn(e.srv), sum.Runs.Total())
+	}
+	noDuplicates(t, e.srv)
+}
+
+func TestAFailedTaskPollLeavesThePayloadSentNotFailed(t *testing.T) {
+	e := newEnv(t, nil)
+	dir := t.TempDir()
+	writeReport(t, filepath.Join(dir, "job", "1", "TEST-a.xml"), "com.acme.A", 10, false)
+	// Octane takes the payload, then one poll of its task fails for good (a 500).
+	e.srv.Inject(octanetest.Fault{Method: "GET", Path: "/test-results/1101", Kind: octanetest.Status, Code: 500, Times: 100})
+	_, files := e.scan(dir)
+	if o := outcomes(files); o[importer.Queued] != 1 {
+		t.Fatalf("after a failed poll: %v, want the file queued (its task may well succeed)", o)
+	}
+	e.srv.ClearFaults()
+	_, _, err := e.run(context.Background(), nil, func(im *importer.Importer) (*importer.Summary, error) {
+		return im.Retry(context.Background(), nil)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, files = e.scan(dir)
+	if o := outcomes(files); o[importer.Imported]+o[importer.Unchanged] != 1 {
+		t.Fatalf("after the poll works again: %v", o)
+	}
+	if runsIn(e.srv) != 10 {
+		t.Errorf("runs = %d, want 10 (no resend of an accepted payload)", runsIn(e.srv))
+	}
+	noDuplicates(t, e.srv)
+}

@@ -430,10 +430,10 @@ func (s *sender) wait(ctx context.Context, w waitItem) error {
 		s.count()
 		t, err := w.c.WaitTask(ctx, task.ID)
 		if err != nil {
-			if stopsSending(ctx, err) {
-				return s.unavailable(ctx, err)
-			}
-			return l.MarkDone(p.ID, ledger.PayloadFailed, "", fmt.Sprintf("task %s: %v", task.ID, err))
+			// Whatever went wrong while asking, the task may well succeed: the payload stays
+			// sent (never failed, which retry would resend) and the next run asks again.
+			_ = l.MarkAttempt(p.ID, fmt.Sprintf("task %s: %v", task.ID, err))
+			return s.unavailable(ctx, err)
 		}
 		task = t
 	}

@@ -156,7 +156,7 @@ func (im *Importer) Watch(ctx context.Context, paths []string, opt WatchOptions,
 		defer pt.Stop()
 		poll = pt.C
 	}
-	drainAfter := time.Time{}
+	drainAfter := time.Now() // work an earlier run left queued is sent at once, not with the next file
 	for {
 		select {
 		case <-ctx.Done():

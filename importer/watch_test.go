@@ -278,3 +278,17 @@ func TestWatchAtomicRenameNeedsNoSettleTime(t *testing.T) {
 		t.Errorf("a half-written report was imported: runs %d", n)
 	}
 }
+
+func TestWatchSendsWorkLeftQueuedAtStart(t *testing.T) {
+	e := newEnv(t, nil)
+	dir := t.TempDir()
+	writeReport(t, filepath.Join(dir, "left", "1", "TEST-l.xml"), "com.acme.L", 5, false)
+	e.srv.Inject(octanetest.Fault{Kind: octanetest.HTML503, Times: 1_000_000})
+	_, files := e.scan(dir)
+	if o := outcomes(files); o[importer.Queued] != 1 {
+		t.Fatalf("while down: %v", o)
+	}
+	e.srv.ClearFaults()
+	e.watching(t, dir, importer.WatchOptions{})
+	eventually(t, "the queued runs, with no new file", func() bool { return runsInJob(e.srv, "left") == 5 })
+}

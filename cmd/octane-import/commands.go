@@ -56,6 +56,9 @@ object per file.`,
 		Example: `  octane-import explain /drops/payments/unit/1042
   octane-import explain --output json /drops | jq -r '.decision.build'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := pathsExist(args); err != nil {
+				return err
+			}
 			cfg, err := a.loadConfig()
 			if err != nil {
 				return err
@@ -218,6 +221,9 @@ Octane refused are reported again. Files that import now leave the failed list.`
   octane-import retry /drops/payments`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := f.parse(); err != nil {
+				return err
+			}
+			if err := pathsExist(args); err != nil {
 				return err
 			}
 			return a.runImport(cmd.Context(), &f, func(ctx context.Context, im *importer.Importer) (*importer.Summary, error) {

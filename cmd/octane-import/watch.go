@@ -29,8 +29,8 @@ imports each file once it is complete (its size and mtime held still for --settl
 so that a missed event costs latency, never a result. Octane being down leaves work queued
 in the ledger; it drains when Octane is back.
 
-SIGINT or SIGTERM: stop taking new files, finish the batch in flight, close the ledger and
-exit 0. A second signal exits at once; the ledger stays consistent.`,
+SIGINT or SIGTERM: stop taking new files, checkpoint the batch in flight (what was sent is
+recorded, the rest stays queued for the next start), close the ledger and exit 0. A second signal exits at once; the ledger stays consistent.`,
 		Example: `  octane-import watch /drops
   octane-import watch --poll 30s --health-listen 127.0.0.1:9090 /mnt/ci-share
   octane-import watch --marker '*.done' --manifest-wait 5m /drops`,
