@@ -80,14 +80,14 @@ func (im *Importer) roots(paths []string) ([]*root, error) {
 // sourceFor picks the configured source whose directory holds path, so that its include,
 // exclude and manifest patterns apply (relative to its own directory); else the defaults.
 func (im *Importer) sourceFor(path string) mapping.Source {
-	best := -1
+	best, bestDir := -1, ""
 	for i, s := range im.opt.Config.Sources {
 		dir, err := Normalize(s.Dir)
 		if err != nil || s.Dir == "" {
 			continue
 		}
-		if within(path, dir) && (best < 0 || len(dir) > len(im.opt.Config.Sources[best].Dir)) {
-			best = i
+		if within(path, dir) && (best < 0 || len(dir) > len(bestDir)) { // the innermost source wins
+			best, bestDir = i, dir
 		}
 	}
 	if best >= 0 {
