@@ -55,7 +55,7 @@ func (im *Importer) roots(paths []string) ([]*root, error) {
 			out = append(out, &root{dir: dir, source: s})
 		}
 		if len(out) == 0 {
-			return nil, errorf("nothing to scan: name a path, or add sources to the configuration")
+			return nil, fmt.Errorf("nothing to scan: name a path, or add sources to the configuration")
 		}
 		return out, nil
 	}
@@ -257,4 +257,38 @@ func (r *root) walkManifests(ctx context.Context, fn func(kind string, c candida
 		return r.walk(ctx, fn, onErr)
 	}
 	return nil
+}
+
+// loadManifests is the first pass of a scan (and of explain): it reads every build manifest
+// under the roots, so that reports find theirs whatever the order on disk, and counts the
+// reports it passes (for the progress bar). A manifest that cannot be used is reported
+// through broken and claims its folder's reports, so they fail rather than go to a wrong build.
+// Walk errors are left to the second pass, which meets the same ones.
+func (im *Importer) loadManifests(ctx context.Context, roots []*root, broken func(candidate, error)) (*manifests, int, error) {
+	ms := newManifests()
+	reports := 0
+	for _, r := range roots {
+		if r.file != "" {
+			reports++
+		}
+		err := r.walkManifests(ctx, func(kind string, c candidate) error {
+			if kind != "manifest" {
+				reports++
+				return nil
+			}
+			m, err := manifest.Load(c.path)
+			if err == nil {
+				err = ms.add(m)
+			}
+			if err != nil {
+				ms.broken[filepath.Dir(c.path)] = err
+				broken(c, err)
+			}
+			return nil
+		}, func(string, error) {})
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	return ms, reports, nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 
-	"github.com/octane-import/octane-import/manifest"
 	"github.com/octane-import/octane-import/mapping"
 	"github.com/octane-import/octane-import/report"
 )
@@ -26,22 +25,9 @@ func (im *Importer) Explain(ctx context.Context, paths []string, fn func(Explana
 	if err != nil {
 		return err
 	}
-	ms := newManifests()
-	for _, r := range roots {
-		if err := r.walkManifests(ctx, func(kind string, c candidate) error {
-			if kind == "manifest" {
-				m, err := manifest.Load(c.path)
-				if err == nil {
-					err = ms.add(m)
-				}
-				if err != nil {
-					ms.broken[dirOf(c.path)] = err
-				}
-			}
-			return nil
-		}, func(string, error) {}); err != nil {
-			return err
-		}
+	ms, _, err := im.loadManifests(ctx, roots, func(candidate, error) {})
+	if err != nil {
+		return err
 	}
 	for _, r := range roots {
 		err := r.walk(ctx, func(kind string, c candidate) error {

@@ -6,6 +6,7 @@ package importer
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"runtime"
 	"time"
@@ -89,13 +90,13 @@ type Importer struct {
 func New(opt Options) (*Importer, error) {
 	opt.defaults()
 	if opt.Config == nil {
-		return nil, errorf("importer: no configuration")
+		return nil, fmt.Errorf("importer: no configuration")
 	}
 	if opt.Ledger == nil && !opt.DryRun {
-		return nil, errorf("importer: no ledger (only a dry run can go without one)")
+		return nil, fmt.Errorf("importer: no ledger (only a dry run can go without one)")
 	}
 	if opt.Client == nil && !opt.DryRun {
-		return nil, errorf("importer: no Octane client")
+		return nil, fmt.Errorf("importer: no Octane client")
 	}
 	return &Importer{opt: opt}, nil
 }

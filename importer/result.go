@@ -2,7 +2,6 @@ package importer
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"sort"
 	"time"
@@ -171,8 +170,6 @@ func (s *Summary) SortedBuilds() []*BuildN {
 	})
 	return out
 }
-
-func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }
 
 // errorInfo turns an error into its JSON form, keeping the file and line of reader errors.
 func errorInfo(err error) *ErrorInfo {

@@ -1,14 +1,15 @@
 package importer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/octane-import/octane-import/importer/ledger"
-	"github.com/octane-import/octane-import/manifest"
 )
 
 // Scan makes one pass over paths (or the configuration's sources when none are given):
@@ -40,33 +41,12 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 		im.opt.Reporter.File(r)
 	}
 
-	// Pass 1: the build manifests, so that reports find theirs whatever the order on disk.
-	ms := newManifests()
-	progress := Progress{Phase: "reading"}
-	for _, r := range roots {
-		if r.file != "" {
-			progress.FilesTotal++
-		}
-		err := r.walkManifests(ctx, func(kind string, c candidate) error {
-			if kind != "manifest" {
-				progress.FilesTotal++ // counted now so that the progress bar has an end
-				return nil
-			}
-			m, err := manifest.Load(c.path)
-			if err == nil {
-				err = ms.add(m)
-			}
-			if err != nil {
-				ms.broken[dirOf(c.path)] = err
-				im.recordFailure(emit, c, scanID, err)
-			}
-			return nil
-		}, func(string, error) {}) // the second pass meets (and reports) the same walk errors
-		if err != nil {
-			return sum, err
-		}
+	// Pass 1: the build manifests; pass 2 below reads the reports.
+	ms, total, err := im.loadManifests(ctx, roots, func(c candidate, err error) { im.recordFailure(emit, c, scanID, err) })
+	if err != nil {
+		return sum, err
 	}
-
+	progress := Progress{Phase: "reading", FilesTotal: total}
 	im.opt.Reporter.Progress(progress)
 
 	// Pass 2: the reports, read in parallel, batched in one goroutine.
@@ -304,27 +284,11 @@ func (im *Importer) reportSent(emit func(FileResult), sum *Summary, scanID uint6
 }
 
 func idOfKey(key string) BuildID {
-	var parts [4]string
-	i := 0
-	start := 0
-	for j := 0; j < len(key) && i < 3; j++ {
-		if key[j] == '\x1f' {
-			parts[i] = key[start:j]
-			i++
-			start = j + 1
-		}
+	parts := strings.SplitN(key, "\x1f", 4) // see buildKey
+	for len(parts) < 4 {
+		parts = append(parts, "")
 	}
-	parts[i] = key[start:]
 	return BuildID{Server: parts[1], Job: parts[2], Build: parts[3]}
-}
-
-func dirOf(path string) string {
-	for i := len(path) - 1; i >= 0; i-- {
-		if path[i] == '/' || path[i] == '\\' {
-			return path[:i]
-		}
-	}
-	return "."
 }
 
 func (im *Importer) plan(b *batcher) *Plan {
@@ -346,7 +310,7 @@ func (im *Importer) plan(b *batcher) *Plan {
 		}
 		if !pt.extra["s"+sp.Server.InstanceID] {
 			pt.extra["s"+sp.Server.InstanceID] = true
-			pt.Servers = append(pt.Servers, PlanServer{InstanceID: sp.Server.InstanceID, Name: orDefault(sp.Server.Name, sp.Server.InstanceID), Type: sp.Server.Type, URL: sp.Server.URL})
+			pt.Servers = append(pt.Servers, PlanServer{InstanceID: sp.Server.InstanceID, Name: cmp.Or(sp.Server.Name, sp.Server.InstanceID), Type: sp.Server.Type, URL: sp.Server.URL})
 			pt.Requests++
 		}
 		pk := "p" + sp.Server.InstanceID + "\x00" + sp.Pipeline

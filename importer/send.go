@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -297,24 +298,17 @@ func pipelineJobs(specs map[string]buildSpec) map[string][]octane.Job {
 	for _, k := range keys {
 		sp := specs[k]
 		pk := pipeKey(sp)
-		add(pk, octane.Job{CIID: sp.RootJob, Name: orDefault(sp.RootJobName, sp.RootJob)})
+		add(pk, octane.Job{CIID: sp.RootJob, Name: cmp.Or(sp.RootJobName, sp.RootJob)})
 	}
 	for _, k := range keys {
 		sp := specs[k]
-		add(pipeKey(sp), octane.Job{CIID: sp.Job, Name: orDefault(sp.JobName, sp.Job)})
+		add(pipeKey(sp), octane.Job{CIID: sp.Job, Name: cmp.Or(sp.JobName, sp.Job)})
 	}
 	return out
 }
 
 func pipeKey(sp buildSpec) string {
 	return sp.Target + "\x00" + sp.Server.InstanceID + "\x00" + sp.Pipeline
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 func (s *sender) client(target string) (Client, error) {
@@ -344,7 +338,7 @@ func (s *sender) ensureParents(ctx context.Context, c Client, sp buildSpec, jobs
 		s.count()
 		var err error
 		srv, err = c.EnsureCIServer(ctx, octane.CIServer{InstanceID: sp.Server.InstanceID,
-			Name: orDefault(sp.Server.Name, sp.Server.InstanceID), Type: sp.Server.Type, URL: sp.Server.URL})
+			Name: cmp.Or(sp.Server.Name, sp.Server.InstanceID), Type: sp.Server.Type, URL: sp.Server.URL})
 		if err != nil {
 			return fmt.Errorf("CI server %s: %w", sp.Server.InstanceID, err)
 		}

@@ -474,7 +474,7 @@ func (w *watcher) manifestPending(path string, r *root, dirs map[string]bool) bo
 // hasManifest reports whether a manifest sits in the report's folder or above, up to its root.
 func (w *watcher) hasManifest(path string, r *root) bool {
 	for dir := filepath.Dir(path); ; dir = filepath.Dir(dir) {
-		for _, name := range []string{"octane-build.yaml", "octane-build.yml", "octane-build.json"} {
+		for _, name := range manifest.Names {
 			if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
 				return true
 			}

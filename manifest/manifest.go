@@ -15,6 +15,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -116,14 +117,13 @@ type Manifest struct {
 	globs []*glob.Glob // compiled Reports, set by Parse
 }
 
+// Names are the default manifest file names.
+var Names = []string{"octane-build.yaml", "octane-build.yml", "octane-build.json"}
+
 // IsManifestName reports whether a file's base name is one of the default
-// manifest names: octane-build.yaml, octane-build.yml or octane-build.json.
+// manifest names (Names).
 func IsManifestName(name string) bool {
-	switch filepath.Base(name) {
-	case "octane-build.yaml", "octane-build.yml", "octane-build.json":
-		return true
-	}
-	return false
+	return slices.Contains(Names, filepath.Base(name))
 }
 
 // Load reads and parses the manifest at path.

@@ -220,10 +220,7 @@ Octane refused are reported again. Files that import now leave the failed list.`
   octane-import retry
   octane-import retry /drops/payments`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := f.parse(); err != nil {
-				return err
-			}
-			if err := pathsExist(args); err != nil {
+			if err := f.parse(args); err != nil {
 				return err
 			}
 			return a.runImport(cmd.Context(), &f, func(ctx context.Context, im *importer.Importer) (*importer.Summary, error) {

@@ -46,7 +46,11 @@ func (f *importFlags) register(cmd *cobra.Command, dryRun bool) {
 	fl.IntVar(&f.retries, "retries", 0, "attempts per request when Octane fails temporarily, with back-off (default 8, about a minute and a half in all)")
 }
 
-func (f *importFlags) parse() error {
+// parse checks the flag values and the paths named (a mistyped one is a usage error).
+func (f *importFlags) parse(paths []string) error {
+	if err := pathsExist(paths); err != nil {
+		return err
+	}
 	var err error
 	if f.sinceT, err = parseTime(f.since); err != nil {
 		return usageErr("--since: %v", err)
@@ -86,10 +90,7 @@ interrupted run resumes where it stopped, and nothing is sent twice.`,
   octane-import scan --since 2026-01-01 --output json /drops > import.jsonl
   octane-import scan --config ci.yaml --fail-on-no-tests build/test-results`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := f.parse(); err != nil {
-				return err
-			}
-			if err := pathsExist(args); err != nil {
+			if err := f.parse(args); err != nil {
 				return err
 			}
 			return a.runImport(cmd.Context(), &f, func(ctx context.Context, im *importer.Importer) (*importer.Summary, error) {

@@ -35,7 +35,7 @@ recorded, the rest stays queued for the next start), close the ledger and exit 0
   octane-import watch --poll 30s --health-listen 127.0.0.1:9090 /mnt/ci-share
   octane-import watch --marker '*.done' --manifest-wait 5m /drops`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := f.parse(); err != nil {
+			if err := f.parse(args); err != nil {
 				return err
 			}
 			if a.verbose == 0 && !a.quiet {
@@ -44,9 +44,6 @@ recorded, the rest stays queued for the next start), close the ledger and exit 0
 				if err := a.makeLogger(); err != nil {
 					return err
 				}
-			}
-			if err := pathsExist(args); err != nil {
-				return err
 			}
 			s, err := a.openSession(&f)
 			if err != nil {

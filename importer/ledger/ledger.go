@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -264,7 +265,8 @@ func (l *Ledger) cleanSpool() error {
 	return nil
 }
 
-// writeSpool stores payload bytes in a new spool file, synced to disk before it returns.
+// writeSpool stores payload bytes in a new spool file, synced to disk; the caller syncs the
+// spool folder (once for all the files of a transaction) before committing the records.
 func (l *Ledger) writeSpool(data []byte) (string, error) {
 	name := fmt.Sprintf("%d-%d-%d.xml.gz", l.now().UnixNano(), os.Getpid(), l.seq.Add(1))
 	tmp := filepath.Join(l.spool, name+".tmp")
@@ -281,9 +283,6 @@ func (l *Ledger) writeSpool(data []byte) (string, error) {
 	}
 	if err == nil {
 		err = os.Rename(tmp, filepath.Join(l.spool, name))
-	}
-	if err == nil {
-		err = syncDir(l.spool)
 	}
 	if err != nil {
 		_ = os.Remove(tmp)
@@ -441,6 +440,12 @@ func (l *Ledger) Seal(payloads []NewPayload, files []File, builds []Build) ([]ui
 		}
 		spooled[i] = name
 	}
+	if len(spooled) > 0 {
+		if err := syncDir(l.spool); err != nil {
+			l.removeSpool(spooled...)
+			return nil, fmt.Errorf("spool: %w", err)
+		}
+	}
 	err := l.update(func(tx *bolt.Tx) error {
 		pb, fb, bb := tx.Bucket(bucketPayloads), filesBucket(tx), tx.Bucket(bucketBuilds)
 		byPath := make(map[string]*File, len(files))
@@ -496,22 +501,13 @@ func (l *Ledger) Payloads(states ...PayloadState) ([]Payload, error) {
 			if err := json.Unmarshal(v, &p); err != nil {
 				return fmt.Errorf("payload %d: %w", btoi(k), err)
 			}
-			if len(states) == 0 || hasState(states, p.State) {
+			if len(states) == 0 || slices.Contains(states, p.State) {
 				out = append(out, p)
 			}
 			return nil
 		})
 	})
 	return out, err
-}
-
-func hasState(states []PayloadState, s PayloadState) bool {
-	for _, x := range states {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // PayloadData returns the stored bytes of a payload.
@@ -585,7 +581,11 @@ func (l *Ledger) Requeue(id uint64, data []byte) error {
 		return fmt.Errorf("ledger %s: opened read-only", l.path)
 	}
 	name, err := l.writeSpool(data)
+	if err == nil {
+		err = syncDir(l.spool)
+	}
 	if err != nil {
+		l.removeSpool(name)
 		return err
 	}
 	var old string
@@ -746,7 +746,7 @@ func (l *Ledger) Builds(states ...BuildState) ([]Build, error) {
 			if err := json.Unmarshal(v, &b); err != nil {
 				return fmt.Errorf("build %q: %w", k, err)
 			}
-			if len(states) == 0 || hasBuildState(states, b.State) {
+			if len(states) == 0 || slices.Contains(states, b.State) {
 				out = append(out, b)
 			}
 			return nil
@@ -759,15 +759,6 @@ func (l *Ledger) Builds(states ...BuildState) ([]Build, error) {
 		return out[i].Key < out[j].Key
 	})
 	return out, err
-}
-
-func hasBuildState(states []BuildState, s BuildState) bool {
-	for _, x := range states {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Summary counts files by state and payloads by state.
