@@ -19,8 +19,8 @@ import (
 	"github.com/octane-import/octane-import/importer/ledger"
 	"github.com/octane-import/octane-import/mapping"
 	"github.com/octane-import/octane-import/octane"
-	"github.com/octane-import/octane-import/octane/octanetest"
 	"github.com/octane-import/octane-import/report"
+	"github.com/octane-import/octane-import/sandbox"
 )
 
 // benchSpec is the corpus of the Go benchmarks: 10 builds, 200 files, ~20,000 test cases, ~18 MB;
@@ -164,7 +164,7 @@ func BenchmarkFloorParallel(b *testing.B) {
 
 // BenchmarkScan runs the importer in process over the corpus, as `scan --dry-run` and as `scan`
 // to an in-process stand-in Octane (whose CPU shows in the same profile: its functions are in
-// package octanetest). Run it with -cpuprofile or -memprofile to see where a scan's time goes.
+// package sandbox). Run it with -cpuprofile or -memprofile to see where a scan's time goes.
 func BenchmarkScan(b *testing.B) {
 	dir, st, _ := corpus(b)
 	for _, dryRun := range []bool{true, false} {
@@ -200,11 +200,11 @@ func BenchmarkScan(b *testing.B) {
 func newImporter(b *testing.B, dryRun bool) (*importer.Importer, func()) {
 	b.Helper()
 	tmp := b.TempDir()
-	var srv *octanetest.Server
+	var srv *sandbox.Server
 	url := "http://127.0.0.1:1"
 	if !dryRun {
 		var err error
-		if srv, err = octanetest.Start(octanetest.Options{}); err != nil {
+		if srv, err = sandbox.Start(sandbox.Options{}); err != nil {
 			b.Fatal(err)
 		}
 		url = srv.URL()

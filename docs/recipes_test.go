@@ -235,7 +235,7 @@ func copyTree(t *testing.T, src, dst string) {
 	}
 }
 
-// Credentials of the sandbox (octanetest's defaults, printed by `octane-import sandbox`).
+// Credentials of the sandbox (the sandbox's defaults, printed by `octane-import sandbox`).
 const (
 	sandboxClientID = "sandbox-client"
 	sandboxSecret   = "sandbox-secret"

@@ -17,13 +17,13 @@ import (
 	"github.com/octane-import/octane-import/importer/ledger"
 	"github.com/octane-import/octane-import/mapping"
 	"github.com/octane-import/octane-import/octane"
-	"github.com/octane-import/octane-import/octane/octanetest"
+	"github.com/octane-import/octane-import/sandbox"
 )
 
 // env is one test's world: a stand-in Octane over real HTTP, a ledger file, a configuration.
 type env struct {
 	t      *testing.T
-	srv    *octanetest.Server
+	srv    *sandbox.Server
 	cfg    *mapping.Config
 	state  string
 	mu     sync.Mutex
@@ -33,7 +33,7 @@ type env struct {
 
 func newEnv(t *testing.T, cfg *mapping.Config) *env {
 	t.Helper()
-	srv, err := octanetest.Start(octanetest.Options{})
+	srv, err := sandbox.Start(sandbox.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func outcomes(files []importer.FileResult) map[importer.Outcome]int {
 	return m
 }
 
-func runsIn(srv *octanetest.Server) int { return len(srv.Runs()) }
+func runsIn(srv *sandbox.Server) int { return len(srv.Runs()) }
 
 // writeReport writes a small JUnit report with n passing tests (and one failing when fail).
 func writeReport(t testing.TB, path, class string, n int, fail bool) {
@@ -325,7 +325,7 @@ func TestOctaneDownThenBack(t *testing.T) {
 	dir := t.TempDir()
 	writeReport(t, filepath.Join(dir, "job", "1", "TEST-a.xml"), "com.acme.A", 5, false)
 	// Down for longer than the client's retries: the scan leaves the work queued.
-	e.srv.Inject(octanetest.Fault{Kind: octanetest.HTML503, Times: 1000})
+	e.srv.Inject(sandbox.Fault{Kind: sandbox.HTML503, Times: 1000})
 	sum, files := e.scan(dir)
 	if o := outcomes(files); o[importer.Queued] != 1 || len(sum.Errors) == 0 {
 		t.Fatalf("while down: outcomes %v, errors %v", o, sum.Errors)
@@ -557,7 +557,7 @@ func TestAFailedTaskPollLeavesThePayloadSentNotFailed(t *testing.T) {
 	dir := t.TempDir()
 	writeReport(t, filepath.Join(dir, "job", "1", "TEST-a.xml"), "com.acme.A", 10, false)
 	// Octane takes the payload, then one poll of its task fails for good (a 500).
-	e.srv.Inject(octanetest.Fault{Method: "GET", Path: "/test-results/1101", Kind: octanetest.Status, Code: 500, Times: 100})
+	e.srv.Inject(sandbox.Fault{Method: "GET", Path: "/test-results/1101", Kind: sandbox.Status, Code: 500, Times: 100})
 	_, files := e.scan(dir)
 	if o := outcomes(files); o[importer.Queued] != 1 {
 		t.Fatalf("after a failed poll: %v, want the file queued (its task may well succeed)", o)

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/octane-import/octane-import/importer"
-	"github.com/octane-import/octane-import/octane/octanetest"
+	"github.com/octane-import/octane-import/sandbox"
 )
 
 // A payload whose task failed, and whose first answer was lost, is resent byte for byte;
@@ -20,7 +20,7 @@ func TestFailedTaskMessageSurvivesALostAnswer(t *testing.T) {
 	writeReport(t, filepath.Join(dir, "app", "7", "TEST-a.xml"), "com.acme.A", 3, false)
 	const msg = "test_run 2 has an invalid status (from Octane)"
 	e.srv.FailNextTasks(1, msg)
-	e.srv.Inject(octanetest.Fault{Method: http.MethodPost, Path: "/test-results", Kind: octanetest.DropAfterProcess})
+	e.srv.Inject(sandbox.Fault{Method: http.MethodPost, Path: "/test-results", Kind: sandbox.DropAfterProcess})
 	_, files := e.scan(dir)
 	n := 0
 	for _, f := range files {
@@ -51,7 +51,7 @@ func TestRepeated401StopsTheRunInsteadOfFailingBuilds(t *testing.T) {
 			writeReport(t, filepath.Join(dir, "app", "7", "TEST-a.xml"), "com.acme.A", 3, false)
 			e.octaneClient() // sign in before the faults are armed
 			for range 2 {
-				e.srv.Inject(octanetest.Fault{Path: path, Kind: octanetest.ExpireSession})
+				e.srv.Inject(sandbox.Fault{Path: path, Kind: sandbox.ExpireSession})
 			}
 			sum, files := e.scan(dir)
 			if e.srv.PendingFaults() != 0 {

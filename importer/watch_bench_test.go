@@ -13,7 +13,7 @@ import (
 	"github.com/octane-import/octane-import/importer/ledger"
 	"github.com/octane-import/octane-import/mapping"
 	"github.com/octane-import/octane-import/octane"
-	"github.com/octane-import/octane-import/octane/octanetest"
+	"github.com/octane-import/octane-import/sandbox"
 )
 
 // acceptClock records when each file's results were accepted by Octane.
@@ -50,7 +50,7 @@ func BenchmarkWatchLatency(b *testing.B) {
 		gap  time.Duration // 0 = one at a time
 	}{{"1_per_min", 0}, {"100_per_min", 600 * time.Millisecond}, {"1000_per_min", 60 * time.Millisecond}} {
 		b.Run(rate.name, func(b *testing.B) {
-			srv, err := octanetest.Start(octanetest.Options{})
+			srv, err := sandbox.Start(sandbox.Options{})
 			if err != nil {
 				b.Fatal(err)
 			}

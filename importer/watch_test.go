@@ -11,7 +11,7 @@ import (
 
 	"github.com/octane-import/octane-import/importer"
 	"github.com/octane-import/octane-import/importer/ledger"
-	"github.com/octane-import/octane-import/octane/octanetest"
+	"github.com/octane-import/octane-import/sandbox"
 )
 
 // watching runs Watch over dir until the returned stop is called; stop waits for Watch to return.
@@ -69,7 +69,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func runsInJob(srv *octanetest.Server, job string) int {
+func runsInJob(srv *sandbox.Server, job string) int {
 	n := 0
 	for _, r := range srv.Runs() {
 		if r.JobCIID == job {
@@ -80,7 +80,7 @@ func runsInJob(srv *octanetest.Server, job string) int {
 }
 
 // noDuplicates fails when a run (build, class, name) is in the stand-in twice.
-func noDuplicates(t *testing.T, srv *octanetest.Server) {
+func noDuplicates(t *testing.T, srv *sandbox.Server) {
 	t.Helper()
 	seen := map[string]bool{}
 	for _, r := range srv.Runs() {
@@ -188,7 +188,7 @@ func TestWatchRestartInTheMiddleOfABurst(t *testing.T) {
 func TestWatchStopsDuringASendAndResumes(t *testing.T) {
 	e := newEnv(t, nil)
 	dir := t.TempDir()
-	e.srv.Inject(octanetest.Fault{Method: "POST", Path: "/test-results", Kind: octanetest.Latency, Delay: 2 * time.Second})
+	e.srv.Inject(sandbox.Fault{Method: "POST", Path: "/test-results", Kind: sandbox.Latency, Delay: 2 * time.Second})
 	stop := e.watching(t, dir, importer.WatchOptions{Settle: 100 * time.Millisecond})
 	writeReport(t, filepath.Join(dir, "slowoctane", "1", "TEST-s.xml"), "com.acme.S", 7, false)
 	eventually(t, "the post to start", func() bool {
@@ -231,7 +231,7 @@ func TestWatchMarkerMakesFilesCompleteAtOnce(t *testing.T) {
 func TestWatchOctaneDownThenBackDrainsTheQueue(t *testing.T) {
 	e := newEnv(t, nil)
 	dir := t.TempDir()
-	e.srv.Inject(octanetest.Fault{Kind: octanetest.HTML503, Times: 1_000_000})
+	e.srv.Inject(sandbox.Fault{Kind: sandbox.HTML503, Times: 1_000_000})
 	e.watching(t, dir, importer.WatchOptions{RetryQueued: 200 * time.Millisecond})
 	for i := 0; i < 3; i++ {
 		writeReport(t, filepath.Join(dir, "down", fmt.Sprint(i), "TEST-d.xml"), "com.acme.D", 4, false)
@@ -283,7 +283,7 @@ func TestWatchSendsWorkLeftQueuedAtStart(t *testing.T) {
 	e := newEnv(t, nil)
 	dir := t.TempDir()
 	writeReport(t, filepath.Join(dir, "left", "1", "TEST-l.xml"), "com.acme.L", 5, false)
-	e.srv.Inject(octanetest.Fault{Kind: octanetest.HTML503, Times: 1_000_000})
+	e.srv.Inject(sandbox.Fault{Kind: sandbox.HTML503, Times: 1_000_000})
 	_, files := e.scan(dir)
 	if o := outcomes(files); o[importer.Queued] != 1 {
 		t.Fatalf("while down: %v", o)

@@ -11,16 +11,16 @@ import (
 	"unicode/utf8"
 
 	"github.com/octane-import/octane-import/octane"
-	"github.com/octane-import/octane-import/octane/octanetest"
+	"github.com/octane-import/octane-import/sandbox"
 )
 
-// These tests run the client against the strict stand-in (package octanetest),
+// These tests run the client against the strict stand-in (package sandbox),
 // an independent implementation of the wire contract.
 
-func startStandIn(t *testing.T, opts octanetest.Options) (*octanetest.Server, *octane.Client, *bytes.Buffer) {
+func startStandIn(t *testing.T, opts sandbox.Options) (*sandbox.Server, *octane.Client, *bytes.Buffer) {
 	t.Helper()
-	opts.Credentials = []octanetest.Credential{{ID: "it-client", Secret: "it-Secret-Value"}}
-	s, err := octanetest.Start(opts)
+	opts.Credentials = []sandbox.Credential{{ID: "it-client", Secret: "it-Secret-Value"}}
+	s, err := sandbox.Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func startStandIn(t *testing.T, opts octanetest.Options) (*octanetest.Server, *o
 }
 
 func TestStandInFullFlow(t *testing.T) {
-	s, c, _ := startStandIn(t, octanetest.Options{RotateCookie: true, TaskDelay: 10 * time.Millisecond})
+	s, c, _ := startStandIn(t, sandbox.Options{RotateCookie: true, TaskDelay: 10 * time.Millisecond})
 	ctx := ctxT(t)
 
 	// Some other servers first, so that the lookup pages.
@@ -160,7 +160,7 @@ func TestStandInFullFlow(t *testing.T) {
 }
 
 func TestStandInFaults(t *testing.T) {
-	s, c, logs := startStandIn(t, octanetest.Options{})
+	s, c, logs := startStandIn(t, sandbox.Options{})
 	ctx := ctxT(t)
 	srv, err := c.EnsureCIServer(ctx, octane.CIServer{InstanceID: "iid", Name: "srv"})
 	if err != nil {
@@ -183,7 +183,7 @@ func TestStandInFaults(t *testing.T) {
 		}
 		return z
 	}
-	s.Inject(octanetest.Fault{Method: "POST", Path: "/test-results", Kind: octanetest.DropAfterProcess})
+	s.Inject(sandbox.Fault{Method: "POST", Path: "/test-results", Kind: sandbox.DropAfterProcess})
 	task, err := c.PostTestResults(ctx, payload("once"), true)
 	if err != nil {
 		t.Fatal(err)
@@ -197,8 +197,8 @@ func TestStandInFaults(t *testing.T) {
 	}
 
 	// Outage page, then 429 with Retry-After, on reads: retried.
-	s.Inject(octanetest.Fault{Method: "GET", Path: "/ci_servers", Kind: octanetest.HTML503, Times: 2})
-	s.Inject(octanetest.Fault{Method: "GET", Path: "/ci_servers", Kind: octanetest.Status, Code: 429, RetryAfter: "1"})
+	s.Inject(sandbox.Fault{Method: "GET", Path: "/ci_servers", Kind: sandbox.HTML503, Times: 2})
+	s.Inject(sandbox.Fault{Method: "GET", Path: "/ci_servers", Kind: sandbox.Status, Code: 429, RetryAfter: "1"})
 	begin := time.Now()
 	if got, err := c.EnsureCIServer(ctx, octane.CIServer{InstanceID: "iid"}); err != nil || got.ID != srv.ID {
 		t.Fatalf("after faults: %+v, %v", got, err)
@@ -211,7 +211,7 @@ func TestStandInFaults(t *testing.T) {
 	}
 
 	// A create whose answer is lost is looked up, not duplicated.
-	s.Inject(octanetest.Fault{Method: "POST", Path: "/ci_servers", Kind: octanetest.DropAfterProcess})
+	s.Inject(sandbox.Fault{Method: "POST", Path: "/ci_servers", Kind: sandbox.DropAfterProcess})
 	if _, err := c.EnsureCIServer(ctx, octane.CIServer{InstanceID: "iid-2"}); err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestStandInFaults(t *testing.T) {
 	if _, err := c.EnsurePipeline(ctx, octane.Pipeline{Name: "p", ServerID: srv.ID, Jobs: []octane.Job{{CIID: "j"}}}); err != nil {
 		t.Fatal(err)
 	}
-	s.Inject(octanetest.Fault{Method: "PUT", Kind: octanetest.DropBeforeBody})
+	s.Inject(sandbox.Fault{Method: "PUT", Kind: sandbox.DropBeforeBody})
 	if err := c.PutBuild(ctx, octane.Build{ServerCIID: "iid", JobCIID: "j", BuildCIID: "1", Start: time.UnixMilli(1), Result: "success"}); err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +249,7 @@ func TestStandInFaults(t *testing.T) {
 	}
 
 	// Cancellation while backing off.
-	s.Inject(octanetest.Fault{Method: "GET", Kind: octanetest.Status, Code: 503, Times: 100})
+	s.Inject(sandbox.Fault{Method: "GET", Kind: sandbox.Status, Code: 503, Times: 100})
 	cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
 	slow, err := octane.New(octane.Config{URL: s.URL(), SharedSpace: "1001", Workspace: "1002", ClientID: "it-client", ClientSecret: "it-Secret-Value",

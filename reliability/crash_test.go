@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/octane-import/octane-import/importer/ledger"
-	"github.com/octane-import/octane-import/octane/octanetest"
+	"github.com/octane-import/octane-import/sandbox"
 )
 
 // TestCrashBackfill kills the importer with SIGKILL at seeded random points of a backfill,
@@ -37,7 +37,7 @@ func TestCrashBackfill(t *testing.T) {
 	// Tasks take a little while, so that kills land between a payload's POST and its task's
 	// end too; small payloads, so that there are many of them.
 	e := newEnv(t, envOptions{
-		octane:   octanetest.Options{TaskDelay: 15 * time.Millisecond},
+		octane:   sandbox.Options{TaskDelay: 15 * time.Millisecond},
 		settings: "concurrency: 8\nmax_runs_per_payload: 40",
 	})
 	d := newDataset()

@@ -1,7 +1,7 @@
 //go:build faults
 
 // The suite drives the real octane-import binary against the stand-in Octane
-// (octanetest) under crashes, Octane faults, disk faults and hostile inputs, and checks the
+// (sandbox) under crashes, Octane faults, disk faults and hostile inputs, and checks the
 // stand-in's final state against the inputs run by run: nothing lost, nothing sent twice.
 //
 // Run it with `go test -tags faults ./reliability/`. RELIABILITY_SOAK=1 runs the longer
@@ -28,7 +28,7 @@ import (
 	"time"
 
 	"github.com/octane-import/octane-import/importer/ledger"
-	"github.com/octane-import/octane-import/octane/octanetest"
+	"github.com/octane-import/octane-import/sandbox"
 )
 
 // The credentials every test runs with. The secret must never show up in any output, log,
@@ -81,7 +81,7 @@ func soak() bool { return os.Getenv("RELIABILITY_SOAK") != "" }
 // a ledger, and everything the binary printed (checked for the secret at the end).
 type env struct {
 	t     *testing.T
-	srv   *octanetest.Server
+	srv   *sandbox.Server
 	dir   string // holds the configuration and the ledger
 	data  string // the folder scanned
 	cfg   string
@@ -92,7 +92,7 @@ type env struct {
 }
 
 type envOptions struct {
-	octane   octanetest.Options
+	octane   sandbox.Options
 	settings string // extra lines under settings:
 	rule     string // extra lines under the rule's set:
 	dir      string // use this folder instead of a t.TempDir()
@@ -100,8 +100,8 @@ type envOptions struct {
 
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
-	o.octane.Credentials = []octanetest.Credential{{ID: clientID, Secret: clientSecret}}
-	srv, err := octanetest.Start(o.octane)
+	o.octane.Credentials = []sandbox.Credential{{ID: clientID, Secret: clientSecret}}
+	srv, err := sandbox.Start(o.octane)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,13 +9,13 @@ import (
 	"time"
 
 	"github.com/octane-import/octane-import/importer/ledger"
-	"github.com/octane-import/octane-import/octane/octanetest"
+	"github.com/octane-import/octane-import/sandbox"
 )
 
 // faultCase is one Octane misbehaviour, injected into the stand-in before a scan.
 type faultCase struct {
 	name   string
-	faults []octanetest.Fault
+	faults []sandbox.Fault
 	expire int // ExpireSessionsAfter(n) when > 0
 	// failTasks makes that many tasks end "failed" with failDetails.
 	failTasks   int
@@ -34,7 +34,7 @@ func (fc faultCase) injected() int {
 	return n
 }
 
-func (fc faultCase) inject(srv *octanetest.Server) {
+func (fc faultCase) inject(srv *sandbox.Server) {
 	for _, f := range fc.faults {
 		srv.Inject(f)
 	}
@@ -55,21 +55,21 @@ const (
 )
 
 var octaneFaults = []faultCase{
-	{name: "429 Retry-After on test-results", faults: []octanetest.Fault{{Method: http.MethodPost, Path: pathResults, Kind: octanetest.Status, Code: 429, RetryAfter: "1", Times: 2}}},
-	{name: "429 Retry-After on builds", faults: []octanetest.Fault{{Method: http.MethodPut, Path: pathBuilds, Kind: octanetest.Status, Code: 429, RetryAfter: "1", Times: 2}}},
-	{name: "503 HTML page on anything", faults: []octanetest.Fault{{Kind: octanetest.HTML503, Times: 3}}},
-	{name: "503 HTML page on sign-in", faults: []octanetest.Fault{{Path: "/sign_in", Kind: octanetest.HTML503, Times: 2}}},
-	{name: "drop before body on test-results", faults: []octanetest.Fault{{Method: http.MethodPost, Path: pathResults, Kind: octanetest.DropBeforeBody, Times: 2}}},
-	{name: "drop before body on builds", faults: []octanetest.Fault{{Method: http.MethodPut, Path: pathBuilds, Kind: octanetest.DropBeforeBody, Times: 2}}},
-	{name: "answer lost after test-results accepted", faults: []octanetest.Fault{{Method: http.MethodPost, Path: pathResults, Kind: octanetest.DropAfterProcess, Times: 3}}},
-	{name: "answer lost after build stored", faults: []octanetest.Fault{{Method: http.MethodPut, Path: pathBuilds, Kind: octanetest.DropAfterProcess, Times: 2}}},
-	{name: "answer lost after CI server created", faults: []octanetest.Fault{{Method: http.MethodPost, Path: pathServers, Kind: octanetest.DropAfterProcess}}},
-	{name: "answer lost after pipeline created", faults: []octanetest.Fault{{Method: http.MethodPost, Path: pathPipelines, Kind: octanetest.DropAfterProcess}}},
-	{name: "answer lost on a task poll", faults: []octanetest.Fault{{Method: http.MethodGet, Path: "", Kind: octanetest.DropAfterProcess, Times: 1}}},
-	{name: "session expires on a task poll", faults: []octanetest.Fault{{Method: http.MethodGet, Kind: octanetest.ExpireSession, Times: 1}}},
+	{name: "429 Retry-After on test-results", faults: []sandbox.Fault{{Method: http.MethodPost, Path: pathResults, Kind: sandbox.Status, Code: 429, RetryAfter: "1", Times: 2}}},
+	{name: "429 Retry-After on builds", faults: []sandbox.Fault{{Method: http.MethodPut, Path: pathBuilds, Kind: sandbox.Status, Code: 429, RetryAfter: "1", Times: 2}}},
+	{name: "503 HTML page on anything", faults: []sandbox.Fault{{Kind: sandbox.HTML503, Times: 3}}},
+	{name: "503 HTML page on sign-in", faults: []sandbox.Fault{{Path: "/sign_in", Kind: sandbox.HTML503, Times: 2}}},
+	{name: "drop before body on test-results", faults: []sandbox.Fault{{Method: http.MethodPost, Path: pathResults, Kind: sandbox.DropBeforeBody, Times: 2}}},
+	{name: "drop before body on builds", faults: []sandbox.Fault{{Method: http.MethodPut, Path: pathBuilds, Kind: sandbox.DropBeforeBody, Times: 2}}},
+	{name: "answer lost after test-results accepted", faults: []sandbox.Fault{{Method: http.MethodPost, Path: pathResults, Kind: sandbox.DropAfterProcess, Times: 3}}},
+	{name: "answer lost after build stored", faults: []sandbox.Fault{{Method: http.MethodPut, Path: pathBuilds, Kind: sandbox.DropAfterProcess, Times: 2}}},
+	{name: "answer lost after CI server created", faults: []sandbox.Fault{{Method: http.MethodPost, Path: pathServers, Kind: sandbox.DropAfterProcess}}},
+	{name: "answer lost after pipeline created", faults: []sandbox.Fault{{Method: http.MethodPost, Path: pathPipelines, Kind: sandbox.DropAfterProcess}}},
+	{name: "answer lost on a task poll", faults: []sandbox.Fault{{Method: http.MethodGet, Path: "", Kind: sandbox.DropAfterProcess, Times: 1}}},
+	{name: "session expires on a task poll", faults: []sandbox.Fault{{Method: http.MethodGet, Kind: sandbox.ExpireSession, Times: 1}}},
 	{name: "session expires after 6 requests", expire: 6},
 	{name: "task ends failed", failTasks: 1, failDetails: failMessage},
-	{name: "latency spike of 30 s on test-results", slow: true, faults: []octanetest.Fault{{Method: http.MethodPost, Path: pathResults, Kind: octanetest.Latency, Delay: 30 * time.Second}}},
+	{name: "latency spike of 30 s on test-results", slow: true, faults: []sandbox.Fault{{Method: http.MethodPost, Path: pathResults, Kind: sandbox.Latency, Delay: 30 * time.Second}}},
 }
 
 // TestOctaneFaults injects each fault alone into an import of a small backfill. Every run
@@ -92,7 +92,7 @@ func TestOctaneFaults(t *testing.T) {
 				t.Skip("30 s latency spike: skipped with -short")
 			}
 			t.Parallel()
-			e := newEnv(t, envOptions{octane: octanetest.Options{TaskDelay: 5 * time.Millisecond}})
+			e := newEnv(t, envOptions{octane: sandbox.Options{TaskDelay: 5 * time.Millisecond}})
 			d := newDataset()
 			d.writeBuilds(t, e.data, 2, 3, 2, 10)
 			fc.inject(e.srv)
@@ -197,19 +197,19 @@ func TestTaskWarning(t *testing.T) {
 // parallel senders, then runs scans until the import settles (at most 4), then retry for the
 // failed tasks. Exactly once, and the ledger agrees.
 func TestOctaneFaultsMixed(t *testing.T) {
-	e := newEnv(t, envOptions{octane: octanetest.Options{TaskDelay: 10 * time.Millisecond}, settings: "concurrency: 6\nmax_runs_per_payload: 25"})
+	e := newEnv(t, envOptions{octane: sandbox.Options{TaskDelay: 10 * time.Millisecond}, settings: "concurrency: 6\nmax_runs_per_payload: 25"})
 	d := newDataset()
 	d.writeBuilds(t, e.data, 3, 6, 3, 30)
 	mixed := faultCase{
-		faults: []octanetest.Fault{
-			{Method: http.MethodPost, Path: pathResults, Kind: octanetest.DropAfterProcess, Times: 4},
-			{Method: http.MethodPost, Path: pathResults, Kind: octanetest.Status, Code: 429, RetryAfter: "1", Times: 3},
-			{Method: http.MethodPost, Path: pathResults, Kind: octanetest.DropBeforeBody, Times: 3},
-			{Method: http.MethodPut, Path: pathBuilds, Kind: octanetest.DropAfterProcess, Times: 2},
-			{Method: http.MethodPut, Path: pathBuilds, Kind: octanetest.HTML503, Times: 2},
-			{Method: http.MethodGet, Kind: octanetest.ExpireSession, Times: 2},
-			{Method: http.MethodGet, Kind: octanetest.Status, Code: 503, Times: 2},
-			{Method: http.MethodPost, Path: pathServers, Kind: octanetest.DropAfterProcess},
+		faults: []sandbox.Fault{
+			{Method: http.MethodPost, Path: pathResults, Kind: sandbox.DropAfterProcess, Times: 4},
+			{Method: http.MethodPost, Path: pathResults, Kind: sandbox.Status, Code: 429, RetryAfter: "1", Times: 3},
+			{Method: http.MethodPost, Path: pathResults, Kind: sandbox.DropBeforeBody, Times: 3},
+			{Method: http.MethodPut, Path: pathBuilds, Kind: sandbox.DropAfterProcess, Times: 2},
+			{Method: http.MethodPut, Path: pathBuilds, Kind: sandbox.HTML503, Times: 2},
+			{Method: http.MethodGet, Kind: sandbox.ExpireSession, Times: 2},
+			{Method: http.MethodGet, Kind: sandbox.Status, Code: 503, Times: 2},
+			{Method: http.MethodPost, Path: pathServers, Kind: sandbox.DropAfterProcess},
 		},
 		failTasks: 2, failDetails: failMessage,
 	}

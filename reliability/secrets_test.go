@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/octane-import/octane-import/octane/octanetest"
+	"github.com/octane-import/octane-import/sandbox"
 )
 
 // TestSecrets runs every command, with debug logs in both formats and faults that make the
@@ -17,12 +17,12 @@ import (
 // outages, failed tasks), and checks that the client secret appears in no output, log,
 // ledger or payload. (Every other test's env runs the same check on its own outputs.)
 func TestSecrets(t *testing.T) {
-	e := newEnv(t, envOptions{octane: octanetest.Options{TaskDelay: 5 * time.Millisecond}})
+	e := newEnv(t, envOptions{octane: sandbox.Options{TaskDelay: 5 * time.Millisecond}})
 	d := newDataset()
 	d.writeBuilds(t, e.data, 2, 2, 2, 5)
-	e.srv.Inject(octanetest.Fault{Path: "/sign_in", Kind: octanetest.Status, Code: 503, Times: 1})
-	e.srv.Inject(octanetest.Fault{Method: http.MethodGet, Kind: octanetest.ExpireSession, Times: 1})
-	e.srv.Inject(octanetest.Fault{Method: http.MethodPost, Path: pathResults, Kind: octanetest.HTML503, Times: 1})
+	e.srv.Inject(sandbox.Fault{Path: "/sign_in", Kind: sandbox.Status, Code: 503, Times: 1})
+	e.srv.Inject(sandbox.Fault{Method: http.MethodGet, Kind: sandbox.ExpireSession, Times: 1})
+	e.srv.Inject(sandbox.Fault{Method: http.MethodPost, Path: pathResults, Kind: sandbox.HTML503, Times: 1})
 	e.srv.FailNextTasks(1, failMessage)
 	faultsInjected.Add(4)
 	runs := [][]string{
@@ -48,7 +48,7 @@ func TestSecrets(t *testing.T) {
 
 	// A wrong secret: the refusal is reported without the secret that was tried.
 	wrong := newEnv(t, envOptions{})
-	wrong.srv.Inject(octanetest.Fault{Path: "/sign_in", Kind: octanetest.Status, Code: 401, Times: 3})
+	wrong.srv.Inject(sandbox.Fault{Path: "/sign_in", Kind: sandbox.Status, Code: 401, Times: 3})
 	faultsInjected.Add(1)
 	wd := newDataset()
 	wd.writeBuilds(t, wrong.data, 1, 1, 1, 3)

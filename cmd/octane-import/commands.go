@@ -17,7 +17,7 @@ import (
 	"github.com/octane-import/octane-import/importer"
 	"github.com/octane-import/octane-import/importer/ledger"
 	"github.com/octane-import/octane-import/mapping"
-	"github.com/octane-import/octane-import/octane/octanetest"
+	"github.com/octane-import/octane-import/sandbox"
 )
 
 func (a *app) validateCommand() *cobra.Command {
@@ -251,8 +251,8 @@ and test runs in a browser. It keeps everything in memory and forgets it when it
   #       client_secret: ${env:OCTANE_CLIENT_SECRET}   # sandbox-secret`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts := octanetest.Options{Logger: a.logger}
-			srv := octanetest.New(opts)
+			opts := sandbox.Options{Logger: a.logger}
+			srv := sandbox.New(opts)
 			o := srv.Options()
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {

@@ -15,7 +15,7 @@ import (
 	"github.com/octane-import/octane-import/importer/ledger"
 	"github.com/octane-import/octane-import/mapping"
 	"github.com/octane-import/octane-import/octane"
-	"github.com/octane-import/octane-import/octane/octanetest"
+	"github.com/octane-import/octane-import/sandbox"
 )
 
 // importFlags are the flags of the commands that import (scan, retry, watch).
@@ -107,7 +107,7 @@ interrupted run resumes where it stopped, and nothing is sent twice.`,
 type session struct {
 	cfg     *mapping.Config
 	ledger  *ledger.Ledger
-	sandbox *octanetest.Server
+	sandbox *sandbox.Server
 	mu      sync.Mutex
 	clients map[string]*octane.Client
 	tmpDir  string
@@ -139,7 +139,7 @@ func (a *app) openSession(f *importFlags) (*session, error) {
 		return nil, err
 	}
 	if f.sandbox && !f.dryRun {
-		s.sandbox, err = octanetest.Start(octanetest.Options{Logger: a.logger})
+		s.sandbox, err = sandbox.Start(sandbox.Options{Logger: a.logger})
 		if err != nil {
 			s.close()
 			return nil, err

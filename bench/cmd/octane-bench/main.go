@@ -6,7 +6,7 @@
 // the HTTP requests the stand-in saw.
 //
 // It is test tooling, not part of the product: like cmd/octane-import's --sandbox it imports
-// octane/octanetest, the stand-in Octane, which no product package other than cmd may import.
+// sandbox, the stand-in Octane, which no product package other than cmd may import.
 //
 //	octane-bench gen -out DIR -builds B -files F -cases C [-seed S] [-detail D]
 //	octane-bench floor -mode bytes|gojunit|report DIR

@@ -13,14 +13,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/octane-import/octane-import/octane/octanetest"
+	"github.com/octane-import/octane-import/sandbox"
 )
 
-// standin is the stand-in Octane (octanetest) on a loopback port, with every request delayed by
+// standin is the stand-in Octane (sandbox) on a loopback port, with every request delayed by
 // latency (the stand-in's own Latency fault) and counted: by route, and how many were in flight
 // over time, so that a benchmark can tell whether the client kept its concurrency busy.
 type standin struct {
-	srv *octanetest.Server
+	srv *sandbox.Server
 	hs  *http.Server
 	url string
 
@@ -43,9 +43,9 @@ type standinStats struct {
 }
 
 func startStandin(latency time.Duration) (*standin, error) {
-	srv := octanetest.New(octanetest.Options{})
+	srv := sandbox.New(sandbox.Options{})
 	if latency > 0 {
-		srv.Inject(octanetest.Fault{Kind: octanetest.Latency, Delay: latency, Times: 1 << 30})
+		srv.Inject(sandbox.Fault{Kind: sandbox.Latency, Delay: latency, Times: 1 << 30})
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -1,4 +1,4 @@
-// Package octanetest is a strict stand-in for the ALM Octane REST surface that
+// Package sandbox is a strict stand-in for the ALM Octane REST surface that
 // octane-import uses: sign-in and sign-out, ci_servers, pipelines, ci_jobs,
 // analytics/ci/builds and test-results (see /work/shared/octane-api.md,
 // sections 2 to 8 and the list in section 11).
@@ -11,7 +11,7 @@
 // Tests read back what it stored (Servers, Pipelines, Jobs, Builds, Runs,
 // Tasks, Requests) and inject faults (Inject, ExpireSessionsAfter,
 // FailNextTasks). The handler also serves a small read-only HTML page at "/".
-package octanetest
+package sandbox
 
 import (
 	"context"
@@ -134,7 +134,7 @@ func Start(opts Options) (*Server, error) {
 	func() {
 		defer func() {
 			if r := recover(); r != nil { // httptest panics when it cannot listen
-				err = fmt.Errorf("octanetest: cannot listen: %v", r)
+				err = fmt.Errorf("sandbox: cannot listen: %v", r)
 			}
 		}()
 		hs := httptest.NewServer(s)
@@ -184,7 +184,7 @@ func (s *Server) Close() {
 func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("octanetest: listen on %s: %w", addr, err)
+		return fmt.Errorf("sandbox: listen on %s: %w", addr, err)
 	}
 	return s.Serve(ctx, ln)
 }
@@ -255,7 +255,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.requests[idx].Status = sw.status
 		}
 		s.mu.Unlock()
-		s.log.Debug("octanetest request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "dropped", dropped)
+		s.log.Debug("sandbox request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "dropped", dropped)
 	}()
 	if f := s.takeFault(r); f != nil {
 		handled, drop := s.applyFault(*f, w, sw, r)

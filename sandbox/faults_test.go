@@ -1,4 +1,4 @@
-package octanetest
+package sandbox
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package octanetest
+package sandbox
 
 import (
 	"fmt"
@@ -174,7 +174,7 @@ func (s *Server) AddEntity(typ, name string) (string, error) {
 		}
 	}
 	if _, special := typeFields[typ]; special || !known {
-		return "", fmt.Errorf("octanetest: AddEntity takes a reference type (release, milestone, …), not %q", typ)
+		return "", fmt.Errorf("sandbox: AddEntity takes a reference type (release, milestone, …), not %q", typ)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -186,7 +186,7 @@ func (s *Server) AddEntity(typ, name string) (string, error) {
 func schemaXSD() string {
 	var b strings.Builder
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
-	b.WriteString(`<!-- The test-results schema as enforced by the octane-import stand-in (octanetest). -->` + "\n")
+	b.WriteString(`<!-- The test-results schema as enforced by the octane-import stand-in (sandbox). -->` + "\n")
 	b.WriteString(`<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">` + "\n")
 	b.WriteString(`  <xs:element name="test_result" type="t_test_result"/>` + "\n")
 	names := map[*elemType]string{}
