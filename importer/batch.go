@@ -6,11 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"sort"
 
 	"github.com/octane-import/octane-import/importer/ledger"
-	"github.com/octane-import/octane-import/manifest"
 	"github.com/octane-import/octane-import/mapping"
 	"github.com/octane-import/octane-import/octane"
 	"github.com/octane-import/octane-import/report"
@@ -59,7 +57,7 @@ func (b *batcher) flushRecords() error {
 }
 
 type buildAcc struct {
-	spec     buildSpec
+	spec     *mapping.Build
 	runs     ledger.Counts // all runs of the build, earlier scans included
 	line     *BuildN
 	touched  bool
@@ -82,72 +80,64 @@ func newBatcher(im *Importer, scanID uint64, sum *Summary) *batcher {
 		waiting: map[string]bool{}}
 }
 
-// build returns the accumulator of a build, loading what earlier scans recorded.
-func (b *batcher) build(spec buildSpec) (*buildAcc, error) {
-	key := spec.key()
+// build returns the accumulator of the build a decision sends to, with what earlier scans
+// recorded of it.
+func (b *batcher) build(d *mapping.Decision) (*buildAcc, error) {
+	key := d.Key()
 	if acc, ok := b.builds[key]; ok {
 		return acc, nil
 	}
-	acc := &buildAcc{spec: spec}
+	acc := &buildAcc{spec: &mapping.Build{}}
 	if l := b.im.opt.Ledger; l != nil {
 		prev, ok, err := l.Build(key)
 		if err != nil {
 			return nil, err
 		}
 		if ok {
-			old, err := unmarshalSpec(prev)
+			old, err := unmarshalBuild(prev)
 			if err != nil {
 				return nil, fmt.Errorf("ledger: build %s: %w", key, err)
 			}
 			acc.inLedger = true
 			acc.runs = prev.Runs
-			if !spec.FromManifest && old.FromManifest {
-				acc.spec = old // a manifest seen earlier still describes this build
-			}
-			acc.spec.merge(old.Start, old.End)
+			acc.spec.Merge(old)
 		}
 	}
-	id := acc.spec.id()
-	acc.line = &BuildN{ID: id, Target: spec.Target, Pipeline: acc.spec.Pipeline}
+	acc.line = &BuildN{ID: BuildID{Server: d.Server.InstanceID, Job: d.Job, Build: d.Build}, Target: d.Target}
 	b.builds[key] = acc
 	b.sum.ByBuild[key] = acc.line
 	return acc, nil
 }
 
-// add takes one read report. It returns the file results that are final now (dry runs and
-// files with nothing to send); the others are reported after sending.
+// add takes one read report into its build and its build's open payload.
 func (b *batcher) add(rr *readResult) error {
-	spec := specFor(rr.dec, rr.man)
-	if !b.inWindow(spec, rr) {
+	d := rr.dec
+	if !b.inWindow(d, rr) {
 		return nil
 	}
-	acc, err := b.build(spec)
+	acc, err := b.build(d)
 	if err != nil {
 		return err
 	}
-	if spec.FromManifest && !acc.spec.FromManifest {
-		start, end := acc.spec.Start, acc.spec.End
-		acc.spec = spec // the manifest arrived after reports that went without it
-		acc.spec.merge(start, end)
-	}
-	acc.spec.merge(rr.start, rr.end)
+	acc.spec.Add(d, rr.counts.Total(), rr.counts.Failed)
 	acc.runs.Add(rr.counts)
 	acc.touched = true
 	acc.line.Files++
 	acc.line.Runs.Add(rr.counts)
+	acc.line.Pipeline = acc.spec.Pipeline
 	acc.line.Start = acc.spec.Start
-	acc.line.Result = acc.spec.octaneBuild(acc.runs).Result
+	acc.line.Result = wireBuild(acc.spec).Result
 
-	rr.rec.Build = acc.spec.key()
+	rr.rec.Build = d.Key()
 	rr.rec.Runs = rr.counts
 	rr.rec.State = ledger.Parsed
 	if b.im.opt.DryRun {
 		rr.outcome = Planned
 		return nil
 	}
-	rc := resultContext(rr.dec, rr.man, spec)
+	rc := resultContext(d)
 	ctxKey := contextKey(rc)
-	pk := acc.spec.key() + "\x00" + ctxKey
+	pk := d.Key() + "\x00" + ctxKey
 	op := b.open[pk]
 	split := false
 	for i := range rr.rep.Runs {
@@ -160,11 +150,11 @@ func (b *batcher) add(rr *readResult) error {
 			op, split = nil, true
 		}
 		if op == nil {
-			op = &openPayload{key: pk, build: acc.spec.key(), target: spec.Target, attempt: rr.rec.Attempt}
+			op = &openPayload{key: pk, build: d.Key(), target: d.Target, attempt: rr.rec.Attempt}
 			op.enc = octane.NewEncoder(&op.buf, rc)
 			b.open[pk] = op
 		}
-		if err := op.enc.Encode(testRun(&rr.rep.Runs[i], rr.dec)); err != nil {
+		if err := op.enc.Encode(testRun(&rr.rep.Runs[i], d)); err != nil {
 			return fmt.Errorf("%s: %w", rr.c.path, err)
 		}
 		op.runs++
@@ -221,12 +211,9 @@ func appendLimited(list []string, s string) []string {
 	return list
 }
 
-// inWindow applies --since and --until to the build's start.
-func (b *batcher) inWindow(spec buildSpec, rr *readResult) bool {
-	t := spec.Start
-	if t.IsZero() {
-		t = rr.start
-	}
+// inWindow applies --since and --until to the report's build start.
+func (b *batcher) inWindow(d *mapping.Decision, rr *readResult) bool {
+	t := d.Start
 	if (!b.im.opt.Since.IsZero() && t.Before(b.im.opt.Since)) || (!b.im.opt.Until.IsZero() && !t.Before(b.im.opt.Until)) {
 		rr.outcome = Skipped
 		return false
@@ -296,8 +283,8 @@ func (b *batcher) flush() error {
 }
 
 func (b *batcher) ledgerBuild(acc *buildAcc) ledger.Build {
-	return ledger.Build{Key: acc.spec.key(), Target: acc.spec.Target, Start: acc.spec.Start,
-		Spec: acc.spec.marshal(), State: ledger.BuildPending, Runs: acc.runs}
+	return ledger.Build{Key: acc.spec.Key(), Target: acc.spec.Target, Start: acc.spec.Start,
+		Spec: marshalBuild(acc.spec), State: ledger.BuildPending, Runs: acc.runs}
 }
 
 // finish seals every open payload (oldest first) and records every build this scan touched.
@@ -333,37 +320,18 @@ func (b *batcher) finish() error {
 }
 
 // resultContext is the result-level part of a payload: the build it belongs to and the
-// fields every run in it gets.
-func resultContext(d *mapping.Decision, m *manifest.Manifest, spec buildSpec) octane.ResultContext {
-	rc := octane.ResultContext{
-		Build:       &octane.BuildRef{ServerID: spec.Server.InstanceID, JobID: spec.Job, BuildID: spec.Build},
-		ReleaseID:   d.ReleaseID,
-		ReleaseName: d.Release,
-		MilestoneID: d.Milestone,
+// fields every run in it gets, all from the report's decision.
+func resultContext(d *mapping.Decision) octane.ResultContext {
+	return octane.ResultContext{
+		Build:        &octane.BuildRef{ServerID: d.Server.InstanceID, JobID: d.Job, BuildID: d.Build},
+		ReleaseID:    d.ReleaseID,
+		ReleaseName:  d.Release,
+		MilestoneID:  d.Milestone,
+		BacklogItems: d.BacklogItems,
+		ProductAreas: d.ProductAreas,
+		TestFields:   sortedFields(d.TestFields),
+		Environment:  sortedFields(d.Environment),
 	}
-	rc.BacklogItems = union(d.BacklogItems, nil)
-	rc.ProductAreas = union(d.ProductAreas, nil)
-	if m != nil {
-		rc.BacklogItems = union(rc.BacklogItems, m.BacklogItems)
-		rc.ProductAreas = union(rc.ProductAreas, m.ProductAreas)
-	}
-	rc.TestFields = sortedFields(d.TestFields)
-	rc.Environment = sortedFields(d.Environment)
-	return rc
-}
-
-// union is a followed by the ids of b it lacks, in order.
-func union(a, b []int64) []int64 {
-	if len(a)+len(b) == 0 {
-		return nil
-	}
-	out := append([]int64(nil), a...)
-	for _, id := range b {
-		if !slices.Contains(out, id) {
-			out = append(out, id)
-		}
-	}
-	return out
 }
 
 func sortedFields(m map[string]string) []octane.Field {
@@ -391,8 +359,11 @@ func testRun(r *report.Run, d *mapping.Decision) octane.TestRun {
 		Module: r.Module, Package: r.Package, Class: r.Class, Name: r.Name,
 		Status: string(r.Status), Duration: r.Duration, Started: r.Started,
 	}
-	if tr.Started.IsZero() {
+	switch {
+	case tr.Started.IsZero():
 		tr.Started = d.Start
+	case tr.Started.Location() == zoneless:
+		tr.Started = d.InZone(tr.Started)
 	}
 	if r.Failure != nil {
 		tr.Error = &octane.RunError{Type: r.Failure.Type, Message: r.Failure.Message, Body: r.Failure.Body}

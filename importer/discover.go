@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"os"
 	"path/filepath"
 	"sort"
@@ -18,9 +19,37 @@ import (
 // root is one place a scan looks: a directory (or a single file) and the source rules that
 // say which files under it are manifests and which are reports.
 type root struct {
-	dir    string // absolute, cleaned; for a single file, its directory
-	file   string // set when the root is a single file
-	source mapping.Source
+	dir  string // absolute, cleaned; for a single file, its directory
+	file string // set when the root is a single file
+	// base is the folder a rule's path pattern is relative to and the last one a report's
+	// manifest is looked for in: the innermost configured source holding dir. Outside every
+	// source it is dir itself for rules, and manifests are looked for up to the top of the
+	// file system (inSource false).
+	base     string
+	inSource bool
+	source   mapping.Source
+}
+
+// newRoot makes the root of a directory or file the user named (or a source's folder).
+func (im *Importer) newRoot(path string, isDir bool) *root {
+	r := &root{dir: path}
+	if !isDir {
+		r.dir, r.file = filepath.Dir(path), path
+	}
+	r.source, r.base, r.inSource = im.sourceFor(r.dir)
+	if !r.inSource {
+		r.base = r.dir
+	}
+	return r
+}
+
+// manifestTop is the last folder a report's manifest may be in: the source's folder, or
+// the top of the file system outside every source.
+func (r *root) manifestTop() string {
+	if r.inSource {
+		return r.base
+	}
+	return ""
 }
 
 // candidate is a file discovery found.
@@ -52,7 +81,7 @@ func (im *Importer) roots(paths []string) ([]*root, error) {
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, &root{dir: dir, source: s})
+			out = append(out, im.newRoot(dir, true))
 		}
 		if len(out) == 0 {
 			return nil, fmt.Errorf("nothing to scan: name a path, or add sources to the configuration")
@@ -68,32 +97,29 @@ func (im *Importer) roots(paths []string) ([]*root, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}
-		r := &root{dir: abs, source: im.sourceFor(abs)}
-		if !info.IsDir() {
-			r.dir, r.file = filepath.Dir(abs), abs
-		}
-		out = append(out, r)
+		out = append(out, im.newRoot(abs, info.IsDir()))
 	}
 	return out, nil
 }
 
-// sourceFor picks the configured source whose directory holds path, so that its include,
-// exclude and manifest patterns apply (relative to its own directory); else the defaults.
-func (im *Importer) sourceFor(path string) mapping.Source {
-	best, bestDir := -1, ""
+// sourceFor picks the configured source whose directory holds path (the innermost), so
+// that its include, exclude and manifest patterns apply and rules see paths relative to its
+// folder; else the default patterns (ok false).
+func (im *Importer) sourceFor(path string) (src mapping.Source, dir string, ok bool) {
+	best := -1
 	for i, s := range im.opt.Config.Sources {
-		dir, err := Normalize(s.Dir)
+		d, err := Normalize(s.Dir)
 		if err != nil || s.Dir == "" {
 			continue
 		}
-		if within(path, dir) && (best < 0 || len(dir) > len(bestDir)) { // the innermost source wins
-			best, bestDir = i, dir
+		if within(path, d) && (best < 0 || len(d) > len(dir)) { // the innermost source wins
+			best, dir = i, d
 		}
 	}
 	if best >= 0 {
-		return im.opt.Config.Sources[best]
+		return im.opt.Config.Sources[best], dir, true
 	}
-	return mapping.Source{}
+	return mapping.Source{}, "", false
 }
 
 func within(path, dir string) bool {
@@ -103,15 +129,9 @@ func within(path, dir string) bool {
 	return strings.HasPrefix(path, dir+string(filepath.Separator))
 }
 
-// relTo is the slash path of path relative to the source's directory (or the root's).
+// rel is the slash path of path relative to the root's base (its source's folder).
 func (r *root) rel(path string) string {
-	base := r.dir
-	if r.source.Dir != "" {
-		if d, err := Normalize(r.source.Dir); err == nil && within(path, d) {
-			base = d
-		}
-	}
-	rel, err := filepath.Rel(base, path)
+	rel, err := filepath.Rel(r.base, path)
 	if err != nil {
 		return filepath.ToSlash(path)
 	}
@@ -205,40 +225,71 @@ func (ms *manifests) add(m *manifest.Manifest) error {
 }
 
 // owner returns the manifest of the build a report belongs to: the nearest manifest in the
-// report's folder or above (up to the root) whose report globs match it. A broken manifest
-// on that path claims the report too, so that its runs never go to a wrong build.
-func (ms *manifests) owner(path, stop string) (*manifest.Manifest, error) {
-	for dir := filepath.Dir(path); ; dir = filepath.Dir(dir) {
+// report's folder or above (up to top; "" is the top of the file system) whose report globs
+// match it. A broken manifest on that path claims the report too, so that its runs never go
+// to a wrong build.
+func (ms *manifests) owner(path, top string) (*manifest.Manifest, error) {
+	for dir := range upFrom(filepath.Dir(path), top) {
 		if err, ok := ms.broken[dir]; ok {
 			return nil, fmt.Errorf("its build manifest in %s cannot be used: %w", dir, err)
 		}
 		if m, ok := ms.byDir[dir]; ok && m.Owns(path) {
 			return m, nil
 		}
-		if dir == stop || !within(dir, stop) || dir == filepath.Dir(dir) {
-			return nil, nil
+	}
+	return nil, nil
+}
+
+// upFrom yields dir and every folder above it, up to top ("" is the top of the file system;
+// a top that does not hold dir stops after dir).
+func upFrom(dir, top string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for {
+			if !yield(dir) {
+				return
+			}
+			if (top != "" && (dir == top || !within(dir, top))) || dir == filepath.Dir(dir) {
+				return
+			}
+			dir = filepath.Dir(dir)
 		}
 	}
 }
 
 // walkManifests finds the build manifests a scan of the root needs: every manifest under a
-// directory root; for a single-file root, the manifests in the file's folder and the folders
-// above it up to the root folder (so that `scan one-report.xml` still finds its build).
+// directory root (or the root file itself), and those in the folders above it up to the
+// root's manifestTop, so that a report finds its build's manifest whatever path names it
+// (`scan one-report.xml`, `scan its-folder`, `scan the-source`).
 func (r *root) walkManifests(ctx context.Context, fn func(kind string, c candidate) error, onErr func(path string, err error)) error {
-	if r.file == "" {
-		return r.walk(ctx, fn, onErr)
+	above := r.dir
+	if r.file == "" || manifest.IsManifestName(filepath.Base(r.file)) {
+		if err := r.walk(ctx, fn, onErr); err != nil {
+			return err
+		}
+		if r.file == "" {
+			above = filepath.Dir(r.dir)
+			if above == r.dir || (r.inSource && !within(above, r.base)) {
+				return nil
+			}
+		}
 	}
-	for dir := filepath.Dir(r.file); ; dir = filepath.Dir(dir) {
+	for dir := range upFrom(above, r.manifestTop()) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		entries, err := os.ReadDir(dir)
 		if err != nil {
-			onErr(dir, err)
+			if dir == above {
+				onErr(dir, err) // further up, an unreadable folder is simply not ours to read
+			}
+			continue
 		}
 		for _, e := range entries {
 			path := filepath.Join(dir, e.Name())
 			if e.IsDir() || path == r.file {
 				continue
 			}
-			if !manifest.IsManifestName(e.Name()) && !r.source.IsManifest(r.rel(path)) {
+			if !manifest.IsManifestName(e.Name()) && !(r.inSource && r.source.IsManifest(r.rel(path))) {
 				continue
 			}
 			info, err := e.Info()
@@ -249,12 +300,6 @@ func (r *root) walkManifests(ctx context.Context, fn func(kind string, c candida
 				return err
 			}
 		}
-		if dir == r.dir || !within(dir, r.dir) || dir == filepath.Dir(dir) {
-			break
-		}
-	}
-	if manifest.IsManifestName(filepath.Base(r.file)) {
-		return r.walk(ctx, fn, onErr)
 	}
 	return nil
 }

@@ -29,14 +29,12 @@ type readResult struct {
 	man      *manifest.Manifest
 	rep      *report.Report
 	counts   ledger.Counts
-	start    time.Time // when its runs started (for the build's span)
-	end      time.Time // when its last run ended
-	prevFail string    // the reason it failed in an earlier scan
+	prevFail string // the reason it failed in an earlier scan
 }
 
 // read stats, checks the ledger, reads, hashes and maps one report.
 func (im *Importer) read(ctx context.Context, c candidate, ms *manifests, scanID uint64) readResult {
-	rr := readResult{c: c, rec: ledger.File{Path: c.path, Root: c.root.dir, Size: c.size, ModTime: c.modTime.UnixNano(), Scan: scanID}}
+	rr := readResult{c: c, rec: ledger.File{Path: c.path, Root: c.root.base, Size: c.size, ModTime: c.modTime.UnixNano(), Scan: scanID}}
 	var prev ledger.File
 	var known bool
 	if im.opt.Ledger != nil {
@@ -68,7 +66,7 @@ func (im *Importer) read(ctx context.Context, c candidate, ms *manifests, scanID
 	}
 	defer f.Close()
 	h := sha256.New()
-	rep, err := report.Read(io.TeeReader(f, h), c.path)
+	rep, err := report.ReadWith(io.TeeReader(f, h), c.path, readOptions)
 	if err == nil {
 		_, err = io.Copy(h, f) // whatever follows the root element counts for the hash too
 	}
@@ -95,19 +93,7 @@ func (im *Importer) read(ctx context.Context, c candidate, ms *manifests, scanID
 		return rr.fail(err)
 	}
 	rr.rep = rep
-	m, err := ms.owner(c.path, c.root.dir)
-	if err != nil {
-		return rr.fail(err)
-	}
-	rr.man = m
-	in := mapping.Input{
-		Path: c.path, Root: c.root.dir, ModTime: c.modTime, SuiteTime: rep.Timestamp,
-		Properties: properties(rep), Env: im.opt.Env,
-	}
-	if m != nil {
-		in.Manifest = m.Fields()
-	}
-	d, err := im.opt.Config.Decide(in)
+	rr.dec, rr.man, err = im.decide(c, ms, rep)
 	if err != nil {
 		if errors.Is(err, mapping.ErrUnmatched) {
 			rr.outcome, rr.err = Unmatched, err
@@ -116,15 +102,82 @@ func (im *Importer) read(ctx context.Context, c candidate, ms *manifests, scanID
 		}
 		return rr.fail(err)
 	}
-	rr.dec = d
+	d := rr.dec
 	rr.rec.Rule, rr.rec.Target = d.Rule, d.Target
-	rr.counts, rr.start, rr.end = countRuns(rep, d.Start)
+	rr.counts = countRuns(rep)
 	if len(rep.Runs) == 0 {
 		rr.outcome = Empty
 		rr.rec.State = ledger.Empty
 		rr.rec.Error = "the report holds no test cases"
 	}
 	return rr
+}
+
+// decide makes the one decision for a read report: its manifest (found by walking up from
+// its folder), the root its rule sees it under, and what the report says. Scan, watch,
+// retry and explain all decide here.
+func (im *Importer) decide(c candidate, ms *manifests, rep *report.Report) (*mapping.Decision, *manifest.Manifest, error) {
+	m, err := ms.owner(c.path, c.root.manifestTop())
+	if err != nil {
+		return nil, nil, err
+	}
+	in := mapping.Input{
+		Path: c.path, Root: c.root.base, Zone: c.root.source.Zone, ModTime: c.modTime, Manifest: m,
+		Report: reportFacts(rep), Env: im.opt.Env,
+	}
+	d, err := im.opt.Config.Decide(in)
+	return d, m, err
+}
+
+// zoneless is the location the reader is given for timestamps written without a zone: a
+// time in it is a wall clock, which the decision's timezone (rule, source or machine) turns
+// into an instant (mapping.Decision.InZone).
+var zoneless = time.FixedZone("zone-less", 0)
+
+// readOptions are the reader's options: zone-less timestamps stay recognisable.
+var readOptions = report.Options{Location: zoneless}
+
+// reportFacts is what a report says about its build, for the decision: its properties, its
+// earliest timestamp, how long its tests ran and how many failed.
+func reportFacts(rep *report.Report) mapping.ReportFacts {
+	if rep == nil {
+		return mapping.ReportFacts{}
+	}
+	f := mapping.ReportFacts{Properties: properties(rep), Start: rep.Timestamp, Runs: len(rep.Runs)}
+	f.Zoneless = !f.Start.IsZero() && f.Start.Location() == zoneless
+	var total time.Duration
+	var first, end time.Time
+	// Runs sharing a start time (their suite's timestamp) ran one after another; a run with
+	// a time of its own ends at its start plus its duration.
+	shared := map[time.Time]time.Duration{}
+	for i := range rep.Runs {
+		r := &rep.Runs[i]
+		if r.Status == report.Failed {
+			f.Failed++
+		}
+		total += r.Duration
+		if r.Started.IsZero() {
+			continue
+		}
+		if first.IsZero() || r.Started.Before(first) {
+			first = r.Started
+		}
+		shared[r.Started] += r.Duration
+		if e := r.Started.Add(shared[r.Started]); e.After(end) {
+			end = e
+		}
+	}
+	if f.Start.IsZero() || (!first.IsZero() && first.Before(f.Start)) {
+		f.Start = first
+		f.Zoneless = !f.Start.IsZero() && f.Start.Location() == zoneless
+	}
+	switch {
+	case !f.Start.IsZero() && end.After(f.Start):
+		f.Duration = end.Sub(f.Start) // latest end − earliest start
+	default:
+		f.Duration = total // no timestamps: the suites one after another
+	}
+	return f
 }
 
 func (rr readResult) fail(err error) readResult {
@@ -146,13 +199,10 @@ func properties(rep *report.Report) map[string]string {
 	return m
 }
 
-// countRuns counts a report's runs by status and finds the span they cover. Runs without a
-// start time are taken to start with the build (fallback).
-func countRuns(rep *report.Report, fallback time.Time) (c ledger.Counts, start, end time.Time) {
-	var total time.Duration
+// countRuns counts a report's runs by status.
+func countRuns(rep *report.Report) (c ledger.Counts) {
 	for i := range rep.Runs {
-		r := &rep.Runs[i]
-		switch r.Status {
+		switch rep.Runs[i].Status {
 		case report.Passed:
 			c.Passed++
 		case report.Failed:
@@ -160,24 +210,6 @@ func countRuns(rep *report.Report, fallback time.Time) (c ledger.Counts, start, 
 		default:
 			c.Skipped++
 		}
-		total += r.Duration
-		if !r.Started.IsZero() {
-			if start.IsZero() || r.Started.Before(start) {
-				start = r.Started
-			}
-			if e := r.Started.Add(r.Duration); e.After(end) {
-				end = e
-			}
-		}
 	}
-	if start.IsZero() {
-		start = rep.Timestamp
-	}
-	if start.IsZero() {
-		start = fallback
-	}
-	if end.IsZero() && !start.IsZero() {
-		end = start.Add(total) // no run has its own time: assume they ran one after another
-	}
-	return c, start, end
+	return c
 }

@@ -40,7 +40,7 @@ func TestChangedWhileReadIsReadAgainNextTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &root{dir: dir}
+	r := im.newRoot(dir, true)
 	// Discovery saw the file earlier, shorter and older, than the reader found it.
 	early := candidate{path: path, root: r, size: info.Size() - 20, modTime: info.ModTime().Add(-time.Second)}
 	rr := im.read(context.Background(), early, newManifests(), 1)

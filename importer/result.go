@@ -2,12 +2,16 @@ package importer
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/octane-import/octane-import/importer/ledger"
 	"github.com/octane-import/octane-import/manifest"
+	"github.com/octane-import/octane-import/mapping"
 	"github.com/octane-import/octane-import/report"
 )
 
@@ -36,7 +40,47 @@ type FileResult struct {
 	Runs       ledger.Counts `json:"runs"`
 	Task       string        `json:"task_id,omitempty"`
 	TaskStatus string        `json:"task_status,omitempty"`
+	Warnings   []Warning     `json:"warnings,omitempty"`
 	Error      *ErrorInfo    `json:"error,omitempty"`
+}
+
+// Warning is an adjustment made to a file on its way to Octane: a value the reader had to
+// interpret (a time read as nanoseconds, a renamed test case ...) or that was cut to
+// Octane's limits. It travels with the file into the output.
+type Warning struct {
+	Code    string `json:"code"`
+	Line    int    `json:"line,omitempty"`
+	Message string `json:"message"`
+}
+
+func (w Warning) String() string {
+	if w.Line > 0 {
+		return fmt.Sprintf("line %d: %s", w.Line, w.Message)
+	}
+	return w.Message
+}
+
+// maxFileWarnings bounds the warnings kept per file; the rest are counted in one more.
+const maxFileWarnings = 20
+
+// readerWarnings are the report reader's adjustments of one report ("file:line: message").
+func readerWarnings(rep *report.Report) []Warning {
+	var out []Warning
+	for i, w := range rep.Warnings {
+		if i == maxFileWarnings {
+			out = append(out, Warning{Code: "more", Message: fmt.Sprintf("%d more warnings", len(rep.Warnings)-i)})
+			break
+		}
+		msg := strings.TrimPrefix(w, rep.Path+":")
+		line := 0
+		if n, rest, ok := strings.Cut(msg, ":"); ok {
+			if v, err := strconv.Atoi(n); err == nil {
+				line, msg = v, rest
+			}
+		}
+		out = append(out, Warning{Code: "reader", Line: line, Message: strings.TrimSpace(msg)})
+	}
+	return out
 }
 
 // BuildID names a build as Octane knows it.
@@ -105,6 +149,9 @@ type BuildN struct {
 	Runs     ledger.Counts `json:"runs"`
 	Payloads int           `json:"payloads"`
 	State    string        `json:"state"`
+	// Decided is the build as a dry run plans to report it (the decisions of its reports
+	// merged): what explain shows and what is PUT.
+	Decided *mapping.Build `json:"decided,omitempty"`
 }
 
 // Failures is the number of files that did not make it.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 
 	"github.com/octane-import/octane-import/importer/ledger"
@@ -59,11 +58,11 @@ func (im *Importer) Retry(ctx context.Context, paths []string) (*Summary, error)
 		if _, err := os.Stat(f.Path); err != nil {
 			continue // gone: reported by status, nothing to retry
 		}
-		dir := f.Root
-		if dir == "" {
-			dir = filepath.Dir(f.Path)
+		r := im.newRoot(f.Path, false)
+		if !r.inSource && f.Root != "" {
+			r.base = f.Root // the folder it was first imported under: its rules see the same path
 		}
-		roots = append(roots, &root{dir: dir, file: f.Path, source: im.sourceFor(dir)})
+		roots = append(roots, r)
 		if im.opt.DryRun {
 			continue
 		}

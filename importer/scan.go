@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/octane-import/octane-import/importer/ledger"
+	"github.com/octane-import/octane-import/mapping"
 )
 
 // Scan makes one pass over paths (or the configuration's sources when none are given):
@@ -132,7 +133,7 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 	}
 	sum.Builds = len(b.builds)
 	if im.opt.DryRun {
-		sum.Plan = im.plan(b)
+		sum.Plan = im.plan(b, sum)
 		return sum, ctx.Err()
 	}
 	if err := ctx.Err(); err != nil {
@@ -213,7 +214,7 @@ func (im *Importer) take(b *batcher, rr *readResult, emit func(FileResult)) erro
 	if rr.outcome == Skipped || rr.outcome == Planned {
 		r := im.resultOf(rr.rec, rr.outcome)
 		if acc := b.builds[rr.rec.Build]; acc != nil {
-			id := acc.spec.id()
+			id := idOf(acc.spec)
 			r.Build = &id
 		}
 		emit(r)
@@ -291,14 +292,20 @@ func idOfKey(key string) BuildID {
 	return BuildID{Server: parts[1], Job: parts[2], Build: parts[3]}
 }
 
-func (im *Importer) plan(b *batcher) *Plan {
+func (im *Importer) plan(b *batcher, sum *Summary) *Plan {
 	byTarget := map[string]*PlanTarget{}
 	var targets []string
 	keys := make([]string, 0, len(b.builds))
-	for k := range b.builds {
+	specs := make(map[string]*mapping.Build, len(b.builds))
+	for k, acc := range b.builds {
 		keys = append(keys, k)
+		specs[k] = acc.spec
 	}
 	sort.Strings(keys)
+	descs := serversOf(specs)
+	for _, w := range descs.Warnings {
+		sum.Warnings = appendLimited(sum.Warnings, w)
+	}
 	for _, k := range keys {
 		acc := b.builds[k]
 		sp := acc.spec
@@ -310,7 +317,8 @@ func (im *Importer) plan(b *batcher) *Plan {
 		}
 		if !pt.extra["s"+sp.Server.InstanceID] {
 			pt.extra["s"+sp.Server.InstanceID] = true
-			pt.Servers = append(pt.Servers, PlanServer{InstanceID: sp.Server.InstanceID, Name: cmp.Or(sp.Server.Name, sp.Server.InstanceID), Type: sp.Server.Type, URL: sp.Server.URL})
+			desc, _ := descs.Get(sp.Target, sp.Server.InstanceID)
+			pt.Servers = append(pt.Servers, PlanServer{InstanceID: desc.InstanceID, Name: cmp.Or(desc.Name, desc.InstanceID), Type: desc.Type, URL: desc.URL})
 			pt.Requests++
 		}
 		pk := "p" + sp.Server.InstanceID + "\x00" + sp.Pipeline
@@ -331,6 +339,9 @@ func (im *Importer) plan(b *batcher) *Plan {
 			}
 		}
 		line := acc.line
+		decided := *sp
+		decided.Server, _ = descs.Get(sp.Target, sp.Server.InstanceID)
+		line.Decided = &decided
 		line.Payloads = (line.Runs.Total() + im.opt.MaxRunsPerPayload - 1) / im.opt.MaxRunsPerPayload
 		pt.Builds = append(pt.Builds, line)
 		pt.Runs.Add(line.Runs)

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/octane-import/octane-import/importer/ledger"
+	"github.com/octane-import/octane-import/mapping"
 	"github.com/octane-import/octane-import/octane"
 )
 
@@ -39,6 +40,7 @@ type sender struct {
 	done     int
 
 	ensure   sync.Mutex                 // one server or pipeline made at a time
+	descs    *mapping.Servers           // one description per server, the fullest
 	servers  map[string]octane.CIServer // target\x00instance id → entity
 	pipes    map[string]bool            // target\x00server\x00pipeline → ensured
 	payloads map[string][]ledger.Payload
@@ -56,9 +58,9 @@ func (s *sender) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	specs := make(map[string]buildSpec, len(builds))
+	specs := make(map[string]*mapping.Build, len(builds))
 	for _, b := range builds {
-		sp, err := unmarshalSpec(b)
+		sp, err := unmarshalBuild(b)
 		if err != nil {
 			return fmt.Errorf("ledger: build %s: %w", b.Key, err)
 		}
@@ -66,6 +68,11 @@ func (s *sender) run(ctx context.Context) error {
 	}
 	builds = orderBuilds(builds, specs)
 	jobs := pipelineJobs(specs)
+	s.descs = serversOf(specs)
+	for _, w := range s.descs.Warnings {
+		s.sum.Warnings = appendLimited(s.sum.Warnings, w)
+		s.im.opt.Logger.Warn(w)
+	}
 	queued, err := l.Payloads(ledger.Pending, ledger.PayloadSent)
 	if err != nil {
 		return err
@@ -145,7 +152,7 @@ func (s *sender) run(ctx context.Context) error {
 		reported[b.Key] = make(chan struct{})
 		sp := specs[b.Key]
 		for _, c := range sp.Causes {
-			if k := buildKey(sp.Target, sp.Server.InstanceID, c.JobCIID, c.BuildCIID); k != b.Key {
+			if k := buildKey(sp.Target, sp.Server.InstanceID, c.Job, c.Build); k != b.Key {
 				if _, ok := reported[k]; ok {
 					after[b.Key] = append(after[b.Key], k)
 				}
@@ -191,7 +198,7 @@ feed:
 
 // reportInTurn waits for the builds that must reach Octane first, reports the build and
 // hands its payloads to the posters.
-func (s *sender) reportInTurn(ctx context.Context, b ledger.Build, sp buildSpec, jobs map[string][]octane.Job,
+func (s *sender) reportInTurn(ctx context.Context, b ledger.Build, sp *mapping.Build, jobs map[string][]octane.Job,
 	first []string, reported map[string]chan struct{}, posts chan<- ledger.Payload) error {
 	for _, k := range first {
 		select {
@@ -211,7 +218,7 @@ func (s *sender) reportInTurn(ctx context.Context, b ledger.Build, sp buildSpec,
 
 // reportBuild reports one build; Octane refusing it is recorded (its payloads will fail with
 // the reason), Octane being unreachable is returned.
-func (s *sender) reportBuild(ctx context.Context, b ledger.Build, sp buildSpec, jobs map[string][]octane.Job) error {
+func (s *sender) reportBuild(ctx context.Context, b ledger.Build, sp *mapping.Build, jobs map[string][]octane.Job) error {
 	err := s.putBuild(ctx, b, sp, jobs)
 	if err == nil {
 		b.State, b.Error = ledger.BuildPut, ""
@@ -220,9 +227,9 @@ func (s *sender) reportBuild(ctx context.Context, b ledger.Build, sp buildSpec, 
 	} else {
 		b.State, b.Error = ledger.BuildFailed, err.Error()
 		s.mu.Lock()
-		s.failed[b.Key] = fmt.Sprintf("Octane refused build %s: %v", sp.id(), err)
+		s.failed[b.Key] = fmt.Sprintf("Octane refused build %s: %v", idOf(sp), err)
 		s.mu.Unlock()
-		s.im.opt.Logger.Warn("build refused", "build", sp.id().String(), "err", err)
+		s.im.opt.Logger.Warn("build refused", "build", idOf(sp).String(), "err", err)
 	}
 	if err := s.im.opt.Ledger.PutBuilds(b); err != nil {
 		return err
@@ -280,7 +287,7 @@ func (s *sender) unavailable(ctx context.Context, err error) error {
 
 // pipelineJobs lists, for every pipeline, its root job first and then every other job its
 // pending builds ran.
-func pipelineJobs(specs map[string]buildSpec) map[string][]octane.Job {
+func pipelineJobs(specs map[string]*mapping.Build) map[string][]octane.Job {
 	out := map[string][]octane.Job{}
 	seen := map[string]bool{}
 	add := func(k string, j octane.Job) {
@@ -307,7 +314,7 @@ func pipelineJobs(specs map[string]buildSpec) map[string][]octane.Job {
 	return out
 }
 
-func pipeKey(sp buildSpec) string {
+func pipeKey(sp *mapping.Build) string {
 	return sp.Target + "\x00" + sp.Server.InstanceID + "\x00" + sp.Pipeline
 }
 
@@ -316,7 +323,7 @@ func (s *sender) client(target string) (Client, error) {
 }
 
 // putBuild makes sure the build's server and pipeline exist, then reports the build.
-func (s *sender) putBuild(ctx context.Context, b ledger.Build, sp buildSpec, jobs map[string][]octane.Job) error {
+func (s *sender) putBuild(ctx context.Context, b ledger.Build, sp *mapping.Build, jobs map[string][]octane.Job) error {
 	c, err := s.client(sp.Target)
 	if err != nil {
 		return err
@@ -325,11 +332,11 @@ func (s *sender) putBuild(ctx context.Context, b ledger.Build, sp buildSpec, job
 		return err
 	}
 	s.count()
-	return c.PutBuild(ctx, sp.octaneBuild(b.Runs))
+	return c.PutBuild(ctx, wireBuild(sp))
 }
 
 // ensureParents finds or makes the build's CI server and pipeline, once per run.
-func (s *sender) ensureParents(ctx context.Context, c Client, sp buildSpec, jobs map[string][]octane.Job) error {
+func (s *sender) ensureParents(ctx context.Context, c Client, sp *mapping.Build, jobs map[string][]octane.Job) error {
 	s.ensure.Lock()
 	defer s.ensure.Unlock()
 	sk := sp.Target + "\x00" + sp.Server.InstanceID
@@ -337,8 +344,12 @@ func (s *sender) ensureParents(ctx context.Context, c Client, sp buildSpec, jobs
 	if !ok {
 		s.count()
 		var err error
-		srv, err = c.EnsureCIServer(ctx, octane.CIServer{InstanceID: sp.Server.InstanceID,
-			Name: cmp.Or(sp.Server.Name, sp.Server.InstanceID), Type: sp.Server.Type, URL: sp.Server.URL})
+		desc, ok := s.descs.Get(sp.Target, sp.Server.InstanceID)
+		if !ok {
+			desc = sp.Server
+		}
+		srv, err = c.EnsureCIServer(ctx, octane.CIServer{InstanceID: desc.InstanceID,
+			Name: cmp.Or(desc.Name, desc.InstanceID), Type: desc.Type, URL: desc.URL})
 		if err != nil {
 			return fmt.Errorf("CI server %s: %w", sp.Server.InstanceID, err)
 		}

@@ -371,7 +371,8 @@ func (w *watcher) scanDirty() {
 	w.dirty = map[string]*root{}
 	w.mu.Unlock()
 	for dir, r := range dirty {
-		sub := &root{dir: r.dir, source: r.source}
+		sub := *r
+		sub.file = ""
 		_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				if d != nil && d.IsDir() {
@@ -382,7 +383,7 @@ func (w *watcher) scanDirty() {
 			if d.IsDir() || d.Type()&fs.ModeSymlink != 0 {
 				return nil
 			}
-			w.consider(sub, filepath.Clean(path))
+			w.consider(&sub, filepath.Clean(path))
 			return nil
 		})
 	}
@@ -450,7 +451,9 @@ func (w *watcher) ready(now time.Time) []*root {
 	for _, path := range paths {
 		p := w.pending[path]
 		delete(w.pending, path)
-		out = append(out, &root{dir: p.root.dir, file: path, source: p.root.source})
+		r := *p.root // the same base and source: the decision is the scan's
+		r.dir, r.file = filepath.Dir(path), path
+		out = append(out, &r)
 	}
 	w.m.QueueDepth.Store(int64(len(w.pending)))
 	return out

@@ -736,22 +736,19 @@ func (d *decoder) manifest(root *yaml.Node) *Manifest {
 		m.BacklogItems = d.ids(e.v, "backlog_items")
 	}
 
-	// Defaults.
-	if m.Server.Name == "" {
-		m.Server.Name = m.Server.InstanceID
+	// Defaults, remembered as such: a value the file did not give ranks below a rule's.
+	m.defaulted = map[string]bool{}
+	fill := func(field string, v *string, def string) {
+		if *v == "" {
+			*v = def
+			m.defaulted[field] = true
+		}
 	}
-	if m.JobName == "" {
-		m.JobName = m.JobID
-	}
-	if m.BuildName == "" {
-		m.BuildName = m.BuildID
-	}
-	if m.RootJob == "" {
-		m.RootJob = m.JobID
-	}
-	if m.Pipeline == "" {
-		m.Pipeline = m.RootJob
-	}
+	fill("server.name", &m.Server.Name, m.Server.InstanceID)
+	fill("job.name", &m.JobName, m.JobID)
+	fill("build.name", &m.BuildName, m.BuildID)
+	fill("pipeline.root_job", &m.RootJob, m.JobID)
+	fill("pipeline.name", &m.Pipeline, m.RootJob)
 	return m
 }
 

@@ -114,8 +114,14 @@ type Manifest struct {
 	ProductAreas []int64
 	BacklogItems []int64
 
-	globs []*glob.Glob // compiled Reports, set by Parse
+	globs     []*glob.Glob    // compiled Reports, set by Parse
+	defaulted map[string]bool // fields Parse filled with their default (see Defaulted)
 }
+
+// Defaulted reports whether Parse gave a field its default because the file left it out:
+// "server.name", "job.name", "build.name", "pipeline.root_job" or "pipeline.name". Such a
+// value ranks below a mapping rule's.
+func (m *Manifest) Defaulted(field string) bool { return m.defaulted[field] }
 
 // Names are the default manifest file names.
 var Names = []string{"octane-build.yaml", "octane-build.yml", "octane-build.json"}
@@ -245,8 +251,9 @@ func (m *Manifest) compiledGlobs() []*glob.Glob {
 // "server.instance_id", "server.name", "server.type", "server.url",
 // "pipeline", "root_job", "job", "job.name", "build", "build.name", "status",
 // "result", "release" (each always present, "" when unset), "release_id",
-// "milestone_id" and "started" (RFC 3339, UTC; present only when set), and
-// "parameters.<NAME>", "environment.<TYPE>", "test_fields.<TYPE>".
+// "milestone_id", "started" (RFC 3339, UTC), "duration" (a Go duration),
+// "product_areas" and "backlog_items" (ids, comma-separated) (each present only
+// when set), and "parameters.<NAME>", "environment.<TYPE>", "test_fields.<TYPE>".
 func (m *Manifest) Fields() map[string]string {
 	f := map[string]string{
 		"server.instance_id": m.Server.InstanceID,
@@ -272,6 +279,15 @@ func (m *Manifest) Fields() map[string]string {
 	if !m.Started.IsZero() {
 		f["started"] = m.Started.UTC().Format(time.RFC3339Nano)
 	}
+	if m.Duration > 0 {
+		f["duration"] = m.Duration.String()
+	}
+	if ids := joinIDs(m.ProductAreas); ids != "" {
+		f["product_areas"] = ids
+	}
+	if ids := joinIDs(m.BacklogItems); ids != "" {
+		f["backlog_items"] = ids
+	}
 	for _, p := range m.Parameters {
 		f["parameters."+p.Name] = p.Value
 	}
@@ -282,4 +298,12 @@ func (m *Manifest) Fields() map[string]string {
 		f["test_fields."+k] = v
 	}
 	return f
+}
+
+func joinIDs(ids []int64) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(parts, ",")
 }

@@ -25,7 +25,9 @@ type Source struct {
 	Exclude   []string
 	Manifests []string // default ["**/octane-build.yaml", "**/octane-build.yml", "**/octane-build.json"]
 	MaxAge    time.Duration
-	Line      int // line of the source in the file (0 when built in)
+	Timezone  string         // the zone of zone-less report timestamps under it ("" = the machine's)
+	Zone      *time.Location // Timezone, loaded (nil = the machine's)
+	Line      int            // line of the source in the file (0 when built in)
 
 	include, exclude, manifests globList // compiled by Compile (Load does it)
 	compiledOK                  bool

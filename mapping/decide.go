@@ -1,25 +1,48 @@
 package mapping
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/octane-import/octane-import/manifest"
 )
 
 // Input is what Decide knows about one report.
 type Input struct {
-	Path       string            // absolute path of the report (OS separators ok; matched in slash form)
-	Root       string            // the scanned root (or source dir) the path is relative to
-	ModTime    time.Time         // the report's modification time
-	SuiteTime  time.Time         // earliest suite timestamp of the report, zero if none
-	Manifest   map[string]string // the manifest's fields (see docs/configuration.md), nil when no manifest
-	Properties map[string]string // JUnit suite-level properties
-	Env        func(string) (string, bool)
+	// Path is the report's absolute path (OS separators; rules see it in slash form).
+	Path string
+	// Root is the folder a rule's path pattern is relative to: the innermost configured
+	// source holding the report, or, for a report outside every source, the folder named on
+	// the command line (a named file: its folder). See docs/configuration.md, "Paths".
+	Root string
+	// Zone reads zone-less report timestamps when the rule sets no timezone: the source's
+	// timezone, nil for the machine's.
+	Zone *time.Location
+	// ModTime is the report's modification time.
+	ModTime time.Time
+	// Manifest is the build manifest that owns the report, nil when none.
+	Manifest *manifest.Manifest
+	// Report is what the report itself says.
+	Report ReportFacts
+	// Env looks up environment variables (nil: the process's).
+	Env func(string) (string, bool)
+}
+
+// ReportFacts is what a report says about its build, as the reader found it.
+type ReportFacts struct {
+	Properties map[string]string // JUnit suite-level properties (the first value of each name)
+	Start      time.Time         // earliest suite or test case timestamp; zero when it has none
+	Zoneless   bool              // Start was written without a zone (and read in the decision's Timezone)
+	Duration   time.Duration     // how long its tests ran: latest end − earliest start, else the sum of the suites' times
+	Runs       int               // test runs read
+	Failed     int               // of which failed
 }
 
 // Server is the CI server a build belongs to.
@@ -30,22 +53,65 @@ type Server struct {
 	URL        string `json:"url,omitempty"`
 }
 
-// Decision is where one report goes. The JSON form (`explain --output
-// json`) uses the snake_case tags.
+// fields counts the values a description gives beyond the instance id (a name equal to the
+// id says nothing): the "fullest" of two descriptions of one server has more.
+func (s Server) fields() int {
+	n := 0
+	for _, v := range []string{s.Type, s.URL} {
+		if v != "" {
+			n++
+		}
+	}
+	if s.Name != "" && s.Name != s.InstanceID {
+		n++
+	}
+	return n
+}
+
+// Parameter is a build parameter (from the manifest).
+type Parameter struct {
+	Name  string `json:"name"`
+	Type  string `json:"type,omitempty"`
+	Value string `json:"value"`
+}
+
+// Cause is an upstream build that triggered this one (from the manifest).
+type Cause struct {
+	Job   string `json:"job"`
+	Build string `json:"build"`
+}
+
+// Decision is everything octane-import sends for one report: where its runs go (target,
+// CI server, pipeline, job, build), what is said of its build (start, duration, status,
+// result, parameters, causes) and the fields every run gets. It is made once, by Decide;
+// explain prints it, a dry run plans from it and the importer only converts it to the wire.
+// The JSON form (`explain --output json`) uses the snake_case tags.
 type Decision struct {
-	Rule         string            `json:"rule"`      // rule name or "rule N"
-	RuleLine     int               `json:"rule_line"` // 0 for the built-in default
-	Captures     map[string]string `json:"captures,omitempty"`
-	Target       string            `json:"target"`
-	Server       Server            `json:"server"`
-	Pipeline     string            `json:"pipeline"`
-	Job          string            `json:"job"`
-	JobName      string            `json:"job_name"`
-	Build        string            `json:"build"`
-	BuildName    string            `json:"build_name"`
-	Start        time.Time         `json:"start,omitzero"`        // manifest > rule
-	Duration     time.Duration     `json:"duration_ns,omitempty"` // from the manifest only; 0 = unknown
-	Result       string            `json:"result,omitempty"`      // "" = derive from the runs
+	Rule     string            `json:"rule"`      // rule name or "rule N"
+	RuleLine int               `json:"rule_line"` // 0 for the built-in default
+	Captures map[string]string `json:"captures,omitempty"`
+	Target   string            `json:"target"`
+	Root     string            `json:"root"`               // the folder the rule's path was matched under
+	Manifest string            `json:"manifest,omitempty"` // the manifest's path, when one owns the report
+
+	Server      Server `json:"server"`
+	Pipeline    string `json:"pipeline"`
+	RootJob     string `json:"root_job"`
+	RootJobName string `json:"root_job_name"`
+	Job         string `json:"job"`
+	JobName     string `json:"job_name"`
+	Build       string `json:"build"`
+	BuildName   string `json:"build_name"`
+
+	Start      time.Time     `json:"start,omitzero"`
+	Timezone   string        `json:"timezone,omitempty"` // zone-less report timestamps were read in this zone
+	Zoneless   bool          `json:"zoneless,omitempty"` // the start came from a zone-less timestamp
+	Duration   time.Duration `json:"duration_ns,omitempty"`
+	Status     string        `json:"status"`           // running or finished
+	Result     string        `json:"result,omitempty"` // "" only when nothing says (no runs read)
+	Parameters []Parameter   `json:"parameters,omitempty"`
+	Causes     []Cause       `json:"causes,omitempty"`
+
 	Release      string            `json:"release,omitempty"`
 	ReleaseID    int64             `json:"release_id,omitempty"`
 	Milestone    int64             `json:"milestone,omitempty"`
@@ -53,10 +119,46 @@ type Decision struct {
 	TestFields   map[string]string `json:"test_fields,omitempty"`
 	ProductAreas []int64           `json:"product_areas,omitempty"`
 	BacklogItems []int64           `json:"backlog_items,omitempty"`
-	// From says where each of server, pipeline, job, build, start, result
-	// and release came from: "manifest", "rule", "default" (a derived
-	// fallback), and for start "suite" or "mtime".
+
+	zone *time.Location // the zone of zone-less report timestamps (see InZone)
+
+	// From says where each value came from, by field: "manifest", "rule", "report" (the
+	// report's own timestamps, times or runs), "mtime" (the file's modification time),
+	// "source" (the source's setting) or "default". Keys: server, pipeline, root_job, job,
+	// build, start, duration, status, result, parameters, causes, release, milestone,
+	// timezone.
 	From map[string]string `json:"from,omitempty"`
+}
+
+// Precedence ranks the places a value comes from: manifest over rule over report over the
+// file's mtime over defaults, field by field. Merging the decisions of one build's reports
+// keeps, for each field, the value of the highest rank (see Build).
+func Precedence(from string) int {
+	switch from {
+	case "manifest":
+		return 5
+	case "rule":
+		return 4
+	case "source":
+		return 3
+	case "report":
+		return 2
+	case "mtime":
+		return 1
+	}
+	return 0
+}
+
+// ServerPlace names where the decision's server description comes from, for messages:
+// the manifest's path, or the rule.
+func (d *Decision) ServerPlace() string {
+	if d.From["server"] == "manifest" && d.Manifest != "" {
+		return "manifest " + d.Manifest
+	}
+	if d.RuleLine > 0 {
+		return fmt.Sprintf("rule %q (line %d)", d.Rule, d.RuleLine)
+	}
+	return fmt.Sprintf("rule %q (built in)", d.Rule)
 }
 
 var (
@@ -83,7 +185,7 @@ func relPath(p, root string) string {
 	return strings.TrimLeft(filepath.ToSlash(p), "/")
 }
 
-func (r *Rule) matches(in Input, rel, abs string, env func(string) (string, bool)) (map[string]string, bool) {
+func (r *Rule) matches(in Input, fields map[string]string, rel, abs string, env func(string) (string, bool)) (map[string]string, bool) {
 	caps := map[string]string{}
 	if r.path != nil {
 		c, ok := r.path.match(rel, abs)
@@ -115,13 +217,13 @@ func (r *Rule) matches(in Input, rel, abs string, env func(string) (string, bool
 	// A missing key and an empty value are the same thing: manifest.Fields
 	// gives "" for what a manifest leaves unset.
 	for _, c := range r.manifest {
-		v := in.Manifest[c.key]
+		v := fields[c.key]
 		if !c.w.match(v, v != "") {
 			return nil, false
 		}
 	}
 	for _, c := range r.property {
-		v := in.Properties[c.key]
+		v := in.Report.Properties[c.key]
 		if !c.w.match(v, v != "") {
 			return nil, false
 		}
@@ -133,15 +235,15 @@ func (r *Rule) matches(in Input, rel, abs string, env func(string) (string, bool
 		}
 	}
 	if r.derive != nil {
-		for k, v := range r.derive(rel, in.Root) {
+		for k, v := range r.derive(in.Path) {
 			caps[k] = v
 		}
 	}
 	return caps, true
 }
 
-// Decide finds the first rule that matches the report and resolves its
-// values. With no match it returns an error wrapping ErrUnmatched.
+// Decide finds the first rule that matches the report and resolves every value it sends.
+// With no match it returns an error wrapping ErrUnmatched.
 func (c *Config) Decide(in Input) (*Decision, error) {
 	env := in.Env
 	if env == nil {
@@ -149,15 +251,19 @@ func (c *Config) Decide(in Input) (*Decision, error) {
 	}
 	abs := filepath.ToSlash(in.Path)
 	rel := relPath(in.Path, in.Root)
+	var fields map[string]string
+	if in.Manifest != nil {
+		fields = in.Manifest.Fields()
+	}
 	for _, r := range c.Rules {
-		caps, ok := r.matches(in, rel, abs, env)
+		caps, ok := r.matches(in, fields, rel, abs, env)
 		if !ok {
 			continue
 		}
 		ctx := &evalContext{
 			captures: caps,
-			manifest: in.Manifest,
-			props:    in.Properties,
+			manifest: fields,
+			props:    in.Report.Properties,
 			env:      env,
 			file:     fileValues(abs, rel, filepath.ToSlash(in.Root)),
 		}
@@ -170,13 +276,11 @@ func (c *Config) Decide(in Input) (*Decision, error) {
 	return nil, fmt.Errorf("%s: %w", in.Path, ErrUnmatched)
 }
 
-// resolveDecision combines the manifest and the rule. The manifest wins,
-// one unit at a time: the server (when it has server.instance_id), the job
-// (job, job_name), the build (build, build_name), the pipeline, start,
-// duration, result, release (release or release_id) and milestone. The
-// rule fills what the manifest leaves empty. Environment and test fields
-// are merged key by key (the manifest wins on a shared key); product areas
-// and backlog items are the union of both lists.
+// resolveDecision combines the manifest, the rule, the report and the defaults, field by
+// field in that order of precedence (docs/configuration.md, "How the manifest and the rule
+// combine"). A name always comes with its id: a name from one place is never attached to
+// an id from another. Environment and test fields merge key by key (the manifest wins on a
+// shared key); product areas and backlog items are the union of both lists.
 func resolveDecision(r *Rule, ctx *evalContext, in Input) (*Decision, error) {
 	s := &r.set
 	m := in.Manifest
@@ -185,119 +289,176 @@ func resolveDecision(r *Rule, ctx *evalContext, in Input) (*Decision, error) {
 		RuleLine: r.Line,
 		Captures: ctx.captures,
 		Target:   r.Target,
+		Root:     in.Root,
 		From:     map[string]string{},
 	}
 	if len(d.Captures) == 0 {
 		d.Captures = nil
 	}
+	if m != nil {
+		d.Manifest = m.Path
+	}
 	var problems []string
+	ruleVal := func(t *template) string { return t.eval(ctx) }
 
-	// Server.
-	if id := m["server.instance_id"]; id != "" {
-		d.Server = Server{InstanceID: id, Name: m["server.name"], Type: m["server.type"], URL: m["server.url"]}
+	// Server: the manifest's when it has one (a manifest always names its server); the
+	// values it leaves out come from the rule when the rule names the same server.
+	ruleServer := Server{
+		InstanceID: ruleVal(s.serverInstanceID),
+		Name:       ruleVal(s.serverName),
+		Type:       ruleVal(s.serverType),
+		URL:        ruleVal(s.serverURL),
+	}
+	if m != nil {
+		d.Server = Server{InstanceID: m.Server.InstanceID, Type: m.Server.Type, URL: m.Server.URL}
+		if !m.Defaulted("server.name") {
+			d.Server.Name = m.Server.Name
+		}
+		if ruleServer.InstanceID == d.Server.InstanceID {
+			d.Server.Name = cmp.Or(d.Server.Name, ruleServer.Name)
+			d.Server.Type = cmp.Or(d.Server.Type, ruleServer.Type)
+			d.Server.URL = cmp.Or(d.Server.URL, ruleServer.URL)
+		}
 		d.From["server"] = "manifest"
 	} else {
-		d.Server = Server{
-			InstanceID: s.serverInstanceID.eval(ctx),
-			Name:       s.serverName.eval(ctx),
-			Type:       s.serverType.eval(ctx),
-			URL:        s.serverURL.eval(ctx),
-		}
-		d.From["server"] = "rule"
+		d.Server, d.From["server"] = ruleServer, "rule"
 	}
-	if d.Server.Name == "" {
-		d.Server.Name = d.Server.InstanceID
+	d.Server.Name = cmp.Or(d.Server.Name, d.Server.InstanceID)
+
+	// Job and build: id and name together.
+	if m != nil {
+		d.Job, d.JobName, d.From["job"] = m.JobID, m.JobName, "manifest"
+		d.Build, d.BuildName, d.From["build"] = m.BuildID, m.BuildName, "manifest"
+	} else {
+		d.Job, d.JobName, d.From["job"] = ruleVal(s.job), ruleVal(s.jobName), "rule"
+		d.Build, d.BuildName, d.From["build"] = ruleVal(s.build), ruleVal(s.buildName), "rule"
+	}
+	d.JobName = cmp.Or(d.JobName, d.Job)
+	d.BuildName = cmp.Or(d.BuildName, d.Build)
+
+	// Root job: the manifest's pipeline.root_job, else the job itself (a one-job pipeline).
+	d.RootJob, d.RootJobName, d.From["root_job"] = d.Job, d.JobName, "default"
+	if m != nil && !m.Defaulted("pipeline.root_job") && m.RootJob != d.Job {
+		d.RootJob, d.RootJobName, d.From["root_job"] = m.RootJob, m.RootJob, "manifest"
 	}
 
-	// Job and build.
-	d.Job, d.JobName, d.From["job"] = pick(m, "job", "job.name", s.job, s.jobName, ctx)
-	d.Build, d.BuildName, d.From["build"] = pick(m, "build", "build.name", s.build, s.buildName, ctx)
-
-	// Pipeline: manifest, rule, else the job's name.
+	// Pipeline: the manifest's pipeline.name, the rule's, else named after the root job.
 	switch {
-	case m["pipeline"] != "":
-		d.Pipeline, d.From["pipeline"] = m["pipeline"], "manifest"
-	case s.pipeline != nil && s.pipeline.eval(ctx) != "":
-		d.Pipeline, d.From["pipeline"] = s.pipeline.eval(ctx), "rule"
+	case m != nil && !m.Defaulted("pipeline.name"):
+		d.Pipeline, d.From["pipeline"] = m.Pipeline, "manifest"
+	case ruleVal(s.pipeline) != "":
+		d.Pipeline, d.From["pipeline"] = ruleVal(s.pipeline), "rule"
 	default:
-		d.Pipeline, d.From["pipeline"] = d.JobName, "default"
+		d.Pipeline, d.From["pipeline"] = d.RootJobName, "default"
 	}
 
-	// Start and duration.
-	if v := m["started"]; v != "" {
-		t, err := parseStart(v)
+	// Timezone of zone-less report timestamps: the rule's, the source's, the machine's.
+	zone := time.Local
+	d.From["timezone"] = "default"
+	switch {
+	case r.zone != nil:
+		zone, d.From["timezone"] = r.zone, "rule"
+	case in.Zone != nil:
+		zone, d.From["timezone"] = in.Zone, "source"
+	}
+	d.Timezone, d.zone = ZoneName(zone), zone
+
+	// Start: the manifest's, the rule's (a template, or mtime), the report's, the mtime.
+	switch {
+	case m != nil && !m.Started.IsZero():
+		d.Start, d.From["start"] = m.Started, "manifest"
+	case s.startMode == "template":
+		t, err := parseStart(ruleVal(s.start))
 		if err != nil {
-			problems = append(problems, "manifest started: "+err.Error())
+			problems = append(problems, "set.start: "+err.Error())
 		}
-		d.Start, d.From["start"] = t, "manifest"
-	} else {
-		switch s.startMode {
-		case "mtime":
-			d.Start, d.From["start"] = in.ModTime, "mtime"
-		case "template":
-			v := s.start.eval(ctx)
-			t, err := parseStart(v)
-			if err != nil {
-				problems = append(problems, "set.start: "+err.Error())
-			}
-			d.Start, d.From["start"] = t, "rule"
-		default: // "suite"
-			if !in.SuiteTime.IsZero() {
-				d.Start, d.From["start"] = in.SuiteTime, "suite"
-			} else {
-				d.Start, d.From["start"] = in.ModTime, "mtime"
-			}
+		d.Start, d.From["start"] = t, "rule"
+	case s.startMode == "mtime" || in.Report.Start.IsZero():
+		d.Start, d.From["start"] = in.ModTime, "mtime"
+	default: // "suite", the default
+		d.Start, d.From["start"] = in.Report.Start, "report"
+		if in.Report.Zoneless {
+			d.Start, d.Zoneless = d.InZone(in.Report.Start), true
 		}
 	}
-	if v := m["duration"]; v != "" {
-		dur, err := parseManifestDuration(v)
-		if err != nil {
-			problems = append(problems, "manifest duration: "+err.Error())
-		}
-		d.Duration = dur
+	if !d.Start.IsZero() {
+		d.Start = d.Start.UTC()
+	}
+	if !d.Zoneless {
+		d.Timezone = "" // said only where it mattered
+		delete(d.From, "timezone")
 	}
 
-	// Result.
-	if v := strings.ToLower(strings.TrimSpace(m["result"])); v != "" {
-		if !contains(buildResults, v) {
-			problems = append(problems, fmt.Sprintf("manifest result %q is not one of %s", v, strings.Join(buildResults, ", ")))
-		}
-		d.Result, d.From["result"] = v, "manifest"
-	} else if s.result != "" {
+	// Duration: the manifest's, else how long the report's tests ran.
+	switch {
+	case m != nil && m.Duration > 0:
+		d.Duration, d.From["duration"] = m.Duration, "manifest"
+	case in.Report.Duration > 0:
+		d.Duration, d.From["duration"] = in.Report.Duration, "report"
+	}
+
+	// Status: the manifest's, else finished (a report on disk is a finished build).
+	d.Status, d.From["status"] = "finished", "default"
+	if m != nil && m.Status != "" {
+		d.Status, d.From["status"] = m.Status, "manifest"
+	}
+
+	// Result: the manifest's, the rule's, else derived from the report's runs.
+	switch {
+	case m != nil && m.Result != "":
+		d.Result, d.From["result"] = m.Result, "manifest"
+	case s.result != "":
 		d.Result, d.From["result"] = s.result, "rule"
-	} else {
-		d.From["result"] = "derive"
+	case in.Report.Runs > 0:
+		d.Result, d.From["result"] = DeriveResult(in.Report.Failed), "report"
+	}
+
+	// Parameters and causes: only a manifest has them.
+	if m != nil {
+		for _, p := range m.Parameters {
+			d.Parameters = append(d.Parameters, Parameter(p))
+		}
+		for _, c := range m.Causes {
+			d.Causes = append(d.Causes, Cause(c))
+		}
+		if len(d.Parameters) > 0 {
+			d.From["parameters"] = "manifest"
+		}
+		if len(d.Causes) > 0 {
+			d.From["causes"] = "manifest"
+		}
 	}
 
 	// Release and milestone.
-	if m["release"] != "" || m["release_id"] != "" {
-		d.Release = m["release"]
-		d.ReleaseID = idOrProblem(m["release_id"], "manifest release_id", &problems)
-		d.From["release"] = "manifest"
-	} else if s.release != nil || s.releaseID != nil {
-		d.Release = s.release.eval(ctx)
-		d.ReleaseID = idOrProblem(s.releaseID.eval(ctx), "set.release_id", &problems)
-		d.From["release"] = "rule"
+	switch {
+	case m != nil && (m.Release != "" || m.ReleaseID != 0):
+		d.Release, d.ReleaseID, d.From["release"] = m.Release, m.ReleaseID, "manifest"
+	case s.release != nil || s.releaseID != nil:
+		d.Release = ruleVal(s.release)
+		d.ReleaseID = idOrProblem(ruleVal(s.releaseID), "set.release_id", &problems)
+		if d.Release != "" || d.ReleaseID != 0 {
+			d.From["release"] = "rule"
+		}
 	}
-	if v := m["milestone_id"]; v != "" {
-		d.Milestone = idOrProblem(v, "manifest milestone_id", &problems)
-	} else {
-		d.Milestone = idOrProblem(s.milestone.eval(ctx), "set.milestone", &problems)
+	switch {
+	case m != nil && m.Milestone != 0:
+		d.Milestone, d.From["milestone"] = m.Milestone, "manifest"
+	default:
+		if d.Milestone = idOrProblem(ruleVal(s.milestone), "set.milestone", &problems); d.Milestone != 0 {
+			d.From["milestone"] = "rule"
+		}
 	}
 
 	// Fields that add up.
-	d.Environment = mergeFields(s.environment, m, "environment.", ctx)
-	d.TestFields = mergeFields(s.testFields, m, "test_fields.", ctx)
-	for k := range d.TestFields {
-		if !contains(testFieldTypes, k) {
-			problems = append(problems, fmt.Sprintf("manifest test field %q is not one of %s", k, strings.Join(testFieldTypes, ", ")))
-		}
+	var mEnv, mTest map[string]string
+	var mAreas, mItems []int64
+	if m != nil {
+		mEnv, mTest, mAreas, mItems = m.Environment, m.TestFields, m.ProductAreas, m.BacklogItems
 	}
-	d.ProductAreas = mergeIDs(m["product_areas"], s.productAreas, ctx, "product_areas", &problems)
-	d.BacklogItems = mergeIDs(m["backlog_items"], s.backlogItems, ctx, "backlog_items", &problems)
-	if len(d.From) == 0 {
-		d.From = nil
-	}
+	d.Environment = mergeFields(s.environment, mEnv, ctx)
+	d.TestFields = mergeFields(s.testFields, mTest, ctx)
+	d.ProductAreas = mergeIDs(mAreas, s.productAreas, ctx, "set.product_areas", &problems)
+	d.BacklogItems = mergeIDs(mItems, s.backlogItems, ctx, "set.backlog_items", &problems)
 
 	// What Octane needs.
 	for _, f := range []struct{ name, v string }{
@@ -316,21 +477,39 @@ func resolveDecision(r *Rule, ctx *evalContext, in Input) (*Decision, error) {
 	return d, nil
 }
 
-// pick resolves an id and its display name: the manifest's when it has the
-// id, else the rule's; the name defaults to the id.
-func pick(m map[string]string, idKey, nameKey string, id, name *template, ctx *evalContext) (string, string, string) {
-	if v := m[idKey]; v != "" {
-		n := m[nameKey]
-		if n == "" {
-			n = v
+// InZone reads the wall clock of a zone-less report timestamp in the decision's timezone
+// (the rule's, the source's or the machine's).
+func (d *Decision) InZone(t time.Time) time.Time {
+	zone := d.zone
+	if zone == nil {
+		zone = time.Local
+	}
+	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), zone).UTC()
+}
+
+// DeriveResult is a build's result when nothing says it: failure when a run failed.
+func DeriveResult(failed int) string {
+	if failed > 0 {
+		return "failure"
+	}
+	return "success"
+}
+
+// ZoneName names a zone for people: its IANA name, or for the machine's zone the name the
+// system gives it (TZ, /etc/localtime) with "local" when there is none.
+func ZoneName(loc *time.Location) string {
+	if loc == nil || loc == time.Local {
+		if tz := os.Getenv("TZ"); tz != "" {
+			return strings.TrimPrefix(tz, ":") + " (local)"
 		}
-		return v, n, "manifest"
+		if target, err := os.Readlink("/etc/localtime"); err == nil {
+			if _, name, ok := strings.Cut(target, "zoneinfo/"); ok {
+				return name + " (local)"
+			}
+		}
+		return "local"
 	}
-	v, n := id.eval(ctx), name.eval(ctx)
-	if n == "" {
-		n = v
-	}
-	return v, n, "rule"
+	return loc.String()
 }
 
 func idOrProblem(s, what string, problems *[]string) int64 {
@@ -344,7 +523,7 @@ func idOrProblem(s, what string, problems *[]string) int64 {
 	return id
 }
 
-func mergeFields(rule []namedTemplate, m map[string]string, prefix string, ctx *evalContext) map[string]string {
+func mergeFields(rule []namedTemplate, m map[string]string, ctx *evalContext) map[string]string {
 	out := map[string]string{}
 	for _, nt := range rule {
 		if v := nt.t.eval(ctx); v != "" {
@@ -352,8 +531,8 @@ func mergeFields(rule []namedTemplate, m map[string]string, prefix string, ctx *
 		}
 	}
 	for k, v := range m {
-		if name, ok := strings.CutPrefix(k, prefix); ok && name != "" && v != "" {
-			out[name] = v
+		if k != "" && v != "" {
+			out[k] = v
 		}
 	}
 	if len(out) == 0 {
@@ -362,28 +541,27 @@ func mergeFields(rule []namedTemplate, m map[string]string, prefix string, ctx *
 	return out
 }
 
-func mergeIDs(manifest string, rule []*template, ctx *evalContext, what string, problems *[]string) []int64 {
+func mergeIDs(manifest []int64, rule []*template, ctx *evalContext, what string, problems *[]string) []int64 {
 	var out []int64
-	seen := map[int64]bool{}
-	add := func(s, from string) {
-		if strings.TrimSpace(s) == "" {
-			return
-		}
-		id, err := parseID(s)
-		if err != nil {
-			*problems = append(*problems, from+" "+what+": "+err.Error())
-			return
-		}
-		if !seen[id] {
-			seen[id] = true
+	add := func(id int64) {
+		if !slices.Contains(out, id) {
 			out = append(out, id)
 		}
 	}
-	for _, s := range strings.Split(manifest, ",") {
-		add(s, "manifest")
+	for _, id := range manifest {
+		add(id)
 	}
 	for _, t := range rule {
-		add(t.eval(ctx), "set")
+		s := t.eval(ctx)
+		if strings.TrimSpace(s) == "" {
+			continue
+		}
+		id, err := parseID(s)
+		if err != nil {
+			*problems = append(*problems, what+": "+err.Error())
+			continue
+		}
+		add(id)
 	}
 	return out
 }
@@ -405,81 +583,4 @@ func parseStart(s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("start %q is neither RFC 3339 (2026-03-01T10:00:00Z) nor epoch milliseconds", s)
 	}
 	return t, nil
-}
-
-// parseManifestDuration reads a duration: whole milliseconds or a Go duration.
-func parseManifestDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if ms, err := strconv.ParseInt(s, 10, 64); err == nil && ms >= 0 && ms < 1<<40 {
-		return time.Duration(ms) * time.Millisecond, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%q is neither milliseconds nor a duration such as 1h2m3s", s)
-	}
-	return d, nil
-}
-
-// Default is the configuration used when no file exists. It has one target,
-// "sandbox", whose URL the command fills in, and one catch-all rule:
-//
-//   - the report's parent folder is the build and its grandparent the job,
-//     relative to the scanned root; when the grandparent is the root itself
-//     the job is the root folder's name, and a report directly in the root
-//     gets the root folder's name as job and its own name without extension
-//     as build;
-//   - the server's instance id and name are hostname, its type "file";
-//   - the pipeline is named after the job.
-//
-// A manifest, when present, wins over these values as with any rule.
-func Default(hostname string) *Config {
-	if hostname == "" {
-		hostname = "octane-import"
-	}
-	r := &Rule{
-		Name:     "default",
-		index:    1,
-		Target:   "sandbox",
-		CatchAll: true,
-		derive:   deriveJobBuild,
-	}
-	r.set = ruleSet{
-		serverInstanceID: literal(hostname),
-		serverName:       literal(hostname),
-		serverType:       literal("file"),
-		job:              reference("job"),
-		build:            reference("build"),
-		// No pipeline: it falls back to the job's name, which is the
-		// manifest's job when there is one.
-	}
-	return &Config{
-		Targets: []Target{{Name: "sandbox"}},
-		Rules:   []*Rule{r},
-	}
-}
-
-func literal(s string) *template {
-	return &template{src: s, parts: []tmplPart{{lit: s}}}
-}
-
-func reference(ref string) *template {
-	return &template{src: "{" + ref + "}", parts: []tmplPart{{ref: ref}}}
-}
-
-// deriveJobBuild gives the built-in rule's captures.
-func deriveJobBuild(rel, root string) map[string]string {
-	rootName := path.Base(strings.TrimRight(filepath.ToSlash(root), "/"))
-	if rootName == "." || rootName == "/" || rootName == "" {
-		rootName = "root"
-	}
-	dir := path.Dir(rel)
-	if dir == "." {
-		base := path.Base(rel)
-		return map[string]string{"job": rootName, "build": strings.TrimSuffix(base, path.Ext(base))}
-	}
-	job := rootName
-	if gp := path.Dir(dir); gp != "." {
-		job = path.Base(gp)
-	}
-	return map[string]string{"job": job, "build": path.Base(dir)}
 }

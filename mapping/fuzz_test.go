@@ -23,8 +23,8 @@ func FuzzParse(f *testing.F) {
 	env := envMap(map[string]string{"OCTANE_CLIENT_ID": "a", "OCTANE_CLIENT_SECRET": "b"})
 	inputs := []Input{
 		{Path: "/d/a/b/c.xml", Root: "/d", Env: env, ModTime: time.Unix(1, 0)},
-		{Path: "/d/x.xml", Root: "/d", Env: env, Manifest: map[string]string{"job": "j", "build": "1", "started": "x"},
-			Properties: map[string]string{"a": "b"}},
+		{Path: "/d/x.xml", Root: "/d", Env: env, Manifest: man(f, "/d/octane-build.yaml", "server: {instance_id: s}\njob: {id: j}\nbuild: {id: '1'}\n"),
+			Report: props(map[string]string{"a": "b"})},
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := Parse(data, "fuzz.yaml", env)

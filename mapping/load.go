@@ -313,6 +313,23 @@ func (l *loader) durationVal(n *yaml.Node, path string) (time.Duration, bool) {
 	return d, true
 }
 
+// timezone reads an IANA zone name (Europe/Berlin, UTC) or "local".
+func (l *loader) timezone(n *yaml.Node, path string) (string, *time.Location) {
+	s, ok := l.str(n, path)
+	if !ok || s == "" {
+		return "", nil
+	}
+	if strings.EqualFold(s, "local") {
+		return "local", time.Local
+	}
+	loc, err := time.LoadLocation(s)
+	if err != nil {
+		l.errAt(n, "%s: %q is not a time zone (an IANA name such as Europe/Berlin or UTC, or local)", path, s)
+		return "", nil
+	}
+	return s, loc
+}
+
 // parseDuration accepts Go durations (90s, 1h30m) and whole days (30d).
 func parseDuration(s string) (time.Duration, error) {
 	if days, ok := strings.CutSuffix(s, "d"); ok {
@@ -522,9 +539,11 @@ func (l *loader) sources(cfg *Config, n *yaml.Node) {
 			}
 			return vals
 		}
-		l.fields(sn, path, []string{"dir", "include", "exclude", "manifests", "max_age"}, func(key string, k, v *yaml.Node) {
+		l.fields(sn, path, []string{"dir", "include", "exclude", "manifests", "max_age", "timezone"}, func(key string, k, v *yaml.Node) {
 			p := join(path, key)
 			switch key {
+			case "timezone":
+				s.Timezone, s.Zone = l.timezone(v, p)
 			case "dir":
 				if raw, ok := l.str(v, p); ok {
 					s.Dir = filepath.Clean(l.localPath(l.expand(v, p, raw)))

@@ -445,7 +445,7 @@ func TestMergeKeysAndAnchors(t *testing.T) {
     set: *common
 `
 	cfg := mustParse(t, src)
-	d, err := cfg.Decide(Input{Path: "/r/api/7/x.xml", Root: "/r", Properties: map[string]string{"branch": "release/2026.1"}})
+	d, err := cfg.Decide(Input{Path: "/r/api/7/x.xml", Root: "/r", Report: props(map[string]string{"branch": "release/2026.1"})})
 	if err != nil || d.Rule != "a" || d.Job != "api" || d.Build != "7" || d.Release != "2026.1" {
 		t.Fatalf("rule a: %+v %v", d, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"time"
 )
 
 // Rule is one entry of the `rules:` list. Rules are tried in order; the
@@ -15,6 +16,7 @@ type Rule struct {
 	Path     string // the path pattern, "" when none
 	Regexp   string // the regular expression, "" when none
 	CatchAll bool   // the rule matches every report
+	Timezone string // the zone of zone-less report timestamps ("" = the source's, else the machine's)
 
 	index       int // 1-based position in the list
 	path        *pathPattern
@@ -24,9 +26,11 @@ type Rule struct {
 	env         []fieldCond
 	hasManifest *bool
 	set         ruleSet
-	// derive, when set, supplies captures computed in code (the built-in
-	// default rule uses it for the parent and grandparent folders).
-	derive func(rel, root string) map[string]string
+	// derive, when set, supplies captures computed in code from the report's
+	// absolute path (the built-in default rule's job and build).
+	derive func(path string) map[string]string
+	// zone reads the report's zone-less timestamps (Timezone), nil when unset.
+	zone *time.Location
 }
 
 type fieldCond struct {

@@ -18,11 +18,13 @@ var (
 func (rl *ruleLoader) load(path string) {
 	r := rl.rule
 	before := len(rl.problems)
-	rl.fields(rl.node, path, []string{"name", "target", "match", "set"}, func(key string, k, v *yaml.Node) {
+	rl.fields(rl.node, path, []string{"name", "target", "timezone", "match", "set"}, func(key string, k, v *yaml.Node) {
 		p := join(path, key)
 		switch key {
 		case "name":
 			r.Name, _ = rl.str(v, p)
+		case "timezone":
+			r.Timezone, r.zone = rl.timezone(v, p)
 		case "target":
 			r.Target, _ = rl.str(v, p)
 			rl.tnode = v

@@ -33,7 +33,12 @@ type exitError struct {
 	err  error
 }
 
-func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
 func (e *exitError) Unwrap() error { return e.err }
 
 func usageErr(format string, a ...any) error {
@@ -119,22 +124,26 @@ func (a *app) execute(ctx context.Context, args []string) int {
 	if a.stopProfile != nil {
 		a.stopProfile()
 	}
+	if err != nil && ctx.Err() != nil && !errors.As(err, new(*exitError)) {
+		err = &exitError{code: exitSignals, err: errors.New("interrupted")}
+	}
+	if err != nil && err.Error() != "" {
+		fmt.Fprintln(a.stderr, "octane-import:", err)
+	}
+	return exitStatus(err)
+}
+
+// exitStatus is the one place an error becomes an exit status: 0 for none, an exitError's
+// own code, and 2 for anything else (what cobra itself refuses: an unknown flag or command
+// is a usage error). A JSON summary's exit_code is the same value.
+func exitStatus(err error) int {
 	if err == nil {
 		return exitOK
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {
-		if ee.err != nil && ee.err.Error() != "" {
-			fmt.Fprintln(a.stderr, "octane-import:", ee.err)
-		}
 		return ee.code
 	}
-	if ctx.Err() != nil {
-		fmt.Fprintln(a.stderr, "octane-import: interrupted")
-		return exitSignals
-	}
-	// Anything cobra itself refuses (unknown flag or command) is a usage error.
-	fmt.Fprintln(a.stderr, "octane-import:", err)
 	return exitUsage
 }
 

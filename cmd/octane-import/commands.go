@@ -9,14 +9,12 @@ import (
 	"net/http"
 	"os"
 	"sort"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/octane-import/octane-import/importer"
 	"github.com/octane-import/octane-import/importer/ledger"
-	"github.com/octane-import/octane-import/mapping"
 	"github.com/octane-import/octane-import/sandbox"
 )
 
@@ -44,64 +42,6 @@ rules that can never match, missing secrets. Exit 0 when the file is good, 2 whe
 	}
 }
 
-func (a *app) explainCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "explain [--config FILE] [PATH...]",
-		Short: "Show what the rules make of each report: rule, captures, target, server, pipeline, job, build, fields",
-		Long: `explain maps every report under the PATHs exactly as scan would (the same discovery, the same
-manifests, the same rules) and prints, for each, the rule that matched (by its line), the
-captured values and everything the report resolves to. Nothing is recorded or sent. Run it
-before a backfill. With no PATH, the configuration's sources. With --output json, one JSON
-object per file.`,
-		Example: `  octane-import explain /drops/payments/unit/1042
-  octane-import explain --output json /drops | jq -r '.decision.build'`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := pathsExist(args); err != nil {
-				return err
-			}
-			cfg, err := a.loadConfig()
-			if err != nil {
-				return err
-			}
-			im, err := importer.New(importer.Options{Config: cfg, DryRun: true, Logger: a.logger, Env: a.env})
-			if err != nil {
-				return err
-			}
-			failed := 0
-			enc := json.NewEncoder(a.stdout)
-			err = im.Explain(cmd.Context(), args, func(ex importer.Explanation) {
-				if ex.Err != nil {
-					failed++
-				}
-				if a.jsonOutput() {
-					obj := explainJSON{Path: ex.Path, Manifest: ex.Manifest, Decision: ex.Decision}
-					if ex.Err != nil {
-						obj.Error = ex.Err.Error()
-						obj.Unmatched = errors.Is(ex.Err, mapping.ErrUnmatched)
-					}
-					_ = enc.Encode(obj)
-					return
-				}
-				var buf strings.Builder
-				mapping.WriteExplain(&buf, ex.Path, ex.Decision, ex.Err)
-				text := buf.String()
-				if ex.Manifest != "" {
-					// The manifest line goes inside the entry, before its closing blank line.
-					text = strings.TrimSuffix(text, "\n") + "  manifest:      " + ex.Manifest + "\n\n"
-				}
-				fmt.Fprint(a.stdout, text)
-			})
-			if err != nil {
-				return &exitError{code: exitFailed, err: err}
-			}
-			if failed > 0 {
-				return &exitError{code: exitFailed, err: fmt.Errorf("%d files could not be mapped", failed)}
-			}
-			return nil
-		},
-	}
-}
-
 // statusJSON is `status --output json`, and watch's /status.
 type statusJSON struct {
 	Ledger string `json:"ledger"`
@@ -124,14 +64,6 @@ func ledgerStatus(l *ledger.Ledger, all bool) (statusJSON, error) {
 		return true
 	})
 	return st, err
-}
-
-type explainJSON struct {
-	Path      string            `json:"path"`
-	Manifest  string            `json:"manifest,omitempty"`
-	Decision  *mapping.Decision `json:"decision,omitempty"`
-	Error     string            `json:"error,omitempty"`
-	Unmatched bool              `json:"unmatched,omitempty"`
 }
 
 func (a *app) statusCommand() *cobra.Command {

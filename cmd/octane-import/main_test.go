@@ -32,11 +32,14 @@ func cli(t *testing.T, env map[string]string, args ...string) (stdout, stderr st
 
 var elapsed = regexp.MustCompile(`\d+(\.\d+)?(ms|s|µs)\.`)
 
+// testdata is the package's testdata folder, absolute: a test may change its directory.
+var testdata, _ = filepath.Abs("testdata")
+
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
+	path := filepath.Join(testdata, name+".golden")
 	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
+		if err := os.MkdirAll(testdata, 0o755); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {

@@ -120,8 +120,8 @@ func (p *printer) Progress(pr importer.Progress) {
 	p.a.logger.Warn("progress", "phase", pr.Phase, "files", pr.FilesDone, "runs", pr.Runs, "elapsed", pr.Elapsed.Round(time.Second))
 }
 
-// finish prints the summary (and the plan of a dry run).
-func (p *printer) finish(sum *importer.Summary, s *session) {
+// finish prints the summary (and the plan of a dry run); exit is the process's exit status.
+func (p *printer) finish(sum *importer.Summary, s *session, exit int) {
 	if p.bar != nil {
 		_ = p.bar.Finish()
 	}
@@ -129,7 +129,7 @@ func (p *printer) finish(sum *importer.Summary, s *session) {
 		return
 	}
 	if p.json != nil {
-		_ = p.json.Encode(summaryJSON{Type: "summary", Summary: sum, Builds: sum.SortedBuilds(), Exit: exitFor(sum)})
+		_ = p.json.Encode(summaryJSON{Type: "summary", Summary: sum, Builds: sum.SortedBuilds(), Exit: exit})
 		return
 	}
 	w := p.a.stdout
@@ -160,13 +160,6 @@ type summaryJSON struct {
 	*importer.Summary
 	Builds []*importer.BuildN `json:"builds"`
 	Exit   int                `json:"exit_code"`
-}
-
-func exitFor(sum *importer.Summary) int {
-	if sum.Failures() > 0 || len(sum.Errors) > 0 {
-		return exitFailed
-	}
-	return exitOK
 }
 
 // tableEnds is how many builds the summary shows at each end of a long table (all with -v).

@@ -273,17 +273,22 @@ func (a *app) runImport(ctx context.Context, f *importFlags, do func(context.Con
 		return &exitError{code: exitUsage, err: err}
 	}
 	sum, err := do(ctx, im)
-	out.finish(sum, s)
-	if err != nil {
-		if ctx.Err() != nil {
-			return &exitError{code: exitSignals, err: errors.New("interrupted; the ledger keeps what was done, run the same command again to go on")}
-		}
+	err = importOutcome(ctx, f, sum, err)
+	out.finish(sum, s, exitStatus(err))
+	return err
+}
+
+// importOutcome turns what an importing command did into the error that decides its exit
+// status (nil: 0). The process and the JSON summary both take the status from it.
+func importOutcome(ctx context.Context, f *importFlags, sum *importer.Summary, err error) error {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return &exitError{code: exitSignals, err: errors.New("interrupted; the ledger keeps what was done, run the same command again to go on")}
+	case err != nil:
 		return &exitError{code: exitFailed, err: err}
-	}
-	if sum.Failures() > 0 || len(sum.Errors) > 0 {
+	case sum.Failures() > 0 || len(sum.Errors) > 0:
 		return &exitError{code: exitFailed}
-	}
-	if f.failNoTests && sum.Runs.Total() == 0 && sum.Outcomes[importer.Unchanged] == 0 {
+	case f.failNoTests && sum.Runs.Total() == 0 && sum.Outcomes[importer.Unchanged] == 0:
 		return &exitError{code: exitFailed, err: errors.New("no test runs found (--fail-on-no-tests)")}
 	}
 	return nil
