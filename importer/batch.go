@@ -31,6 +31,7 @@ type batcher struct {
 	pendingSeal []*openPayload  // closed, not yet written
 	records     []ledger.File   // records of files with nothing to send, not yet written
 	waiting     map[string]bool // unchanged files an earlier run left queued: reported after sending
+	warns       map[string][]Warning
 }
 
 // record keeps the record of a file that needs nothing sent (failed, unmatched, empty,
@@ -77,7 +78,7 @@ type openPayload struct {
 
 func newBatcher(im *Importer, scanID uint64, sum *Summary) *batcher {
 	return &batcher{im: im, scanID: scanID, sum: sum, builds: map[string]*buildAcc{}, open: map[string]*openPayload{},
-		waiting: map[string]bool{}}
+		waiting: map[string]bool{}, warns: map[string][]Warning{}}
 }
 
 // build returns the accumulator of the build a decision sends to, with what earlier scans
@@ -140,9 +141,23 @@ func (b *batcher) add(rr *readResult) error {
 	pk := d.Key() + "\x00" + ctxKey
 	op := b.open[pk]
 	split := false
+	seen := 0 // the encoder's warnings before this file's runs
+	if op != nil {
+		seen = len(op.enc.Warnings())
+	}
+	cut := func(op *openPayload) { // this file's values the encoder had to change
+		ws := op.enc.Warnings()
+		for _, w := range ws[min(seen, len(ws)):] {
+			if len(b.warns[rr.c.path]) < maxFileWarnings {
+				b.warns[rr.c.path] = append(b.warns[rr.c.path], Warning{Code: "octane-limit", Message: w})
+			}
+		}
+		seen = 0
+	}
 	for i := range rr.rep.Runs {
 		if op != nil && (op.runs >= b.im.opt.MaxRunsPerPayload || op.buf.Len() >= b.im.opt.MaxPayloadBytes) {
 			// Full: close it and keep it with this file; all are written when the file ends.
+			cut(op)
 			if err := b.close(op); err != nil {
 				return err
 			}
@@ -165,9 +180,7 @@ func (b *batcher) add(rr *readResult) error {
 	b.tick++
 	op.lastUse = b.tick
 	op.files = append(op.files, rr.rec)
-	for _, w := range op.enc.Warnings() {
-		b.sum.Warnings = appendLimited(b.sum.Warnings, rr.c.path+": "+w)
-	}
+	cut(op)
 	if split {
 		// The file spans several payloads: write them all, this one too, so that the file's
 		// record goes with every payload holding its runs.

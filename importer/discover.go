@@ -16,46 +16,103 @@ import (
 	"github.com/octane-import/octane-import/mapping"
 )
 
-// root is one place a scan looks: a directory (or a single file) and the source rules that
-// say which files under it are manifests and which are reports.
+// root is one place a scan looks: a directory (or a single file) the user named, or a
+// configured source's folder.
 type root struct {
 	dir  string // absolute, cleaned; for a single file, its directory
 	file string // set when the root is a single file
-	// base is the folder a rule's path pattern is relative to and the last one a report's
-	// manifest is looked for in: the innermost configured source holding dir. Outside every
-	// source it is dir itself for rules, and manifests are looked for up to the top of the
-	// file system (inSource false).
-	base     string
-	inSource bool
-	source   mapping.Source
+	// named is the folder rules see the paths of files outside every source relative to:
+	// dir, the path named on the command line (see docs/configuration.md, "Paths").
+	named string
+	im    *Importer
+}
+
+// place is where a file stands for the rules: in the innermost configured source holding it
+// (that source's patterns, rules relative to its folder, manifests looked for up to it), or
+// outside every source (the default patterns, rules relative to the folder named on the
+// command line, manifests looked for up to the top of the file system).
+type place struct {
+	source *mapping.Source // nil outside every source
+	base   string          // the folder rules see the file's path relative to
+}
+
+// sourceDir is a configured source with its folder normalised.
+type sourceDir struct {
+	dir string
+	src *mapping.Source
 }
 
 // newRoot makes the root of a directory or file the user named (or a source's folder).
 func (im *Importer) newRoot(path string, isDir bool) *root {
-	r := &root{dir: path}
+	r := &root{dir: path, named: path, im: im}
 	if !isDir {
-		r.dir, r.file = filepath.Dir(path), path
-	}
-	r.source, r.base, r.inSource = im.sourceFor(r.dir)
-	if !r.inSource {
-		r.base = r.dir
+		r.dir, r.file, r.named = filepath.Dir(path), path, filepath.Dir(path)
 	}
 	return r
 }
 
-// manifestTop is the last folder a report's manifest may be in: the source's folder, or
-// the top of the file system outside every source.
-func (r *root) manifestTop() string {
-	if r.inSource {
-		return r.base
+// placeOf tells where a file under the root stands: the innermost source holding it, else
+// outside every source, relative to the path named.
+func (r *root) placeOf(path string) place {
+	var best *sourceDir
+	for i := range r.im.sources {
+		sd := &r.im.sources[i]
+		if within(path, sd.dir) && (best == nil || len(sd.dir) > len(best.dir)) {
+			best = sd
+		}
+	}
+	if best != nil {
+		return place{source: best.src, base: best.dir}
+	}
+	return place{base: r.named}
+}
+
+// rel is the slash path of path relative to the place's base.
+func (p place) rel(path string) string {
+	rel, err := filepath.Rel(p.base, path)
+	if err != nil {
+		return filepath.ToSlash(path)
+	}
+	return filepath.ToSlash(rel)
+}
+
+var defaultSource mapping.Source
+
+func (p place) patterns() *mapping.Source {
+	if p.source != nil {
+		return p.source
+	}
+	return &defaultSource
+}
+
+// isReport and isManifest apply the place's source patterns (the defaults outside sources).
+func (p place) isReport(path string) bool { return p.patterns().IsReport(p.rel(path)) }
+func (p place) isManifest(path string) bool {
+	return manifest.IsManifestName(filepath.Base(path)) || (p.source != nil && p.source.IsManifest(p.rel(path)))
+}
+
+// manifestTop is the last folder a report's manifest may be in: its source's folder, or
+// the top of the file system ("") outside every source.
+func (p place) manifestTop() string {
+	if p.source != nil {
+		return p.base
 	}
 	return ""
+}
+
+// zone is the source's timezone for zone-less report timestamps (nil: the machine's).
+func (p place) zone() *time.Location {
+	if p.source != nil {
+		return p.source.Zone
+	}
+	return nil
 }
 
 // candidate is a file discovery found.
 type candidate struct {
 	path    string // absolute, cleaned: the ledger key
 	root    *root
+	place   place
 	size    int64
 	modTime time.Time
 }
@@ -102,24 +159,20 @@ func (im *Importer) roots(paths []string) ([]*root, error) {
 	return out, nil
 }
 
-// sourceFor picks the configured source whose directory holds path (the innermost), so
-// that its include, exclude and manifest patterns apply and rules see paths relative to its
-// folder; else the default patterns (ok false).
-func (im *Importer) sourceFor(path string) (src mapping.Source, dir string, ok bool) {
-	best := -1
-	for i, s := range im.opt.Config.Sources {
-		d, err := Normalize(s.Dir)
-		if err != nil || s.Dir == "" {
+// normalizeSources keeps the configured sources with their folders normalised, so that
+// placeOf compares cleaned absolute paths.
+func normalizeSources(cfg *mapping.Config) []sourceDir {
+	var out []sourceDir
+	for i := range cfg.Sources {
+		s := &cfg.Sources[i]
+		if s.Dir == "" {
 			continue
 		}
-		if within(path, d) && (best < 0 || len(d) > len(dir)) { // the innermost source wins
-			best, dir = i, d
+		if d, err := Normalize(s.Dir); err == nil {
+			out = append(out, sourceDir{dir: d, src: s})
 		}
 	}
-	if best >= 0 {
-		return im.opt.Config.Sources[best], dir, true
-	}
-	return mapping.Source{}, "", false
+	return out
 }
 
 func within(path, dir string) bool {
@@ -127,15 +180,6 @@ func within(path, dir string) bool {
 		return true
 	}
 	return strings.HasPrefix(path, dir+string(filepath.Separator))
-}
-
-// rel is the slash path of path relative to the root's base (its source's folder).
-func (r *root) rel(path string) string {
-	rel, err := filepath.Rel(r.base, path)
-	if err != nil {
-		return filepath.ToSlash(path)
-	}
-	return filepath.ToSlash(rel)
 }
 
 // walk calls fn for every regular file under the root that the source patterns select as a
@@ -147,11 +191,11 @@ func (r *root) walk(ctx context.Context, fn func(kind string, c candidate) error
 			return err
 		}
 		kind := ""
-		rel := r.rel(path)
+		pl := r.placeOf(path)
 		switch {
-		case manifest.IsManifestName(filepath.Base(path)) || r.source.IsManifest(rel):
+		case pl.isManifest(path):
 			kind = "manifest"
-		case r.source.IsReport(rel):
+		case pl.isReport(path):
 			kind = "report"
 		default:
 			return nil
@@ -164,10 +208,10 @@ func (r *root) walk(ctx context.Context, fn func(kind string, c candidate) error
 		if !info.Mode().IsRegular() {
 			return nil
 		}
-		if r.source.MaxAge > 0 && time.Since(info.ModTime()) > r.source.MaxAge {
+		if pl.source != nil && pl.source.MaxAge > 0 && time.Since(info.ModTime()) > pl.source.MaxAge {
 			return nil
 		}
-		return fn(kind, candidate{path: path, root: r, size: info.Size(), modTime: info.ModTime()})
+		return fn(kind, candidate{path: path, root: r, place: pl, size: info.Size(), modTime: info.ModTime()})
 	}
 	if r.file != "" {
 		info, err := os.Stat(r.file)
@@ -178,7 +222,7 @@ func (r *root) walk(ctx context.Context, fn func(kind string, c candidate) error
 		if manifest.IsManifestName(filepath.Base(r.file)) {
 			kind = "manifest"
 		}
-		return fn(kind, candidate{path: r.file, root: r, size: info.Size(), modTime: info.ModTime()})
+		return fn(kind, candidate{path: r.file, root: r, place: r.placeOf(r.file), size: info.Size(), modTime: info.ModTime()})
 	}
 	// Symbolic links are not followed: CI archives are full of them (Jenkins'
 	// lastSuccessfulBuild, GitLab's latest), and following one would import the same results
@@ -262,18 +306,19 @@ func upFrom(dir, top string) iter.Seq[string] {
 // (`scan one-report.xml`, `scan its-folder`, `scan the-source`).
 func (r *root) walkManifests(ctx context.Context, fn func(kind string, c candidate) error, onErr func(path string, err error)) error {
 	above := r.dir
+	pl := r.placeOf(r.dir)
 	if r.file == "" || manifest.IsManifestName(filepath.Base(r.file)) {
 		if err := r.walk(ctx, fn, onErr); err != nil {
 			return err
 		}
 		if r.file == "" {
 			above = filepath.Dir(r.dir)
-			if above == r.dir || (r.inSource && !within(above, r.base)) {
+			if above == r.dir || (pl.source != nil && !within(above, pl.base)) {
 				return nil
 			}
 		}
 	}
-	for dir := range upFrom(above, r.manifestTop()) {
+	for dir := range upFrom(above, pl.manifestTop()) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -289,14 +334,15 @@ func (r *root) walkManifests(ctx context.Context, fn func(kind string, c candida
 			if e.IsDir() || path == r.file {
 				continue
 			}
-			if !manifest.IsManifestName(e.Name()) && !(r.inSource && r.source.IsManifest(r.rel(path))) {
+			fpl := r.placeOf(path)
+			if !fpl.isManifest(path) {
 				continue
 			}
 			info, err := e.Info()
 			if err != nil || !info.Mode().IsRegular() {
 				continue
 			}
-			if err := fn("manifest", candidate{path: path, root: r, size: info.Size(), modTime: info.ModTime()}); err != nil {
+			if err := fn("manifest", candidate{path: path, root: r, place: fpl, size: info.Size(), modTime: info.ModTime()}); err != nil {
 				return err
 			}
 		}

@@ -83,7 +83,8 @@ func (o *Options) defaults() {
 
 // Importer runs scans. One Importer may run several scans in turn (watch does).
 type Importer struct {
-	opt Options
+	opt     Options
+	sources []sourceDir // the configuration's sources, folders normalised
 }
 
 // New checks the options and returns an Importer.
@@ -98,5 +99,5 @@ func New(opt Options) (*Importer, error) {
 	if opt.Client == nil && !opt.DryRun {
 		return nil, fmt.Errorf("importer: no Octane client")
 	}
-	return &Importer{opt: opt}, nil
+	return &Importer{opt: opt, sources: normalizeSources(opt.Config)}, nil
 }

@@ -34,7 +34,7 @@ type readResult struct {
 
 // read stats, checks the ledger, reads, hashes and maps one report.
 func (im *Importer) read(ctx context.Context, c candidate, ms *manifests, scanID uint64) readResult {
-	rr := readResult{c: c, rec: ledger.File{Path: c.path, Root: c.root.base, Size: c.size, ModTime: c.modTime.UnixNano(), Scan: scanID}}
+	rr := readResult{c: c, rec: ledger.File{Path: c.path, Root: c.place.base, Size: c.size, ModTime: c.modTime.UnixNano(), Scan: scanID}}
 	var prev ledger.File
 	var known bool
 	if im.opt.Ledger != nil {
@@ -117,12 +117,12 @@ func (im *Importer) read(ctx context.Context, c candidate, ms *manifests, scanID
 // its folder), the root its rule sees it under, and what the report says. Scan, watch,
 // retry and explain all decide here.
 func (im *Importer) decide(c candidate, ms *manifests, rep *report.Report) (*mapping.Decision, *manifest.Manifest, error) {
-	m, err := ms.owner(c.path, c.root.manifestTop())
+	m, err := ms.owner(c.path, c.place.manifestTop())
 	if err != nil {
 		return nil, nil, err
 	}
 	in := mapping.Input{
-		Path: c.path, Root: c.root.base, Zone: c.root.source.Zone, ModTime: c.modTime, Manifest: m,
+		Path: c.path, Root: c.place.base, Zone: c.place.zone(), ModTime: c.modTime, Manifest: m,
 		Report: reportFacts(rep), Env: im.opt.Env,
 	}
 	d, err := im.opt.Config.Decide(in)

@@ -132,7 +132,8 @@ type Summary struct {
 	Elapsed   time.Duration      `json:"elapsed_ns"`
 	Plan      *Plan              `json:"plan,omitempty"`
 	Warnings  []string           `json:"warnings,omitempty"`
-	Errors    []string           `json:"errors,omitempty"` // failures not tied to one file (Octane unreachable ...)
+	Adjusted  int                `json:"files_adjusted,omitempty"` // files with warnings (FileResult.Warnings)
+	Errors    []string           `json:"errors,omitempty"`         // failures not tied to one file (Octane unreachable ...)
 	ByBuild   map[string]*BuildN `json:"-"`
 	DryRun    bool               `json:"dry_run,omitempty"`
 	Interrupt bool               `json:"interrupted,omitempty"`

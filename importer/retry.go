@@ -59,8 +59,8 @@ func (im *Importer) Retry(ctx context.Context, paths []string) (*Summary, error)
 			continue // gone: reported by status, nothing to retry
 		}
 		r := im.newRoot(f.Path, false)
-		if !r.inSource && f.Root != "" {
-			r.base = f.Root // the folder it was first imported under: its rules see the same path
+		if f.Root != "" {
+			r.named = f.Root // outside every source: the folder it was first imported under
 		}
 		roots = append(roots, r)
 		if im.opt.DryRun {

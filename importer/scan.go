@@ -37,7 +37,13 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 			return sum, err
 		}
 	}
+	warns := map[string][]Warning{} // what was adjusted in each file, until the file is reported
 	emit := func(r FileResult) {
+		if w := warns[r.Path]; len(w) > 0 {
+			r.Warnings = w
+			delete(warns, r.Path)
+			sum.Adjusted++
+		}
 		sum.count(r)
 		im.opt.Reporter.File(r)
 	}
@@ -52,6 +58,7 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 
 	// Pass 2: the reports, read in parallel, batched in one goroutine.
 	b := newBatcher(im, scanID, sum)
+	b.warns = warns
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	cands := make(chan candidate, 64)
@@ -169,6 +176,9 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 
 // take routes one read report: final outcomes are reported at once, the rest batched.
 func (im *Importer) take(b *batcher, rr *readResult, emit func(FileResult)) error {
+	if rr.rep != nil && len(rr.rep.Warnings) > 0 {
+		b.warns[rr.c.path] = readerWarnings(rr.rep)
+	}
 	if rr.err != nil && (errors.Is(rr.err, context.Canceled) || errors.Is(rr.err, context.DeadlineExceeded)) {
 		return nil // stopped while reading it: nothing about the file itself, so nothing recorded
 	}

@@ -309,7 +309,6 @@ func renamedComplete(path string) bool {
 // consider looks at one path: a report or a manifest goes (back) into the pending set; a
 // marker file makes its folder's files complete.
 func (w *watcher) consider(r *root, path string) {
-	rel := r.rel(path)
 	base := filepath.Base(path)
 	if w.opt.Marker != "" {
 		if ok, _ := filepath.Match(w.opt.Marker, base); ok {
@@ -317,7 +316,7 @@ func (w *watcher) consider(r *root, path string) {
 			return
 		}
 	}
-	if !r.source.IsReport(rel) && !r.source.IsManifest(rel) && !manifest.IsManifestName(base) {
+	if pl := r.placeOf(path); !pl.isReport(path) && !pl.isManifest(path) {
 		return
 	}
 	info, err := os.Stat(path)

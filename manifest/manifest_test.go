@@ -179,6 +179,7 @@ func TestDefaults(t *testing.T) {
 		BuildName: "7",
 		Status:    StatusFinished,
 		Reports:   []string{DefaultReports},
+		defaulted: map[string]bool{"server.name": true, "job.name": true, "build.name": true, "pipeline.root_job": true, "pipeline.name": true},
 	}
 	abs, _ := filepath.Abs("dir/octane-build.yaml")
 	want.Path = abs
@@ -188,10 +189,19 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", got, want)
 	}
 
+	for _, f := range []string{"server.name", "job.name", "build.name", "pipeline.root_job", "pipeline.name", "build.id"} {
+		if m.Defaulted(f) != (f != "build.id") {
+			t.Errorf("Defaulted(%q) = %v", f, m.Defaulted(f))
+		}
+	}
+
 	// pipeline.name defaults to root_job when only root_job is given.
 	m, err = Parse([]byte(minimal+"pipeline: {root_job: root}\n"), "m.yaml")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if m.Defaulted("pipeline.root_job") || !m.Defaulted("pipeline.name") {
+		t.Errorf("root_job given, name defaulted: %v", m.defaulted)
 	}
 	if m.Pipeline != "root" || m.RootJob != "root" {
 		t.Errorf("pipeline %q root %q, want root/root", m.Pipeline, m.RootJob)

@@ -495,21 +495,27 @@ func DeriveResult(failed int) string {
 	return "success"
 }
 
-// ZoneName names a zone for people: its IANA name, or for the machine's zone the name the
-// system gives it (TZ, /etc/localtime) with "local" when there is none.
+// ZoneName names a zone for people: its IANA name, with " (local)" for the machine's zone
+// (named from TZ or /etc/localtime when the system gives no name).
 func ZoneName(loc *time.Location) string {
-	if loc == nil || loc == time.Local {
-		if tz := os.Getenv("TZ"); tz != "" {
-			return strings.TrimPrefix(tz, ":") + " (local)"
-		}
-		if target, err := os.Readlink("/etc/localtime"); err == nil {
-			if _, name, ok := strings.Cut(target, "zoneinfo/"); ok {
-				return name + " (local)"
+	if loc == nil {
+		loc = time.Local
+	}
+	name := loc.String()
+	if loc != time.Local {
+		return name
+	}
+	if name == "Local" {
+		name = "the machine's zone"
+		if tz := strings.TrimPrefix(os.Getenv("TZ"), ":"); tz != "" {
+			name = tz
+		} else if target, err := os.Readlink("/etc/localtime"); err == nil {
+			if _, zone, ok := strings.Cut(target, "zoneinfo/"); ok {
+				name = zone
 			}
 		}
-		return "local"
 	}
-	return loc.String()
+	return name + " (local)"
 }
 
 func idOrProblem(s, what string, problems *[]string) int64 {

@@ -83,6 +83,15 @@ func (p *printer) File(r importer.FileResult) {
 			fmt.Fprintln(p.a.stderr, line)
 		}
 	}
+	if p.a.verbose > 0 {
+		for _, w := range r.Warnings {
+			if w.Line > 0 {
+				fmt.Fprintf(p.a.stderr, "  warning: %s:%d: %s\n", r.Path, w.Line, w.Message)
+			} else {
+				fmt.Fprintf(p.a.stderr, "  warning: %s: %s\n", r.Path, w.Message)
+			}
+		}
+	}
 }
 
 type fileJSON struct {
@@ -142,12 +151,11 @@ func (p *printer) finish(sum *importer.Summary, s *session, exit int) {
 	for _, e := range sum.Errors {
 		fmt.Fprintln(p.a.stderr, "error:", e)
 	}
-	if len(sum.Warnings) > 0 && p.a.verbose > 0 {
-		for _, wn := range sum.Warnings {
-			fmt.Fprintln(p.a.stderr, "warning:", wn)
-		}
-	} else if len(sum.Warnings) > 0 {
-		fmt.Fprintf(p.a.stderr, "%d warnings (values cut to Octane's limits, ...); -v shows them\n", len(sum.Warnings))
+	for _, wn := range sum.Warnings {
+		fmt.Fprintln(p.a.stderr, "warning:", wn)
+	}
+	if sum.Adjusted > 0 && p.a.verbose == 0 {
+		fmt.Fprintf(p.a.stderr, "%s read with adjustments (-v lists them)\n", plural(sum.Adjusted, "file"))
 	}
 	if s != nil && s.sandbox != nil {
 		fmt.Fprintf(w, "\nSandbox Octane now holds %d CI servers, %d pipelines, %d builds, %d test runs (it stops with this command; `octane-import sandbox` keeps one running).\n",
