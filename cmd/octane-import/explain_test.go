@@ -172,3 +172,45 @@ func TestExplainBuiltInRule(t *testing.T) {
 	}
 	golden(t, "explain-built-in", strings.ReplaceAll(out, root, "/drops"))
 }
+
+// TestExplainExampleBuilds: the README's rule over testdata/builds; the manifests' duration,
+// parameters and causes are shown, as scan sends them.
+func TestExplainExampleBuilds(t *testing.T) {
+	t.Setenv("TZ", "UTC")
+	builds, err := filepath.Abs(filepath.Join("..", "..", "testdata", "builds"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(t.TempDir(), "octane-import.yaml")
+	writeTestFile(t, cfg, `targets:
+  - name: sandbox
+    url: http://127.0.0.1:8080
+    shared_space: "1001"
+    workspace: "1002"
+    client_id: sandbox-client
+    client_secret: ${env:OCTANE_CLIENT_SECRET}
+sources:
+  - dir: `+builds+`
+rules:
+  - name: team-job-build
+    match:
+      path: "{team}/{job}/{build}/**/*.xml"
+    set:
+      server: { instance_id: my-laptop, type: file }
+      pipeline: "{team}"
+      job: "{team}-{job}"
+      build: "{build}"
+`)
+	t.Setenv("OCTANE_CLIENT_SECRET", "sandbox-secret")
+	out, errOut, code := cli(t, nil, "explain", "--config", cfg, builds)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	golden(t, "explain-example-builds", strings.ReplaceAll(out, builds, "testdata/builds"))
+	for _, want := range []string{"duration:      2m31s  [manifest]", "parameters:    BRANCH=main SKIP_SLOW=false  [manifest]",
+		"causes:        payments-pipeline#311  [manifest]"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explain lacks %q", want)
+		}
+	}
+}
