@@ -1,0 +1,44 @@
+package sandbox
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// A text longer than the SDK's 512*512 characters makes the task fail, as
+// Octane's XML parser would (octane-ci-java-sdk 042ddc66); one at the limit is
+// stored whole. Characters count as UTF-16 units.
+func TestLongTextFailsTheTask(t *testing.T) {
+	c := signedIn(t, Options{})
+	at := strings.Repeat("a", MaxTextLength)
+	over := strings.Repeat("b", MaxTextLength-1) + "😀" // one unit over
+	cases := []struct {
+		name, runXML, want string
+	}{
+		{"error text at the limit", `<test_run name="a" status="Failed" duration="1"><error>` + at + `</error></test_run>`, TaskSuccess},
+		{"error text over", `<test_run name="b" status="Failed" duration="1"><error>` + over + `</error></test_run>`, TaskFailed},
+		{"error message over", `<test_run name="c" status="Failed" duration="1"><error message="` + over + `"/></test_run>`, TaskFailed},
+		{"description over", `<test_run name="d" status="Passed" duration="1"><description>` + over + `</description></test_run>`, TaskFailed},
+	}
+	for _, tc := range cases {
+		for _, skip := range []string{"skip-errors=false", "skip-errors=true"} {
+			code, out := c.postXML(payload("", tc.runXML), skip)
+			if code != 202 {
+				t.Fatalf("%s: %d %v", tc.name, code, out)
+			}
+			got := c.waitTask(out["id"])
+			if got["status"] != tc.want {
+				t.Errorf("%s (%s): task %v, want %s", tc.name, skip, got, tc.want)
+			}
+			if tc.want == TaskFailed && !contains2(fmt.Sprint(got["errorDetails"]), "262144", "262145 characters") {
+				t.Errorf("%s: errorDetails %q should say the limit and the length", tc.name, got["errorDetails"])
+			}
+		}
+	}
+	for _, r := range c.s.Runs() {
+		if r.Name != "a" || len(r.ErrorBody) != MaxTextLength {
+			t.Errorf("stored run %q (%d characters of error text)", r.Name, len(r.ErrorBody))
+		}
+	}
+}
