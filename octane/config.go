@@ -34,6 +34,12 @@ const (
 	DefaultPollMax     = 15 * time.Second
 	// DefaultMaxRetryAfter caps how long a server's Retry-After is honoured.
 	DefaultMaxRetryAfter = 10 * time.Minute
+	// DefaultClientType is the HPECLIENTTYPE the official CI clients send
+	// (shared/octane-clients.md §5: SDK OctaneRestClientImpl.java:301, :421;
+	// CLT RestClient.java:401-406; ADO OctaneConnectionUtils.ts:55).
+	DefaultClientType = "HPE_CI_CLIENT"
+	// ClientTypeNone as Config.ClientType sends no HPECLIENTTYPE header.
+	ClientTypeNone = "none"
 )
 
 // RetryPolicy says how temporary failures are retried.
@@ -56,7 +62,11 @@ type Config struct {
 	SharedSpace, Workspace string // numeric ids as strings
 	ClientID, ClientSecret string // API key; or:
 	User, Password         string
-	ClientType             string // optional HPECLIENTTYPE header; empty = not sent
+	// ClientType is the HPECLIENTTYPE header, sent on every request, sign-in
+	// included, as the Octane CI SDK, the collection tool and the Azure DevOps
+	// extension do. "" = DefaultClientType (HPE_CI_CLIENT); ClientTypeNone
+	// ("none", any case) = the header is not sent.
+	ClientType string
 	Proxy, NoProxy         string // empty Proxy = from environment (HTTPS_PROXY/HTTP_PROXY/NO_PROXY)
 	CAFile                 string // PEM bundle added to the system roots
 	Insecure               bool   // skip TLS verification; logs a warning
@@ -168,6 +178,12 @@ func (c Config) LogValue() slog.Value {
 
 // withDefaults returns c with every zero field set to its default.
 func (c Config) withDefaults() Config {
+	switch {
+	case c.ClientType == "":
+		c.ClientType = DefaultClientType
+	case strings.EqualFold(strings.TrimSpace(c.ClientType), ClientTypeNone):
+		c.ClientType = ""
+	}
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultTimeout
 	}

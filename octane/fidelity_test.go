@@ -79,3 +79,53 @@ func TestHugeStackTraceIsCapped(t *testing.T) {
 		t.Fatal("a payload the parser refuses stored runs")
 	}
 }
+
+// HPECLIENTTYPE: HPE_CI_CLIENT goes on every request, sign-in included, as the
+// SDK, the collection tool and the Azure DevOps extension send it; the setting
+// changes it or, with "none", leaves it out.
+func TestClientTypeOnEveryRequest(t *testing.T) {
+	for _, tc := range []struct{ setting, want string }{
+		{"", "HPE_CI_CLIENT"},
+		{"octane-import-nightly", "octane-import-nightly"},
+		{"none", ""},
+		{"NONE", ""},
+	} {
+		t.Run("setting="+tc.setting, func(t *testing.T) {
+			s, err := sandbox.Start(sandbox.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			cred := s.Options().Credentials[0]
+			c, err := octane.New(octane.Config{URL: s.URL(), SharedSpace: "1001", Workspace: "1002", ClientID: cred.ID, ClientSecret: cred.Secret,
+				ClientType: tc.setting, RateLimit: -1, Poll: octane.PollPolicy{Min: time.Millisecond, Max: 5 * time.Millisecond}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := ctxT(t)
+			if _, err := c.EnsureCIServer(ctx, octane.CIServer{InstanceID: "iid"}); err != nil {
+				t.Fatal(err)
+			}
+			z, _ := encodeGzip(t, octane.ResultContext{}, octane.TestRun{Class: "C", Name: "n", Status: "Passed"})
+			task, err := c.PostTestResults(ctx, z, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.WaitTask(ctx, task.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			reqs := s.Requests()
+			if len(reqs) < 5 || reqs[0].Path != "/authentication/sign_in" || reqs[len(reqs)-1].Path != "/authentication/sign_out" {
+				t.Fatalf("requests %+v", reqs)
+			}
+			for _, r := range reqs {
+				if r.ClientType != tc.want {
+					t.Errorf("%s %s: HPECLIENTTYPE %q, want %q", r.Method, r.Path, r.ClientType, tc.want)
+				}
+			}
+		})
+	}
+}

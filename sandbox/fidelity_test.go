@@ -42,3 +42,27 @@ func TestLongTextFailsTheTask(t *testing.T) {
 		}
 	}
 }
+
+func TestSignInClientType(t *testing.T) {
+	body := []byte(`{"client_id":"sandbox-client","client_secret":"sandbox-secret"}`)
+	for _, tc := range []struct {
+		clientType string
+		want       int
+	}{
+		{"", 200}, {"HPE_CI_CLIENT", 200}, {"octane-import", 200},
+		{"HPE_MQM_UI", 400}, {"HPE_REST_API_TECH_PREVIEW", 400}, {"octane_internal", 400},
+	} {
+		c := newClient(t, Options{})
+		hdr := map[string]string{}
+		if tc.clientType != "" {
+			hdr["HPECLIENTTYPE"] = tc.clientType
+		}
+		res, b := c.do("POST", "/authentication/sign_in", body, "application/json", hdr)
+		if res.StatusCode != tc.want {
+			t.Errorf("sign-in with HPECLIENTTYPE %q = %d %s, want %d", tc.clientType, res.StatusCode, b, tc.want)
+		}
+		if got := c.s.Requests()[0].ClientType; got != tc.clientType {
+			t.Errorf("recorded client type %q, want %q", got, tc.clientType)
+		}
+	}
+}

@@ -87,9 +87,12 @@ func (o Options) withDefaults() Options {
 
 // Request is one request the server saw, in arrival order. Status is the
 // code answered, or 0 when the connection was dropped without an answer.
+// ClientType and ContentEncoding are the HPECLIENTTYPE and Content-Encoding
+// headers as sent ("" when absent).
 type Request struct {
-	Method, Path, Query string
-	Status              int
+	Method, Path, Query         string
+	Status                      int
+	ClientType, ContentEncoding string
 }
 
 // Server is the stand-in. It is an http.Handler; Start also listens.
@@ -245,7 +248,8 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	idx := len(s.requests)
-	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery})
+	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
+		ClientType: r.Header.Get("HPECLIENTTYPE"), ContentEncoding: r.Header.Get("Content-Encoding")})
 	s.mu.Unlock()
 	sw := &statusWriter{ResponseWriter: w}
 	dropped := false
