@@ -49,6 +49,10 @@ type Client struct {
 	baseCtx context.Context
 	cancel  context.CancelFunc
 	closed  atomic.Bool
+
+	// plain is set once Octane refused a compressed test-results payload
+	// and took it uncompressed: later payloads go uncompressed.
+	plain atomic.Bool
 }
 
 // New validates cfg, applies defaults and builds the client. It does not touch the network.

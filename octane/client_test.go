@@ -60,6 +60,9 @@ func TestNewValidates(t *testing.T) {
 		{"both", func(c *octane.Config) { c.User, c.Password = "u", "p" }, "choose one"},
 		{"bad proxy", func(c *octane.Config) { c.Proxy = "ftp://proxy:1" }, "unsupported scheme"},
 		{"missing CA", func(c *octane.Config) { c.CAFile = "/nonexistent/ca.pem" }, "CA bundle"},
+		{"compression none", func(c *octane.Config) { c.Compression = "none" }, ""},
+		{"compression GZIP", func(c *octane.Config) { c.Compression = "GZIP" }, ""},
+		{"compression brotli", func(c *octane.Config) { c.Compression = "brotli" }, `compression "brotli": must be gzip or none`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -312,7 +315,7 @@ func TestTestResultsAndWait(t *testing.T) {
 	f.mu.Lock()
 	h := f.lastHeaders
 	f.mu.Unlock()
-	if h.Get("Content-Type") != "application/xml" || h.Get("Content-Encoding") != "gzip" {
+	if h.Get("Content-Type") != "application/xml" || h.Get("Content-Encoding") != "application/gzip" {
 		t.Fatalf("headers %v", h)
 	}
 	if n := f.count("POST " + f.wsPrefix() + "test-results"); n != 1 {

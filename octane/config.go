@@ -42,6 +42,12 @@ const (
 	ClientTypeNone = "none"
 )
 
+// Values of Config.Compression.
+const (
+	CompressionGzip = "gzip" // test-results sent gzip-compressed (default)
+	CompressionNone = "none" // test-results sent uncompressed
+)
+
 // RetryPolicy says how temporary failures are retried.
 type RetryPolicy struct {
 	MaxAttempts   int           // total attempts per request, default 8; 1 = no retry
@@ -67,17 +73,20 @@ type Config struct {
 	// extension do. "" = DefaultClientType (HPE_CI_CLIENT); ClientTypeNone
 	// ("none", any case) = the header is not sent.
 	ClientType string
-	Proxy, NoProxy         string // empty Proxy = from environment (HTTPS_PROXY/HTTP_PROXY/NO_PROXY)
-	CAFile                 string // PEM bundle added to the system roots
-	Insecure               bool   // skip TLS verification; logs a warning
-	Timeout                time.Duration
-	RateLimit              float64 // requests/s, default 20; negative = unlimited
-	Concurrency            int     // in-flight requests, default 4
-	PageSize               int     // limit= for entity reads, default 100
-	Retry                  RetryPolicy
-	Poll                   PollPolicy
-	Logger                 *slog.Logger
-	Transport              http.RoundTripper // tests only; nil = built from the options above
+	// Compression is how test-results payloads travel: CompressionGzip (the
+	// default when empty) or CompressionNone. See PostTestResults.
+	Compression    string
+	Proxy, NoProxy string // empty Proxy = from environment (HTTPS_PROXY/HTTP_PROXY/NO_PROXY)
+	CAFile         string // PEM bundle added to the system roots
+	Insecure       bool   // skip TLS verification; logs a warning
+	Timeout        time.Duration
+	RateLimit      float64 // requests/s, default 20; negative = unlimited
+	Concurrency    int     // in-flight requests, default 4
+	PageSize       int     // limit= for entity reads, default 100
+	Retry          RetryPolicy
+	Poll           PollPolicy
+	Logger         *slog.Logger
+	Transport      http.RoundTripper // tests only; nil = built from the options above
 
 	// getenv is used to read the proxy environment; nil = os.LookupEnv.
 	getenv func(string) (string, bool)
@@ -178,6 +187,10 @@ func (c Config) LogValue() slog.Value {
 
 // withDefaults returns c with every zero field set to its default.
 func (c Config) withDefaults() Config {
+	c.Compression = strings.ToLower(strings.TrimSpace(c.Compression))
+	if c.Compression == "" {
+		c.Compression = CompressionGzip
+	}
 	switch {
 	case c.ClientType == "":
 		c.ClientType = DefaultClientType
@@ -256,6 +269,11 @@ func (c Config) validate() (*url.URL, error) {
 		} else if n, err := strconv.ParseUint(f.v, 10, 63); err != nil || n == 0 {
 			errs = append(errs, fmt.Errorf("%s id %q is not a positive number", f.name, f.v))
 		}
+	}
+	switch c.Compression {
+	case CompressionGzip, CompressionNone:
+	default:
+		errs = append(errs, fmt.Errorf("compression %q: must be %s or %s", c.Compression, CompressionGzip, CompressionNone))
 	}
 	key := c.ClientID != "" || c.ClientSecret != ""
 	user := c.User != "" || c.Password != ""

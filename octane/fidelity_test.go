@@ -2,6 +2,10 @@ package octane_test
 
 import (
 	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -98,7 +102,8 @@ func TestClientTypeOnEveryRequest(t *testing.T) {
 			defer s.Close()
 			cred := s.Options().Credentials[0]
 			c, err := octane.New(octane.Config{URL: s.URL(), SharedSpace: "1001", Workspace: "1002", ClientID: cred.ID, ClientSecret: cred.Secret,
-				ClientType: tc.setting, RateLimit: -1, Poll: octane.PollPolicy{Min: time.Millisecond, Max: 5 * time.Millisecond}})
+				ClientType: tc.setting, RateLimit: -1, Poll: octane.PollPolicy{Min: time.Millisecond, Max: 5 * time.Millisecond},
+				Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -128,4 +133,147 @@ func TestClientTypeOnEveryRequest(t *testing.T) {
 			}
 		})
 	}
+}
+
+// testResultPosts returns the POSTs to test-results the stand-in saw.
+func testResultPosts(s *sandbox.Server) []sandbox.Request {
+	var out []sandbox.Request
+	for _, r := range s.Requests() {
+		if r.Method == "POST" && strings.HasSuffix(r.Path, "/test-results") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func compressionClient(t *testing.T, s *sandbox.Server, compression string, logs *bytes.Buffer) *octane.Client {
+	t.Helper()
+	cred := s.Options().Credentials[0]
+	c, err := octane.New(octane.Config{URL: s.URL(), SharedSpace: "1001", Workspace: "1002", ClientID: cred.ID, ClientSecret: cred.Secret,
+		Compression: compression, RateLimit: -1,
+		Retry:  octane.RetryPolicy{MaxAttempts: 3, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond},
+		Poll:   octane.PollPolicy{Min: time.Millisecond, Max: 5 * time.Millisecond},
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Test-results are compressed by default with the Content-Encoding the
+// documentation gives for the public endpoint (application/gzip); "none"
+// sends them plain; a server that refuses a compressed payload (415 or 400)
+// gets it again uncompressed, and when that works, every later payload of
+// that client goes uncompressed, said once in the log.
+func TestCompression(t *testing.T) {
+	payload := func(name string) []byte {
+		z, _ := encodeGzip(t, octane.ResultContext{}, octane.TestRun{Class: "C", Name: name, Status: "Passed"})
+		return z
+	}
+	post := func(t *testing.T, c *octane.Client, z []byte) octane.Task {
+		t.Helper()
+		ctx := ctxT(t)
+		task, err := c.PostTestResults(ctx, z, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done, err := c.WaitTask(ctx, task.ID)
+		if err != nil || done.Status != octane.TaskSuccess {
+			t.Fatalf("task %+v, %v", done, err)
+		}
+		return done
+	}
+	encodings := func(reqs []sandbox.Request) string {
+		var out []string
+		for _, r := range reqs {
+			out = append(out, fmt.Sprintf("%s:%d", cmp.Or(r.ContentEncoding, "plain"), r.Status))
+		}
+		return strings.Join(out, " ")
+	}
+
+	t.Run("default gzip", func(t *testing.T) {
+		s, err := sandbox.Start(sandbox.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		var logs bytes.Buffer
+		c := compressionClient(t, s, "", &logs)
+		post(t, c, payload("a"))
+		post(t, c, payload("b"))
+		if got := encodings(testResultPosts(s)); got != "application/gzip:202 application/gzip:202" {
+			t.Fatalf("posts %s", got)
+		}
+	})
+	t.Run("none", func(t *testing.T) {
+		s, err := sandbox.Start(sandbox.Options{RefuseCompressed: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		var logs bytes.Buffer
+		c := compressionClient(t, s, "none", &logs)
+		post(t, c, payload("a"))
+		if got := encodings(testResultPosts(s)); got != "plain:202" {
+			t.Fatalf("posts %s", got)
+		}
+		if runs := s.Runs(); len(runs) != 1 || runs[0].Name != "a" {
+			t.Fatalf("runs %+v", runs)
+		}
+	})
+	for _, status := range []int{415, 400} {
+		t.Run(fmt.Sprintf("fall back on %d", status), func(t *testing.T) {
+			s, err := sandbox.Start(sandbox.Options{RefuseCompressed: true, RefuseCompressedStatus: status})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			var logs bytes.Buffer
+			c := compressionClient(t, s, "gzip", &logs)
+			first := post(t, c, payload("a"))
+			post(t, c, payload("b"))
+			post(t, c, payload("c"))
+			want := fmt.Sprintf("application/gzip:%d plain:202 plain:202 plain:202", status)
+			if got := encodings(testResultPosts(s)); got != want {
+				t.Fatalf("posts %s, want %s", got, want)
+			}
+			if len(s.Runs()) != 3 || len(s.Tasks()) != 3 || s.Tasks()[0].ID != first.ID {
+				t.Fatalf("runs %d, tasks %+v", len(s.Runs()), s.Tasks())
+			}
+			if n := strings.Count(logs.String(), "level=WARN"); n != 1 || !strings.Contains(logs.String(), "uncompressed") {
+				t.Fatalf("want one warning about sending uncompressed, got:\n%s", logs.String())
+			}
+			// Another client (another target) starts compressed again.
+			var logs2 bytes.Buffer
+			other := compressionClient(t, s, "", &logs2)
+			post(t, other, payload("d"))
+			if got := encodings(testResultPosts(s)[4:]); got != want[:len(fmt.Sprintf("application/gzip:%d plain:202", status))] {
+				t.Fatalf("second client posts %s", got)
+			}
+		})
+	}
+	t.Run("a payload refused plain too is an error, no fall-back", func(t *testing.T) {
+		s, err := sandbox.Start(sandbox.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		var logs bytes.Buffer
+		c := compressionClient(t, s, "", &logs)
+		bad := mustGzip(t, `<?xml version="1.0" encoding="UTF-8"?><test_result><test_runs><test_run name="x" status="Green" duration="1"/></test_runs></test_result>`)
+		_, err = c.PostTestResults(ctxT(t), bad, false)
+		var oe *octane.Error
+		if !errors.As(err, &oe) || oe.Status != 400 || !strings.Contains(oe.Description, "Green") {
+			t.Fatalf("err = %v", err)
+		}
+		post(t, c, payload("good"))
+		// The XSD refusal is answered 400 whether compressed or not: the
+		// client tries the plain form once, then stays compressed.
+		if got := encodings(testResultPosts(s)); got != "application/gzip:400 plain:400 application/gzip:202" {
+			t.Fatalf("posts %s", got)
+		}
+		if strings.Contains(logs.String(), "level=WARN") {
+			t.Fatalf("no fall-back expected:\n%s", logs.String())
+		}
+	})
 }

@@ -66,3 +66,34 @@ func TestSignInClientType(t *testing.T) {
 		}
 	}
 }
+
+// RefuseCompressed: an old server takes only uncompressed bodies; the same
+// payload sent plain is accepted.
+func TestRefuseCompressed(t *testing.T) {
+	for _, status := range []int{0, 415, 400} {
+		c := signedIn(t, Options{RefuseCompressed: true, RefuseCompressedStatus: status})
+		want := status
+		if want == 0 {
+			want = 415
+		}
+		body := []byte(payload("", run("a", "Passed")))
+		res, b := c.do("POST", c.ws("/test-results"), gz(t, body, ""), "application/xml", map[string]string{"Content-Encoding": "application/gzip"})
+		if res.StatusCode != want {
+			t.Errorf("status %d: compressed XML = %d %s, want %d", status, res.StatusCode, b, want)
+		}
+		res, b = c.do("POST", c.ws("/ci_servers"), gz(t, []byte(`{"data":[{"name":"s"}]}`), ""), "application/json", map[string]string{"Content-Encoding": "gzip"})
+		if res.StatusCode != want {
+			t.Errorf("status %d: compressed JSON = %d %s, want %d", status, res.StatusCode, b, want)
+		}
+		if len(c.s.Tasks()) != 0 || len(c.s.Servers()) != 0 {
+			t.Errorf("a refused body was stored")
+		}
+		if code, out := c.postXML(string(body), ""); code != 202 {
+			t.Errorf("plain XML = %d %v", code, out)
+		}
+		reqs := c.s.Requests()
+		if last := reqs[len(reqs)-1]; last.ContentEncoding != "" || reqs[len(reqs)-3].ContentEncoding != "application/gzip" {
+			t.Errorf("recorded encodings: %+v", reqs)
+		}
+	}
+}

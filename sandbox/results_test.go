@@ -228,7 +228,7 @@ func TestIdenticalPayloadsAreDeduplicated(t *testing.T) {
 		t.Errorf("resend = %d %v, want the same id %v with its current status", code, second, first["id"])
 	}
 	// The same XML gzipped with another gzip header is the same payload.
-	res, b := c.do("POST", c.ws("/test-results"), gz(t, []byte(body), "other-header"), "application/xml", map[string]string{"Content-Encoding": "gzip"})
+	res, b := c.do("POST", c.ws("/test-results"), gz(t, []byte(body), "other-header"), "application/xml", map[string]string{"Content-Encoding": "application/gzip"})
 	if res.StatusCode != 202 || !strings.Contains(string(b), fmt.Sprintf(`"id":%v`, first["id"])) {
 		t.Errorf("gzipped resend = %d %s", res.StatusCode, b)
 	}

@@ -55,6 +55,13 @@ type Options struct {
 	// MaxBodyBytes caps a request body, before and after decompression
 	// (default 64 MiB); more is 413.
 	MaxBodyBytes int64
+	// RefuseCompressed makes the stand-in refuse every compressed request
+	// body (any Content-Encoding but identity), as an old server that does
+	// not decode request bodies would, with RefuseCompressedStatus: 415 (the
+	// default: it says it cannot take the encoding) or 400 (it reads the
+	// compressed bytes as the payload and finds them malformed).
+	RefuseCompressed       bool
+	RefuseCompressedStatus int
 	Logger       *slog.Logger
 }
 
@@ -75,6 +82,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.DefaultPageSize <= 0 {
 		o.DefaultPageSize = min(100, o.MaxPageSize)
+	}
+	if o.RefuseCompressedStatus != http.StatusBadRequest {
+		o.RefuseCompressedStatus = http.StatusUnsupportedMediaType
 	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 64 << 20
