@@ -151,7 +151,9 @@ func (c *Client) PutBuild(ctx context.Context, b Build) error {
 	return nil
 }
 
-// Task is the state of a test-results task.
+// Task is the state of a test-results task. Status is Octane's, lower-cased.
+// ErrorDetails is Octane's errorDetails as text: a JSON string as it is, any
+// other JSON value (an object, an array, a number) in compact JSON.
 type Task struct{ ID, Status, Until, ErrorDetails string }
 
 // Task statuses.
@@ -172,15 +174,45 @@ func (t Task) Done() bool {
 	return false
 }
 
+// pending reports whether the task is known to be on its way (queued, running).
+func (t Task) pending() bool {
+	s := strings.ToLower(t.Status)
+	return s == TaskQueued || s == TaskRunning
+}
+
+// taskJSON reads a task answer. Only status and id are typed: the collection
+// tool reads errorDetails (and until) with optString, which takes any JSON
+// value (CLT @af67cf9 RestClient.java:278-287), and the value's real type is
+// open (shared/octane-api.md section 13); so any JSON is taken and rendered.
 type taskJSON struct {
-	ID           entityID `json:"id"`
-	Status       string   `json:"status"`
-	Until        string   `json:"until"`
-	ErrorDetails string   `json:"errorDetails"`
+	ID           entityID        `json:"id"`
+	Status       string          `json:"status"`
+	Until        json.RawMessage `json:"until"`
+	ErrorDetails json.RawMessage `json:"errorDetails"`
 }
 
 func (t taskJSON) value() Task {
-	return Task{ID: string(t.ID), Status: strings.ToLower(t.Status), Until: t.Until, ErrorDetails: t.ErrorDetails}
+	return Task{ID: string(t.ID), Status: strings.ToLower(t.Status), Until: jsonText(t.Until), ErrorDetails: jsonText(t.ErrorDetails)}
+}
+
+// jsonText renders a JSON value as text: a string as it is, null or nothing
+// as "", anything else as compact JSON.
+func jsonText(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return ""
+	}
+	if raw[0] == '"' {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return s
+		}
+	}
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil {
+		return string(raw)
+	}
+	return b.String()
 }
 
 // testResultsEncoding is the Content-Encoding of a compressed test-results
@@ -295,8 +327,18 @@ func (c *Client) Task(ctx context.Context, id string) (Task, error) {
 
 // WaitTask polls a task until it is done (success, warning or failed), waiting
 // Poll.Min at first and doubling up to Poll.Max. It stops when ctx ends.
+//
+// A status it does not know (neither queued, running nor terminal: Octane may
+// have more than the five seen in the clients' code, shared/octane-api.md
+// section 13) is taken as not final, for at most Poll.MaxUnknown answers in a
+// row. Then WaitTask returns the task as Octane last described it, with a nil
+// error: its Status is Octane's own word (so Done is false and the caller
+// counts the payload as failed), and its ErrorDetails is Octane's errorDetails
+// followed by what happened, or only what happened when Octane gave none.
 func (c *Client) WaitTask(ctx context.Context, id string) (Task, error) {
 	wait := c.cfg.Poll.Min
+	unknown := 0
+	begin := time.Now()
 	for {
 		t, err := c.Task(ctx, id)
 		if err != nil {
@@ -306,6 +348,20 @@ func (c *Client) WaitTask(ctx context.Context, id string) (Task, error) {
 			if t.Status != TaskSuccess {
 				c.log.Warn("octane: test-results task ended with "+t.Status, "task", t.ID, "details", oneLine(c.scrub(t.ErrorDetails), maxDescription))
 			}
+			return t, nil
+		}
+		if t.pending() {
+			unknown = 0
+		} else if unknown++; unknown >= c.cfg.Poll.MaxUnknown {
+			what := fmt.Sprintf("status %q is not one octane-import knows (queued, running, success, warning, failed); it was still %q after %d polls (%s): counted as failed",
+				t.Status, t.Status, unknown, time.Since(begin).Round(time.Second))
+			if t.ErrorDetails == "" {
+				t.ErrorDetails = what
+			} else {
+				t.ErrorDetails += " [" + what + "]"
+			}
+			c.log.Warn("octane: test-results task in an unknown status; giving up on it", "task", t.ID, "status", t.Status, "polls", unknown,
+				"details", oneLine(c.scrub(t.ErrorDetails), maxDescription))
 			return t, nil
 		}
 		timer := time.NewTimer(wait)

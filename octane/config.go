@@ -32,6 +32,9 @@ const (
 	DefaultMaxBackoff  = 60 * time.Second
 	DefaultPollMin     = time.Second
 	DefaultPollMax     = 15 * time.Second
+	// DefaultMaxUnknown: with the default intervals (1, 2, 4, 8, then 15 s),
+	// 40 polls are about 9.4 minutes of an unknown status.
+	DefaultMaxUnknown = 40
 	// DefaultMaxRetryAfter caps how long a server's Retry-After is honoured.
 	DefaultMaxRetryAfter = 10 * time.Minute
 	// DefaultClientType is the HPECLIENTTYPE the official CI clients send
@@ -60,6 +63,11 @@ type RetryPolicy struct {
 type PollPolicy struct {
 	Min time.Duration // first interval, default 1s
 	Max time.Duration // cap, default 15s
+	// MaxUnknown is how many answers with a status WaitTask does not know
+	// (neither queued, running, success, warning nor failed) it polls through
+	// before it gives up and reports the task as failed, in Octane's words.
+	// Default DefaultMaxUnknown.
+	MaxUnknown int
 }
 
 // Config configures a Client. Secrets are redacted by String, GoString and LogValue.
@@ -229,6 +237,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Poll.Max <= 0 {
 		c.Poll.Max = DefaultPollMax
+	}
+	if c.Poll.MaxUnknown <= 0 {
+		c.Poll.MaxUnknown = DefaultMaxUnknown
 	}
 	if c.Poll.Max < c.Poll.Min {
 		c.Poll.Max = c.Poll.Min

@@ -277,3 +277,72 @@ func TestCompression(t *testing.T) {
 		}
 	})
 }
+
+// Task status: errorDetails may be any JSON value (the collection tool reads it
+// with optString); it is rendered as text. An unknown status is polled like a
+// running one up to Poll.MaxUnknown answers, then reported as the payload's
+// failure with Octane's status and errorDetails.
+func TestTaskStatusFidelity(t *testing.T) {
+	s, c, logs := startStandIn(t, sandbox.Options{})
+	ctx := ctxT(t)
+	n := 0
+	post := func(o sandbox.TaskOverride) octane.Task {
+		t.Helper()
+		n++
+		s.OverrideNextTasks(1, o)
+		z, _ := encodeGzip(t, octane.ResultContext{}, octane.TestRun{Class: "C", Name: fmt.Sprint("run ", n), Status: "Passed"})
+		task, err := c.PostTestResults(ctx, z, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return task
+	}
+	for _, tc := range []struct {
+		name    string
+		details any
+		want    string
+	}{
+		{"object", map[string]any{"code": "testbox.parse", "messages": []string{"line 3: bad", "line 9: worse"}}, `{"code":"testbox.parse","messages":["line 3: bad","line 9: worse"]}`},
+		{"array", []any{"first", 2, nil}, `["first",2,null]`},
+		{"number", 42, `42`},
+		{"boolean", true, `true`},
+		{"string", "release_ref id 7 not found", `release_ref id 7 not found`},
+		{"null", nil, ``},
+	} {
+		task := post(sandbox.TaskOverride{Status: "failed", ErrorDetails: tc.details})
+		done, err := c.WaitTask(ctx, task.ID)
+		if err != nil || done.Status != octane.TaskFailed || done.ErrorDetails != tc.want {
+			t.Errorf("%s errorDetails: task %+v, %v; want details %q", tc.name, done, err, tc.want)
+		}
+	}
+
+	// An unknown status: not final for Poll.MaxUnknown polls (5 here), then the
+	// payload's failure in Octane's words.
+	task := post(sandbox.TaskOverride{Status: "Paused", ErrorDetails: map[string]any{"reason": "maintenance window"}})
+	before := len(s.Requests())
+	done, err := c.WaitTask(ctx, task.ID)
+	if err != nil {
+		t.Fatalf("an unknown status must end as the payload's failure, not as an error: %v", err)
+	}
+	polls := len(s.Requests()) - before
+	if done.Status != "paused" || done.Done() || done.Status == octane.TaskSuccess ||
+		!strings.Contains(done.ErrorDetails, `{"reason":"maintenance window"}`) || !strings.Contains(done.ErrorDetails, `"paused"`) {
+		t.Fatalf("task %+v", done)
+	}
+	if polls != 5 {
+		t.Fatalf("%d polls, want 5 (Poll.MaxUnknown)", polls)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "paused") {
+		t.Fatalf("no warning about the unknown status:\n%s", logs.String())
+	}
+	// Without errorDetails the message says what happened.
+	task = post(sandbox.TaskOverride{Status: "archived"})
+	done, err = c.WaitTask(ctx, task.ID)
+	if err != nil || done.Status != "archived" || !strings.Contains(done.ErrorDetails, `status "archived"`) || !strings.Contains(done.ErrorDetails, "5 polls") {
+		t.Fatalf("task %+v, %v", done, err)
+	}
+	// No runs are stored for these tasks; the stand-in's own view agrees.
+	if len(s.Runs()) != 0 {
+		t.Fatalf("%d runs stored", len(s.Runs()))
+	}
+}

@@ -31,7 +31,7 @@ func startStandIn(t *testing.T, opts sandbox.Options) (*sandbox.Server, *octane.
 		ClientID: "it-client", ClientSecret: "it-Secret-Value",
 		RateLimit: -1, PageSize: 2,
 		Retry:  octane.RetryPolicy{MaxAttempts: 5, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond},
-		Poll:   octane.PollPolicy{Min: 5 * time.Millisecond, Max: 20 * time.Millisecond},
+		Poll:   octane.PollPolicy{Min: 5 * time.Millisecond, Max: 20 * time.Millisecond, MaxUnknown: 5},
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {

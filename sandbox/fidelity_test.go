@@ -97,3 +97,29 @@ func TestRefuseCompressed(t *testing.T) {
 		}
 	}
 }
+
+func TestOverrideNextTasks(t *testing.T) {
+	c := signedIn(t, Options{})
+	c.s.OverrideNextTasks(2, TaskOverride{Status: TaskWarning, ErrorDetails: map[string]any{"skipped": []any{"x"}}})
+	_, out := c.postXML(payload("", run("a", "Passed")), "")
+	got := c.waitTask(out["id"])
+	if got["status"] != TaskWarning || fmt.Sprint(got["errorDetails"]) != "map[skipped:[x]]" || len(c.s.Runs()) != 1 {
+		t.Errorf("warning override: %v, %d runs", got, len(c.s.Runs()))
+	}
+	// A resend of the same payload is a dedup hit: it does not use up an override.
+	c.postXML(payload("", run("a", "Passed")), "")
+	c.postXML(payload("", run("b", "Passed")), "")
+	if tasks := c.s.Tasks(); len(tasks) != 2 || tasks[1].Status != TaskWarning || tasks[1].ErrorDetails != `{"skipped":["x"]}` {
+		t.Errorf("tasks %+v: the second override should apply to the second new payload", tasks)
+	}
+	c.s.OverrideNextTasks(1, TaskOverride{Status: "paused"})
+	_, out = c.postXML(payload("", run("c", "Passed")), "")
+	got = c.mustCall(200, "GET", c.ws(fmt.Sprintf("/test-results/%v", out["id"])), nil)
+	if got["status"] != "paused" || got["until"] != nil || got["errorDetails"] != nil || len(c.s.Runs()) != 2 {
+		t.Errorf("paused override: %v, %d runs", got, len(c.s.Runs()))
+	}
+	_, out = c.postXML(payload("", run("d", "Passed")), "")
+	if got := c.waitTask(out["id"]); got["status"] != TaskSuccess {
+		t.Errorf("after the overrides: %v", got)
+	}
+}

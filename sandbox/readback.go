@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -157,7 +158,12 @@ func (s *Server) Tasks() []Task {
 	defer s.mu.Unlock()
 	var out []Task
 	for _, t := range s.tasks {
-		out = append(out, Task{ID: t.id, Status: t.status, ErrorDetails: strings.Join(t.details, "\n"),
+		details := strings.Join(t.details, "\n")
+		if t.override != nil && t.override.ErrorDetails != nil && !t.until.IsZero() {
+			b, _ := json.Marshal(t.override.ErrorDetails)
+			details = string(b)
+		}
+		out = append(out, Task{ID: t.id, Status: t.status, ErrorDetails: details,
 			SkipErrors: t.skipErrors, Runs: t.runs, Posts: t.posts})
 	}
 	return out

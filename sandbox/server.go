@@ -62,7 +62,7 @@ type Options struct {
 	// compressed bytes as the payload and finds them malformed).
 	RefuseCompressed       bool
 	RefuseCompressedStatus int
-	Logger       *slog.Logger
+	Logger                 *slog.Logger
 }
 
 func (o Options) withDefaults() Options {
@@ -117,13 +117,15 @@ type Server struct {
 	hsMu sync.Mutex
 	hs   *httptest.Server
 
-	mu          sync.Mutex
-	sessions    map[string]*session
-	expireAfter int // -1 = not armed
-	requests    []Request
-	faults      []*faultState
-	failNext    int
-	failDetails string
+	mu           sync.Mutex
+	sessions     map[string]*session
+	expireAfter  int // -1 = not armed
+	requests     []Request
+	faults       []*faultState
+	failNext     int
+	failDetails  string
+	overrideNext int
+	override     TaskOverride
 	store
 }
 

@@ -38,13 +38,37 @@ type task struct {
 	tree       *xnode
 	posts      int
 	runs       int
-	forceFail  string // FailNextTasks
+	forceFail  string        // FailNextTasks
+	override   *TaskOverride // OverrideNextTasks
 	until      time.Time
 	log        []string
 }
 
 func terminal(status string) bool {
 	return status == TaskSuccess || status == TaskWarning || status == TaskFailed
+}
+
+// TaskOverride is what the stand-in answers for a task instead of the
+// outcome of processing it (OverrideNextTasks).
+type TaskOverride struct {
+	// Status is the task's status from the start of processing on; "" keeps
+	// the real outcome. An unknown or non-final value (say "paused") stays
+	// for good. Runs are stored only when it is "", success or warning.
+	Status string
+	// ErrorDetails is answered as errorDetails: any JSON value (an object,
+	// an array, a number…); nil keeps the stand-in's own details.
+	ErrorDetails any
+}
+
+// OverrideNextTasks makes the next n test-results tasks (new payloads, not
+// dedup hits) answer o, to test a client against statuses and errorDetails
+// shapes the stand-in never produces itself (shared/octane-api.md section
+// 13: the status JSON beyond status, until, errorDetails and id is open).
+func (s *Server) OverrideNextTasks(n int, o TaskOverride) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.overrideNext = n
+	s.override = o
 }
 
 // FailNextTasks makes the next n test-results tasks (new payloads, not
@@ -84,6 +108,9 @@ func (s *Server) testResults(w http.ResponseWriter, r *http.Request, rest []stri
 			body = map[string]any{"id": t.id, "status": t.status}
 			if len(t.details) > 0 {
 				body["errorDetails"] = strings.Join(t.details, "\n")
+			}
+			if t.override != nil && t.override.ErrorDetails != nil && !t.until.IsZero() {
+				body["errorDetails"] = t.override.ErrorDetails
 			}
 			if terminal(t.status) {
 				body["until"] = t.until.UTC().Format("2006-01-02T15:04:05-0700")
@@ -167,6 +194,11 @@ func (s *Server) postTestResults(w http.ResponseWriter, r *http.Request) {
 		if t.forceFail == "" {
 			t.forceFail = "task failed (injected by the stand-in)"
 		}
+	}
+	if s.overrideNext > 0 {
+		s.overrideNext--
+		o := s.override
+		t.override = &o
 	}
 	t.log = append(t.log, fmt.Sprintf("%s queued (skip-errors=%t, %d bytes)", time.Now().UTC().Format(time.RFC3339), skip, len(body)))
 	s.tasks = append(s.tasks, t)
@@ -310,6 +342,16 @@ func (s *Server) process(t *task) {
 		t.status = TaskFailed
 		t.details = append(t.details, t.forceFail)
 		return
+	}
+	if o := t.override; o != nil {
+		defer func() {
+			if o.Status != "" {
+				t.status = o.Status
+			}
+		}()
+		if o.Status != "" && o.Status != TaskSuccess && o.Status != TaskWarning {
+			return // no runs: the task never ends, or ends without them
+		}
 	}
 	root := t.tree
 	if msg := tooLong(root); msg != "" {
