@@ -346,3 +346,136 @@ func TestTaskStatusFidelity(t *testing.T) {
 		t.Fatalf("%d runs stored", len(s.Runs()))
 	}
 }
+
+// A job that appears after its pipeline exists is added as the GitHub Actions
+// integration adds one (shared/octane-clients.md §4): the pipeline's jobs are
+// read through pipeline_nodes, a missing job is looked up by ci_id and server,
+// and created with POST ci_jobs {name, ci_id, ci_server}, no pipeline field.
+// Octane places it in the pipeline when a build of it names a build of the
+// pipeline as its cause.
+func TestJobJoinsExistingPipeline(t *testing.T) {
+	s, c, _ := startStandIn(t, sandbox.Options{})
+	ctx := ctxT(t)
+	srv, err := c.EnsureCIServer(ctx, octane.CIServer{InstanceID: "gha"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.EnsurePipeline(ctx, octane.Pipeline{Name: "main", ServerID: srv.ID, Jobs: []octane.Job{{CIID: "main"}, {CIID: "main/unit", Name: "unit"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A job the server already has (outside any pipeline) is not created again.
+	other, err := c.EnsurePipeline(ctx, octane.Pipeline{Name: "other", ServerID: srv.ID, Jobs: []octane.Job{{CIID: "other"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := len(s.Requests())
+	p.Jobs = append(p.Jobs, octane.Job{CIID: "main/e2e", Name: "e2e"}, octane.Job{CIID: "other", Name: "other"})
+	got, err := c.EnsurePipeline(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != p.ID || len(got.Jobs) != 4 {
+		t.Fatalf("ensure with new jobs: %+v", got)
+	}
+	var posts []string
+	for _, r := range s.Requests()[before:] {
+		if r.Method == "POST" {
+			posts = append(posts, r.Path[strings.LastIndex(r.Path, "/")+1:]+fmt.Sprint(":", r.Status))
+		}
+	}
+	if strings.Join(posts, " ") != "ci_jobs:201" {
+		t.Fatalf("POSTs %v: want one ci_jobs POST, for main/e2e only", posts)
+	}
+	jobs := map[string]string{}
+	for _, j := range s.Jobs() {
+		jobs[j.CIID] = j.PipelineID
+	}
+	if pid, ok := jobs["main/e2e"]; !ok || pid != "" || jobs["other"] != other.ID {
+		t.Fatalf("jobs %v: main/e2e exists, in no pipeline yet; other stays in its own", jobs)
+	}
+	start := time.UnixMilli(1764000000000)
+	for _, b := range []octane.Build{
+		{ServerCIID: "gha", JobCIID: "main", BuildCIID: "9", Start: start, Duration: time.Minute, Result: "success"},
+		{ServerCIID: "gha", JobCIID: "main/e2e", BuildCIID: "9.3", Start: start, Duration: time.Second, Result: "success",
+			Causes: []octane.Cause{{JobCIID: "main", BuildCIID: "9"}}},
+	} {
+		if err := c.PutBuild(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, j := range s.Jobs() {
+		if j.CIID == "main/e2e" && j.PipelineID != p.ID {
+			t.Fatalf("main/e2e after a build caused by the pipeline's root: pipeline %q, want %s", j.PipelineID, p.ID)
+		}
+	}
+	if pl := s.Pipelines()[0]; strings.Join(pl.JobCIIDs, ",") != "main,main/unit,main/e2e" {
+		t.Fatalf("pipeline jobs %v", pl.JobCIIDs)
+	}
+	// Once in the pipeline, ensuring it again posts nothing.
+	before = len(s.Requests())
+	if _, err := c.EnsurePipeline(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range s.Requests()[before:] {
+		if r.Method == "POST" {
+			t.Fatalf("unexpected %s %s", r.Method, r.Path)
+		}
+	}
+}
+
+// An Octane before 16.2.100 cannot create a ci_job on its own: EnsurePipeline
+// says so with a *JobRefusedError (errors.Is ErrJobRefused), and the job can
+// then root a pipeline of its own, where its builds and results go.
+func TestJobRefused(t *testing.T) {
+	s, c, _ := startStandIn(t, sandbox.Options{NoCIJobCreate: true})
+	ctx := ctxT(t)
+	srv, err := c.EnsureCIServer(ctx, octane.CIServer{InstanceID: "old"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.EnsurePipeline(ctx, octane.Pipeline{Name: "main", ServerID: srv.ID, Jobs: []octane.Job{{CIID: "main"}, {CIID: "unit"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Jobs = append(p.Jobs, octane.Job{CIID: "late", Name: "late job"})
+	got, err := c.EnsurePipeline(ctx, p)
+	if !errors.Is(err, octane.ErrJobRefused) {
+		t.Fatalf("err = %v, want ErrJobRefused", err)
+	}
+	var jr *octane.JobRefusedError
+	if !errors.As(err, &jr) || len(jr.Jobs) != 1 || jr.Jobs[0].CIID != "late" || jr.Pipeline.ID != p.ID || len(jr.Pipeline.Jobs) != 2 {
+		t.Fatalf("refusal %+v", jr)
+	}
+	var oe *octane.Error
+	if !errors.As(err, &oe) || oe.Status != 405 || !strings.Contains(err.Error(), `"late"`) || !strings.Contains(err.Error(), `"main"`) {
+		t.Fatalf("the error should carry Octane's answer and name the job and the pipeline: %v", err)
+	}
+	if got.ID != p.ID || len(got.Jobs) != 2 {
+		t.Fatalf("returned pipeline %+v: it exists and holds the jobs it had", got)
+	}
+	// The fall-back: the refused job roots a pipeline of its own.
+	own, err := c.EnsurePipeline(ctx, octane.Pipeline{Name: "late job", ServerID: srv.ID, Jobs: []octane.Job{{CIID: "late", Name: "late job"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PutBuild(ctx, octane.Build{ServerCIID: "old", JobCIID: "late", BuildCIID: "1", Start: time.UnixMilli(1764000000000), Result: "success"}); err != nil {
+		t.Fatal(err)
+	}
+	z, _ := encodeGzip(t, octane.ResultContext{Build: &octane.BuildRef{ServerID: "old", JobID: "late", BuildID: "1"}}, octane.TestRun{Class: "C", Name: "n", Status: "Passed"})
+	task, err := c.PostTestResults(ctx, z, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done, err := c.WaitTask(ctx, task.ID); err != nil || done.Status != octane.TaskSuccess {
+		t.Fatalf("task %+v, %v", done, err)
+	}
+	if runs := s.RunsFor("old", "late", "1"); len(runs) != 1 {
+		t.Fatalf("%d runs linked to the late job's build", len(runs))
+	}
+	for _, j := range s.Jobs() {
+		if j.CIID == "late" && j.PipelineID != own.ID {
+			t.Fatalf("late job in pipeline %q, want %s", j.PipelineID, own.ID)
+		}
+	}
+}

@@ -84,7 +84,9 @@ func TestStandInFullFlow(t *testing.T) {
 	for _, j := range s.Jobs() {
 		jobs[j.CIID] = j.PipelineID
 	}
-	if len(jobs) != 3 || jobs["main/e2e"] != p.ID {
+	// The late job is created outside the pipeline (as the GitHub Actions
+	// integration creates one); a build of it caused by the root's places it.
+	if len(jobs) != 3 || jobs["main/e2e"] != "" || jobs["main/unit"] != p.ID {
 		t.Fatalf("jobs %v", jobs)
 	}
 

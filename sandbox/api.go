@@ -76,7 +76,11 @@ func (s *Server) internalAPI(w http.ResponseWriter, r *http.Request) {
 	drain(r)
 	want := "/internal-api/shared_spaces/" + s.opts.SharedSpace + "/analytics/ci/servers/connectivity/status"
 	if r.URL.Path == want && r.Method == http.MethodGet {
-		writeJSON(w, http.StatusOK, map[string]string{"octaneVersion": "25.1.0.0-sandbox", "supportedSdkVersion": "2.0"})
+		version := "25.1.0.0-sandbox"
+		if s.opts.NoCIJobCreate {
+			version = "16.1.200.0-sandbox"
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"octaneVersion": version, "supportedSdkVersion": "2.0"})
 		return
 	}
 	writeError(w, http.StatusNotFound, "platform.not_found", "The stand-in does not serve "+r.URL.Path, false)

@@ -123,3 +123,58 @@ func TestOverrideNextTasks(t *testing.T) {
 		t.Errorf("after the overrides: %v", got)
 	}
 }
+
+// A ci_job is created outside any pipeline (no "pipeline" field, as no
+// official client sends one) and joins the pipeline of the job its build
+// names as cause; NoCIJobCreate refuses the POST as an Octane before 16.2.100.
+func TestCIJobJoinsPipelineThroughCauses(t *testing.T) {
+	c := signedIn(t, Options{})
+	sid := c.seed()
+	ref := map[string]any{"type": "ci_server", "id": sid}
+	pipes := c.mustCall(200, "GET", c.ws("/pipelines?fields=name"), nil)
+	pid := dataAt(t, pipes, 0)["id"]
+	out := c.mustCall(400, "POST", c.ws("/ci_jobs"), map[string]any{"data": []any{map[string]any{
+		"name": "E2E", "ci_id": "e2e", "ci_server": ref, "pipeline": map[string]any{"type": "pipeline", "id": pid}}}})
+	if errorCode(out) != "platform.field_not_editable" {
+		t.Errorf("pipeline on POST ci_jobs: %v", out)
+	}
+	c.mustCall(201, "POST", c.ws("/ci_jobs"), map[string]any{"data": []any{map[string]any{"name": "E2E", "ci_id": "e2e", "ci_server": ref}}})
+	nodes := func() int {
+		got := c.mustCall(200, "GET", c.ws(fmt.Sprintf(`/pipeline_nodes?fields=ci_job%%7Bci_id%%7D&query=%%22pipeline%%20EQ%%20%%7Bid%%20EQ%%20%v%%7D%%22`, pid)), nil)
+		return int(got["total_count"].(float64))
+	}
+	if n := nodes(); n != 2 {
+		t.Fatalf("%d pipeline nodes before the build", n)
+	}
+	// A build without causes leaves the job where it is.
+	if code, out := c.putBuild("e2e", "1", nil); code != 200 {
+		t.Fatalf("build = %d %v", code, out)
+	}
+	if n := nodes(); n != 2 {
+		t.Fatalf("%d pipeline nodes after a build without causes", n)
+	}
+	c.putBuild("root", "5", nil)
+	c.putBuild("e2e", "2", map[string]any{"causes": []any{map[string]any{"jobCiId": "root", "buildCiId": "5"}}})
+	if n := nodes(); n != 3 {
+		t.Fatalf("%d pipeline nodes after a build caused by the root", n)
+	}
+	for _, j := range c.s.Jobs() {
+		if j.CIID == "e2e" && j.PipelineID != pid {
+			t.Errorf("e2e in pipeline %q", j.PipelineID)
+		}
+	}
+	if ids := c.s.Pipelines()[0].JobCIIDs; strings.Join(ids, ",") != "root,unit,e2e" {
+		t.Errorf("pipeline jobs %v", ids)
+	}
+
+	old := signedIn(t, Options{NoCIJobCreate: true})
+	sid = old.seed()
+	out = old.mustCall(405, "POST", old.ws("/ci_jobs"), map[string]any{"data": []any{map[string]any{"name": "E2E", "ci_id": "e2e", "ci_server": map[string]any{"type": "ci_server", "id": sid}}}})
+	if errorCode(out) != "platform.method_not_allowed" || len(old.s.Jobs()) != 2 {
+		t.Errorf("old server: %v, jobs %v", out, old.s.Jobs())
+	}
+	status := old.mustCall(200, "GET", "/internal-api/shared_spaces/1001/analytics/ci/servers/connectivity/status", nil)
+	if !strings.HasPrefix(fmt.Sprint(status["octaneVersion"]), "16.1.") {
+		t.Errorf("old server reports version %v", status["octaneVersion"])
+	}
+}

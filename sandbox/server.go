@@ -62,6 +62,12 @@ type Options struct {
 	// compressed bytes as the payload and finds them malformed).
 	RefuseCompressed       bool
 	RefuseCompressedStatus int
+	// NoCIJobCreate makes the stand-in an Octane before 16.2.100, which
+	// cannot create a ci_job on its own (the Azure DevOps extension checks
+	// the version before it does, shared/octane-api.md section 5.3): POST
+	// ci_jobs answers 405, and servers/connectivity/status reports 16.1.200.
+	// Jobs are still created with their pipeline (POST pipelines).
+	NoCIJobCreate bool
 	Logger                 *slog.Logger
 }
 
