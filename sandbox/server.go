@@ -68,7 +68,7 @@ type Options struct {
 	// ci_jobs answers 405, and servers/connectivity/status reports 16.1.200.
 	// Jobs are still created with their pipeline (POST pipelines).
 	NoCIJobCreate bool
-	Logger                 *slog.Logger
+	Logger        *slog.Logger
 }
 
 func (o Options) withDefaults() Options {
