@@ -30,6 +30,12 @@ type Build struct {
 	Result                               string // success, failure, unstable, aborted, unavailable
 	Parameters                           []Parameter
 	Causes                               []Cause
+
+	// Used by BuildReportingEvents only, all optional. JobName is the
+	// event's projectDisplayName (default JobCIID). ServerType and ServerURL
+	// are the events' server info (default: those of the ci_server this
+	// client ensured with EnsureCIServer, else "unknown" and none).
+	JobName, ServerType, ServerURL string
 }
 
 var (
@@ -72,29 +78,29 @@ type causeJSON struct {
 }
 
 // buildBody validates b and makes the JSON body of PUT analytics/ci/builds.
-func (c *Client) buildBody(b Build) ([]byte, error) {
+func (c *Client) buildBody(b Build) (buildJSON, error) {
 	if b.ServerCIID == "" || b.JobCIID == "" || b.BuildCIID == "" {
-		return nil, fmt.Errorf("octane: build %q/%q/%q: server, job and build ci ids are required", b.ServerCIID, b.JobCIID, b.BuildCIID)
+		return buildJSON{}, fmt.Errorf("octane: build %q/%q/%q: server, job and build ci ids are required", b.ServerCIID, b.JobCIID, b.BuildCIID)
 	}
 	if b.Start.IsZero() {
-		return nil, fmt.Errorf("octane: build %s/%s: no start time", b.JobCIID, b.BuildCIID)
+		return buildJSON{}, fmt.Errorf("octane: build %s/%s: no start time", b.JobCIID, b.BuildCIID)
 	}
 	status := strings.ToLower(b.Status)
 	if status == "" {
 		status = "finished"
 	}
 	if !oneOf(status, buildStatuses) {
-		return nil, fmt.Errorf("octane: build %s/%s: status %q is not one of %s", b.JobCIID, b.BuildCIID, b.Status, strings.Join(buildStatuses, ", "))
+		return buildJSON{}, fmt.Errorf("octane: build %s/%s: status %q is not one of %s", b.JobCIID, b.BuildCIID, b.Status, strings.Join(buildStatuses, ", "))
 	}
 	result := strings.ToLower(b.Result)
 	if result == "" {
 		if status == "finished" {
-			return nil, fmt.Errorf("octane: build %s/%s: a finished build needs a result", b.JobCIID, b.BuildCIID)
+			return buildJSON{}, fmt.Errorf("octane: build %s/%s: a finished build needs a result", b.JobCIID, b.BuildCIID)
 		}
 		result = "unavailable"
 	}
 	if !oneOf(result, buildResults) {
-		return nil, fmt.Errorf("octane: build %s/%s: result %q is not one of %s", b.JobCIID, b.BuildCIID, b.Result, strings.Join(buildResults, ", "))
+		return buildJSON{}, fmt.Errorf("octane: build %s/%s: result %q is not one of %s", b.JobCIID, b.BuildCIID, b.Result, strings.Join(buildResults, ", "))
 	}
 	out := buildJSON{
 		ServerCIID: c.fitID("build.serverCiId", b.ServerCIID),
@@ -131,15 +137,26 @@ func (c *Client) buildBody(b Build) ([]byte, error) {
 	for _, cs := range b.Causes {
 		out.Causes = append(out.Causes, causeJSON{JobCIID: c.fitID("build.cause.jobCiId", cs.JobCIID), BuildCIID: c.fitID("build.cause.buildCiId", cs.BuildCIID)})
 	}
-	return json.Marshal(out)
+	return out, nil
 }
 
-// PutBuild creates or updates one build: PUT …/analytics/ci/builds. The call is
-// an upsert keyed by (server, job, build), so it is retried freely.
+// PutBuild creates or updates one build, as Config.BuildReporting says.
+//
+// With builds (the default): PUT …/workspaces/{wid}/analytics/ci/builds, one
+// bare object (shared/octane-api.md section 6). With events: CI events, as
+// the plugins send them (putEvents). Either way the call is an upsert keyed by
+// (server, job, build), so it is retried freely.
 func (c *Client) PutBuild(ctx context.Context, b Build) error {
-	body, err := c.buildBody(b)
+	out, err := c.buildBody(b)
 	if err != nil {
 		return err
+	}
+	if c.cfg.BuildReporting == BuildReportingEvents {
+		return c.putEvents(ctx, b, out)
+	}
+	body, err := json.Marshal(out)
+	if err != nil {
+		return fmt.Errorf("octane: put build %s/%s: %w", b.JobCIID, b.BuildCIID, err)
 	}
 	_, err = c.do(ctx, &request{
 		method: http.MethodPut, url: c.wsURL + "/analytics/ci/builds",

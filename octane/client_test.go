@@ -62,6 +62,8 @@ func TestNewValidates(t *testing.T) {
 		{"missing CA", func(c *octane.Config) { c.CAFile = "/nonexistent/ca.pem" }, "CA bundle"},
 		{"compression none", func(c *octane.Config) { c.Compression = "none" }, ""},
 		{"compression GZIP", func(c *octane.Config) { c.Compression = "GZIP" }, ""},
+		{"build reporting events", func(c *octane.Config) { c.BuildReporting = "events" }, ""},
+		{"build reporting bad", func(c *octane.Config) { c.BuildReporting = "pigeons" }, `build reporting "pigeons": must be builds or events`},
 		{"compression brotli", func(c *octane.Config) { c.Compression = "brotli" }, `compression "brotli": must be gzip or none`},
 	}
 	for _, tc := range tests {

@@ -45,6 +45,17 @@ const (
 	ClientTypeNone = "none"
 )
 
+// Values of Config.BuildReporting.
+const (
+	// BuildReportingBuilds sends PUT …/workspaces/{wid}/analytics/ci/builds,
+	// the public documented flow (shared/octane-api.md section 6).
+	BuildReportingBuilds = "builds"
+	// BuildReportingEvents sends CI events, PUT
+	// /internal-api/shared_spaces/{sid}/analytics/ci/events, as every current
+	// plugin does (shared/octane-api.md section 7).
+	BuildReportingEvents = "events"
+)
+
 // Values of Config.Compression.
 const (
 	CompressionGzip = "gzip" // test-results sent gzip-compressed (default)
@@ -81,6 +92,9 @@ type Config struct {
 	// extension do. "" = DefaultClientType (HPE_CI_CLIENT); ClientTypeNone
 	// ("none", any case) = the header is not sent.
 	ClientType string
+	// BuildReporting is how PutBuild reports a build: BuildReportingBuilds
+	// (the default when empty) or BuildReportingEvents.
+	BuildReporting string
 	// Compression is how test-results payloads travel: CompressionGzip (the
 	// default when empty) or CompressionNone. See PostTestResults.
 	Compression    string
@@ -195,6 +209,10 @@ func (c Config) LogValue() slog.Value {
 
 // withDefaults returns c with every zero field set to its default.
 func (c Config) withDefaults() Config {
+	c.BuildReporting = strings.ToLower(strings.TrimSpace(c.BuildReporting))
+	if c.BuildReporting == "" {
+		c.BuildReporting = BuildReportingBuilds
+	}
 	c.Compression = strings.ToLower(strings.TrimSpace(c.Compression))
 	if c.Compression == "" {
 		c.Compression = CompressionGzip
@@ -280,6 +298,11 @@ func (c Config) validate() (*url.URL, error) {
 		} else if n, err := strconv.ParseUint(f.v, 10, 63); err != nil || n == 0 {
 			errs = append(errs, fmt.Errorf("%s id %q is not a positive number", f.name, f.v))
 		}
+	}
+	switch c.BuildReporting {
+	case BuildReportingBuilds, BuildReportingEvents:
+	default:
+		errs = append(errs, fmt.Errorf("build reporting %q: must be %s or %s", c.BuildReporting, BuildReportingBuilds, BuildReportingEvents))
 	}
 	switch c.Compression {
 	case CompressionGzip, CompressionNone:

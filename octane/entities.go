@@ -217,6 +217,7 @@ func (c *Client) EnsureCIServer(ctx context.Context, s CIServer) (CIServer, erro
 			return CIServer{}, fmt.Errorf("octane: find ci_server %q: %w", s.InstanceID, err)
 		}
 		if ok {
+			c.servers.Store(found.InstanceID, found)
 			return found, nil
 		}
 		item := map[string]any{"name": s.Name, "instance_id": s.InstanceID}
@@ -236,7 +237,11 @@ func (c *Client) EnsureCIServer(ctx context.Context, s CIServer) (CIServer, erro
 				v.InstanceID = s.InstanceID
 			}
 			c.log.Info("octane: created ci_server", "id", string(v.ID), "instance_id", s.InstanceID, "name", s.Name)
-			return v.value(), nil
+			out := v.value()
+			stored := out
+			stored.Type, stored.URL = cmpOr(out.Type, s.Type), cmpOr(out.URL, s.URL)
+			c.servers.Store(out.InstanceID, stored)
+			return out, nil
 		}
 		lastErr = err
 		if !IsDuplicate(err) && !outcomeUnknown(err) {

@@ -479,3 +479,83 @@ func TestJobRefused(t *testing.T) {
 		}
 	}
 }
+
+// Builds reach Octane either as PUT …/analytics/ci/builds (the default) or as
+// CI events (PUT /internal-api/…/analytics/ci/events: the server info, then a
+// started and a finished event with the original times, as the plugins send
+// them); test results link to the build either way.
+func TestBuildReporting(t *testing.T) {
+	for _, tc := range []struct{ reporting, clientType, wantPath, wantVia string }{
+		{"", "", "/api/shared_spaces/1001/workspaces/1002/analytics/ci/builds", "builds"},
+		{"builds", "", "/api/shared_spaces/1001/workspaces/1002/analytics/ci/builds", "builds"},
+		{"events", "", "/internal-api/shared_spaces/1001/analytics/ci/events", "events"},
+		{"events", "none", "/internal-api/shared_spaces/1001/analytics/ci/events", "events"},
+		{"EVENTS", "octane-import", "/internal-api/shared_spaces/1001/analytics/ci/events", "events"},
+	} {
+		t.Run(tc.reporting+"/"+tc.clientType, func(t *testing.T) {
+			s, err := sandbox.Start(sandbox.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			cred := s.Options().Credentials[0]
+			c, err := octane.New(octane.Config{URL: s.URL(), SharedSpace: "1001", Workspace: "1002", ClientID: cred.ID, ClientSecret: cred.Secret,
+				BuildReporting: tc.reporting, ClientType: tc.clientType, RateLimit: -1,
+				Poll: octane.PollPolicy{Min: time.Millisecond, Max: 5 * time.Millisecond}, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := ctxT(t)
+			srv, err := c.EnsureCIServer(ctx, octane.CIServer{InstanceID: "jenkins-7", Type: "jenkins", URL: "https://ci.example.com/"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.EnsurePipeline(ctx, octane.Pipeline{Name: "nightly", ServerID: srv.ID, Jobs: []octane.Job{{CIID: "nightly"}, {CIID: "nightly/unit", Name: "unit"}}}); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Date(2025, 3, 1, 2, 0, 0, 0, time.UTC)
+			before := len(s.Requests())
+			for _, b := range []octane.Build{
+				{ServerCIID: "jenkins-7", JobCIID: "nightly", BuildCIID: "120", Name: "#120", Start: start, Status: "running"},
+				{ServerCIID: "jenkins-7", JobCIID: "nightly/unit", BuildCIID: "120.1", Name: "unit #1", Start: start.Add(time.Minute), Duration: 95 * time.Second,
+					Result: "unstable", Causes: []octane.Cause{{JobCIID: "nightly", BuildCIID: "120"}},
+					Parameters: []octane.Parameter{{Name: "BRANCH", Value: "main"}, {Name: "DEBUG", Type: "boolean", Value: "true"}}},
+				{ServerCIID: "jenkins-7", JobCIID: "nightly", BuildCIID: "120", Name: "#120", Start: start, Duration: 10 * time.Minute, Result: "failure"},
+			} {
+				if err := c.PutBuild(ctx, b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, r := range s.Requests()[before:] {
+				if r.Path != tc.wantPath || r.Method != "PUT" || r.Status != 200 {
+					t.Errorf("%s %s = %d, want PUT %s", r.Method, r.Path, r.Status, tc.wantPath)
+				}
+			}
+			builds := s.Builds()
+			if len(builds) != 2 {
+				t.Fatalf("builds %+v", builds)
+			}
+			root, unit := builds[0], builds[1]
+			if root.Via != tc.wantVia || root.Status != "finished" || root.Result != "failure" || root.StartTime != start.UnixMilli() || root.Duration != 600000 || root.Name != "#120" {
+				t.Errorf("root build %+v", root)
+			}
+			if unit.Via != tc.wantVia || unit.StartTime != start.Add(time.Minute).UnixMilli() || unit.Duration != 95000 || unit.Result != "unstable" ||
+				len(unit.Causes) != 1 || unit.Causes[0].JobCIID != "nightly" || unit.Causes[0].BuildCIID != "120" ||
+				len(unit.Parameters) != 2 || unit.Parameters[1].Type != "boolean" || unit.Parameters[1].Value != "true" {
+				t.Errorf("unit build %+v", unit)
+			}
+			z, _ := encodeGzip(t, octane.ResultContext{Build: &octane.BuildRef{ServerID: "jenkins-7", JobID: "nightly/unit", BuildID: "120.1"}},
+				octane.TestRun{Package: "p", Class: "C", Name: "a", Status: "Passed"}, octane.TestRun{Package: "p", Class: "C", Name: "b", Status: "Failed"})
+			task, err := c.PostTestResults(ctx, z, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if done, err := c.WaitTask(ctx, task.ID); err != nil || done.Status != octane.TaskSuccess {
+				t.Fatalf("task %+v, %v", done, err)
+			}
+			if runs := s.RunsFor("jenkins-7", "nightly/unit", "120.1"); len(runs) != 2 {
+				t.Fatalf("%d runs linked to the build", len(runs))
+			}
+		})
+	}
+}

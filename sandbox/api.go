@@ -67,10 +67,15 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// internalAPI serves the one internal endpoint an importer might touch
-// (servers/connectivity/status, section 11 item 7); the rest is 404.
+// internalAPI serves the internal endpoints an importer might touch: CI
+// events (section 7) and servers/connectivity/status (section 11 item 7);
+// the rest is 404.
 func (s *Server) internalAPI(w http.ResponseWriter, r *http.Request) {
 	if !s.authenticate(w, r) {
+		return
+	}
+	if r.URL.Path == "/internal-api/shared_spaces/"+s.opts.SharedSpace+"/analytics/ci/events" {
+		s.putEvents(w, r)
 		return
 	}
 	drain(r)

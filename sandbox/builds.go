@@ -124,6 +124,7 @@ func (s *Server) putBuild(w http.ResponseWriter, r *http.Request) {
 	puts := rec.Puts + 1
 	rec.Build = b
 	rec.Puts = puts
+	rec.Via = "builds"
 	rec.last = time.Now()
 	f := rec.entity.f
 	f["name"], f["build_ci_id"], f["status"], f["result"] = b.Name, b.BuildCIID, b.Status, b.Result

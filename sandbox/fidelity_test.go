@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -176,5 +177,121 @@ func TestCIJobJoinsPipelineThroughCauses(t *testing.T) {
 	status := old.mustCall(200, "GET", "/internal-api/shared_spaces/1001/analytics/ci/servers/connectivity/status", nil)
 	if !strings.HasPrefix(fmt.Sprint(status["octaneVersion"]), "16.1.") {
 		t.Errorf("old server reports version %v", status["octaneVersion"])
+	}
+}
+
+// eventsBody is a CI events request of a started and a finished event for
+// build b of job.
+func eventsBody(job, b string, extra map[string]any) map[string]any {
+	started := map[string]any{"eventType": "started", "buildCiId": b, "project": job, "projectDisplayName": job, "number": "#" + b,
+		"startTime": 1700000000000, "causes": []any{}}
+	finished := map[string]any{"eventType": "finished", "buildCiId": b, "project": job, "number": "#" + b,
+		"startTime": 1700000000000, "duration": 4200, "result": "success"}
+	for k, v := range extra {
+		if v == nil {
+			delete(finished, k)
+		} else {
+			finished[k] = v
+		}
+	}
+	return map[string]any{
+		"server": map[string]any{"type": "jenkins", "version": "2.440", "url": "http://ci.example", "instanceId": "iid-1", "sendingTime": 1700000100000},
+		"events": []any{started, finished},
+	}
+}
+
+func (c *client) putEvents(body any, query string, hdr map[string]string) (int, map[string]any) {
+	c.t.Helper()
+	b, _ := json.Marshal(body)
+	if s, ok := body.(string); ok {
+		b = []byte(s)
+	}
+	if hdr == nil {
+		hdr = map[string]string{"HPECLIENTTYPE": "HPE_CI_CLIENT"}
+	}
+	path := "/internal-api/shared_spaces/1001/analytics/ci/events"
+	if query != "" {
+		path += "?" + query
+	}
+	res, out := c.do("PUT", path, b, "application/json", hdr)
+	var m map[string]any
+	_ = json.Unmarshal(out, &m)
+	return res.StatusCode, m
+}
+
+func TestCIEvents(t *testing.T) {
+	c := signedIn(t, Options{})
+	c.seed()
+	if code, out := c.putEvents(eventsBody("root", "41", nil), "ci_server_identity=iid-1", nil); code != 200 {
+		t.Fatalf("events = %d %v", code, out)
+	}
+	// GHA's headers instead of the SDK's client type.
+	body := eventsBody("unit", "7", map[string]any{"result": "failure", "causes": []any{map[string]any{"type": "upstream", "project": "root", "buildCiId": "41",
+		"causes": []any{map[string]any{"type": "user", "user": "alice"}}}}})
+	if code, out := c.putEvents(body, "", map[string]string{"ALM-OCTANE-PRIVATE": "true", "ALM-OCTANE-TECH-PREVIEW": "true"}); code != 200 {
+		t.Fatalf("events with ALM-OCTANE-PRIVATE = %d %v", code, out)
+	}
+	builds := c.s.Builds()
+	if len(builds) != 2 || builds[0].Via != "events" || builds[0].Status != "finished" || builds[0].Duration != 4200 || builds[0].Name != "#41" ||
+		builds[1].Result != "failure" || len(builds[1].Causes) != 1 || builds[1].Causes[0].JobCIID != "root" {
+		t.Fatalf("builds %+v", builds)
+	}
+	// A running build (started only), then its results: linked like a PUT build.
+	running := eventsBody("unit", "8", nil)
+	running["events"] = running["events"].([]any)[:1]
+	if code, out := c.putEvents(running, "", nil); code != 200 {
+		t.Fatalf("started only = %d %v", code, out)
+	}
+	if b := c.s.Builds()[2]; b.Status != "running" || b.Result != "unavailable" {
+		t.Fatalf("running build %+v", b)
+	}
+	_, out := c.postXML(payload(`<build server_id="iid-1" job_id="unit" build_id="8"/>`, run("a", "Passed")), "")
+	if got := c.waitTask(out["id"]); got["status"] != TaskSuccess || len(c.s.RunsFor("iid-1", "unit", "8")) != 1 {
+		t.Fatalf("results for an events build: %v", got)
+	}
+
+	onlyFinished := eventsBody("unit", "9", nil)
+	onlyFinished["events"] = onlyFinished["events"].([]any)[1:]
+	withArray := `[` + func() string { b, _ := json.Marshal(eventsBody("root", "1", nil)); return string(b) }() + `]`
+	cases := []struct {
+		name  string
+		body  any
+		query string
+		hdr   map[string]string
+		want  int
+	}{
+		{"no plugin header", eventsBody("root", "50", nil), "", map[string]string{"HPECLIENTTYPE": "octane-import"}, 403},
+		{"array body", withArray, "", nil, 400},
+		{"unknown job", eventsBody("nope", "50", nil), "", nil, 404},
+		{"unknown server", func() any { b := eventsBody("root", "50", nil); b["server"].(map[string]any)["instanceId"] = "nope"; return b }(), "", nil, 404},
+		{"identity mismatch", eventsBody("root", "50", nil), "ci_server_identity=other", nil, 400},
+		{"unknown query parameter", eventsBody("root", "50", nil), "instance-id=iid-1", nil, 400},
+		{"no sendingTime", func() any { b := eventsBody("root", "50", nil); delete(b["server"].(map[string]any), "sendingTime"); return b }(), "", nil, 400},
+		{"unknown server field", func() any { b := eventsBody("root", "50", nil); b["server"].(map[string]any)["colour"] = "red"; return b }(), "", nil, 400},
+		{"unknown event field", eventsBody("root", "50", map[string]any{"colour": "red"}), "", nil, 400},
+		{"bad result", eventsBody("root", "50", map[string]any{"result": "green"}), "", nil, 400},
+		{"finished without result", eventsBody("root", "50", map[string]any{"result": nil}), "", nil, 400},
+		{"finished without duration", eventsBody("root", "50", map[string]any{"duration": nil}), "", nil, 400},
+		{"finished never started", onlyFinished, "", nil, 400},
+		{"bad event type", eventsBody("root", "50", map[string]any{"eventType": "done"}), "", nil, 400},
+		{"upstream cause without build", eventsBody("root", "50", map[string]any{"causes": []any{map[string]any{"type": "upstream", "project": "root"}}}), "", nil, 400},
+		{"cause names an unknown job", eventsBody("unit", "50", map[string]any{"causes": []any{map[string]any{"type": "upstream", "project": "nope", "buildCiId": "1"}}}), "", nil, 404},
+		{"string startTime", eventsBody("root", "50", map[string]any{"startTime": "1700000000000"}), "", nil, 400},
+		{"no events", map[string]any{"server": eventsBody("root", "1", nil)["server"], "events": []any{}}, "", nil, 400},
+	}
+	before := len(c.s.Builds())
+	for _, tc := range cases {
+		if code, out := c.putEvents(tc.body, tc.query, tc.hdr); code != tc.want {
+			t.Errorf("%s: %d %v, want %d", tc.name, code, out, tc.want)
+		}
+	}
+	if n := len(c.s.Builds()); n != before {
+		t.Errorf("refused events stored %d builds", n-before)
+	}
+	// A refused request stores nothing, not even its valid first event.
+	for _, b := range c.s.Builds() {
+		if b.BuildCIID == "50" {
+			t.Errorf("build 50 stored from a refused request: %+v", b)
+		}
 	}
 }

@@ -20,13 +20,16 @@ type Pipeline struct {
 // a job created on its own).
 type Job struct{ ID, CIID, Name, ServerID, PipelineID string }
 
-// Build is a build as last PUT; Puts counts the PUTs of its triple.
+// Build is a build as last reported; Puts counts the requests that reported
+// its triple (PUT builds, or PUT events carrying an event of it). Via is how
+// it was last reported: "builds" or "events".
 type Build struct {
 	ServerCIID, JobCIID, BuildCIID, Name, Status, Result string
 	StartTime, Duration                                  int64
 	Causes                                               []Cause
 	Parameters                                           []Parameter
 	Puts                                                 int
+	Via                                                  string
 }
 
 // Run is a stored test run. The build triple is empty for runs stored
