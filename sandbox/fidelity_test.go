@@ -263,11 +263,23 @@ func TestCIEvents(t *testing.T) {
 		{"no plugin header", eventsBody("root", "50", nil), "", map[string]string{"HPECLIENTTYPE": "octane-import"}, 403},
 		{"array body", withArray, "", nil, 400},
 		{"unknown job", eventsBody("nope", "50", nil), "", nil, 404},
-		{"unknown server", func() any { b := eventsBody("root", "50", nil); b["server"].(map[string]any)["instanceId"] = "nope"; return b }(), "", nil, 404},
+		{"unknown server", func() any {
+			b := eventsBody("root", "50", nil)
+			b["server"].(map[string]any)["instanceId"] = "nope"
+			return b
+		}(), "", nil, 404},
 		{"identity mismatch", eventsBody("root", "50", nil), "ci_server_identity=other", nil, 400},
 		{"unknown query parameter", eventsBody("root", "50", nil), "instance-id=iid-1", nil, 400},
-		{"no sendingTime", func() any { b := eventsBody("root", "50", nil); delete(b["server"].(map[string]any), "sendingTime"); return b }(), "", nil, 400},
-		{"unknown server field", func() any { b := eventsBody("root", "50", nil); b["server"].(map[string]any)["colour"] = "red"; return b }(), "", nil, 400},
+		{"no sendingTime", func() any {
+			b := eventsBody("root", "50", nil)
+			delete(b["server"].(map[string]any), "sendingTime")
+			return b
+		}(), "", nil, 400},
+		{"unknown server field", func() any {
+			b := eventsBody("root", "50", nil)
+			b["server"].(map[string]any)["colour"] = "red"
+			return b
+		}(), "", nil, 400},
 		{"unknown event field", eventsBody("root", "50", map[string]any{"colour": "red"}), "", nil, 400},
 		{"bad result", eventsBody("root", "50", map[string]any{"result": "green"}), "", nil, 400},
 		{"finished without result", eventsBody("root", "50", map[string]any{"result": nil}), "", nil, 400},
