@@ -204,6 +204,9 @@ func (c Config) LogValue() slog.Value {
 		slog.String("ca_file", c.CAFile),
 		slog.Bool("insecure", c.Insecure),
 		slog.Duration("timeout", c.Timeout),
+		slog.String("client_type", c.ClientType),
+		slog.String("compression", c.Compression),
+		slog.String("build_reporting", c.BuildReporting),
 	)
 }
 

@@ -1,7 +1,8 @@
 // Package sandbox is a strict stand-in for the ALM Octane REST surface that
 // octane-import uses: sign-in and sign-out, ci_servers, pipelines, ci_jobs,
-// analytics/ci/builds and test-results (see /work/shared/octane-api.md,
-// sections 2 to 8 and the list in section 11).
+// analytics/ci/builds, CI events (internal-api analytics/ci/events) and
+// test-results (see /work/shared/octane-api.md, sections 2 to 8 and the list
+// in section 11).
 //
 // It is an independent implementation of the wire contract: it does not
 // import package octane, so that it can catch that client's mistakes. It
@@ -10,7 +11,9 @@
 //
 // Tests read back what it stored (Servers, Pipelines, Jobs, Builds, Runs,
 // Tasks, Requests) and inject faults (Inject, ExpireSessionsAfter,
-// FailNextTasks). The handler also serves a small read-only HTML page at "/".
+// FailNextTasks, OverrideNextTasks). Options make it behave as an older or
+// different server (RefuseCompressed, NoCIJobCreate). The handler also serves
+// a small read-only HTML page at "/".
 package sandbox
 
 import (
