@@ -54,6 +54,7 @@ func TestEncoderCapsErrorText(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // megabytes of XML each: use every core
 			r := octane.TestRun{Class: "C", Name: "n", Status: "Failed", Error: &octane.RunError{Type: "T", Message: "m", Body: "b"}}
 			switch {
 			case strings.HasPrefix(tc.name, "body"), strings.HasPrefix(tc.name, "huge"), strings.HasPrefix(tc.name, "astral"):
