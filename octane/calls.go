@@ -2,10 +2,12 @@ package octane
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -28,6 +30,12 @@ type Build struct {
 	Result                               string // success, failure, unstable, aborted, unavailable
 	Parameters                           []Parameter
 	Causes                               []Cause
+
+	// Used by BuildReportingEvents only, all optional. JobName is the
+	// event's projectDisplayName (default JobCIID). ServerType and ServerURL
+	// are the events' server info (default: those of the ci_server this
+	// client ensured with EnsureCIServer, else "unknown" and none).
+	JobName, ServerType, ServerURL string
 }
 
 var (
@@ -70,29 +78,29 @@ type causeJSON struct {
 }
 
 // buildBody validates b and makes the JSON body of PUT analytics/ci/builds.
-func (c *Client) buildBody(b Build) ([]byte, error) {
+func (c *Client) buildBody(b Build) (buildJSON, error) {
 	if b.ServerCIID == "" || b.JobCIID == "" || b.BuildCIID == "" {
-		return nil, fmt.Errorf("octane: build %q/%q/%q: server, job and build ci ids are required", b.ServerCIID, b.JobCIID, b.BuildCIID)
+		return buildJSON{}, fmt.Errorf("octane: build %q/%q/%q: server, job and build ci ids are required", b.ServerCIID, b.JobCIID, b.BuildCIID)
 	}
 	if b.Start.IsZero() {
-		return nil, fmt.Errorf("octane: build %s/%s: no start time", b.JobCIID, b.BuildCIID)
+		return buildJSON{}, fmt.Errorf("octane: build %s/%s: no start time", b.JobCIID, b.BuildCIID)
 	}
 	status := strings.ToLower(b.Status)
 	if status == "" {
 		status = "finished"
 	}
 	if !oneOf(status, buildStatuses) {
-		return nil, fmt.Errorf("octane: build %s/%s: status %q is not one of %s", b.JobCIID, b.BuildCIID, b.Status, strings.Join(buildStatuses, ", "))
+		return buildJSON{}, fmt.Errorf("octane: build %s/%s: status %q is not one of %s", b.JobCIID, b.BuildCIID, b.Status, strings.Join(buildStatuses, ", "))
 	}
 	result := strings.ToLower(b.Result)
 	if result == "" {
 		if status == "finished" {
-			return nil, fmt.Errorf("octane: build %s/%s: a finished build needs a result", b.JobCIID, b.BuildCIID)
+			return buildJSON{}, fmt.Errorf("octane: build %s/%s: a finished build needs a result", b.JobCIID, b.BuildCIID)
 		}
 		result = "unavailable"
 	}
 	if !oneOf(result, buildResults) {
-		return nil, fmt.Errorf("octane: build %s/%s: result %q is not one of %s", b.JobCIID, b.BuildCIID, b.Result, strings.Join(buildResults, ", "))
+		return buildJSON{}, fmt.Errorf("octane: build %s/%s: result %q is not one of %s", b.JobCIID, b.BuildCIID, b.Result, strings.Join(buildResults, ", "))
 	}
 	out := buildJSON{
 		ServerCIID: c.fitID("build.serverCiId", b.ServerCIID),
@@ -129,15 +137,26 @@ func (c *Client) buildBody(b Build) ([]byte, error) {
 	for _, cs := range b.Causes {
 		out.Causes = append(out.Causes, causeJSON{JobCIID: c.fitID("build.cause.jobCiId", cs.JobCIID), BuildCIID: c.fitID("build.cause.buildCiId", cs.BuildCIID)})
 	}
-	return json.Marshal(out)
+	return out, nil
 }
 
-// PutBuild creates or updates one build: PUT …/analytics/ci/builds. The call is
-// an upsert keyed by (server, job, build), so it is retried freely.
+// PutBuild creates or updates one build, as Config.BuildReporting says.
+//
+// With builds (the default): PUT …/workspaces/{wid}/analytics/ci/builds, one
+// bare object (shared/octane-api.md section 6). With events: CI events, as
+// the plugins send them (putEvents). Either way the call is an upsert keyed by
+// (server, job, build), so it is retried freely.
 func (c *Client) PutBuild(ctx context.Context, b Build) error {
-	body, err := c.buildBody(b)
+	out, err := c.buildBody(b)
 	if err != nil {
 		return err
+	}
+	if c.cfg.BuildReporting == BuildReportingEvents {
+		return c.putEvents(ctx, b, out)
+	}
+	body, err := json.Marshal(out)
+	if err != nil {
+		return fmt.Errorf("octane: put build %s/%s: %w", b.JobCIID, b.BuildCIID, err)
 	}
 	_, err = c.do(ctx, &request{
 		method: http.MethodPut, url: c.wsURL + "/analytics/ci/builds",
@@ -149,7 +168,9 @@ func (c *Client) PutBuild(ctx context.Context, b Build) error {
 	return nil
 }
 
-// Task is the state of a test-results task.
+// Task is the state of a test-results task. Status is Octane's, lower-cased.
+// ErrorDetails is Octane's errorDetails as text: a JSON string as it is, any
+// other JSON value (an object, an array, a number) in compact JSON.
 type Task struct{ ID, Status, Until, ErrorDetails string }
 
 // Task statuses.
@@ -170,29 +191,121 @@ func (t Task) Done() bool {
 	return false
 }
 
+// pending reports whether the task is known to be on its way (queued, running).
+func (t Task) pending() bool {
+	s := strings.ToLower(t.Status)
+	return s == TaskQueued || s == TaskRunning
+}
+
+// taskJSON reads a task answer. Only status and id are typed: the collection
+// tool reads errorDetails (and until) with optString, which takes any JSON
+// value (CLT @af67cf9 RestClient.java:278-287), and the value's real type is
+// open (shared/octane-api.md section 13); so any JSON is taken and rendered.
 type taskJSON struct {
-	ID           entityID `json:"id"`
-	Status       string   `json:"status"`
-	Until        string   `json:"until"`
-	ErrorDetails string   `json:"errorDetails"`
+	ID           entityID        `json:"id"`
+	Status       string          `json:"status"`
+	Until        json.RawMessage `json:"until"`
+	ErrorDetails json.RawMessage `json:"errorDetails"`
 }
 
 func (t taskJSON) value() Task {
-	return Task{ID: string(t.ID), Status: strings.ToLower(t.Status), Until: t.Until, ErrorDetails: t.ErrorDetails}
+	return Task{ID: string(t.ID), Status: strings.ToLower(t.Status), Until: jsonText(t.Until), ErrorDetails: jsonText(t.ErrorDetails)}
 }
 
-// PostTestResults sends one gzip-compressed test-results XML payload and returns
-// the task. The bytes are sent unchanged on every attempt, so a request whose
-// answer was lost is sent again: Octane answers an identical payload with the
+// jsonText renders a JSON value as text: a string as it is, null or nothing
+// as "", anything else as compact JSON.
+func jsonText(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return ""
+	}
+	if raw[0] == '"' {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return s
+		}
+	}
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil {
+		return string(raw)
+	}
+	return b.String()
+}
+
+// testResultsEncoding is the Content-Encoding of a compressed test-results
+// payload. The documentation of the public resource says: "Content-Encoding
+// header field must be set to application/gzip" (shared/octane-api.md section
+// 8.1; shared/octane-clients.md section 2, DOC test-results, help sets 15.1.20
+// to 23.4-24.3). No official client is seen compressing a body to this public
+// resource (the collection tool posts plain XML, CLT @af67cf9
+// TestResultCollectionTool.java:91); the SDK's "gzip" goes to the internal
+// resource and to /api entities (SDK @1c159e8 OctaneRestClientImpl.java:276-288).
+// So this value is the documented one, and a server that refuses it gets the
+// payload uncompressed (PostTestResults).
+const testResultsEncoding = "application/gzip"
+
+// maxPayload bounds a decompressed test-results payload (the importer makes
+// them at most 8 MiB); more means the bytes are not a payload of ours.
+const maxPayload = 1 << 30
+
+// PostTestResults sends one test-results XML payload, given gzip-compressed,
+// and returns the task. With Compression gzip (the default) the bytes go as
+// they are, with Content-Encoding: application/gzip; with none, or once this
+// client fell back, they are decompressed and sent plain.
+//
+// Fall-back: when Octane answers a compressed payload with 415 or 400, the
+// payload is sent again once, uncompressed. If that is accepted, Octane cannot
+// take compressed payloads, and every later payload of this client goes
+// uncompressed (logged once, as a warning). If it is refused too, its error is
+// returned (a 400 for an invalid payload, say) and nothing changes.
+//
+// The bytes are sent unchanged on every attempt, so a request whose answer
+// was lost is sent again: Octane answers an identical payload with the
 // original task, and no run is created twice.
 func (c *Client) PostTestResults(ctx context.Context, gzipped []byte, skipErrors bool) (Task, error) {
 	if len(gzipped) < 18 || gzipped[0] != 0x1f || gzipped[1] != 0x8b {
 		return Task{}, errors.New("octane: post test-results: the payload is not gzip data (use Gzip)")
 	}
+	if c.cfg.Compression == CompressionNone || c.plain.Load() {
+		return c.postPlain(ctx, gzipped, skipErrors)
+	}
+	t, err := c.postTestResults(ctx, gzipped, testResultsEncoding, skipErrors)
+	var e *Error
+	if err == nil || !errors.As(err, &e) || (e.Status != http.StatusUnsupportedMediaType && e.Status != http.StatusBadRequest) {
+		return t, err
+	}
+	t, perr := c.postPlain(ctx, gzipped, skipErrors)
+	if perr != nil {
+		return t, perr
+	}
+	if c.plain.CompareAndSwap(false, true) {
+		c.log.Warn("octane: Octane refused a compressed test-results payload and took it uncompressed; this target's payloads go uncompressed from now on (set compression: none to skip the first try)",
+			"url", c.wsURL+"/test-results", "status", e.Status, "error", e.Error())
+	}
+	return t, nil
+}
+
+// postPlain decompresses a payload and sends it without Content-Encoding.
+func (c *Client) postPlain(ctx context.Context, gzipped []byte, skipErrors bool) (Task, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(gzipped))
+	if err != nil {
+		return Task{}, fmt.Errorf("octane: post test-results: the payload is not gzip data: %w", err)
+	}
+	plain, err := io.ReadAll(io.LimitReader(zr, maxPayload+1))
+	if err == nil && len(plain) > maxPayload {
+		err = fmt.Errorf("larger than %d bytes decompressed", maxPayload)
+	}
+	if err != nil {
+		return Task{}, fmt.Errorf("octane: post test-results: decompressing the payload: %w", err)
+	}
+	return c.postTestResults(ctx, plain, "", skipErrors)
+}
+
+func (c *Client) postTestResults(ctx context.Context, body []byte, encoding string, skipErrors bool) (Task, error) {
 	u := c.wsURL + "/test-results"
 	resp, err := c.do(ctx, &request{
 		method: http.MethodPost, url: u, query: fmt.Sprintf("skip-errors=%t", skipErrors),
-		body: gzipped, contentType: "application/xml", contentEncoding: "gzip",
+		body: body, contentType: "application/xml", contentEncoding: encoding,
 		resendable: true,
 	})
 	if err != nil {
@@ -231,8 +344,18 @@ func (c *Client) Task(ctx context.Context, id string) (Task, error) {
 
 // WaitTask polls a task until it is done (success, warning or failed), waiting
 // Poll.Min at first and doubling up to Poll.Max. It stops when ctx ends.
+//
+// A status it does not know (neither queued, running nor terminal: Octane may
+// have more than the five seen in the clients' code, shared/octane-api.md
+// section 13) is taken as not final, for at most Poll.MaxUnknown answers in a
+// row. Then WaitTask returns the task as Octane last described it, with a nil
+// error: its Status is Octane's own word (so Done is false and the caller
+// counts the payload as failed), and its ErrorDetails is Octane's errorDetails
+// followed by what happened, or only what happened when Octane gave none.
 func (c *Client) WaitTask(ctx context.Context, id string) (Task, error) {
 	wait := c.cfg.Poll.Min
+	unknown := 0
+	begin := time.Now()
 	for {
 		t, err := c.Task(ctx, id)
 		if err != nil {
@@ -242,6 +365,20 @@ func (c *Client) WaitTask(ctx context.Context, id string) (Task, error) {
 			if t.Status != TaskSuccess {
 				c.log.Warn("octane: test-results task ended with "+t.Status, "task", t.ID, "details", oneLine(c.scrub(t.ErrorDetails), maxDescription))
 			}
+			return t, nil
+		}
+		if t.pending() {
+			unknown = 0
+		} else if unknown++; unknown >= c.cfg.Poll.MaxUnknown {
+			what := fmt.Sprintf("status %q is not one octane-import knows (queued, running, success, warning, failed); it was still %q after %d polls (%s): counted as failed",
+				t.Status, t.Status, unknown, time.Since(begin).Round(time.Second))
+			if t.ErrorDetails == "" {
+				t.ErrorDetails = what
+			} else {
+				t.ErrorDetails += " [" + what + "]"
+			}
+			c.log.Warn("octane: test-results task in an unknown status; giving up on it", "task", t.ID, "status", t.Status, "polls", unknown,
+				"details", oneLine(c.scrub(t.ErrorDetails), maxDescription))
 			return t, nil
 		}
 		timer := time.NewTimer(wait)

@@ -49,6 +49,14 @@ type Client struct {
 	baseCtx context.Context
 	cancel  context.CancelFunc
 	closed  atomic.Bool
+
+	// servers holds the ci_servers EnsureCIServer returned, by instance id
+	// (CIServer values), for the server info of CI events.
+	servers sync.Map
+
+	// plain is set once Octane refused a compressed test-results payload
+	// and took it uncompressed: later payloads go uncompressed.
+	plain atomic.Bool
 }
 
 // New validates cfg, applies defaults and builds the client. It does not touch the network.
@@ -137,9 +145,10 @@ type request struct {
 	// resendable: the request may be sent again after it may have reached the
 	// server (GET, PUT upsert, byte-identical test-results POST).
 	resendable bool
-	noSession  bool // do not sign in first nor re-sign-in on 401 (sign_in, sign_out)
-	noCookies  bool // send without the cookie jar (sign_in)
-	maxTries   int  // overrides Retry.MaxAttempts when > 0
+	noSession  bool              // do not sign in first nor re-sign-in on 401 (sign_in, sign_out)
+	noCookies  bool              // send without the cookie jar (sign_in)
+	maxTries   int               // overrides Retry.MaxAttempts when > 0
+	header     map[string]string // extra request headers
 	want       func(status int) bool
 }
 
@@ -286,6 +295,9 @@ func (c *Client) once(ctx context.Context, r *request, corr string) (resp *respo
 	}
 	if c.cfg.ClientType != "" {
 		req.Header.Set("HPECLIENTTYPE", c.cfg.ClientType)
+	}
+	for k, v := range r.header {
+		req.Header.Set(k, v)
 	}
 	hc := c.api
 	if r.noCookies {

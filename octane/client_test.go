@@ -60,6 +60,11 @@ func TestNewValidates(t *testing.T) {
 		{"both", func(c *octane.Config) { c.User, c.Password = "u", "p" }, "choose one"},
 		{"bad proxy", func(c *octane.Config) { c.Proxy = "ftp://proxy:1" }, "unsupported scheme"},
 		{"missing CA", func(c *octane.Config) { c.CAFile = "/nonexistent/ca.pem" }, "CA bundle"},
+		{"compression none", func(c *octane.Config) { c.Compression = "none" }, ""},
+		{"compression GZIP", func(c *octane.Config) { c.Compression = "GZIP" }, ""},
+		{"build reporting events", func(c *octane.Config) { c.BuildReporting = "events" }, ""},
+		{"build reporting bad", func(c *octane.Config) { c.BuildReporting = "pigeons" }, `build reporting "pigeons": must be builds or events`},
+		{"compression brotli", func(c *octane.Config) { c.Compression = "brotli" }, `compression "brotli": must be gzip or none`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -220,7 +225,8 @@ func TestEnsurePipeline(t *testing.T) {
 		t.Fatalf("jobs sent as %v (root first)", pl["jobs"])
 	}
 
-	// Existing pipeline, one more job: only that job is added, with both refs.
+	// Existing pipeline, one more job: only that job is added, as the GitHub
+	// Actions integration adds one: a server reference, no pipeline field.
 	p.Jobs = append(p.Jobs, octane.Job{CIID: "e2e", Name: "E2E"})
 	got2, err := c.EnsurePipeline(ctx, p)
 	if err != nil {
@@ -233,7 +239,7 @@ func TestEnsurePipeline(t *testing.T) {
 	last := f.jobs[len(f.jobs)-1]
 	njobs := len(f.jobs)
 	f.mu.Unlock()
-	if njobs != 3 || last["ci_id"] != "e2e" || fmt.Sprint(last["pipeline"]) != fmt.Sprint(map[string]any{"type": "pipeline", "id": got.ID}) || last["ci_server"] == nil {
+	if _, has := last["pipeline"]; njobs != 3 || last["ci_id"] != "e2e" || has || fmt.Sprint(last["ci_server"]) != fmt.Sprint(map[string]any{"type": "ci_server", "id": srv.ID}) {
 		t.Fatalf("jobs now %d, last %v", njobs, last)
 	}
 	// Complete pipeline: no write at all.
@@ -312,7 +318,7 @@ func TestTestResultsAndWait(t *testing.T) {
 	f.mu.Lock()
 	h := f.lastHeaders
 	f.mu.Unlock()
-	if h.Get("Content-Type") != "application/xml" || h.Get("Content-Encoding") != "gzip" {
+	if h.Get("Content-Type") != "application/xml" || h.Get("Content-Encoding") != "application/gzip" {
 		t.Fatalf("headers %v", h)
 	}
 	if n := f.count("POST " + f.wsPrefix() + "test-results"); n != 1 {

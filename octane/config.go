@@ -32,8 +32,34 @@ const (
 	DefaultMaxBackoff  = 60 * time.Second
 	DefaultPollMin     = time.Second
 	DefaultPollMax     = 15 * time.Second
+	// DefaultMaxUnknown: with the default intervals (1, 2, 4, 8, then 15 s),
+	// 40 polls are about 9.4 minutes of an unknown status.
+	DefaultMaxUnknown = 40
 	// DefaultMaxRetryAfter caps how long a server's Retry-After is honoured.
 	DefaultMaxRetryAfter = 10 * time.Minute
+	// DefaultClientType is the HPECLIENTTYPE the official CI clients send
+	// (shared/octane-clients.md §5: SDK OctaneRestClientImpl.java:301, :421;
+	// CLT RestClient.java:401-406; ADO OctaneConnectionUtils.ts:55).
+	DefaultClientType = "HPE_CI_CLIENT"
+	// ClientTypeNone as Config.ClientType sends no HPECLIENTTYPE header.
+	ClientTypeNone = "none"
+)
+
+// Values of Config.BuildReporting.
+const (
+	// BuildReportingBuilds sends PUT …/workspaces/{wid}/analytics/ci/builds,
+	// the public documented flow (shared/octane-api.md section 6).
+	BuildReportingBuilds = "builds"
+	// BuildReportingEvents sends CI events, PUT
+	// /internal-api/shared_spaces/{sid}/analytics/ci/events, as every current
+	// plugin does (shared/octane-api.md section 7).
+	BuildReportingEvents = "events"
+)
+
+// Values of Config.Compression.
+const (
+	CompressionGzip = "gzip" // test-results sent gzip-compressed (default)
+	CompressionNone = "none" // test-results sent uncompressed
 )
 
 // RetryPolicy says how temporary failures are retried.
@@ -48,6 +74,11 @@ type RetryPolicy struct {
 type PollPolicy struct {
 	Min time.Duration // first interval, default 1s
 	Max time.Duration // cap, default 15s
+	// MaxUnknown is how many answers with a status WaitTask does not know
+	// (neither queued, running, success, warning nor failed) it polls through
+	// before it gives up and reports the task as failed, in Octane's words.
+	// Default DefaultMaxUnknown.
+	MaxUnknown int
 }
 
 // Config configures a Client. Secrets are redacted by String, GoString and LogValue.
@@ -56,18 +87,28 @@ type Config struct {
 	SharedSpace, Workspace string // numeric ids as strings
 	ClientID, ClientSecret string // API key; or:
 	User, Password         string
-	ClientType             string // optional HPECLIENTTYPE header; empty = not sent
-	Proxy, NoProxy         string // empty Proxy = from environment (HTTPS_PROXY/HTTP_PROXY/NO_PROXY)
-	CAFile                 string // PEM bundle added to the system roots
-	Insecure               bool   // skip TLS verification; logs a warning
-	Timeout                time.Duration
-	RateLimit              float64 // requests/s, default 20; negative = unlimited
-	Concurrency            int     // in-flight requests, default 4
-	PageSize               int     // limit= for entity reads, default 100
-	Retry                  RetryPolicy
-	Poll                   PollPolicy
-	Logger                 *slog.Logger
-	Transport              http.RoundTripper // tests only; nil = built from the options above
+	// ClientType is the HPECLIENTTYPE header, sent on every request, sign-in
+	// included, as the Octane CI SDK, the collection tool and the Azure DevOps
+	// extension do. "" = DefaultClientType (HPE_CI_CLIENT); ClientTypeNone
+	// ("none", any case) = the header is not sent.
+	ClientType string
+	// BuildReporting is how PutBuild reports a build: BuildReportingBuilds
+	// (the default when empty) or BuildReportingEvents.
+	BuildReporting string
+	// Compression is how test-results payloads travel: CompressionGzip (the
+	// default when empty) or CompressionNone. See PostTestResults.
+	Compression    string
+	Proxy, NoProxy string // empty Proxy = from environment (HTTPS_PROXY/HTTP_PROXY/NO_PROXY)
+	CAFile         string // PEM bundle added to the system roots
+	Insecure       bool   // skip TLS verification; logs a warning
+	Timeout        time.Duration
+	RateLimit      float64 // requests/s, default 20; negative = unlimited
+	Concurrency    int     // in-flight requests, default 4
+	PageSize       int     // limit= for entity reads, default 100
+	Retry          RetryPolicy
+	Poll           PollPolicy
+	Logger         *slog.Logger
+	Transport      http.RoundTripper // tests only; nil = built from the options above
 
 	// getenv is used to read the proxy environment; nil = os.LookupEnv.
 	getenv func(string) (string, bool)
@@ -163,11 +204,28 @@ func (c Config) LogValue() slog.Value {
 		slog.String("ca_file", c.CAFile),
 		slog.Bool("insecure", c.Insecure),
 		slog.Duration("timeout", c.Timeout),
+		slog.String("client_type", c.ClientType),
+		slog.String("compression", c.Compression),
+		slog.String("build_reporting", c.BuildReporting),
 	)
 }
 
 // withDefaults returns c with every zero field set to its default.
 func (c Config) withDefaults() Config {
+	c.BuildReporting = strings.ToLower(strings.TrimSpace(c.BuildReporting))
+	if c.BuildReporting == "" {
+		c.BuildReporting = BuildReportingBuilds
+	}
+	c.Compression = strings.ToLower(strings.TrimSpace(c.Compression))
+	if c.Compression == "" {
+		c.Compression = CompressionGzip
+	}
+	switch {
+	case c.ClientType == "":
+		c.ClientType = DefaultClientType
+	case strings.EqualFold(strings.TrimSpace(c.ClientType), ClientTypeNone):
+		c.ClientType = ""
+	}
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultTimeout
 	}
@@ -200,6 +258,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Poll.Max <= 0 {
 		c.Poll.Max = DefaultPollMax
+	}
+	if c.Poll.MaxUnknown <= 0 {
+		c.Poll.MaxUnknown = DefaultMaxUnknown
 	}
 	if c.Poll.Max < c.Poll.Min {
 		c.Poll.Max = c.Poll.Min
@@ -240,6 +301,16 @@ func (c Config) validate() (*url.URL, error) {
 		} else if n, err := strconv.ParseUint(f.v, 10, 63); err != nil || n == 0 {
 			errs = append(errs, fmt.Errorf("%s id %q is not a positive number", f.name, f.v))
 		}
+	}
+	switch c.BuildReporting {
+	case BuildReportingBuilds, BuildReportingEvents:
+	default:
+		errs = append(errs, fmt.Errorf("build reporting %q: must be %s or %s", c.BuildReporting, BuildReportingBuilds, BuildReportingEvents))
+	}
+	switch c.Compression {
+	case CompressionGzip, CompressionNone:
+	default:
+		errs = append(errs, fmt.Errorf("compression %q: must be %s or %s", c.Compression, CompressionGzip, CompressionNone))
 	}
 	key := c.ClientID != "" || c.ClientSecret != ""
 	user := c.User != "" || c.Password != ""

@@ -125,6 +125,17 @@ func (e *Encoder) clean(where, what, v string, max int) string {
 	return v
 }
 
+// long cleans a free text (error type, message and text, description) and caps
+// it at MaxErrorText characters, head and tail kept.
+func (e *Encoder) long(where, what, v string) string {
+	v = e.clean(where, what, v, 0)
+	if out, n := capText(v, MaxErrorText); n > 0 {
+		e.warn("%s: %s cut from %d to %d characters (Octane's XML parser limit), head and tail kept", where, what, n, MaxErrorText)
+		v = out
+	}
+	return v
+}
+
 // id makes an identifier valid and at most 255 characters (prefix + hash).
 func (e *Encoder) id(where, what, v string) string {
 	v, rep, drop := cleanXML(v)
@@ -343,20 +354,20 @@ func (e *Encoder) Encode(r TestRun) error {
 			attr(b, "external_report_url", u)
 		}
 	}
-	desc := e.clean(where, "description", r.Description, 0)
+	desc := e.long(where, "description", r.Description)
 	if r.Error == nil && desc == "" {
 		b.WriteString("/>\n")
 	} else {
 		b.WriteString(">\n")
 		if r.Error != nil {
 			b.WriteString("      <error")
-			if v := e.clean(where, "error type", r.Error.Type, 0); v != "" {
+			if v := e.long(where, "error type", r.Error.Type); v != "" {
 				attr(b, "type", v)
 			}
-			if v := e.clean(where, "error message", r.Error.Message, 0); v != "" {
+			if v := e.long(where, "error message", r.Error.Message); v != "" {
 				attr(b, "message", v)
 			}
-			body := e.clean(where, "error body", r.Error.Body, 0)
+			body := e.long(where, "error body", r.Error.Body)
 			if body == "" {
 				b.WriteString("/>\n")
 			} else {

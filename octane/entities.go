@@ -217,6 +217,7 @@ func (c *Client) EnsureCIServer(ctx context.Context, s CIServer) (CIServer, erro
 			return CIServer{}, fmt.Errorf("octane: find ci_server %q: %w", s.InstanceID, err)
 		}
 		if ok {
+			c.servers.Store(found.InstanceID, found)
 			return found, nil
 		}
 		item := map[string]any{"name": s.Name, "instance_id": s.InstanceID}
@@ -236,7 +237,11 @@ func (c *Client) EnsureCIServer(ctx context.Context, s CIServer) (CIServer, erro
 				v.InstanceID = s.InstanceID
 			}
 			c.log.Info("octane: created ci_server", "id", string(v.ID), "instance_id", s.InstanceID, "name", s.Name)
-			return v.value(), nil
+			out := v.value()
+			stored := out
+			stored.Type, stored.URL = cmpOr(out.Type, s.Type), cmpOr(out.URL, s.URL)
+			c.servers.Store(out.InstanceID, stored)
+			return out, nil
 		}
 		lastErr = err
 		if !IsDuplicate(err) && !outcomeUnknown(err) {
@@ -296,8 +301,11 @@ var pipelineFields = []string{"id", "name", "ci_server", "root_job", "root_job_c
 
 // EnsurePipeline finds the pipeline by name on p.ServerID or creates it with
 // its jobs (root first). When it exists but lacks some of p.Jobs, the missing
-// ones are added as ci_jobs referring to the server and the pipeline. Job CI
-// ids are shortened like FitID, names cut to 255 characters.
+// ones are added as the GitHub Actions integration adds them (see
+// addMissingJobs); when Octane refuses, the error is a *JobRefusedError
+// (errors.Is ErrJobRefused) and the Pipeline returned is the existing one with
+// the jobs it holds. Job CI ids are shortened like FitID, names cut to 255
+// characters.
 func (c *Client) EnsurePipeline(ctx context.Context, p Pipeline) (Pipeline, error) {
 	if p.ServerID == "" {
 		return Pipeline{}, errors.New("octane: ensure pipeline: empty ci_server id")
@@ -340,6 +348,10 @@ func (c *Client) EnsurePipeline(ctx context.Context, p Pipeline) (Pipeline, erro
 			}
 			p.ID = string(found.ID)
 			if err := c.addMissingJobs(ctx, p); err != nil {
+				var jr *JobRefusedError
+				if errors.As(err, &jr) {
+					return jr.Pipeline, err
+				}
 				return Pipeline{}, err
 			}
 			return p, nil
@@ -397,54 +409,139 @@ func (c *Client) findPipeline(ctx context.Context, name, serverID string) (pipel
 	return found, ok, err
 }
 
-// pipelineJobs lists the ci ids of the jobs of pipeline id.
+// pipelineJobs lists the ci ids of the jobs of pipeline id through its
+// pipeline_nodes, as the GitHub Actions integration does
+// (GET pipeline_nodes?fields=ci_job{ci_id}&query="pipeline EQ {id EQ n}",
+// shared/octane-api.md section 5.3).
 func (c *Client) pipelineJobs(ctx context.Context, pipelineID string) (map[string]bool, error) {
 	have := map[string]bool{}
-	err := c.list(ctx, "ci_jobs", []string{"id", "ci_id", "name", "pipeline"}, "pipeline EQ {id EQ "+pipelineID+"}", func(raw json.RawMessage) (bool, error) {
-		var v jobJSON
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return false, fmt.Errorf("reading a ci_job: %w", err)
+	q := "pipeline EQ {id EQ " + pipelineID + "}"
+	if _, err := strconv.ParseUint(pipelineID, 10, 64); err != nil {
+		q = "pipeline EQ {id EQ " + queryString(pipelineID) + "}"
+	}
+	err := c.list(ctx, "pipeline_nodes", []string{"ci_job{ci_id}"}, q, func(raw json.RawMessage) (bool, error) {
+		var v struct {
+			CIJob *struct {
+				CIID string `json:"ci_id"`
+			} `json:"ci_job"`
 		}
-		if v.Pipeline == nil || v.Pipeline.id() == pipelineID {
-			have[v.CIID] = true
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return false, fmt.Errorf("reading a pipeline_node: %w", err)
+		}
+		if v.CIJob != nil && v.CIJob.CIID != "" {
+			have[v.CIJob.CIID] = true
 		}
 		return false, nil
 	})
 	return have, err
 }
 
+// findJob reports whether ci_server serverID has a ci_job with ciID
+// (GET ci_jobs?query="ci_id EQ ^x^;ci_server EQ {id EQ n}", as GHA and ADO look
+// one up, shared/octane-api.md section 5.3).
+func (c *Client) findJob(ctx context.Context, serverID, ciID string) (bool, error) {
+	sref := serverID
+	if _, err := strconv.ParseUint(serverID, 10, 64); err != nil {
+		sref = queryString(serverID)
+	}
+	found := false
+	err := c.list(ctx, "ci_jobs", []string{"id", "ci_id", "name"}, "ci_id EQ "+queryString(ciID)+";ci_server EQ {id EQ "+sref+"}", func(raw json.RawMessage) (bool, error) {
+		var v jobJSON
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return false, fmt.Errorf("reading a ci_job: %w", err)
+		}
+		found = v.CIID == ciID
+		return found, nil
+	})
+	return found, err
+}
+
+// refusal reports whether err is Octane saying no for good to a request it
+// understood: a 4xx other than 401 (signed in again already), 408 and 429
+// (temporary), or 501 (not implemented). Duplicates are handled before.
+func refusal(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) || e.Temporary {
+		return false
+	}
+	switch {
+	case e.Status == http.StatusUnauthorized, e.Status == http.StatusRequestTimeout, e.Status == http.StatusTooManyRequests:
+		return false
+	case e.Status >= 400 && e.Status < 500, e.Status == http.StatusNotImplemented:
+		return true
+	}
+	return false
+}
+
+// addMissingJobs adds to an existing pipeline the jobs of p it lacks, as the
+// GitHub Actions integration does (shared/octane-clients.md section 4): a job
+// missing from the pipeline's nodes is looked up by ci_id and server, and
+// created when the server has none with POST ci_jobs {name, ci_id,
+// ci_server}, without a pipeline field (no official client sends one; the
+// ci_jobs POST exists only from Octane 16.2.100). Octane places the job in
+// the pipeline when one of its builds names a build of the pipeline as its
+// cause. When Octane refuses the POST, the error is a *JobRefusedError.
 func (c *Client) addMissingJobs(ctx context.Context, p Pipeline) error {
-	for round := 0; ; round++ {
-		have, err := c.pipelineJobs(ctx, p.ID)
-		if err != nil {
-			return fmt.Errorf("octane: list jobs of pipeline %q: %w", p.Name, err)
-		}
-		var missing []any
-		var names []string
-		for _, j := range p.Jobs {
-			if !have[j.CIID] {
-				missing = append(missing, map[string]any{
-					"name":      j.Name,
-					"ci_id":     j.CIID,
-					"ci_server": refOut{Type: "ci_server", ID: p.ServerID},
-					"pipeline":  refOut{Type: "pipeline", ID: p.ID},
-				})
-				names = append(names, j.CIID)
-			}
-		}
-		if len(missing) == 0 {
-			return nil
-		}
-		if round >= ensureRounds-1 {
-			return fmt.Errorf("octane: pipeline %q still lacks jobs %s after %d tries", p.Name, strings.Join(names, ", "), ensureRounds)
-		}
-		_, err = c.create(ctx, "ci_jobs", []string{"id", "ci_id", "name"}, missing)
-		if err == nil {
-			c.log.Info("octane: added jobs to pipeline", "pipeline", p.Name, "jobs", strings.Join(names, ", "))
-			return nil
-		}
-		if !IsDuplicate(err) && !outcomeUnknown(err) {
-			return fmt.Errorf("octane: add jobs %s to pipeline %q: %w", strings.Join(names, ", "), p.Name, err)
+	have, err := c.pipelineJobs(ctx, p.ID)
+	if err != nil {
+		return fmt.Errorf("octane: list jobs of pipeline %q: %w", p.Name, err)
+	}
+	var missing []Job
+	for _, j := range p.Jobs {
+		if !have[j.CIID] {
+			missing = append(missing, j)
 		}
 	}
+	for round := 0; len(missing) > 0; round++ {
+		var create []Job
+		for _, j := range missing {
+			ok, err := c.findJob(ctx, p.ServerID, j.CIID)
+			if err != nil {
+				return fmt.Errorf("octane: find ci_job %q: %w", j.CIID, err)
+			}
+			if !ok {
+				create = append(create, j)
+			}
+		}
+		if len(create) == 0 {
+			return nil
+		}
+		ids := make([]string, len(create))
+		items := make([]any, len(create))
+		for i, j := range create {
+			ids[i] = j.CIID
+			items[i] = map[string]any{"name": j.Name, "ci_id": j.CIID, "ci_server": refOut{Type: "ci_server", ID: p.ServerID}}
+		}
+		if round >= ensureRounds {
+			return fmt.Errorf("octane: pipeline %q: jobs %s still missing after %d tries", p.Name, strings.Join(ids, ", "), ensureRounds)
+		}
+		_, err = c.create(ctx, "ci_jobs", []string{"id", "ci_id", "name"}, items)
+		switch {
+		case err == nil:
+			c.log.Info("octane: created ci_jobs for pipeline", "pipeline", p.Name, "jobs", strings.Join(ids, ", "))
+			return nil
+		case IsDuplicate(err) || outcomeUnknown(err):
+			missing = create // look them up again
+		case refusal(err):
+			held := Pipeline{ID: p.ID, Name: p.Name, ServerID: p.ServerID}
+			for _, j := range p.Jobs {
+				if !containsJob(create, j.CIID) {
+					held.Jobs = append(held.Jobs, j)
+				}
+			}
+			return &JobRefusedError{Pipeline: held, Jobs: create, Err: err}
+		default:
+			return fmt.Errorf("octane: add jobs %s to pipeline %q: %w", strings.Join(ids, ", "), p.Name, err)
+		}
+	}
+	return nil
+}
+
+func containsJob(jobs []Job, ciID string) bool {
+	for _, j := range jobs {
+		if j.CIID == ciID {
+			return true
+		}
+	}
+	return false
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -270,3 +271,33 @@ func transportTemporary(err error) bool {
 	}
 	return true
 }
+
+// ErrJobRefused is matched (errors.Is) by a *JobRefusedError.
+var ErrJobRefused = errors.New("octane: Octane refused to add a job to an existing pipeline")
+
+// JobRefusedError is returned by EnsurePipeline when the pipeline exists but
+// Octane refused to create a job it lacks (an Octane before 16.2.100 cannot
+// create a ci_job on its own). Nothing was lost: the pipeline exists and
+// holds Pipeline.Jobs; the refused jobs are missing from it and from the
+// server. A caller can report their builds under a pipeline of their own,
+// each refused job as its root.
+type JobRefusedError struct {
+	Pipeline Pipeline // the existing pipeline, with the jobs it holds
+	Jobs     []Job    // the jobs Octane refused to create
+	Err      error    // Octane's answer (an *Error)
+}
+
+func (e *JobRefusedError) Error() string {
+	ids := make([]string, len(e.Jobs))
+	for i, j := range e.Jobs {
+		ids[i] = strconv.Quote(j.CIID)
+	}
+	return fmt.Sprintf("octane: Octane refused to add job(s) %s to the existing pipeline %q (id %s): %v",
+		strings.Join(ids, ", "), e.Pipeline.Name, e.Pipeline.ID, e.Err)
+}
+
+// Unwrap returns Octane's answer.
+func (e *JobRefusedError) Unwrap() error { return e.Err }
+
+// Is matches ErrJobRefused.
+func (e *JobRefusedError) Is(target error) bool { return target == ErrJobRefused }

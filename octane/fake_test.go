@@ -307,6 +307,17 @@ func (f *fakeOctane) list(w http.ResponseWriter, r *http.Request, name string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	coll := f.collection(name)
+	if name == "pipeline_nodes" {
+		// One node per job that belongs to a pipeline, with fields=ci_job{ci_id}.
+		nodes := []map[string]any{}
+		for _, j := range f.jobs {
+			if j["pipeline"] != nil {
+				nodes = append(nodes, map[string]any{"type": "pipeline_node", "pipeline": j["pipeline"],
+					"ci_job": map[string]any{"type": "ci_job", "id": j["id"], "ci_id": j["ci_id"]}})
+			}
+		}
+		coll = &nodes
+	}
 	if coll == nil {
 		writeJSON(w, http.StatusNotFound, errBody("platform.not_found", name))
 		return

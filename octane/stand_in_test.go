@@ -31,7 +31,7 @@ func startStandIn(t *testing.T, opts sandbox.Options) (*sandbox.Server, *octane.
 		ClientID: "it-client", ClientSecret: "it-Secret-Value",
 		RateLimit: -1, PageSize: 2,
 		Retry:  octane.RetryPolicy{MaxAttempts: 5, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond},
-		Poll:   octane.PollPolicy{Min: 5 * time.Millisecond, Max: 20 * time.Millisecond},
+		Poll:   octane.PollPolicy{Min: 5 * time.Millisecond, Max: 20 * time.Millisecond, MaxUnknown: 5},
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
@@ -84,7 +84,9 @@ func TestStandInFullFlow(t *testing.T) {
 	for _, j := range s.Jobs() {
 		jobs[j.CIID] = j.PipelineID
 	}
-	if len(jobs) != 3 || jobs["main/e2e"] != p.ID {
+	// The late job is created outside the pipeline (as the GitHub Actions
+	// integration creates one); a build of it caused by the root's places it.
+	if len(jobs) != 3 || jobs["main/e2e"] != "" || jobs["main/unit"] != p.ID {
 		t.Fatalf("jobs %v", jobs)
 	}
 

@@ -3,12 +3,22 @@ package octane
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"unicode/utf8"
 )
 
 // MaxName is the XSD and entity limit for names and CI ids (string255).
 const MaxName = 255
+
+// MaxErrorText is the most characters the encoder writes in one error type,
+// error message, error text or description: 512*512, the limit the Octane CI
+// SDK applies "because Octane XML parser has limit size for reading attribute
+// of XML file" (octane-ci-java-sdk commit 042ddc66, defect #2310022;
+// shared/octane-clients.md §1.2, X11). Characters are counted as Java counts
+// them (UTF-16 code units: a character outside the BMP counts twice), the
+// stricter reading, since the server's parser is Java.
+const MaxErrorText = 512 * 512
 
 // truncateRunes cuts s to at most n characters (runes), never splitting a UTF-8
 // sequence. It reports whether it cut.
@@ -106,4 +116,77 @@ func (c *Client) fitID(what, s string) string {
 		c.log.Warn("octane: identifier longer than the Octane limit, shortened with a hash", "field", what, "limit", MaxName, "length", utf8.RuneCountInString(s), "now", out)
 	}
 	return out
+}
+
+// utf16Units counts s as Java's String.length() does: one unit per character,
+// two for a character outside the Basic Multilingual Plane.
+func utf16Units(s string) int {
+	n := 0
+	for _, r := range s {
+		n++
+		if r >= 0x10000 {
+			n++
+		}
+	}
+	return n
+}
+
+// unitPrefix returns the longest prefix of s of at most n UTF-16 units.
+func unitPrefix(s string, n int) string {
+	for i, r := range s {
+		w := 1
+		if r >= 0x10000 {
+			w = 2
+		}
+		if n < w {
+			return s[:i]
+		}
+		n -= w
+	}
+	return s
+}
+
+// unitSuffix returns the longest suffix of s of at most n UTF-16 units.
+func unitSuffix(s string, n int) string {
+	i := len(s)
+	for i > 0 {
+		r, size := utf8.DecodeLastRuneInString(s[:i])
+		w := 1
+		if r >= 0x10000 {
+			w = 2
+		}
+		if n < w {
+			break
+		}
+		n -= w
+		i -= size
+	}
+	return s[i:]
+}
+
+// capText keeps s within limit UTF-16 units: a longer s becomes its head, a
+// marker saying how much was cut, and its tail (the head holds the exception
+// and the first frames, the tail the innermost "Caused by"). It returns the
+// length of s in units when it cut, else 0. The same s always gives the same
+// result.
+func capText(s string, limit int) (string, int) {
+	if len(s) <= limit { // bytes >= UTF-16 units
+		return s, 0
+	}
+	n := utf16Units(s)
+	if n <= limit {
+		return s, 0
+	}
+	// The marker names the count cut, which depends on the marker's own
+	// length: size it for the largest count first, then fill the room.
+	marker := func(cut int) string {
+		return fmt.Sprintf("\n\n[… %d characters cut by octane-import: Octane's XML parser takes at most %d …]\n\n", cut, limit)
+	}
+	room := limit - utf16Units(marker(n))
+	if room < 2 {
+		return unitPrefix(s, limit), n
+	}
+	head := unitPrefix(s, room-room/2)
+	tail := unitSuffix(s, room/2)
+	return head + marker(n-utf16Units(head)-utf16Units(tail)) + tail, n
 }

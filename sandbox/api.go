@@ -67,16 +67,25 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// internalAPI serves the one internal endpoint an importer might touch
-// (servers/connectivity/status, section 11 item 7); the rest is 404.
+// internalAPI serves the internal endpoints an importer might touch: CI
+// events (section 7) and servers/connectivity/status (section 11 item 7);
+// the rest is 404.
 func (s *Server) internalAPI(w http.ResponseWriter, r *http.Request) {
 	if !s.authenticate(w, r) {
+		return
+	}
+	if r.URL.Path == "/internal-api/shared_spaces/"+s.opts.SharedSpace+"/analytics/ci/events" {
+		s.putEvents(w, r)
 		return
 	}
 	drain(r)
 	want := "/internal-api/shared_spaces/" + s.opts.SharedSpace + "/analytics/ci/servers/connectivity/status"
 	if r.URL.Path == want && r.Method == http.MethodGet {
-		writeJSON(w, http.StatusOK, map[string]string{"octaneVersion": "25.1.0.0-sandbox", "supportedSdkVersion": "2.0"})
+		version := "25.1.0.0-sandbox"
+		if s.opts.NoCIJobCreate {
+			version = "16.1.200.0-sandbox"
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"octaneVersion": version, "supportedSdkVersion": "2.0"})
 		return
 	}
 	writeError(w, http.StatusNotFound, "platform.not_found", "The stand-in does not serve "+r.URL.Path, false)

@@ -1,7 +1,9 @@
 package sandbox
 
 import (
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -27,6 +29,20 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	if !acceptsJSON(r) {
 		drain(r)
 		writeError(w, http.StatusNotAcceptable, "platform.not_acceptable", "Accept must allow application/json", false)
+		return
+	}
+	// HPECLIENTTYPE on sign-in: HPE_CI_CLIENT is what the CI SDK, the
+	// collection tool and the Azure DevOps extension send there. JREST strips
+	// its private client type from sign-in because "newer versions of the
+	// Octane server will not accept a private access level HPE_CLIENT_TYPE on
+	// the authentication request" (shared/octane-api.md section 2.1). Which
+	// types count as private is not documented; the stand-in refuses every
+	// other HPE_ or OCTANE_ type (the prefixes Octane reserves, section 2.4),
+	// the stricter reading. Other values and no header are accepted.
+	if ct := strings.TrimSpace(r.Header.Get("HPECLIENTTYPE")); ct != "HPE_CI_CLIENT" && reservedClientType(ct) {
+		drain(r)
+		writeError(w, http.StatusBadRequest, "platform.bad_request",
+			fmt.Sprintf("HPECLIENTTYPE %q is a private client type, not accepted on sign-in", ct), false)
 		return
 	}
 	body, _, e := s.readBody(r, "application/json")
@@ -78,6 +94,11 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: token, Path: "/", HttpOnly: true})
 	http.SetCookie(w, &http.Cookie{Name: userCookie, Value: ids, Path: "/"})
 	w.WriteHeader(http.StatusOK)
+}
+
+func reservedClientType(ct string) bool {
+	u := strings.ToUpper(ct)
+	return strings.HasPrefix(u, "HPE_") || strings.HasPrefix(u, "OCTANE_")
 }
 
 func has(m map[string]any, k string) bool { _, ok := m[k]; return ok }

@@ -110,6 +110,7 @@ func (s *Server) putBuild(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	s.attachToPipeline(server.id, job, b.Causes)
 	key := buildKey{b.ServerCIID, b.JobCIID, b.BuildCIID}
 	rec := s.builds[key]
 	if rec == nil {
@@ -123,6 +124,7 @@ func (s *Server) putBuild(w http.ResponseWriter, r *http.Request) {
 	puts := rec.Puts + 1
 	rec.Build = b
 	rec.Puts = puts
+	rec.Via = "builds"
 	rec.last = time.Now()
 	f := rec.entity.f
 	f["name"], f["build_ci_id"], f["status"], f["result"] = b.Name, b.BuildCIID, b.Status, b.Result
@@ -235,4 +237,32 @@ func readCauses(o *jsonObj) []Cause {
 		out = append(out, c)
 	}
 	return out
+}
+
+// attachToPipeline puts a job that belongs to no pipeline into the pipeline of
+// the first job its build names as a cause, with a pipeline_node, as Octane
+// builds a pipeline's structure from the causes plugins report (the upstream
+// causes of CI events, section 7; "if not supplied the cause build is assumed
+// to be the root build", section 6). This is inferred from the clients: no
+// stored source shows the server's rule. A job already in a pipeline stays
+// where it is. s.mu is held.
+func (s *Server) attachToPipeline(serverID string, job *entity, causes []Cause) {
+	if refID(job, "pipeline") != "" {
+		return
+	}
+	for _, c := range causes {
+		cj := s.jobByCIID(serverID, c.JobCIID)
+		p := s.get("pipeline", refID(cj, "pipeline"))
+		if p == nil {
+			continue
+		}
+		job.f["pipeline"] = ref{"pipeline", p.id}
+		touch(job)
+		s.add("pipeline_node", map[string]any{"name": job.f["name"], "pipeline": ref{"pipeline", p.id}, "ci_job": ref{"ci_job", job.id}})
+		if jobs, ok := p.f["jobs"].([]any); ok {
+			p.f["jobs"] = append(jobs, map[string]any{"name": job.f["name"], "jobCiId": str(job, "ci_id"), "id": job.id})
+		}
+		touch(p)
+		return
+	}
 }

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -19,13 +20,16 @@ type Pipeline struct {
 // a job created on its own).
 type Job struct{ ID, CIID, Name, ServerID, PipelineID string }
 
-// Build is a build as last PUT; Puts counts the PUTs of its triple.
+// Build is a build as last reported; Puts counts the requests that reported
+// its triple (PUT builds, or PUT events carrying an event of it). Via is how
+// it was last reported: "builds" or "events".
 type Build struct {
 	ServerCIID, JobCIID, BuildCIID, Name, Status, Result string
 	StartTime, Duration                                  int64
 	Causes                                               []Cause
 	Parameters                                           []Parameter
 	Puts                                                 int
+	Via                                                  string
 }
 
 // Run is a stored test run. The build triple is empty for runs stored
@@ -157,7 +161,12 @@ func (s *Server) Tasks() []Task {
 	defer s.mu.Unlock()
 	var out []Task
 	for _, t := range s.tasks {
-		out = append(out, Task{ID: t.id, Status: t.status, ErrorDetails: strings.Join(t.details, "\n"),
+		details := strings.Join(t.details, "\n")
+		if t.override != nil && t.override.ErrorDetails != nil && !t.until.IsZero() {
+			b, _ := json.Marshal(t.override.ErrorDetails)
+			details = string(b)
+		}
+		out = append(out, Task{ID: t.id, Status: t.status, ErrorDetails: details,
 			SkipErrors: t.skipErrors, Runs: t.runs, Posts: t.posts})
 	}
 	return out

@@ -145,7 +145,7 @@ func TestTestResultsSchemaRefusals(t *testing.T) {
 		t.Errorf("refused payloads made tasks: %+v", c.s.Tasks())
 	}
 	// The limits themselves are accepted: 255 characters (multi-byte), Planned, all sections in order.
-	full := payload(`<build server_id="iid-x" job_id="j" build_id="1" job_name="J" build_name="#1" sub_type="" artifact_id=""/>`+
+	full := payload(`<build server_id="iid-x" job_id="j" build_id="1" job_name="J" build_name="#1" sub_type=""/>`+
 		`<suite_ref id="1" external_run_id="" component=""/><program_ref id="2"/><release name="_default_"/><milestone_ref id="3"/>`+
 		`<backlog_items><backlog_item_ref id="4"/></backlog_items><product_areas><product_area_ref id="5"/></product_areas>`+
 		`<test_fields><test_field type="Framework" value="JUnit"/></test_fields><environment><taxonomy type="OS" value="Linux"/></environment>`,
@@ -228,7 +228,7 @@ func TestIdenticalPayloadsAreDeduplicated(t *testing.T) {
 		t.Errorf("resend = %d %v, want the same id %v with its current status", code, second, first["id"])
 	}
 	// The same XML gzipped with another gzip header is the same payload.
-	res, b := c.do("POST", c.ws("/test-results"), gz(t, []byte(body), "other-header"), "application/xml", map[string]string{"Content-Encoding": "gzip"})
+	res, b := c.do("POST", c.ws("/test-results"), gz(t, []byte(body), "other-header"), "application/xml", map[string]string{"Content-Encoding": "application/gzip"})
 	if res.StatusCode != 202 || !strings.Contains(string(b), fmt.Sprintf(`"id":%v`, first["id"])) {
 		t.Errorf("gzipped resend = %d %s", res.StatusCode, b)
 	}

@@ -1,7 +1,8 @@
 // Package sandbox is a strict stand-in for the ALM Octane REST surface that
 // octane-import uses: sign-in and sign-out, ci_servers, pipelines, ci_jobs,
-// analytics/ci/builds and test-results (see /work/shared/octane-api.md,
-// sections 2 to 8 and the list in section 11).
+// analytics/ci/builds, CI events (internal-api analytics/ci/events) and
+// test-results (see /work/shared/octane-api.md, sections 2 to 8 and the list
+// in section 11).
 //
 // It is an independent implementation of the wire contract: it does not
 // import package octane, so that it can catch that client's mistakes. It
@@ -10,7 +11,9 @@
 //
 // Tests read back what it stored (Servers, Pipelines, Jobs, Builds, Runs,
 // Tasks, Requests) and inject faults (Inject, ExpireSessionsAfter,
-// FailNextTasks). The handler also serves a small read-only HTML page at "/".
+// FailNextTasks, OverrideNextTasks). Options make it behave as an older or
+// different server (RefuseCompressed, NoCIJobCreate). The handler also serves
+// a small read-only HTML page at "/".
 package sandbox
 
 import (
@@ -55,7 +58,20 @@ type Options struct {
 	// MaxBodyBytes caps a request body, before and after decompression
 	// (default 64 MiB); more is 413.
 	MaxBodyBytes int64
-	Logger       *slog.Logger
+	// RefuseCompressed makes the stand-in refuse every compressed request
+	// body (any Content-Encoding but identity), as an old server that does
+	// not decode request bodies would, with RefuseCompressedStatus: 415 (the
+	// default: it says it cannot take the encoding) or 400 (it reads the
+	// compressed bytes as the payload and finds them malformed).
+	RefuseCompressed       bool
+	RefuseCompressedStatus int
+	// NoCIJobCreate makes the stand-in an Octane before 16.2.100, which
+	// cannot create a ci_job on its own (the Azure DevOps extension checks
+	// the version before it does, shared/octane-api.md section 5.3): POST
+	// ci_jobs answers 405, and servers/connectivity/status reports 16.1.200.
+	// Jobs are still created with their pipeline (POST pipelines).
+	NoCIJobCreate bool
+	Logger        *slog.Logger
 }
 
 func (o Options) withDefaults() Options {
@@ -76,6 +92,9 @@ func (o Options) withDefaults() Options {
 	if o.DefaultPageSize <= 0 {
 		o.DefaultPageSize = min(100, o.MaxPageSize)
 	}
+	if o.RefuseCompressedStatus != http.StatusBadRequest {
+		o.RefuseCompressedStatus = http.StatusUnsupportedMediaType
+	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 64 << 20
 	}
@@ -87,9 +106,12 @@ func (o Options) withDefaults() Options {
 
 // Request is one request the server saw, in arrival order. Status is the
 // code answered, or 0 when the connection was dropped without an answer.
+// ClientType and ContentEncoding are the HPECLIENTTYPE and Content-Encoding
+// headers as sent ("" when absent).
 type Request struct {
-	Method, Path, Query string
-	Status              int
+	Method, Path, Query         string
+	Status                      int
+	ClientType, ContentEncoding string
 }
 
 // Server is the stand-in. It is an http.Handler; Start also listens.
@@ -104,13 +126,15 @@ type Server struct {
 	hsMu sync.Mutex
 	hs   *httptest.Server
 
-	mu          sync.Mutex
-	sessions    map[string]*session
-	expireAfter int // -1 = not armed
-	requests    []Request
-	faults      []*faultState
-	failNext    int
-	failDetails string
+	mu           sync.Mutex
+	sessions     map[string]*session
+	expireAfter  int // -1 = not armed
+	requests     []Request
+	faults       []*faultState
+	failNext     int
+	failDetails  string
+	overrideNext int
+	override     TaskOverride
 	store
 }
 
@@ -245,7 +269,8 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	idx := len(s.requests)
-	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery})
+	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
+		ClientType: r.Header.Get("HPECLIENTTYPE"), ContentEncoding: r.Header.Get("Content-Encoding")})
 	s.mu.Unlock()
 	sw := &statusWriter{ResponseWriter: w}
 	dropped := false

@@ -198,21 +198,33 @@ func TestAcceptAndContentTypeChecks(t *testing.T) {
 	}
 }
 
+// Compressed bodies: JSON takes Content-Encoding gzip (what the SDK sends to
+// /api), test-results XML takes application/gzip (what its documentation
+// says); each refuses the other value (415) and anything else.
 func TestGzipBodies(t *testing.T) {
 	c := signedIn(t, Options{})
-	for i, enc := range []string{"gzip", "application/gzip"} {
-		body := gz(t, []byte(`{"data":[{"name":"gz-`+enc+`"}]}`), "")
-		res, b := c.do("POST", c.ws("/ci_servers"), body, "application/json", map[string]string{"Content-Encoding": enc})
-		if res.StatusCode != 201 {
-			t.Errorf("%s JSON: %d %s", enc, res.StatusCode, b)
+	for _, tc := range []struct {
+		enc               string
+		wantJSON, wantXML int
+	}{
+		{"gzip", 201, 415},
+		{"application/gzip", 415, 202},
+		{"x-gzip", 415, 415},
+		{"deflate", 415, 415},
+	} {
+		body := gz(t, []byte(`{"data":[{"name":"gz-`+tc.enc+`"}]}`), "")
+		res, b := c.do("POST", c.ws("/ci_servers"), body, "application/json", map[string]string{"Content-Encoding": tc.enc})
+		if res.StatusCode != tc.wantJSON {
+			t.Errorf("%s JSON: %d %s, want %d", tc.enc, res.StatusCode, b, tc.wantJSON)
 		}
-		xmlBody := gz(t, []byte(payload("", run("gz"+enc, "Passed"))), "")
-		res, b = c.do("POST", c.ws("/test-results"), xmlBody, "application/xml", map[string]string{"Content-Encoding": enc})
-		if res.StatusCode != 202 {
-			t.Errorf("%s XML: %d %s", enc, res.StatusCode, b)
+		runs := len(c.s.Runs())
+		xmlBody := gz(t, []byte(payload("", run("gz"+tc.enc, "Passed"))), "")
+		res, b = c.do("POST", c.ws("/test-results"), xmlBody, "application/xml", map[string]string{"Content-Encoding": tc.enc})
+		if res.StatusCode != tc.wantXML {
+			t.Errorf("%s XML: %d %s, want %d", tc.enc, res.StatusCode, b, tc.wantXML)
 		}
-		if got := len(c.s.Runs()); got != i+1 {
-			t.Errorf("runs after %s = %d", enc, got)
+		if got, want := len(c.s.Runs())-runs, map[bool]int{true: 1, false: 0}[tc.wantXML == 202]; got != want {
+			t.Errorf("runs stored after %s = %d, want %d", tc.enc, got, want)
 		}
 	}
 }

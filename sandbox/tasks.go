@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,17 @@ const (
 	TaskFailed  = "failed"
 )
 
+// MaxTextLength is the longest attribute value or element text the stand-in's
+// task processing reads: 512*512 characters, counted as Java counts them
+// (UTF-16 units). The Octane CI SDK caps error text at this size "because
+// Octane XML parser has limit size for reading attribute of XML file"
+// (octane-ci-java-sdk commit 042ddc66, defect #2310022). The server's real
+// limit is not documented (shared/octane-api.md section 13): the stand-in
+// takes the SDK's figure as the server's, for every attribute and text, the
+// stricter reading, and fails the whole task as a parser error would,
+// whatever skip-errors says.
+const MaxTextLength = 512 * 512
+
 type task struct {
 	id         string
 	status     string
@@ -26,13 +38,37 @@ type task struct {
 	tree       *xnode
 	posts      int
 	runs       int
-	forceFail  string // FailNextTasks
+	forceFail  string        // FailNextTasks
+	override   *TaskOverride // OverrideNextTasks
 	until      time.Time
 	log        []string
 }
 
 func terminal(status string) bool {
 	return status == TaskSuccess || status == TaskWarning || status == TaskFailed
+}
+
+// TaskOverride is what the stand-in answers for a task instead of the
+// outcome of processing it (OverrideNextTasks).
+type TaskOverride struct {
+	// Status is the task's status from the start of processing on; "" keeps
+	// the real outcome. An unknown or non-final value (say "paused") stays
+	// for good. Runs are stored only when it is "", success or warning.
+	Status string
+	// ErrorDetails is answered as errorDetails: any JSON value (an object,
+	// an array, a number…); nil keeps the stand-in's own details.
+	ErrorDetails any
+}
+
+// OverrideNextTasks makes the next n test-results tasks (new payloads, not
+// dedup hits) answer o, to test a client against statuses and errorDetails
+// shapes the stand-in never produces itself (shared/octane-api.md section
+// 13: the status JSON beyond status, until, errorDetails and id is open).
+func (s *Server) OverrideNextTasks(n int, o TaskOverride) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.overrideNext = n
+	s.override = o
 }
 
 // FailNextTasks makes the next n test-results tasks (new payloads, not
@@ -72,6 +108,9 @@ func (s *Server) testResults(w http.ResponseWriter, r *http.Request, rest []stri
 			body = map[string]any{"id": t.id, "status": t.status}
 			if len(t.details) > 0 {
 				body["errorDetails"] = strings.Join(t.details, "\n")
+			}
+			if t.override != nil && t.override.ErrorDetails != nil && !t.until.IsZero() {
+				body["errorDetails"] = t.override.ErrorDetails
 			}
 			if terminal(t.status) {
 				body["until"] = t.until.UTC().Format("2006-01-02T15:04:05-0700")
@@ -155,6 +194,11 @@ func (s *Server) postTestResults(w http.ResponseWriter, r *http.Request) {
 		if t.forceFail == "" {
 			t.forceFail = "task failed (injected by the stand-in)"
 		}
+	}
+	if s.overrideNext > 0 {
+		s.overrideNext--
+		o := s.override
+		t.override = &o
 	}
 	t.log = append(t.log, fmt.Sprintf("%s queued (skip-errors=%t, %d bytes)", time.Now().UTC().Format(time.RFC3339), skip, len(body)))
 	s.tasks = append(s.tasks, t)
@@ -299,7 +343,22 @@ func (s *Server) process(t *task) {
 		t.details = append(t.details, t.forceFail)
 		return
 	}
+	if o := t.override; o != nil {
+		defer func() {
+			if o.Status != "" {
+				t.status = o.Status
+			}
+		}()
+		if o.Status != "" && o.Status != TaskSuccess && o.Status != TaskWarning {
+			return // no runs: the task never ends, or ends without them
+		}
+	}
 	root := t.tree
+	if msg := tooLong(root); msg != "" {
+		t.status = TaskFailed
+		t.details = append(t.details, msg)
+		return
+	}
 	rv := &resolver{s: s, skip: t.skipErrors}
 	warn := false
 	var key *buildKey
@@ -386,6 +445,45 @@ func (s *Server) process(t *task) {
 	default:
 		t.status = TaskSuccess
 	}
+}
+
+// tooLong names the first attribute or text longer than MaxTextLength.
+func tooLong(n *xnode) string {
+	check := func(what, v string) string {
+		if len(v) <= MaxTextLength { // bytes >= UTF-16 units
+			return ""
+		}
+		units := 0
+		for _, r := range v {
+			units++
+			if r >= 0x10000 {
+				units++
+			}
+		}
+		if units <= MaxTextLength {
+			return ""
+		}
+		return fmt.Sprintf("line %d: %s has %d characters; the XML parser reads at most %d (nothing of this payload was stored)", n.line, what, units, MaxTextLength)
+	}
+	names := make([]string, 0, len(n.attrs))
+	for k := range n.attrs {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if msg := check(fmt.Sprintf("<%s %s>", n.name, k), n.attrs[k]); msg != "" {
+			return msg
+		}
+	}
+	if msg := check(fmt.Sprintf("the text of <%s>", n.name), n.text); msg != "" {
+		return msg
+	}
+	for _, k := range n.kids {
+		if msg := tooLong(k); msg != "" {
+			return msg
+		}
+	}
+	return ""
 }
 
 func validOnly(s *Server, release string) string {
