@@ -28,6 +28,7 @@ func wireBuild(b *mapping.Build) octane.Build {
 	ob := octane.Build{
 		ServerCIID: b.Server.InstanceID, JobCIID: b.Job, BuildCIID: b.Build, Name: b.BuildName,
 		Start: b.Start, Duration: b.Duration, Status: b.Status, Result: b.Result,
+		JobName: b.JobName, ServerType: b.Server.Type, ServerURL: b.Server.URL, // CI events carry them
 	}
 	if ob.Status == "" {
 		ob.Status = "finished"

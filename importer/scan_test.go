@@ -33,7 +33,13 @@ type env struct {
 
 func newEnv(t *testing.T, cfg *mapping.Config) *env {
 	t.Helper()
-	srv, err := sandbox.Start(sandbox.Options{})
+	return newEnvWith(t, cfg, sandbox.Options{})
+}
+
+// newEnvWith is newEnv with a stand-in configured as given (an older Octane ...).
+func newEnvWith(t *testing.T, cfg *mapping.Config, opts sandbox.Options) *env {
+	t.Helper()
+	srv, err := sandbox.Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -577,4 +583,57 @@ func TestAFailedTaskPollLeavesThePayloadSentNotFailed(t *testing.T) {
 		t.Errorf("runs = %d, want 10 (no resend of an accepted payload)", runsIn(e.srv))
 	}
 	noDuplicates(t, e.srv)
+}
+
+// Issue 15, item 5: a job that appears after its pipeline exists, against an Octane that
+// cannot add jobs to a pipeline (before 16.2.100): nothing is lost, the job's builds go
+// under a pipeline of their own, and the summary says so once.
+func TestJobRefusedByItsPipelineGetsAPipelineOfItsOwn(t *testing.T) {
+	e := newEnvWith(t, nil, sandbox.Options{NoCIJobCreate: true})
+	dir := t.TempDir()
+	manifest := func(job, build string) string {
+		return "version: 1\nserver: {instance_id: ci}\npipeline: {name: flow, root_job: root}\njob: {id: " + job +
+			"}\nbuild: {id: \"" + build + "\", started: 2026-01-01T10:00:00Z}\n"
+	}
+	writeFile(t, filepath.Join(dir, "root", "1", "octane-build.yaml"), manifest("root", "1"))
+	writeReport(t, filepath.Join(dir, "root", "1", "TEST-r.xml"), "com.acme.R", 2, false)
+	if sum, _ := e.scan(dir); sum.Failures() != 0 {
+		t.Fatalf("first scan: %+v", sum.Errors)
+	}
+	// Later, a new job of the same pipeline, with many builds.
+	for i := range 40 {
+		b := fmt.Sprint(i + 1)
+		writeFile(t, filepath.Join(dir, "late", b, "octane-build.yaml"), manifest("late", b))
+		writeReport(t, filepath.Join(dir, "late", b, "TEST-l.xml"), "com.acme.L", 3, false)
+	}
+	sum, files := e.scan(dir)
+	if sum.Failures() != 0 || outcomes(files)[importer.Imported] != 40 {
+		t.Fatalf("second scan: %v %+v", outcomes(files), sum.Errors)
+	}
+	if got := len(e.srv.RunsFor("ci", "late", "40")); got != 3 {
+		t.Errorf("build late#40 has %d runs, want 3", got)
+	}
+	warned := 0
+	for _, w := range sum.Warnings {
+		if strings.Contains(w, `Octane refused to add job(s) late to the existing pipeline "flow"`) {
+			warned++
+		}
+	}
+	if warned != 1 {
+		t.Errorf("warnings %q: want one about the refused job", sum.Warnings)
+	}
+	var own bool
+	for _, p := range e.srv.Pipelines() {
+		if p.RootJobCIID == "late" && p.Name == "late" {
+			own = true
+		}
+	}
+	if !own {
+		t.Errorf("no pipeline of its own for job late: %+v", e.srv.Pipelines())
+	}
+	for _, b := range sum.SortedBuilds() {
+		if b.ID.Job == "late" && b.Pipeline != "late" {
+			t.Errorf("summary line %+v: pipeline %q, want late", b.ID, b.Pipeline)
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/octane-import/octane-import/importer/ledger"
@@ -39,16 +40,19 @@ type sender struct {
 	total    int
 	done     int
 
-	ensure   sync.Mutex                 // one server or pipeline made at a time
-	descs    *mapping.Servers           // one description per server, the fullest
-	servers  map[string]octane.CIServer // target\x00instance id → entity
-	pipes    map[string]bool            // target\x00server\x00pipeline → ensured
-	payloads map[string][]ledger.Payload
+	ensure  sync.Mutex                 // one server or pipeline made at a time
+	descs   *mapping.Servers           // one description per server, the fullest
+	servers map[string]octane.CIServer // target\x00instance id → entity
+	pipes   map[string]bool            // target\x00server\x00pipeline → ensured
+	// ownPipeline holds the jobs (pipeline key\x00job) Octane would not add to their
+	// pipeline: their builds go under a pipeline of their own.
+	ownPipeline map[string]bool
+	payloads    map[string][]ledger.Payload
 }
 
 func newSender(im *Importer, sum *Summary) *sender {
 	return &sender{im: im, sum: sum, handled: map[string]bool{}, servers: map[string]octane.CIServer{},
-		pipes: map[string]bool{}, failed: map[string]string{}}
+		pipes: map[string]bool{}, failed: map[string]string{}, ownPipeline: map[string]bool{}}
 }
 
 // run sends everything pending in the ledger.
@@ -234,9 +238,15 @@ func (s *sender) reportBuild(ctx context.Context, b ledger.Build, sp *mapping.Bu
 	if err := s.im.opt.Ledger.PutBuilds(b); err != nil {
 		return err
 	}
+	s.ensure.Lock()
+	own := s.ownPipeline[pipeKey(sp)+"\x00"+sp.Job]
+	s.ensure.Unlock()
 	s.mu.Lock()
 	if line := s.sum.ByBuild[b.Key]; line != nil {
 		line.State = string(b.State)
+		if own {
+			line.Pipeline = cmp.Or(sp.JobName, sp.Job)
+		}
 	}
 	s.mu.Unlock()
 	s.finished()
@@ -358,12 +368,50 @@ func (s *sender) ensureParents(ctx context.Context, c Client, sp *mapping.Build,
 	pk := pipeKey(sp)
 	if !s.pipes[pk] {
 		s.count()
-		if _, err := c.EnsurePipeline(ctx, octane.Pipeline{Name: sp.Pipeline, ServerID: srv.ID, Jobs: jobs[pk]}); err != nil {
+		_, err := c.EnsurePipeline(ctx, octane.Pipeline{Name: sp.Pipeline, ServerID: srv.ID, Jobs: jobs[pk]})
+		var refused *octane.JobRefusedError
+		if errors.As(err, &refused) {
+			s.jobsRefused(sp, refused)
+			err = nil
+		}
+		if err != nil {
 			return fmt.Errorf("pipeline %q: %w", sp.Pipeline, err)
 		}
 		s.pipes[pk] = true
 	}
+	if s.ownPipeline[pk+"\x00"+sp.Job] {
+		// Octane would not add this job to its pipeline: its builds go under a pipeline of
+		// their own, with the job as root, rather than nowhere.
+		own := pk + "\x00" + sp.Job
+		if !s.pipes[own] {
+			s.count()
+			name := cmp.Or(sp.JobName, sp.Job)
+			if _, err := c.EnsurePipeline(ctx, octane.Pipeline{Name: name, ServerID: srv.ID, Jobs: []octane.Job{{CIID: sp.Job, Name: name}}}); err != nil {
+				return fmt.Errorf("pipeline %q of job %s: %w", name, sp.Job, err)
+			}
+			s.pipes[own] = true
+		}
+	}
 	return nil
+}
+
+// jobsRefused records that Octane refused to add jobs to an existing pipeline (Octane
+// before 16.2.100 cannot), and says once what happens to their builds and what to do.
+func (s *sender) jobsRefused(sp *mapping.Build, refused *octane.JobRefusedError) {
+	pk := pipeKey(sp)
+	var ids []string
+	for _, j := range refused.Jobs {
+		s.ownPipeline[pk+"\x00"+j.CIID] = true
+		ids = append(ids, j.CIID)
+	}
+	w := fmt.Sprintf("Octane refused to add job(s) %s to the existing pipeline %q on CI server %s (%v): "+
+		"their builds are reported under a pipeline of their own, each job its root. To have them in %q, add the jobs "+
+		"to that pipeline in Octane (Octane 16.2.100 and later can add them itself); the builds already reported stay where they are",
+		strings.Join(ids, ", "), sp.Pipeline, sp.Server.InstanceID, refused.Err, sp.Pipeline)
+	s.mu.Lock()
+	s.sum.Warnings = appendLimited(s.sum.Warnings, w)
+	s.mu.Unlock()
+	s.im.opt.Logger.Warn(w)
 }
 
 func (s *sender) report() {
