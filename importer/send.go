@@ -342,7 +342,11 @@ func (s *sender) putBuild(ctx context.Context, b ledger.Build, sp *mapping.Build
 		return err
 	}
 	s.count()
-	return c.PutBuild(ctx, wireBuild(sp))
+	ob := wireBuild(sp)
+	if desc, ok := s.descs.Get(sp.Target, sp.Server.InstanceID); ok {
+		ob.ServerType, ob.ServerURL = desc.Type, desc.URL // the server as described once for all its builds
+	}
+	return c.PutBuild(ctx, ob)
 }
 
 // ensureParents finds or makes the build's CI server and pipeline, once per run.
