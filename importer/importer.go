@@ -85,6 +85,7 @@ func (o *Options) defaults() {
 type Importer struct {
 	opt     Options
 	sources []sourceDir // the configuration's sources, folders normalised
+	res     *resources  // what Open opened, released by Close
 }
 
 // New checks the options and returns an Importer.

@@ -33,12 +33,19 @@ type WatchOptions struct {
 	NetworkFS func(dir string) (string, bool)
 }
 
+// Watch's defaults, for options left zero.
+const (
+	DefaultSettle       = 2 * time.Second
+	DefaultReconcile    = 10 * time.Minute
+	DefaultManifestWait = 30 * time.Second
+)
+
 func (o *WatchOptions) defaults() {
 	if o.Settle <= 0 {
-		o.Settle = 2 * time.Second
+		o.Settle = DefaultSettle
 	}
 	if o.Reconcile <= 0 {
-		o.Reconcile = 10 * time.Minute
+		o.Reconcile = DefaultReconcile
 	}
 	if o.ManifestWait < 0 {
 		o.ManifestWait = 0

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
@@ -16,7 +15,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
-	"github.com/octane-import/octane-import/mapping"
+	"github.com/octane-import/octane-import/config"
 )
 
 // Exit statuses.
@@ -273,38 +272,19 @@ func (a *app) makeLogger() error {
 }
 
 // loadConfig reads the configuration file; with no file at the default path, the built-in
-// default rule applies. A file named explicitly must exist.
-func (a *app) loadConfig() (*mapping.Config, error) {
-	if _, err := os.Stat(a.configPath); errors.Is(err, os.ErrNotExist) && !a.configSet {
-		host, _ := a.hostname()
-		a.logger.Info("no configuration file: the built-in default rule applies", "looked_for", a.configPath)
-		return mapping.Default(host), nil
-	}
-	cfg, err := mapping.Load(a.configPath)
+// configuration applies (said at info level). A file named explicitly must exist.
+func (a *app) loadConfig() (*config.File, error) {
+	cfg, err := config.Load(a.configPath, a.configSet, a.hostname)
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: err}
+	}
+	if cfg.Path == "" {
+		a.logger.Info("no configuration file: the built-in default rule applies", "looked_for", a.configPath)
 	}
 	for _, w := range cfg.Warnings {
 		a.logger.Warn("configuration: " + w.String())
 	}
 	return cfg, nil
-}
-
-// ledgerPath decides where the ledger lives.
-func (a *app) ledgerPath(cfg *mapping.Config) string {
-	if a.statePath != "" {
-		return a.statePath
-	}
-	if cfg.Settings.State != "" {
-		if filepath.IsAbs(cfg.Settings.State) || cfg.Path == "" {
-			return cfg.Settings.State
-		}
-		return filepath.Join(filepath.Dir(cfg.Path), cfg.Settings.State)
-	}
-	if cfg.Path != "" {
-		return filepath.Join(filepath.Dir(cfg.Path), "octane-import.state")
-	}
-	return "octane-import.state"
 }
 
 // envName is the environment variable that sets a flag.

@@ -11,6 +11,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/octane-import/octane-import/importer"
+	"github.com/octane-import/octane-import/sandbox"
 )
 
 // printer shows a scan as it runs and its summary at the end. Data (per-file JSON objects,
@@ -130,7 +131,7 @@ func (p *printer) Progress(pr importer.Progress) {
 }
 
 // finish prints the summary (and the plan of a dry run); exit is the process's exit status.
-func (p *printer) finish(sum *importer.Summary, s *session, exit int) {
+func (p *printer) finish(sum *importer.Summary, sb *sandbox.Server, exit int) {
 	if p.bar != nil {
 		_ = p.bar.Finish()
 	}
@@ -157,9 +158,9 @@ func (p *printer) finish(sum *importer.Summary, s *session, exit int) {
 	if sum.Adjusted > 0 && p.a.verbose == 0 {
 		fmt.Fprintf(p.a.stderr, "%s read with adjustments (-v lists them)\n", plural(sum.Adjusted, "file"))
 	}
-	if s != nil && s.sandbox != nil {
+	if sb != nil {
 		fmt.Fprintf(w, "\nSandbox Octane now holds %d CI servers, %d pipelines, %d builds, %d test runs (it stops with this command; `octane-import sandbox` keeps one running).\n",
-			len(s.sandbox.Servers()), len(s.sandbox.Pipelines()), len(s.sandbox.Builds()), len(s.sandbox.Runs()))
+			len(sb.Servers()), len(sb.Pipelines()), len(sb.Builds()), len(sb.Runs()))
 	}
 }
 

@@ -5,16 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/octane-import/octane-import/config"
 	"github.com/octane-import/octane-import/importer"
 	"github.com/octane-import/octane-import/importer/ledger"
-	"github.com/octane-import/octane-import/mapping"
-	"github.com/octane-import/octane-import/octane"
 	"github.com/octane-import/octane-import/sandbox"
 )
 
@@ -29,6 +26,7 @@ type importFlags struct {
 	maxRuns        int
 	retries        int
 	sinceT, untilT time.Time
+	paths          []string
 }
 
 func (f *importFlags) register(cmd *cobra.Command, dryRun bool) {
@@ -51,6 +49,7 @@ func (f *importFlags) parse(paths []string) error {
 	if err := pathsExist(paths); err != nil {
 		return err
 	}
+	f.paths = paths
 	var err error
 	if f.sinceT, err = parseTime(f.since); err != nil {
 		return usageErr("--since: %v", err)
@@ -93,189 +92,98 @@ interrupted run resumes where it stopped, and nothing is sent twice.`,
 			if err := f.parse(args); err != nil {
 				return err
 			}
-			return a.runImport(cmd.Context(), &f, func(ctx context.Context, im *importer.Importer) (*importer.Summary, error) {
-				return im.Scan(ctx, args)
-			})
+			return a.runImport(cmd.Context(), &importOptions{flags: &f, paths: args})
 		},
 	}
 	f.register(cmd, true)
 	return cmd
 }
 
-// session is what one importing command sets up and tears down: configuration, ledger,
-// clients (or the sandbox).
-type session struct {
-	cfg     *mapping.Config
-	ledger  *ledger.Ledger
-	sandbox *sandbox.Server
-	mu      sync.Mutex
-	clients map[string]*octane.Client
-	tmpDir  string
+// importOptions are what scan and retry run with.
+type importOptions struct {
+	flags *importFlags
+	paths []string
+	retry bool // retry instead of scan
 }
 
-func (a *app) openSession(f *importFlags) (*session, error) {
+// overrides are the flags (and OCTANE_IMPORT_* variables) that config.Resolve weighs
+// against the file's settings.
+func (a *app) overrides(f *importFlags) config.Overrides {
+	return config.Overrides{
+		State: a.statePath, Concurrency: f.concurrency, MaxRuns: f.maxRuns, Retries: f.retries,
+		SkipErrors: f.skipErrors, DryRun: f.dryRun, Since: f.sinceT, Until: f.untilT,
+		Env: a.env, Logger: a.logger,
+	}
+}
+
+// openRun loads the configuration, resolves the command line against it, starts the
+// in-process sandbox when asked, and opens the importer (ledger, clients). stop releases
+// all of it.
+func (a *app) openRun(f *importFlags, o config.Overrides, rep importer.Reporter) (im *importer.Importer, sb *sandbox.Server, run *config.Run, stop func(), err error) {
 	cfg, err := a.loadConfig()
 	if err != nil {
-		return nil, err
-	}
-	s := &session{cfg: cfg, clients: map[string]*octane.Client{}}
-	path := a.ledgerPath(cfg)
-	if f.sandbox && a.statePath == "" && cfg.Settings.State == "" {
-		// The in-process sandbox forgets everything when the command ends; so does its ledger,
-		// or a second run would skip files the new sandbox never saw.
-		dir, err := os.MkdirTemp("", "octane-import-sandbox-")
-		if err != nil {
-			return nil, err
-		}
-		s.tmpDir = dir
-		path = filepath.Join(dir, "ledger.db")
-	}
-	s.ledger, err = ledger.Open(path, ledger.Options{ReadOnly: f.dryRun})
-	if err != nil {
-		s.close()
-		if errors.Is(err, ledger.ErrLocked) {
-			return nil, &exitError{code: exitUsage, err: err}
-		}
-		return nil, err
+		return nil, nil, nil, nil, err
 	}
 	if f.sandbox && !f.dryRun {
-		s.sandbox, err = sandbox.Start(sandbox.Options{Logger: a.logger})
+		sb, err = sandbox.Start(sandbox.Options{Logger: a.logger})
 		if err != nil {
-			s.close()
-			return nil, err
+			return nil, nil, nil, nil, err
 		}
-		a.logger.Info("sandbox Octane started", "url", s.sandbox.URL())
+		a.logger.Info("sandbox Octane started", "url", sb.URL())
+		so := sb.Options()
+		o.Sandbox = &config.Sandbox{URL: sb.URL(), SharedSpace: so.SharedSpace, Workspace: so.Workspace,
+			ClientID: so.Credentials[0].ID, ClientSecret: so.Credentials[0].Secret}
+	} else if f.sandbox {
+		o.Sandbox = &config.Sandbox{} // a dry run starts nothing, and keeps no ledger
 	}
-	return s, nil
-}
-
-func (s *session) close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for _, c := range s.clients {
-		_ = c.Close(ctx)
-	}
-	if s.ledger != nil {
-		s.ledger.Close()
-	}
-	if s.sandbox != nil {
-		s.sandbox.Close()
-	}
-	if s.tmpDir != "" {
-		os.RemoveAll(s.tmpDir)
-	}
-}
-
-// client returns the Octane client of a target, made on first use.
-func (a *app) client(s *session, f *importFlags, target string) (importer.Client, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if c, ok := s.clients[target]; ok {
-		return c, nil
-	}
-	cfg := octane.Config{Logger: a.logger}
-	if s.sandbox != nil {
-		opts := s.sandbox.Options()
-		cfg.URL, cfg.SharedSpace, cfg.Workspace = s.sandbox.URL(), opts.SharedSpace, opts.Workspace
-		cfg.ClientID, cfg.ClientSecret = opts.Credentials[0].ID, opts.Credentials[0].Secret
-		cfg.Poll = octane.PollPolicy{Min: 10 * time.Millisecond, Max: 200 * time.Millisecond} // it is local
-		cfg.RateLimit = -1                                                                    // and needs no pacing
-	} else {
-		t, ok := s.cfg.Target(target)
-		if !ok {
-			return nil, fmt.Errorf("no target named %q in the configuration", target)
-		}
-		cfg.URL, cfg.SharedSpace, cfg.Workspace = t.URL, t.SharedSpace, t.Workspace
-		cfg.ClientID, cfg.ClientSecret, cfg.User, cfg.Password = t.ClientID, t.ClientSecret, t.User, t.Password
-		cfg.Proxy, cfg.NoProxy, cfg.CAFile, cfg.Insecure = t.Proxy, t.NoProxy, t.CAFile, t.Insecure
-		cfg.ApplyEnv(a.env) // OCTANE_URL, OCTANE_CLIENT_ID ... fill what the configuration leaves empty
-		if cfg.URL == "" {
-			return nil, fmt.Errorf("target %q has no url: write one in the configuration, set OCTANE_URL (with OCTANE_SHARED_SPACE, OCTANE_WORKSPACE, OCTANE_CLIENT_ID, OCTANE_CLIENT_SECRET), or try --sandbox", target)
-		}
-	}
-	if f.retries > 0 {
-		cfg.Retry.MaxAttempts = f.retries
-	}
-	if r := s.cfg.Settings.RateLimit; r > 0 {
-		cfg.RateLimit = r
-	}
-	if n := concurrency(f, s.cfg); n > 0 {
-		cfg.Concurrency = n
-	}
-	c, err := octane.New(cfg)
+	run = config.Resolve(cfg, o)
+	run.Importer.Reporter = rep
+	im, err = importer.Open(run.Importer, run.Ledger, run.Targets)
 	if err != nil {
-		return nil, fmt.Errorf("target %q: %w", target, err)
-	}
-	s.clients[target] = c
-	return c, nil
-}
-
-// checkTargets makes the client of every target before anything is read, so that a target
-// that cannot work (no url, no credentials, a bad CA file) is a configuration error at once.
-func (a *app) checkTargets(s *session, f *importFlags) error {
-	for _, t := range s.cfg.Targets {
-		if _, err := a.client(s, f, t.Name); err != nil {
-			return &exitError{code: exitUsage, err: err}
+		if sb != nil {
+			sb.Close()
 		}
+		var te *importer.TargetError
+		if errors.As(err, &te) || errors.Is(err, ledger.ErrLocked) {
+			err = &exitError{code: exitUsage, err: err}
+		}
+		return nil, nil, nil, nil, err
 	}
-	return nil
+	return im, sb, run, func() {
+		im.Close()
+		if sb != nil {
+			sb.Close()
+		}
+	}, nil
 }
 
-func concurrency(f *importFlags, cfg *mapping.Config) int {
-	if f.concurrency > 0 {
-		return f.concurrency
-	}
-	return cfg.Settings.Concurrency
-}
-
-// importerFor builds the importer of one command run.
-func (a *app) importerFor(s *session, f *importFlags, rep importer.Reporter) (*importer.Importer, error) {
-	maxRuns := f.maxRuns
-	if maxRuns == 0 {
-		maxRuns = s.cfg.Settings.MaxRunsPerPayload
-	}
-	return importer.New(importer.Options{
-		Config: s.cfg,
-		Ledger: s.ledger,
-		Client: func(target string) (importer.Client, error) {
-			return a.client(s, f, target)
-		},
-		DryRun:            f.dryRun,
-		Since:             f.sinceT,
-		Until:             f.untilT,
-		Senders:           concurrency(f, s.cfg),
-		MaxRunsPerPayload: maxRuns,
-		MaxPayloadBytes:   s.cfg.Settings.MaxPayloadBytes,
-		SkipErrors:        f.skipErrors || s.cfg.Settings.SkipErrors,
-		Logger:            a.logger,
-		Reporter:          rep,
-		Env:               a.env,
-	})
-}
-
-// runImport is scan and retry: set up, run, print, choose the exit status.
-func (a *app) runImport(ctx context.Context, f *importFlags, do func(context.Context, *importer.Importer) (*importer.Summary, error)) error {
-	s, err := a.openSession(f)
+// runImport is scan and retry: open the run, import, print, decide the exit status.
+func (a *app) runImport(ctx context.Context, o *importOptions) error {
+	out := a.newPrinter()
+	im, sb, _, stop, err := a.openRun(o.flags, a.overrides(o.flags), out)
 	if err != nil {
 		return err
 	}
-	defer s.close()
-	if !f.dryRun {
-		if err := a.checkTargets(s, f); err != nil {
-			return err
+	defer stop()
+	var sum *importer.Summary
+	if o.retry {
+		sum, err = im.Retry(ctx, o.paths)
+	} else {
+		sum, err = im.Scan(ctx, o.paths)
+	}
+	err = importOutcome(ctx, o.flags, sum, err)
+	out.finish(sum, sb, exitStatus(err))
+	return err
+}
+
+// pathsExist makes a mistyped path a usage error (exit 2), not a failed import.
+func pathsExist(paths []string) error {
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			return usageErr("%v", err)
 		}
 	}
-	out := a.newPrinter()
-	im, err := a.importerFor(s, f, out)
-	if err != nil {
-		return &exitError{code: exitUsage, err: err}
-	}
-	sum, err := do(ctx, im)
-	err = importOutcome(ctx, f, sum, err)
-	out.finish(sum, s, exitStatus(err))
-	return err
+	return nil
 }
 
 // importOutcome turns what an importing command did into the error that decides its exit
@@ -294,12 +202,24 @@ func importOutcome(ctx context.Context, f *importFlags, sum *importer.Summary, e
 	return nil
 }
 
-// pathsExist makes a mistyped path a usage error (exit 2), not a failed import.
-func pathsExist(paths []string) error {
-	for _, p := range paths {
-		if _, err := os.Stat(p); err != nil {
-			return usageErr("%v", err)
-		}
+func (a *app) retryCommand() *cobra.Command {
+	var f importFlags
+	cmd := &cobra.Command{
+		Use:   "retry [flags] [PATH...]",
+		Short: "Import again the files the ledger holds as failed or unmatched (all, or those under PATHs)",
+		Long: `retry reads again every file the ledger records as failed or unmatched, after you fixed the
+cause (the file, the configuration, a release missing in Octane), and sends it. Builds that
+Octane refused are reported again. Files that import now leave the failed list.`,
+		Example: `  octane-import status
+  octane-import retry
+  octane-import retry /drops/payments`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := f.parse(args); err != nil {
+				return err
+			}
+			return a.runImport(cmd.Context(), &importOptions{flags: &f, paths: args, retry: true})
+		},
 	}
-	return nil
+	f.register(cmd, true)
+	return cmd
 }

@@ -11,14 +11,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/octane-import/octane-import/config"
 	"github.com/octane-import/octane-import/importer"
 	"github.com/octane-import/octane-import/importer/ledger"
 )
 
 func (a *app) watchCommand() *cobra.Command {
 	var f importFlags
-	var wo importer.WatchOptions
-	var health string
+	var w watchFlags
 	cmd := &cobra.Command{
 		Use:   "watch [flags] [PATH...]",
 		Short: "Keep importing files under PATHs (or the configured sources) as they appear, until stopped",
@@ -38,71 +38,75 @@ recorded, the rest stays queued for the next start), close the ledger and exit 0
 			if err := f.parse(args); err != nil {
 				return err
 			}
-			if a.verbose == 0 && !a.quiet {
-				// A service's log says what it does: info level unless -q.
-				a.verbose = 1
-				if err := a.makeLogger(); err != nil {
-					return err
-				}
-			}
-			s, err := a.openSession(&f)
-			if err != nil {
-				return err
-			}
-			defer s.close()
-			set := s.cfg.Settings
 			fl := cmd.Flags()
-			if !fl.Changed("settle") && set.Settle > 0 {
-				wo.Settle = set.Settle
-			}
-			if !fl.Changed("poll") && set.Poll > 0 {
-				wo.Poll = set.Poll
-			}
-			if !fl.Changed("reconcile") && set.Reconcile > 0 {
-				wo.Reconcile = set.Reconcile
-			}
-			if !fl.Changed("manifest-wait") && set.ManifestWait > 0 {
-				wo.ManifestWait = set.ManifestWait
-			}
-			if err := a.checkTargets(s, &f); err != nil {
-				return err
-			}
-			im, err := a.importerFor(s, &f, watchReporter{a})
-			if err != nil {
-				return &exitError{code: exitUsage, err: err}
-			}
-			m := &importer.Metrics{}
-			if health != "" {
-				ln, err := net.Listen("tcp", health)
-				if err != nil {
-					return &exitError{code: exitUsage, err: fmt.Errorf("--health-listen: %w", err)}
+			o := a.overrides(&f)
+			given := func(name string, v *time.Duration) *time.Duration {
+				if fl.Changed(name) {
+					return v
 				}
-				hs := &http.Server{Handler: healthHandler(m, s.ledger), ReadHeaderTimeout: 5 * time.Second}
-				go func() { _ = hs.Serve(ln) }()
-				defer hs.Close()
-				a.logger.Info("health and metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+				return nil
 			}
-			if s.sandbox != nil {
-				fmt.Fprintf(a.stdout, "Sandbox Octane at %s/ (in-process; it stops with watch)\n", s.sandbox.URL())
-			}
-			a.logger.Info("watching", "paths", args, "settle", wo.Settle, "poll", wo.Poll, "reconcile", wo.Reconcile)
-			err = im.Watch(cmd.Context(), args, wo, m)
-			if err != nil && !errors.Is(err, context.Canceled) {
-				return &exitError{code: exitFailed, err: err}
-			}
-			a.logger.Info("watch stopped", "imported", m.FilesImported.Load(), "failed", m.FilesFailed.Load())
-			return nil
+			o.Settle, o.Poll, o.Reconcile, o.ManifestWait = given("settle", &w.settle), given("poll", &w.poll),
+				given("reconcile", &w.reconcile), given("manifest-wait", &w.manifestWait)
+			o.Marker = w.marker
+			return a.runWatch(cmd.Context(), &f, o, &w)
 		},
 	}
 	f.register(cmd, false)
 	fl := cmd.Flags()
-	fl.DurationVar(&wo.Settle, "settle", 2*time.Second, "a file is complete when its size and mtime held still this long (settings.settle)")
-	fl.StringVar(&wo.Marker, "marker", "", "glob of a marker file that makes its folder's files complete at once, e.g. '*.done'")
-	fl.DurationVar(&wo.Poll, "poll", 0, "poll every interval instead of using file events (network drives); 0 = events (settings.poll)")
-	fl.DurationVar(&wo.Reconcile, "reconcile", 10*time.Minute, "full rescan period, in every mode (settings.reconcile)")
-	fl.DurationVar(&wo.ManifestWait, "manifest-wait", 30*time.Second, "how long a report without a build manifest waits for one (settings.manifest_wait)")
-	fl.StringVar(&health, "health-listen", "", "serve /healthz, /metrics (Prometheus text) and /status (the ledger, as status --output json) on this address, e.g. 127.0.0.1:9090")
+	fl.DurationVar(&w.settle, "settle", importer.DefaultSettle, "a file is complete when its size and mtime held still this long (settings.settle)")
+	fl.StringVar(&w.marker, "marker", "", "glob of a marker file that makes its folder's files complete at once, e.g. '*.done'")
+	fl.DurationVar(&w.poll, "poll", 0, "poll every interval instead of using file events (network drives); 0 = events (settings.poll)")
+	fl.DurationVar(&w.reconcile, "reconcile", importer.DefaultReconcile, "full rescan period, in every mode (settings.reconcile)")
+	fl.DurationVar(&w.manifestWait, "manifest-wait", importer.DefaultManifestWait, "how long a report without a build manifest waits for one (settings.manifest_wait)")
+	fl.StringVar(&w.health, "health-listen", "", "serve /healthz, /metrics (Prometheus text) and /status (the ledger, as status --output json) on this address, e.g. 127.0.0.1:9090")
 	return cmd
+}
+
+// watchFlags are watch's own flags.
+type watchFlags struct {
+	settle, poll, reconcile, manifestWait time.Duration
+	marker, health                        string
+}
+
+// runWatch opens the run, serves health and metrics when asked, and watches until the
+// context ends.
+func (a *app) runWatch(ctx context.Context, f *importFlags, o config.Overrides, w *watchFlags) error {
+	if a.verbose == 0 && !a.quiet {
+		// A service's log says what it does: info level unless -q.
+		a.verbose = 1
+		if err := a.makeLogger(); err != nil {
+			return err
+		}
+		o.Logger = a.logger
+	}
+	im, sb, run, stop, err := a.openRun(f, o, watchReporter{a})
+	if err != nil {
+		return err
+	}
+	defer stop()
+	wo := run.Watch
+	m := &importer.Metrics{}
+	if w.health != "" {
+		ln, err := net.Listen("tcp", w.health)
+		if err != nil {
+			return &exitError{code: exitUsage, err: fmt.Errorf("--health-listen: %w", err)}
+		}
+		hs := &http.Server{Handler: healthHandler(m, im.Ledger()), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = hs.Serve(ln) }()
+		defer hs.Close()
+		a.logger.Info("health and metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+	}
+	if sb != nil {
+		fmt.Fprintf(a.stdout, "Sandbox Octane at %s/ (in-process; it stops with watch)\n", sb.URL())
+	}
+	a.logger.Info("watching", "paths", f.paths, "settle", wo.Settle, "poll", wo.Poll, "reconcile", wo.Reconcile)
+	err = im.Watch(ctx, f.paths, wo, m)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return &exitError{code: exitFailed, err: err}
+	}
+	a.logger.Info("watch stopped", "imported", m.FilesImported.Load(), "failed", m.FilesFailed.Load())
+	return nil
 }
 
 // watchReporter logs a watcher's failures (its summary is in the logs, not on stdout).

@@ -1,0 +1,170 @@
+// Package config turns the configuration file and the command line into what one run of
+// octane-import needs. It resolves, once and in one place, the precedence of every value
+// that can be given several ways: a flag, then the environment (OCTANE_IMPORT_<FLAG>, which
+// the command applies to its flags), then the file's settings, then the built-in default
+// (the importer's and the Octane client's own defaults).
+package config
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/octane-import/octane-import/importer"
+	"github.com/octane-import/octane-import/mapping"
+	"github.com/octane-import/octane-import/octane"
+)
+
+// File is a loaded configuration file.
+type File = mapping.Config
+
+// Overrides are what the command line (flags and OCTANE_IMPORT_* variables) gives. A zero
+// value, or a nil pointer, means "not given": the file's setting applies, else the default.
+type Overrides struct {
+	State        string
+	Concurrency  int
+	MaxRuns      int
+	Retries      int
+	SkipErrors   bool
+	DryRun       bool
+	Since, Until time.Time
+
+	Settle, Poll, Reconcile, ManifestWait *time.Duration
+	Marker                                string
+
+	// Sandbox, when set, replaces every target with an in-process stand-in Octane.
+	Sandbox *Sandbox
+
+	Env    func(string) (string, bool) // the process environment (OCTANE_URL ... fill a target)
+	Logger *slog.Logger
+}
+
+// Sandbox is a stand-in Octane every target is pointed at (scan --sandbox).
+type Sandbox struct {
+	URL, SharedSpace, Workspace, ClientID, ClientSecret string
+}
+
+// Run is one command run, resolved: the importer's options, where the ledger is, and how
+// to reach each target.
+type Run struct {
+	Importer importer.Options // Ledger and Client are set by importer.Open
+	Ledger   string           // the ledger's path ("" for the sandbox's throw-away ledger)
+	Targets  map[string]octane.Config
+	Watch    importer.WatchOptions
+}
+
+// Resolve applies the precedence flag > environment > settings > default to the file and
+// the command line. It makes no connection and checks no credentials (a dry run needs
+// none); importer.Open checks each target before anything is sent.
+func Resolve(f *File, o Overrides) *Run {
+	st := f.Settings
+	r := &Run{
+		Importer: importer.Options{
+			Config:            f,
+			DryRun:            o.DryRun,
+			Since:             o.Since,
+			Until:             o.Until,
+			Senders:           first(o.Concurrency, st.Concurrency),
+			MaxRunsPerPayload: first(o.MaxRuns, st.MaxRunsPerPayload),
+			MaxPayloadBytes:   st.MaxPayloadBytes,
+			SkipErrors:        o.SkipErrors || st.SkipErrors,
+			Logger:            o.Logger,
+			Env:               o.Env,
+		},
+		Ledger:  LedgerPath(f, o),
+		Targets: map[string]octane.Config{},
+		Watch: importer.WatchOptions{
+			Settle:       duration(o.Settle, st.Settle),
+			Poll:         duration(o.Poll, st.Poll),
+			Reconcile:    duration(o.Reconcile, st.Reconcile),
+			ManifestWait: duration(o.ManifestWait, st.ManifestWait),
+			Marker:       o.Marker,
+		},
+	}
+	for _, t := range f.Targets {
+		r.Targets[t.Name] = octaneConfig(t, f, o)
+	}
+	return r
+}
+
+// octaneConfig is how to reach one target.
+func octaneConfig(t mapping.Target, f *File, o Overrides) octane.Config {
+	c := octane.Config{Logger: o.Logger}
+	if sb := o.Sandbox; sb != nil {
+		c.URL, c.SharedSpace, c.Workspace = sb.URL, sb.SharedSpace, sb.Workspace
+		c.ClientID, c.ClientSecret = sb.ClientID, sb.ClientSecret
+		c.Poll = octane.PollPolicy{Min: 10 * time.Millisecond, Max: 200 * time.Millisecond} // it is local
+		c.RateLimit = -1                                                                    // and needs no pacing
+	} else {
+		c.URL, c.SharedSpace, c.Workspace = t.URL, t.SharedSpace, t.Workspace
+		c.ClientID, c.ClientSecret, c.User, c.Password = t.ClientID, t.ClientSecret, t.User, t.Password
+		c.Proxy, c.NoProxy, c.CAFile, c.Insecure = t.Proxy, t.NoProxy, t.CAFile, t.Insecure
+		c.ApplyEnv(o.Env) // OCTANE_URL, OCTANE_CLIENT_ID ... fill what the file leaves empty
+	}
+	if o.Retries > 0 {
+		c.Retry.MaxAttempts = o.Retries
+	}
+	if r := f.Settings.RateLimit; r > 0 {
+		c.RateLimit = r
+	}
+	if n := first(o.Concurrency, f.Settings.Concurrency); n > 0 {
+		c.Concurrency = n
+	}
+	return c
+}
+
+// LedgerPath is where the ledger lives: --state, else settings.state (relative to the
+// file), else octane-import.state beside the file (or in the current folder). With the
+// sandbox and neither given, "": the run uses a throw-away ledger, since the in-process
+// stand-in forgets everything when the command ends.
+func LedgerPath(f *File, o Overrides) string {
+	switch {
+	case o.State != "":
+		return o.State
+	case f.Settings.State != "":
+		if filepath.IsAbs(f.Settings.State) || f.Path == "" {
+			return f.Settings.State
+		}
+		return filepath.Join(filepath.Dir(f.Path), f.Settings.State)
+	case o.Sandbox != nil:
+		return ""
+	case f.Path != "":
+		return filepath.Join(filepath.Dir(f.Path), "octane-import.state")
+	}
+	return "octane-import.state"
+}
+
+// Default is the configuration without a file: the built-in rule, one target "sandbox".
+func Default(hostname func() (string, error)) *File {
+	host := ""
+	if hostname != nil {
+		host, _ = hostname()
+	}
+	return mapping.Default(host)
+}
+
+// Load reads the configuration file at path. With no file at the default path (given is
+// false), the built-in configuration applies; a file named explicitly must exist.
+func Load(path string, given bool, hostname func() (string, error)) (*File, error) {
+	if _, err := os.Stat(path); os.IsNotExist(err) && !given {
+		return Default(hostname), nil
+	}
+	return mapping.Load(path)
+}
+
+func first(vals ...int) int {
+	for _, v := range vals {
+		if v > 0 {
+			return v
+		}
+	}
+	return 0
+}
+
+func duration(given *time.Duration, setting time.Duration) time.Duration {
+	if given != nil {
+		return *given
+	}
+	return setting
+}
