@@ -29,6 +29,7 @@ func (e *TargetError) Error() string {
 }
 
 var errNoURL = errors.New("no url")
+
 func (e *TargetError) Unwrap() error { return e.Err }
 
 // Open opens what one run needs and returns the importer that uses it; Close releases it.
