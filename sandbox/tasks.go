@@ -424,4 +424,5 @@ func (s *Server) storeRun(run *Run, build *entity) {
 	}
 	e := s.add("run", f)
 	run.ID = e.id
+	s.indexRun(run)
 }
