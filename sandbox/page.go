@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"iter"
 	"net/http"
 	"net/url"
 	"slices"
@@ -221,7 +222,35 @@ func matchText(needle string, fields ...string) bool {
 		return true
 	}
 	for _, f := range fields {
-		if strings.Contains(strings.ToLower(f), needle) {
+		if containsLower(f, needle) {
+			return true
+		}
+	}
+	return false
+}
+
+// containsLower is strings.Contains(strings.ToLower(s), needle) without the
+// copy when s is ASCII (the common case, and the cost of a text filter over
+// many runs).
+func containsLower(s, needle string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return strings.Contains(strings.ToLower(s), needle)
+		}
+	}
+	n := len(needle)
+	for i := 0; i+n <= len(s); i++ {
+		j := 0
+		for ; j < n; j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != needle[j] {
+				break
+			}
+		}
+		if j == n {
 			return true
 		}
 	}
@@ -685,12 +714,13 @@ func makeRunRow(r *Run, buildLinks map[buildKey]string) runRow {
 
 // listRuns filters runs (in the order given), counts them by status and
 // keeps the first f.N. The caller holds s.mu.
-func listRuns(path string, f listQuery, runs []*Run, order string, buildLinks map[buildKey]string, defN int) runList {
-	l := runList{Path: path, F: f, Filtered: f.Status != "" || f.Q != "", Total: len(runs), WithBuild: buildLinks != nil, Order: order}
+func listRuns(path string, f listQuery, runs iter.Seq[*Run], order string, buildLinks map[buildKey]string, defN int) runList {
+	l := runList{Path: path, F: f, Filtered: f.Status != "" || f.Q != "", WithBuild: buildLinks != nil, Order: order}
 	needle := strings.ToLower(f.Q)
 	counts := map[string]int{}
 	var textHits int
-	for _, r := range runs {
+	for r := range runs {
+		l.Total++
 		if !matchText(needle, r.Name, r.Class, r.Package, r.Module, r.ErrorMessage, r.ErrorType) {
 			continue
 		}
@@ -760,7 +790,7 @@ func (s *Server) buildPage(r *http.Request, base pageBase, id string) (any, *pag
 		runs = slices.Clone(br.runs)
 	}
 	slices.SortStableFunc(runs, func(a, b *Run) int { return failuresFirst(a.Status) - failuresFirst(b.Status) })
-	d.Runs = listRuns("/builds/"+id, f, runs, "failures first", nil, runsPerPage)
+	d.Runs = listRuns("/builds/"+id, f, slices.Values(runs), "failures first", nil, runsPerPage)
 	d.Title = fmt.Sprintf("Build %s of %s", d.B.BuildCIID, d.B.JobCIID)
 	return d, nil
 }
@@ -782,14 +812,15 @@ func (s *Server) runsPage(r *http.Request, base pageBase) (any, *pageError) {
 	for k, rec := range s.builds {
 		links[k] = "/builds/" + rec.entity.id
 	}
-	runs := make([]*Run, 0, len(s.runs))
-	for i := len(s.runs) - 1; i >= 0; i-- {
-		if f.Build == "" || s.runs[i].BuildCIID == "" {
-			runs = append(runs, s.runs[i])
+	newestFirst := func(yield func(*Run) bool) {
+		for i := len(s.runs) - 1; i >= 0; i-- {
+			if (f.Build == "" || s.runs[i].BuildCIID == "") && !yield(s.runs[i]) {
+				return
+			}
 		}
 	}
 	d := runsData{pageBase: base, Unlinked: s.unlinked}
-	d.Runs = listRuns("/runs", f, runs, "newest first", links, runsPerPage)
+	d.Runs = listRuns("/runs", f, newestFirst, "newest first", links, runsPerPage)
 	d.Title, d.Nav = "All test runs", "runs"
 	if f.Build == "none" {
 		d.Title = "Test runs without a build"

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -185,7 +186,7 @@ func (c *client) getPage(path string) (*http.Response, string) {
 }
 
 // buildID returns the ci_build id of a build.
-func buildID(t *testing.T, s *Server, server, job, build string) string {
+func buildID(t testing.TB, s *Server, server, job, build string) string {
 	t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -636,5 +637,52 @@ func TestPageBoundsLists(t *testing.T) {
 	_, page = c.getPage("/runs")
 	if n := rows(page); n != runsPerPage || !strings.Contains(page, ">the failure<") {
 		t.Errorf("/runs lists %d runs (want %d) newest first", n, runsPerPage)
+	}
+}
+
+// BenchmarkPages renders the pages of a sandbox that holds 200 builds of 100
+// runs (5 failed each) and one build of 20,000 runs: 40,000 runs in all.
+func BenchmarkPages(b *testing.B) {
+	c := signedIn(b, Options{})
+	c.seed()
+	for i := range 200 {
+		build := fmt.Sprint(i)
+		c.putBuild("unit", build, map[string]any{"startTime": 1700000000000 + int64(i)*1000})
+		runs := make([]testRun, 100)
+		for j := range runs {
+			runs[j] = testRun{pkg: "com.acme", class: fmt.Sprintf("C%d", j%10), name: fmt.Sprintf("test%03d", j), status: "Passed"}
+			if j%20 == 0 {
+				runs[j] = testRun{pkg: "com.acme", class: "C", name: fmt.Sprintf("fails%03d", j), status: "Failed", hasError: true,
+					errType: "AssertionError", errMsg: "expected true", stack: "at com.acme.C.fails(C.java:1)"}
+			}
+		}
+		c.postRuns("iid-1", "unit", build, runs...)
+	}
+	c.putBuild("root", "big", map[string]any{"startTime": 1800000000000})
+	for k := range 10 {
+		runs := make([]testRun, 2000)
+		for j := range runs {
+			runs[j] = testRun{pkg: "com.acme.big", class: fmt.Sprintf("B%d", j%50), name: fmt.Sprintf("t%d-%04d", k, j), status: "Passed"}
+		}
+		runs[k] = testRun{pkg: "com.acme.big", class: "B", name: fmt.Sprintf("broken%d", k), status: "Failed", hasError: true, errMsg: "boom"}
+		c.postRuns("iid-1", "root", "big", runs...)
+	}
+	big := buildID(b, c.s, "iid-1", "root", "big")
+	small := buildID(b, c.s, "iid-1", "unit", "100")
+	for _, p := range []string{"/", "/?q=unit&status=failed-tests", "/builds/" + small, "/builds/" + big, "/builds/" + big + "?q=broken",
+		"/runs", "/runs?q=fails&status=Failed"} {
+		b.Run(p, func(b *testing.B) {
+			req := httptest.NewRequest("GET", p, nil)
+			var size int
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				c.s.route(w, req)
+				if w.Code != 200 {
+					b.Fatalf("GET %s = %d", p, w.Code)
+				}
+				size = w.Body.Len()
+			}
+			b.ReportMetric(float64(size)/1024, "KiB/page")
+		})
 	}
 }
