@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -239,6 +240,13 @@ func TestBrowserEmptyStateSaysWhatToRun(t *testing.T) {
 	if p := eval[string](b, "location.pathname"); p != "/" {
 		t.Errorf("Refresh navigated to %s", p)
 	}
+	// The filter that came with the refresh works in place too.
+	eval[chromedp.Void](b, `window.notReloaded = true`)
+	b.do(chromedp.SendKeys(chromedp.CSS(`#builds input[name="q"]`), "nothing like it"))
+	b.waitFor("the filter", `document.querySelector("#builds-list .none")`)
+	if !eval[bool](b, `window.notReloaded === true && location.search == "?q=nothing%20like%20it"`) {
+		t.Errorf("filtering after the refresh reloaded the page or lost the URL: %s", eval[string](b, "location.search"))
+	}
 }
 
 func TestBrowserOverviewBuildPageAndFilters(t *testing.T) {
@@ -295,6 +303,9 @@ func TestBrowserOverviewBuildPageAndFilters(t *testing.T) {
 	}
 	if f := eval[string](b, "document.activeElement.name"); f != "q" {
 		t.Errorf("the filter lost the focus to %q", f)
+	}
+	if got := b.text("#filter-clear"); got != "Clear the filter" {
+		t.Errorf("no link to clear the filter, but %q", got)
 	}
 	// The status filter; a reload keeps both (the URL holds them).
 	eval[chromedp.Void](b, `(q => { q.value = ""; q.dispatchEvent(new Event("input", {bubbles: true})); })(document.querySelector('#runs input[name="q"]'))`)
@@ -408,5 +419,34 @@ func TestBrowserRefreshKeepsThePlace(t *testing.T) {
 	b.do(chromedp.Navigate(c.base + "/"))
 	if !eval[bool](b, `document.getElementById("auto").checked`) {
 		t.Error("auto-refresh is off on the next page")
+	}
+}
+
+// TestBrowserWithoutJavaScript: with scripts off, the Refresh link reloads,
+// the filter form submits, and the auto-refresh switch (which needs the
+// script) is not offered.
+func TestBrowserWithoutJavaScript(t *testing.T) {
+	b := startBrowser(t)
+	c := pageFixture(t)
+	failing := buildID(t, c.s, "jenkins-1", "payments/unit tests", "1042")
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+		t.Fatal(err)
+	}
+	b.do(chromedp.Navigate(c.base + "/builds/" + failing))
+	if eval[bool](b, `document.getElementById("auto").checkVisibility()`) {
+		t.Error("the auto-refresh switch shows without JavaScript")
+	}
+	b.do(chromedp.SendKeys(chromedp.CSS(`#runs input[name="q"]`), "balances\n"))
+	b.waitFor("the submitted filter", `location.search == "?status=&q=balances" && document.readyState == "complete"`)
+	if got := b.rows("#runs-list", ".test"); !slices.Equal(got, []string{"balances"}) {
+		t.Errorf("runs after the submitted filter = %q", got)
+	}
+	c.postRuns("jenkins-1", "payments/unit tests", "1042", testRun{class: "Late", name: "balances again", status: "Passed"})
+	b.do(chromedp.Click(chromedp.CSS("#refresh")))
+	b.waitFor("the reload", `document.querySelectorAll("#runs-list tbody tr").length == 2`)
+	if got := b.rows("#runs-list", ".test"); !slices.Equal(got, []string{"balances", "balances again"}) {
+		t.Errorf("runs after Refresh = %q", got)
 	}
 }

@@ -91,23 +91,33 @@
     schedule();
   }
 
-  document.querySelectorAll("form.filter").forEach(function (form) {
-    var typing = 0;
-    function apply() {
-      clearTimeout(typing);
-      var parts = [];
-      new FormData(form).forEach(function (v, k) {
-        if (v !== "") parts.push(encodeURIComponent(k) + "=" + encodeURIComponent(v));
-      });
-      var url = form.getAttribute("action") + (parts.length ? "?" + parts.join("&") : "");
-      history.replaceState(null, "", url);
-      if (button) button.href = url;
-      refresh();
-    }
-    form.addEventListener("submit", function (e) { e.preventDefault(); apply(); });
-    form.addEventListener("change", function (e) { if (e.target.type !== "search") apply(); });
-    form.addEventListener("input", function (e) {
-      if (e.target.type === "search") { clearTimeout(typing); typing = setTimeout(apply, 250); }
+  // Filters, by delegation: a refresh can replace the whole of <main>.
+  var typing = 0;
+  function apply(form) {
+    clearTimeout(typing);
+    var parts = [];
+    new FormData(form).forEach(function (v, k) {
+      if (v !== "") parts.push(encodeURIComponent(k) + "=" + encodeURIComponent(v));
     });
+    var url = form.getAttribute("action") + (parts.length ? "?" + parts.join("&") : "");
+    history.replaceState(null, "", url);
+    if (button) button.href = url;
+    refresh();
+  }
+  function filterOf(e) { return e.target.closest && e.target.closest("form.filter"); }
+  document.addEventListener("submit", function (e) {
+    var f = filterOf(e);
+    if (f) { e.preventDefault(); apply(f); }
+  });
+  document.addEventListener("change", function (e) {
+    var f = filterOf(e);
+    if (f && e.target.type !== "search") apply(f);
+  });
+  document.addEventListener("input", function (e) {
+    var f = filterOf(e);
+    if (f && e.target.type === "search") {
+      clearTimeout(typing);
+      typing = setTimeout(function () { apply(f); }, 250);
+    }
   });
 })();
