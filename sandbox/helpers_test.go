@@ -15,13 +15,13 @@ import (
 
 // client is a small test client: a cookie jar and helpers for the API.
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	s    *Server
 	http *http.Client
 	base string
 }
 
-func newClient(t *testing.T, opts Options) *client {
+func newClient(t testing.TB, opts Options) *client {
 	t.Helper()
 	s, err := Start(opts)
 	if err != nil {
@@ -33,7 +33,7 @@ func newClient(t *testing.T, opts Options) *client {
 }
 
 // signedIn starts a server and signs in with the default API key.
-func signedIn(t *testing.T, opts Options) *client {
+func signedIn(t testing.TB, opts Options) *client {
 	c := newClient(t, opts)
 	c.signIn(`{"client_id":"sandbox-client","client_secret":"sandbox-secret"}`)
 	return c
@@ -172,7 +172,7 @@ func (c *client) waitTask(id any) map[string]any {
 	}
 }
 
-func dataAt(t *testing.T, out map[string]any, i int) map[string]any {
+func dataAt(t testing.TB, out map[string]any, i int) map[string]any {
 	t.Helper()
 	data, ok := out["data"].([]any)
 	if !ok || len(data) <= i {

@@ -146,11 +146,13 @@ func (s *Server) Runs() []Run {
 func (s *Server) RunsFor(serverCIID, jobCIID, buildCIID string) []Run {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []Run
-	for _, r := range s.runs {
-		if r.ServerCIID == serverCIID && r.JobCIID == jobCIID && r.BuildCIID == buildCIID {
-			out = append(out, copyRun(r))
-		}
+	br := s.byBuild[buildKey{serverCIID, jobCIID, buildCIID}]
+	if br == nil || buildCIID == "" {
+		return nil
+	}
+	out := make([]Run, 0, len(br.runs))
+	for _, r := range br.runs {
+		out = append(out, copyRun(r))
 	}
 	return out
 }

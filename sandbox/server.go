@@ -13,7 +13,8 @@
 // Tasks, Requests) and inject faults (Inject, ExpireSessionsAfter,
 // FailNextTasks, OverrideNextTasks). Options make it behave as an older or
 // different server (RefuseCompressed, NoCIJobCreate). The handler also serves
-// a small read-only HTML page at "/".
+// read-only HTML pages for a person: an overview at "/", a page per build and
+// a list of runs (page.go).
 package sandbox
 
 import (
@@ -136,6 +137,9 @@ type Server struct {
 	overrideNext int
 	override     TaskOverride
 	store
+
+	clock       func() time.Time // the page's clock; nil is time.Now (under mu)
+	pageRefresh time.Duration    // the page's auto-refresh period; 0 is the default (under mu)
 }
 
 // New returns a Server that is not listening; use it as an http.Handler.
@@ -295,7 +299,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	switch {
-	case p == "/":
+	case isPagePath(p):
 		s.servePage(w, r)
 	case p == "/authentication/sign_in":
 		s.signIn(w, r)

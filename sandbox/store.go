@@ -123,6 +123,8 @@ type store struct {
 	builds   map[buildKey]*buildRec
 	buildSeq []*buildRec
 	runs     []*Run
+	byBuild  map[buildKey]*buildRuns // runs linked to each build, for the page
+	unlinked int                     // runs stored without a build
 	nextTask int
 	tasks    []*task
 	byHash   map[[32]byte]*task
@@ -134,6 +136,7 @@ func (st *store) init() {
 	st.ents = map[string][]*entity{}
 	st.byID = map[string]*entity{}
 	st.builds = map[buildKey]*buildRec{}
+	st.byBuild = map[buildKey]*buildRuns{}
 	st.byHash = map[[32]byte]*task{}
 }
 
@@ -199,4 +202,37 @@ func (st *store) jobByCIID(serverID, ciID string) *entity {
 		}
 	}
 	return nil
+}
+
+// buildRuns indexes the runs of one build and counts them by status, so that
+// the page costs O(builds) for the overview and O(runs of the build) for a
+// build, not O(all runs).
+type buildRuns struct {
+	runs                           []*Run
+	passed, failed, skipped, other int
+}
+
+// indexRun adds a stored run to the per-build index.
+func (st *store) indexRun(run *Run) {
+	if run.BuildCIID == "" {
+		st.unlinked++
+		return
+	}
+	k := buildKey{run.ServerCIID, run.JobCIID, run.BuildCIID}
+	br := st.byBuild[k]
+	if br == nil {
+		br = &buildRuns{}
+		st.byBuild[k] = br
+	}
+	br.runs = append(br.runs, run)
+	switch run.Status {
+	case "Passed":
+		br.passed++
+	case "Failed":
+		br.failed++
+	case "Skipped":
+		br.skipped++
+	default:
+		br.other++
+	}
 }

@@ -522,4 +522,5 @@ func (s *Server) storeRun(run *Run, build *entity) {
 	}
 	e := s.add("run", f)
 	run.ID = e.id
+	s.indexRun(run)
 }
