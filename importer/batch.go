@@ -240,8 +240,8 @@ func (b *batcher) close(op *openPayload) error {
 	}
 	if op.attempt > 0 {
 		// An explicit retry must reach Octane as new bytes, or Octane would answer with the
-		// earlier (failed) task. The comment is deterministic, so a resend is still identical.
-		fmt.Fprintf(&op.buf, "\n<!-- octane-import retry %d -->\n", op.attempt)
+		// earlier (failed) task.
+		return octane.Remark(&op.buf, fmt.Sprintf("retry %d", op.attempt))
 	}
 	return nil
 }

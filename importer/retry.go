@@ -1,11 +1,8 @@
 package importer
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 
@@ -162,7 +159,8 @@ func (im *Importer) requeue(todo []ledger.File) (int, []ledger.File, error) {
 		if err != nil {
 			return 0, nil, err
 		}
-		data, err = retryBytes(data, id, state[id].Attempts)
+		// The same runs in new bytes, written to the ledger before they are sent.
+		data, err = octane.RemarkGzipped(data, fmt.Sprintf("retry of payload %d after %d attempts", id, state[id].Attempts))
 		if err != nil {
 			return 0, nil, fmt.Errorf("ledger: payload %d: %w", id, err)
 		}
@@ -184,18 +182,3 @@ func partlyAccepted(f ledger.File, state map[uint64]ledger.Payload) bool {
 	return false
 }
 
-// retryBytes is a stored payload with one more comment after its root element: the same
-// runs in new bytes, so that Octane processes it instead of answering with the failed task.
-// It is written to the ledger before it is sent, so a resend after a crash is identical.
-func retryBytes(gzipped []byte, id uint64, attempts int) ([]byte, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(gzipped))
-	if err != nil {
-		return nil, err
-	}
-	plain, err := io.ReadAll(zr)
-	if err != nil {
-		return nil, err
-	}
-	plain = fmt.Appendf(plain, "\n<!-- octane-import retry of payload %d after %d attempts -->\n", id, attempts)
-	return octane.Gzip(plain)
-}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -524,9 +523,5 @@ func isUnavailable(err error) bool {
 // everything stays queued for the next run. (A 401 on a task poll would otherwise mark a
 // payload Octane may well have accepted as failed, and `retry` would send its runs twice.)
 func stopsSending(ctx context.Context, err error) bool {
-	if octane.IsTemporary(err) || ctx.Err() != nil {
-		return true
-	}
-	var oe *octane.Error
-	return errors.As(err, &oe) && oe.Status == http.StatusUnauthorized
+	return octane.IsTemporary(err) || octane.IsUnauthorized(err) || ctx.Err() != nil
 }

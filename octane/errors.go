@@ -107,6 +107,13 @@ func IsTemporary(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
+// IsUnauthorized reports whether Octane still refused the session after the client signed
+// in again (401): the credentials are wrong or lack the rights, not the request.
+func IsUnauthorized(err error) bool {
+	var oe *Error
+	return errors.As(err, &oe) && oe.Status == http.StatusUnauthorized
+}
+
 // IsDuplicate reports whether err is Octane's duplicate-entity error.
 func IsDuplicate(err error) bool {
 	var e *Error
