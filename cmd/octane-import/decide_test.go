@@ -477,11 +477,6 @@ func TestDefectOneExitStatus(t *testing.T) {
 // Defect 7: a zone-less timestamp is read in the configured zone, whatever the machine's,
 // and explain says so.
 func TestDefectZonelessTimestamps(t *testing.T) {
-	tokyo, err := time.LoadLocation("Asia/Tokyo")
-	must(t, err)
-	defer func(l *time.Location) { time.Local = l }(time.Local)
-	time.Local = tokyo // the machine's zone
-
 	srv, targets := standIn(t, "octane")
 	drops := filepath.Join(t.TempDir(), "drops")
 	testkit.WriteFile(t, filepath.Join(drops, "job", "1", "r.xml"),
@@ -503,11 +498,13 @@ func TestDefectZonelessTimestamps(t *testing.T) {
 	if r := srv.Runs(); len(r) != 1 || r[0].Started != want {
 		t.Errorf("run %+v, want started %d", r, want)
 	}
-	// Without a setting, the machine's zone, and explain names it.
+	// Without a setting, the machine's zone, and explain names it. (The machine's zone is
+	// not changed here: time.Local is read by other goroutines.)
 	testkit.WriteFile(t, cfg, targets+"rules:\n  - set: { server: { instance_id: s }, job: j, build: b }\n")
 	out, _, _ = cli(t, nil, "explain", "--config", cfg, drops)
-	if !strings.Contains(out, "2020-11-18T04:17:18Z  [report; zone-less, read as Asia/Tokyo (local)]") {
-		t.Errorf("explain without a timezone:\n%s", out)
+	local := time.Date(2020, 11, 18, 13, 17, 18, 0, time.Local).UTC().Format(time.RFC3339)
+	if want := local + "  [report; zone-less, read as " + mapping.ZoneName(time.Local) + "]"; !strings.Contains(out, want) {
+		t.Errorf("explain without a timezone: want %q in\n%s", want, out)
 	}
 }
 
