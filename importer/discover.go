@@ -108,6 +108,19 @@ func (p place) zone() *time.Location {
 	return nil
 }
 
+// searched says where the root looks and what makes a report there.
+func (r *root) searched() Searched {
+	if r.file != "" {
+		return Searched{Path: r.file, Patterns: []string{filepath.Base(r.file)}}
+	}
+	pl := r.placeOf(r.dir)
+	pats := mapping.DefaultInclude
+	if pl.source != nil && len(pl.source.Include) > 0 {
+		pats = pl.source.Include
+	}
+	return Searched{Path: r.dir, Patterns: pats}
+}
+
 // candidate is a file discovery found.
 type candidate struct {
 	path    string // absolute, cleaned: the ledger key

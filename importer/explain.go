@@ -12,6 +12,7 @@ import (
 // or why there is none.
 type Explanation struct {
 	Path     string
+	Root     string // the folder the rules matched the path under (see mapping.Input.Root)
 	Decision *mapping.Decision
 	Runs     ledger.Counts
 	Warnings []Warning // what the reader adjusted
@@ -47,7 +48,7 @@ func (im *Importer) Explain(ctx context.Context, paths []string, fn func(Explana
 			}
 			seen[c.path] = true
 			rr := im.read(ctx, c, ms, 0)
-			ex := Explanation{Path: c.path, Decision: rr.dec, Runs: rr.counts, Err: rr.err}
+			ex := Explanation{Path: c.path, Root: c.place.base, Decision: rr.dec, Runs: rr.counts, Err: rr.err}
 			if rr.rep != nil {
 				ex.Warnings = readerWarnings(rr.rep)
 			}

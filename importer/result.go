@@ -136,7 +136,14 @@ type Summary struct {
 	Errors    []string           `json:"errors,omitempty"`         // failures not tied to one file (Octane unreachable ...)
 	ByBuild   map[string]*BuildN `json:"-"`
 	DryRun    bool               `json:"dry_run,omitempty"`
+	Searched  []Searched         `json:"searched,omitempty"` // where the scan looked for reports
 	Interrupt bool               `json:"interrupted,omitempty"`
+}
+
+// Searched is a folder (or file) a scan looked in, with the patterns that make a report.
+type Searched struct {
+	Path     string   `json:"path"`
+	Patterns []string `json:"patterns"`
 }
 
 // BuildN is one build's line in the summary table.

@@ -28,6 +28,9 @@ func (im *Importer) Scan(ctx context.Context, paths []string) (*Summary, error) 
 func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 	started := time.Now()
 	sum := newSummary()
+	for _, r := range roots {
+		sum.Searched = append(sum.Searched, r.searched())
+	}
 	sum.DryRun = im.opt.DryRun
 	defer func() { sum.Elapsed = time.Since(started) }()
 	var err error

@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -89,6 +90,7 @@ func orDash(s string) string {
 // app holds what every command shares: the streams and the global flags.
 type app struct {
 	stdout, stderr io.Writer
+	errw           *stderrWriter // stderr, which clears a progress bar before a line
 	stderrTTY      bool
 	env            func(string) (string, bool)
 	hostname       func() (string, error)
@@ -107,7 +109,8 @@ type app struct {
 }
 
 func newApp(stdout, stderr io.Writer) *app {
-	a := &app{stdout: stdout, stderr: stderr, env: os.LookupEnv, hostname: os.Hostname}
+	errw := &stderrWriter{raw: stderr}
+	a := &app{stdout: stdout, stderr: errw, errw: errw, env: os.LookupEnv, hostname: os.Hostname}
 	if f, ok := stderr.(*os.File); ok {
 		a.stderrTTY = term.IsTerminal(int(f.Fd()))
 	}
@@ -160,7 +163,8 @@ flag, then environment, then the configuration file's settings, then the built-i
 Octane credentials come from the configuration (by reference) or OCTANE_CLIENT_ID and
 OCTANE_CLIENT_SECRET.
 
-Exit status: 0 all files imported, 1 some files failed, 2 usage or configuration error.`,
+Exit status: 0 all files imported, 1 some files failed, 2 usage or configuration error,
+130 interrupted (Ctrl-C).`,
 		Example: `  # try it with no server: an in-process stand-in Octane
   octane-import scan --sandbox ./reports
 
@@ -191,6 +195,8 @@ Exit status: 0 all files imported, 1 some files failed, 2 usage or configuration
 	pf.StringVar(&a.cpuProfile, "cpuprofile", "", "write a CPU profile to this file (for performance reports)")
 	_ = pf.MarkHidden("cpuprofile")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr("%v", err) })
+	_ = root.RegisterFlagCompletionFunc("output", fixedCompletion("text", "json"))
+	_ = root.RegisterFlagCompletionFunc("log-format", fixedCompletion("text", "json"))
 
 	root.AddCommand(
 		a.scanCommand(),
@@ -293,3 +299,34 @@ func envName(flag string) string {
 }
 
 func (a *app) jsonOutput() bool { return strings.EqualFold(a.output, "json") }
+
+// stderrWriter is stderr for everything but the progress bar: before a line (a log line, a
+// failed file) it clears the bar, so that the two never share a line.
+type stderrWriter struct {
+	mu     sync.Mutex
+	raw    io.Writer
+	before func()
+}
+
+func (w *stderrWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.before != nil {
+		w.before()
+	}
+	return w.raw.Write(p)
+}
+
+// setBefore sets what runs before each line written (nil: nothing).
+func (w *stderrWriter) setBefore(f func()) {
+	w.mu.Lock()
+	w.before = f
+	w.mu.Unlock()
+}
+
+// fixedCompletion completes a flag with its only values (never file names).
+func fixedCompletion(values ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return values, cobra.ShellCompDirectiveNoFileComp
+	}
+}

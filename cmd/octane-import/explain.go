@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,9 +31,11 @@ JSON object per file, then a summary holding the builds.`,
 		Example: `  octane-import explain /drops/payments/unit/1042
   octane-import explain --output json /drops | jq -r 'select(.type=="file") | .decision.build'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := pathsExist(args); err != nil {
+			args, missing, err := existing(args)
+			if err != nil {
 				return err
 			}
+			a.sayMissing(missing)
 			cfg, err := a.loadConfig()
 			if err != nil {
 				return err
@@ -58,8 +61,11 @@ JSON object per file, then a summary holding the builds.`,
 				return &exitError{code: exitFailed, err: err}
 			}
 			var exit error
-			if failed > 0 {
+			switch {
+			case failed > 0:
 				exit = &exitError{code: exitFailed, err: fmt.Errorf("%d of %d files could not be mapped", failed, files)}
+			case len(missing) > 0:
+				exit = &exitError{code: exitFailed, err: fmt.Errorf("%s not found", plural(len(missing), "path"))}
 			}
 			if a.jsonOutput() {
 				_ = enc.Encode(explainSummaryJSON{Type: "summary", Files: files, Failed: failed, Builds: res.Builds,
@@ -79,6 +85,7 @@ JSON object per file, then a summary holding the builds.`,
 type explainJSON struct {
 	Type      string             `json:"type"`
 	Path      string             `json:"path"`
+	Root      string             `json:"root,omitempty"`
 	Matched   bool               `json:"matched"`
 	Decision  *mapping.Decision  `json:"decision,omitempty"`
 	Runs      *runsJSON          `json:"runs,omitempty"`
@@ -94,7 +101,7 @@ type runsJSON struct {
 }
 
 func newExplainJSON(ex importer.Explanation) explainJSON {
-	e := explainJSON{Type: "file", Path: ex.Path, Decision: ex.Decision, Matched: ex.Decision != nil, Warnings: ex.Warnings}
+	e := explainJSON{Type: "file", Path: ex.Path, Root: ex.Root, Decision: ex.Decision, Matched: ex.Decision != nil, Warnings: ex.Warnings}
 	if ex.Decision != nil {
 		e.Runs = &runsJSON{ex.Runs.Passed, ex.Runs.Failed, ex.Runs.Skipped}
 	}
@@ -130,6 +137,10 @@ func writeExplanation(w io.Writer, ex importer.Explanation) {
 		switch {
 		case errors.Is(ex.Err, mapping.ErrUnmatched):
 			row("unmatched", "no rule matched (add a rule, or a rule without match as a catch-all default)")
+			if rel, err := filepath.Rel(ex.Root, ex.Path); err == nil && ex.Root != "" {
+				row("root", ex.Root)
+				row("matched as", filepath.ToSlash(rel))
+			}
 		case ex.Err != nil:
 			row("error", ex.Err.Error())
 		default:

@@ -40,16 +40,18 @@ func (p *printer) newBar(max int, what, unit string) {
 		_ = p.bar.Finish()
 	}
 	p.bar = progressbar.NewOptions(max,
-		progressbar.OptionSetWriter(p.a.stderr),
-		progressbar.OptionSetDescription(what),
+		progressbar.OptionSetWriter(p.a.errw.raw),
+		progressbar.OptionSetDescription(what+" ("+unit+")"),
 		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString(unit),
 		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionThrottle(200*time.Millisecond),
 		progressbar.OptionClearOnFinish(),
 		progressbar.OptionEnableColorCodes(!p.a.noColor),
 	)
+	// A line written to stderr (a log line, a failed file) clears the bar first, so that
+	// the two never share a line; the bar redraws on its next update.
+	bar := p.bar
+	p.a.errw.setBefore(func() { _ = bar.Clear() })
 }
 
 // File implements importer.Reporter.
@@ -60,9 +62,6 @@ func (p *printer) File(r importer.FileResult) {
 	}
 	switch r.Outcome {
 	case importer.Failed, importer.Unmatched:
-		if p.bar != nil {
-			_ = p.bar.Clear()
-		}
 		msg := string(r.Outcome)
 		if r.Error != nil {
 			msg = r.Error.Message
@@ -106,7 +105,7 @@ func (p *printer) Progress(pr importer.Progress) {
 		if pr.Phase != p.phase {
 			p.phase = pr.Phase
 			if pr.Phase == "sending" {
-				p.newBar(pr.PayloadsTotal, "sending", "builds+payloads")
+				p.newBar(pr.PayloadsTotal, "sending", "builds and payloads")
 			} else {
 				p.newBar(pr.FilesTotal, "reading", "files")
 				_ = p.bar.Set(pr.FilesDone)
@@ -127,13 +126,15 @@ func (p *printer) Progress(pr importer.Progress) {
 		return
 	}
 	p.lastLine = time.Now()
-	p.a.logger.Warn("progress", "phase", pr.Phase, "files", pr.FilesDone, "runs", pr.Runs, "elapsed", pr.Elapsed.Round(time.Second))
+	p.a.logger.Info("progress", "phase", pr.Phase, "files", pr.FilesDone, "of", pr.FilesTotal, "runs", pr.Runs,
+		"payloads", pr.PayloadsDone, "payloads_total", pr.PayloadsTotal, "elapsed", pr.Elapsed.Round(time.Second))
 }
 
 // finish prints the summary (and the plan of a dry run); exit is the process's exit status.
 func (p *printer) finish(sum *importer.Summary, sb *sandbox.Server, exit int) {
 	if p.bar != nil {
 		_ = p.bar.Finish()
+		p.a.errw.setBefore(nil)
 	}
 	if sum == nil {
 		return
@@ -142,6 +143,15 @@ func (p *printer) finish(sum *importer.Summary, sb *sandbox.Server, exit int) {
 		_ = p.json.Encode(summaryJSON{Type: "summary", Summary: sum, Builds: sum.SortedBuilds(), Exit: exit})
 		return
 	}
+	for _, e := range sum.Errors {
+		fmt.Fprintln(p.a.stderr, "error:", e)
+	}
+	for _, wn := range sum.Warnings {
+		fmt.Fprintln(p.a.stderr, "warning:", wn)
+	}
+	if p.a.quiet && exit == exitOK {
+		return // -q: silence when all went well
+	}
 	w := p.a.stdout
 	if sum.Plan != nil {
 		writePlan(w, sum.Plan, p.a.verbose > 0)
@@ -149,18 +159,12 @@ func (p *printer) finish(sum *importer.Summary, sb *sandbox.Server, exit int) {
 		writeBuilds(w, sum.SortedBuilds(), p.a.verbose > 0)
 	}
 	writeTotals(w, sum)
-	for _, e := range sum.Errors {
-		fmt.Fprintln(p.a.stderr, "error:", e)
-	}
-	for _, wn := range sum.Warnings {
-		fmt.Fprintln(p.a.stderr, "warning:", wn)
-	}
-	if sum.Adjusted > 0 && p.a.verbose == 0 {
+	if sum.Adjusted > 0 && p.a.verbose == 0 && !p.a.quiet {
 		fmt.Fprintf(p.a.stderr, "%s read with adjustments (-v lists them)\n", plural(sum.Adjusted, "file"))
 	}
 	if sb != nil {
-		fmt.Fprintf(w, "\nSandbox Octane now holds %d CI servers, %d pipelines, %d builds, %d test runs (it stops with this command; `octane-import sandbox` keeps one running).\n",
-			len(sb.Servers()), len(sb.Pipelines()), len(sb.Builds()), len(sb.Runs()))
+		fmt.Fprintf(w, "\nSandbox Octane now holds %s, %s, %s, %s (it stops with this command; `octane-import sandbox` keeps one running).\n",
+			plural(len(sb.Servers()), "CI server"), plural(len(sb.Pipelines()), "pipeline"), plural(len(sb.Builds()), "build"), plural(len(sb.Runs()), "test run"))
 	}
 }
 
@@ -200,8 +204,8 @@ func writeBuilds(w io.Writer, builds []*importer.BuildN, all bool) {
 func writePlan(w io.Writer, plan *importer.Plan, all bool) {
 	fmt.Fprintln(w, "Dry run: nothing was sent. The plan:")
 	for _, t := range plan.Targets {
-		fmt.Fprintf(w, "\nTarget %s: %d builds, %d test runs in %d test-results payloads, about %d requests\n",
-			t.Target, len(t.Builds), t.Runs.Total(), t.Payloads, t.Requests)
+		fmt.Fprintf(w, "\nTarget %s: %s, %s in %s, about %s\n",
+			t.Target, plural(len(t.Builds), "build"), plural(t.Runs.Total(), "test run"), plural(t.Payloads, "test-results payload"), plural(t.Requests, "request"))
 		for _, s := range t.Servers {
 			fmt.Fprintf(w, "  CI server %s (%s", s.InstanceID, s.Name)
 			if s.Type != "" {
@@ -226,12 +230,18 @@ func writeTotals(w io.Writer, sum *importer.Summary) {
 		}
 	}
 	if len(parts) == 0 {
-		parts = append(parts, "no files found")
+		var where []string
+		for _, s := range sum.Searched {
+			where = append(where, fmt.Sprintf("%s (patterns: %s)", s.Path, strings.Join(s.Patterns, ", ")))
+		}
+		fmt.Fprintf(w, "No reports found under %s. Nothing was imported; --fail-on-no-tests makes that an error (exit 1).\n",
+			strings.Join(where, ", "))
+		return
 	}
 	fmt.Fprintf(w, "Files: %s.\n", strings.Join(parts, ", "))
-	fmt.Fprintf(w, "Test runs: %d passed, %d failed, %d skipped in %d builds", sum.Runs.Passed, sum.Runs.Failed, sum.Runs.Skipped, sum.Builds)
+	fmt.Fprintf(w, "Test runs: %d passed, %d failed, %d skipped in %s", sum.Runs.Passed, sum.Runs.Failed, sum.Runs.Skipped, plural(sum.Builds, "build"))
 	if sum.Payloads > 0 || sum.Requests > 0 {
-		fmt.Fprintf(w, "; %d test-results payloads, %d requests", sum.Payloads, sum.Requests)
+		fmt.Fprintf(w, "; %s, %s", plural(sum.Payloads, "test-results payload"), plural(sum.Requests, "request"))
 	}
 	fmt.Fprintf(w, "; %s.\n", sum.Elapsed.Round(time.Millisecond))
 }

@@ -26,31 +26,34 @@ type importFlags struct {
 	maxRuns        int
 	retries        int
 	sinceT, untilT time.Time
-	paths          []string
+	paths          []string // the paths named that exist
+	missing        []error  // the paths named that do not
 }
 
-func (f *importFlags) register(cmd *cobra.Command, dryRun bool) {
+// register adds the flags; once (scan, retry) adds those of a run that ends: --dry-run and
+// --fail-on-no-tests.
+func (f *importFlags) register(cmd *cobra.Command, once bool) {
 	fl := cmd.Flags()
-	if dryRun {
+	if once {
 		fl.BoolVar(&f.dryRun, "dry-run", false, "read and map everything and print the plan; send nothing, write nothing")
+		fl.BoolVar(&f.failNoTests, "fail-on-no-tests", false, "exit 1 when no test runs were found")
 	}
 	fl.BoolVar(&f.sandbox, "sandbox", false, "send to an in-process stand-in Octane instead of the configured targets (nothing leaves the machine)")
 	fl.StringVar(&f.since, "since", "", "only builds that started at or after this time (RFC 3339 or YYYY-MM-DD)")
 	fl.StringVar(&f.until, "until", "", "only builds that started before this time (RFC 3339 or YYYY-MM-DD)")
-	fl.BoolVar(&f.failNoTests, "fail-on-no-tests", false, "exit 1 when no test runs were found")
 	fl.IntVar(&f.concurrency, "concurrency", 0, "payloads in flight at once (default: settings.concurrency, else 4)")
 	fl.BoolVar(&f.skipErrors, "skip-errors", false, "ask Octane to skip unresolvable references instead of failing the payload (settings.skip_errors)")
 	fl.IntVar(&f.maxRuns, "max-runs-per-payload", 0, "test runs per test-results request (default: settings.max_runs_per_payload, else 5000)")
 	fl.IntVar(&f.retries, "retries", 0, "attempts per request when Octane fails temporarily, with back-off (default 8, about a minute and a half in all)")
 }
 
-// parse checks the flag values and the paths named (a mistyped one is a usage error).
+// parse checks the flag values and the paths named. A missing path is said at once and
+// left out (the run then exits 1); when every path named is missing, it is a usage error.
 func (f *importFlags) parse(paths []string) error {
-	if err := pathsExist(paths); err != nil {
+	var err error
+	if f.paths, f.missing, err = existing(paths); err != nil {
 		return err
 	}
-	f.paths = paths
-	var err error
 	if f.sinceT, err = parseTime(f.since); err != nil {
 		return usageErr("--since: %v", err)
 	}
@@ -92,7 +95,7 @@ interrupted run resumes where it stopped, and nothing is sent twice.`,
 			if err := f.parse(args); err != nil {
 				return err
 			}
-			return a.runImport(cmd.Context(), &importOptions{flags: &f, paths: args})
+			return a.runImport(cmd.Context(), &importOptions{flags: &f})
 		},
 	}
 	f.register(cmd, true)
@@ -101,9 +104,8 @@ interrupted run resumes where it stopped, and nothing is sent twice.`,
 
 // importOptions are what scan and retry run with.
 type importOptions struct {
-	flags *importFlags
-	paths []string
-	retry bool // retry instead of scan
+	flags *importFlags // with the paths named
+	retry bool         // retry instead of scan
 }
 
 // overrides are the flags (and OCTANE_IMPORT_* variables) that config.Resolve weighs
@@ -165,25 +167,42 @@ func (a *app) runImport(ctx context.Context, o *importOptions) error {
 		return err
 	}
 	defer stop()
+	a.sayMissing(o.flags.missing)
 	var sum *importer.Summary
 	if o.retry {
-		sum, err = im.Retry(ctx, o.paths)
+		sum, err = im.Retry(ctx, o.flags.paths)
 	} else {
-		sum, err = im.Scan(ctx, o.paths)
+		sum, err = im.Scan(ctx, o.flags.paths)
+	}
+	for _, m := range o.flags.missing {
+		sum.Errors = append(sum.Errors, m.Error()) // exit 1: a path named was not imported
 	}
 	err = importOutcome(ctx, o.flags, sum, err)
 	out.finish(sum, sb, exitStatus(err))
 	return err
 }
 
-// pathsExist makes a mistyped path a usage error (exit 2), not a failed import.
-func pathsExist(paths []string) error {
+// existing splits the paths named into those that exist and the errors of those that do
+// not. None existing (of some named) is a usage error: there is nothing to do.
+func existing(paths []string) (ok []string, missing []error, err error) {
 	for _, p := range paths {
 		if _, err := os.Stat(p); err != nil {
-			return usageErr("%v", err)
+			missing = append(missing, err)
+			continue
 		}
+		ok = append(ok, p)
 	}
-	return nil
+	if len(paths) > 0 && len(ok) == 0 {
+		return nil, missing, usageErr("%v", errors.Join(missing...))
+	}
+	return ok, missing, nil
+}
+
+// sayMissing reports the missing paths once, before the run.
+func (a *app) sayMissing(missing []error) {
+	for _, err := range missing {
+		fmt.Fprintln(a.stderr, "octane-import:", err)
+	}
 }
 
 // importOutcome turns what an importing command did into the error that decides its exit
@@ -217,7 +236,7 @@ Octane refused are reported again. Files that import now leave the failed list.`
 			if err := f.parse(args); err != nil {
 				return err
 			}
-			return a.runImport(cmd.Context(), &importOptions{flags: &f, paths: args, retry: true})
+			return a.runImport(cmd.Context(), &importOptions{flags: &f, retry: true})
 		},
 	}
 	f.register(cmd, true)

@@ -43,6 +43,11 @@ func (a *app) statusCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Print what the ledger holds: files by state, queued payloads, the failed files and why",
+		Long: `status reads the ledger (--state, else settings.state, else octane-import.state beside the
+configuration) and prints how many files, payloads and builds are in each state, the test
+runs imported, what stays queued for the next run, and every file that did not make it with
+the reason. It sends nothing. With --output json, one object (also served by a running
+watcher at /status on its --health-listen address).`,
 		Example: `  octane-import status
   octane-import status --state /var/lib/octane-import/ledger.db --output json`,
 		Args: cobra.NoArgs,

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"net"
+	"path/filepath"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/octane-import/octane-import/sandbox"
+)
+
+// TestMain lets the test binary run as octane-import inside the scripts: `exec
+// octane-import` in a script runs main, as the built binary would.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"octane-import": main,
+	})
+}
+
+// TestScripts runs testdata/script/*.txtar: command lines as a user types them, with what
+// they must print and their exit status (see the testscript package). Each script starts
+// in a fresh folder holding its files; `standin` starts a stand-in Octane for it.
+func TestScripts(t *testing.T) {
+	builds, err := filepath.Abs(filepath.Join("..", "..", "testdata", "builds"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testscript.Run(t, testscript.Params{
+		Dir: filepath.Join("testdata", "script"),
+		Setup: func(e *testscript.Env) error {
+			e.Setenv("BUILDS", builds) // the repository's example builds (read-only)
+			e.Setenv("NO_COLOR", "")
+			e.Setenv("TZ", "UTC")
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"standin":  cmdStandin,
+			"deadport": cmdDeadPort,
+		},
+	})
+}
+
+// standin [-refuse-compressed] [-no-ci-job-create] starts a stand-in Octane for the script,
+// stopped when the script ends, and sets OCTANE_URL, OCTANE_SHARED_SPACE,
+// OCTANE_WORKSPACE, OCTANE_CLIENT_ID and OCTANE_CLIENT_SECRET to reach it.
+func cmdStandin(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! standin")
+	}
+	var o sandbox.Options
+	for _, a := range args {
+		switch a {
+		case "-refuse-compressed":
+			o.RefuseCompressed = true
+		case "-no-ci-job-create":
+			o.NoCIJobCreate = true
+		default:
+			ts.Fatalf("standin: unknown flag %s", a)
+		}
+	}
+	srv, err := sandbox.Start(o)
+	ts.Check(err)
+	ts.Defer(srv.Close)
+	so := srv.Options()
+	ts.Setenv("OCTANE_URL", srv.URL())
+	ts.Setenv("OCTANE_SHARED_SPACE", so.SharedSpace)
+	ts.Setenv("OCTANE_WORKSPACE", so.Workspace)
+	ts.Setenv("OCTANE_CLIENT_ID", so.Credentials[0].ID)
+	ts.Setenv("OCTANE_CLIENT_SECRET", so.Credentials[0].Secret)
+}
+
+// deadport sets DEADURL to an http URL on a loopback port nothing listens on.
+func cmdDeadPort(ts *testscript.TestScript, neg bool, args []string) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	addr := ln.Addr().String()
+	ts.Check(ln.Close())
+	ts.Setenv("DEADURL", "http://"+addr)
+}
