@@ -181,4 +181,3 @@ func partlyAccepted(f ledger.File, state map[uint64]ledger.Payload) bool {
 	}
 	return false
 }
-
