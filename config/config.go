@@ -135,20 +135,22 @@ func LedgerPath(f *File, o Overrides) string {
 	return "octane-import.state"
 }
 
-// Default is the configuration without a file: the built-in rule, one target "sandbox".
-func Default(hostname func() (string, error)) *File {
+// Default is the configuration without a file: one target "sandbox" and the built-in rule,
+// which in a CI job it recognises takes the build from the CI's environment
+// (mapping.DefaultFor), and elsewhere from the folders.
+func Default(hostname func() (string, error), env func(string) (string, bool)) *File {
 	host := ""
 	if hostname != nil {
 		host, _ = hostname()
 	}
-	return mapping.Default(host)
+	return mapping.DefaultFor(host, env)
 }
 
 // Load reads the configuration file at path. With no file at the default path (given is
 // false), the built-in configuration applies; a file named explicitly must exist.
-func Load(path string, given bool, hostname func() (string, error)) (*File, error) {
+func Load(path string, given bool, hostname func() (string, error), env func(string) (string, bool)) (*File, error) {
 	if _, err := os.Stat(path); os.IsNotExist(err) && !given {
-		return Default(hostname), nil
+		return Default(hostname, env), nil
 	}
 	return mapping.Load(path)
 }

@@ -371,6 +371,7 @@ func testRun(r *report.Run, d *mapping.Decision) octane.TestRun {
 	tr := octane.TestRun{
 		Module: r.Module, Package: r.Package, Class: r.Class, Name: r.Name,
 		Status: string(r.Status), Duration: r.Duration, Started: r.Started,
+		ExternalReportURL: d.BuildURL, // back to the build's page in the CI
 	}
 	switch {
 	case tr.Started.IsZero():

@@ -111,6 +111,7 @@ type Decision struct {
 	Result     string        `json:"result,omitempty"` // "" only when nothing says (no runs read)
 	Parameters []Parameter   `json:"parameters,omitempty"`
 	Causes     []Cause       `json:"causes,omitempty"`
+	BuildURL   string        `json:"build_url,omitempty"` // the build's page in the CI; each run links to it
 
 	Release      string            `json:"release,omitempty"`
 	ReleaseID    int64             `json:"release_id,omitempty"`
@@ -411,6 +412,10 @@ func resolveDecision(r *Rule, ctx *evalContext, in Input) (*Decision, error) {
 		d.Result, d.From["result"] = s.result, "rule"
 	case in.Report.Runs > 0:
 		d.Result, d.From["result"] = DeriveResult(in.Report.Failed), "report"
+	}
+
+	if u := ruleVal(s.buildURL); u != "" {
+		d.BuildURL, d.From["build_url"] = u, "rule"
 	}
 
 	// Parameters and causes: only a manifest has them.

@@ -52,6 +52,41 @@ func Default(hostname string) *Config {
 	}
 }
 
+// DefaultFor is the configuration without a file for a run in env: in a CI job that
+// DetectCI recognises, the built-in rule "default (<CI>)" takes the server, pipeline, job,
+// build, build name, start and the build's link from the CI, so that a post-build step
+// needs no configuration; elsewhere the folder rule of Default.
+func DefaultFor(hostname string, env func(string) (string, bool)) *Config {
+	cfg := Default(hostname)
+	if env == nil {
+		return cfg
+	}
+	ci, ok := DetectCI(env)
+	if !ok {
+		return cfg
+	}
+	r := cfg.Rules[0]
+	r.Name, r.derive, r.CI = "default ("+ci.System+")", nil, ci
+	r.set = ruleSet{
+		serverInstanceID: literal(ci.Server.InstanceID),
+		serverName:       literal(ci.Server.Name),
+		serverType:       literal(ci.Server.Type),
+		serverURL:        literal(ci.Server.URL),
+		pipeline:         literal(ci.Pipeline),
+		job:              literal(ci.Job),
+		jobName:          literal(ci.JobName),
+		build:            literal(ci.Build),
+		buildName:        literal(ci.BuildName),
+		buildURL:         literal(ci.URL),
+	}
+	if ci.Start != "" {
+		if _, err := parseStart(ci.Start); err == nil {
+			r.set.startMode, r.set.start = "template", literal(ci.Start)
+		}
+	}
+	return cfg
+}
+
 func literal(s string) *template {
 	return &template{src: s, parts: []tmplPart{{lit: s}}}
 }

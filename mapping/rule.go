@@ -31,6 +31,8 @@ type Rule struct {
 	derive func(path string) map[string]string
 	// zone reads the report's zone-less timestamps (Timezone), nil when unset.
 	zone *time.Location
+	// CI is the CI job a built-in rule describes (DefaultFor), nil otherwise.
+	CI *CI
 }
 
 type fieldCond struct {
@@ -52,6 +54,7 @@ type ruleSet struct {
 	release, releaseID, milestone                       *template
 	environment, testFields                             []namedTemplate
 	productAreas, backlogItems                          []*template
+	buildURL                                            *template // the build's page (links runs back to the CI)
 }
 
 // label is how decisions and problems name the rule.

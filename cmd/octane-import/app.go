@@ -91,6 +91,7 @@ func orDash(s string) string {
 type app struct {
 	stdout, stderr io.Writer
 	errw           *stderrWriter // stderr, which clears a progress bar before a line
+	builtIn        string        // what the summary says when no configuration file was found
 	stderrTTY      bool
 	env            func(string) (string, bool)
 	hostname       func() (string, error)
@@ -280,12 +281,13 @@ func (a *app) makeLogger() error {
 // loadConfig reads the configuration file; with no file at the default path, the built-in
 // configuration applies (said at info level). A file named explicitly must exist.
 func (a *app) loadConfig() (*config.File, error) {
-	cfg, err := config.Load(a.configPath, a.configSet, a.hostname)
+	cfg, err := config.Load(a.configPath, a.configSet, a.hostname, a.env)
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: err}
 	}
 	if cfg.Path == "" {
-		a.logger.Info("no configuration file: the built-in default rule applies", "looked_for", a.configPath)
+		a.builtIn = builtInNote(a.configPath, cfg)
+		a.logger.Info("no configuration file: the built-in rule applies", "looked_for", a.configPath, "rule", cfg.Rules[0].Name)
 	}
 	for _, w := range cfg.Warnings {
 		a.logger.Warn("configuration: " + w.String())
@@ -329,4 +331,15 @@ func fixedCompletion(values ...string) func(*cobra.Command, []string, string) ([
 	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return values, cobra.ShellCompDirectiveNoFileComp
 	}
+}
+
+// builtInNote says which built-in rule applies when there is no configuration file.
+func builtInNote(looked string, cfg *config.File) string {
+	r := cfg.Rules[0]
+	if r.CI != nil {
+		return fmt.Sprintf("No configuration file (%s): the built-in rule %q applies: server %s, job %s, build %s, from %s's environment.",
+			looked, r.Name, r.CI.Server.InstanceID, r.CI.Job, r.CI.Build, r.CI.System)
+	}
+	return fmt.Sprintf("No configuration file (%s): the built-in rule %q applies: the build is the report's folder (looking through %s), the job the folder above.",
+		looked, r.Name, "surefire-reports, test-results, reports, junit ...")
 }

@@ -158,6 +158,9 @@ func (p *printer) finish(sum *importer.Summary, sb *sandbox.Server, exit int) {
 	} else {
 		writeBuilds(w, sum.SortedBuilds(), p.a.verbose > 0)
 	}
+	if p.a.builtIn != "" {
+		fmt.Fprintln(w, p.a.builtIn)
+	}
 	writeTotals(w, sum)
 	if sum.Adjusted > 0 && p.a.verbose == 0 && !p.a.quiet {
 		fmt.Fprintf(p.a.stderr, "%s read with adjustments (-v lists them)\n", plural(sum.Adjusted, "file"))

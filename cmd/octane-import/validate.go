@@ -56,7 +56,7 @@ func problemsJSON(ps []mapping.Problem) []problemJSON {
 }
 
 func (a *app) runValidate() error {
-	cfg, err := config.Load(a.configPath, a.configSet, a.hostname)
+	cfg, err := config.Load(a.configPath, a.configSet, a.hostname, a.env)
 	if a.jsonOutput() {
 		v := validateJSON{Path: a.configPath, OK: err == nil}
 		var le *mapping.LoadError
