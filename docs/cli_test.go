@@ -36,7 +36,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 	commands := strings.Split(strings.TrimSpace(block("<!-- walkthrough:commands -->")), "\n")
 	env := map[string]string{}
 	wants := map[int][]string{ // by the command's position among the octane-import lines
-		0: {"octane-import.yaml: ok (1 targets, 0 sources, 1 rules)"},
+		0: {"octane-import.yaml: ok (1 target, no sources, 1 rule)"},
 		1: {"rule:          team-job-build", "job:           payments-unit"},
 		2: {"Dry run: nothing was sent.", "4 builds, 56 test runs"},
 		3: {"Files: 8 imported.", "Test runs: 53 passed, 1 failed, 2 skipped in 4 builds"},

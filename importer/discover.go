@@ -288,6 +288,11 @@ func (ms *manifests) add(m *manifest.Manifest) error {
 func (ms *manifests) owner(path, top string) (*manifest.Manifest, error) {
 	for dir := range upFrom(filepath.Dir(path), top) {
 		if err, ok := ms.broken[dir]; ok {
+			var me *manifest.Error
+			if errors.As(err, &me) {
+				// Its problems are reported once, with the manifest itself.
+				return nil, fmt.Errorf("its build manifest %s is invalid (%s, listed with the manifest)", me.File, plural(len(me.Problems), "problem"))
+			}
 			return nil, fmt.Errorf("its build manifest in %s cannot be used: %w", dir, err)
 		}
 		if m, ok := ms.byDir[dir]; ok && m.Owns(path) {
@@ -395,4 +400,12 @@ func (im *Importer) loadManifests(ctx context.Context, roots []*root, broken fun
 		}
 	}
 	return ms, reports, nil
+}
+
+// plural is "1 problem", "2 problems".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
