@@ -33,6 +33,11 @@ type Overrides struct {
 	Settle, Poll, Reconcile, ManifestWait *time.Duration
 	Marker                                string
 
+	// FailFast: a target that does not answer at all when the run starts fails within
+	// seconds (scan and retry: the work stays queued for the next run) instead of being
+	// retried for minutes (watch, which waits for Octane to come back).
+	FailFast bool
+
 	// Sandbox, when set, replaces every target with an in-process stand-in Octane.
 	Sandbox *Sandbox
 
@@ -105,6 +110,9 @@ func octaneConfig(t mapping.Target, f *File, o Overrides) octane.Config {
 	if o.Retries > 0 {
 		c.Retry.MaxAttempts = o.Retries
 	}
+	if o.FailFast {
+		c.Retry.FirstContact = firstContactAttempts
+	}
 	if r := f.Settings.RateLimit; r > 0 {
 		c.RateLimit = r
 	}
@@ -154,6 +162,9 @@ func Load(path string, given bool, hostname func() (string, error), env func(str
 	}
 	return mapping.Load(path)
 }
+
+// firstContactAttempts is how often a scan tries a target that never answered.
+const firstContactAttempts = 2
 
 func first(vals ...int) int {
 	for _, v := range vals {

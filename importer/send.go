@@ -226,7 +226,7 @@ func (s *sender) reportBuild(ctx context.Context, b ledger.Build, sp *mapping.Bu
 	if err == nil {
 		b.State, b.Error = ledger.BuildPut, ""
 	} else if stopsSending(ctx, err) {
-		return s.unavailable(ctx, err)
+		return s.stop(ctx, sp.Target, err)
 	} else {
 		b.State, b.Error = ledger.BuildFailed, err.Error()
 		s.mu.Lock()
@@ -287,9 +287,14 @@ func (s *sender) finished() {
 	s.mu.Unlock()
 }
 
-func (s *sender) unavailable(ctx context.Context, err error) error {
+// stop is the error that stops the sending: the context's, Octane refusing the target as
+// a whole (a configuration error: nothing is marked failed), or Octane being unreachable.
+func (s *sender) stop(ctx context.Context, target string, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if octane.IsTargetRefused(err) {
+		return &TargetRefusedError{Target: target, Err: err}
 	}
 	return errUnavailable{err}
 }
@@ -462,7 +467,7 @@ func (s *sender) post(ctx context.Context, p ledger.Payload) (*waitItem, error) 
 		if err != nil {
 			if stopsSending(ctx, err) {
 				_ = l.MarkAttempt(p.ID, err.Error())
-				return nil, s.unavailable(ctx, err)
+				return nil, s.stop(ctx, p.Target, err)
 			}
 			return nil, l.MarkDone(p.ID, ledger.PayloadFailed, "", err.Error())
 		}
@@ -489,7 +494,7 @@ func (s *sender) wait(ctx context.Context, w waitItem) error {
 			// Whatever went wrong while asking, the task may well succeed: the payload stays
 			// sent (never failed, which retry would resend) and the next run asks again.
 			_ = l.MarkAttempt(p.ID, fmt.Sprintf("task %s: %v", task.ID, err))
-			return s.unavailable(ctx, err)
+			return s.stop(ctx, p.Target, err)
 		}
 		task = t
 	}
@@ -523,5 +528,18 @@ func isUnavailable(err error) bool {
 // everything stays queued for the next run. (A 401 on a task poll would otherwise mark a
 // payload Octane may well have accepted as failed, and `retry` would send its runs twice.)
 func stopsSending(ctx context.Context, err error) bool {
-	return octane.IsTemporary(err) || octane.IsUnauthorized(err) || ctx.Err() != nil
+	return octane.IsTemporary(err) || octane.IsUnauthorized(err) || octane.IsTargetRefused(err) || ctx.Err() != nil
 }
+
+// TargetRefusedError is Octane refusing a target as a whole: the credentials, their rights,
+// or a shared space or workspace that does not exist. It is a configuration error: the run
+// stops, nothing is marked failed, and the same command imports once the target is fixed.
+type TargetRefusedError struct {
+	Target string
+	Err    error
+}
+
+func (e *TargetRefusedError) Error() string {
+	return fmt.Sprintf("Octane refused target %q: %v. Nothing was marked failed: fix the target (credentials, their rights, the shared space or workspace) and run the same command again", e.Target, e.Err)
+}
+func (e *TargetRefusedError) Unwrap() error { return e.Err }

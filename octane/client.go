@@ -46,9 +46,10 @@ type Client struct {
 	sess    session
 	secrets []string
 
-	baseCtx context.Context
-	cancel  context.CancelFunc
-	closed  atomic.Bool
+	baseCtx  context.Context
+	cancel   context.CancelFunc
+	closed   atomic.Bool
+	answered atomic.Bool // the server answered a request at least once (see RetryPolicy.FirstContact)
 
 	// servers holds the ci_servers EnsureCIServer returned, by instance id
 	// (CIServer values), for the server info of CI events.
@@ -189,6 +190,11 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 		}
 		start := time.Now()
 		resp, sent, err := c.once(ctx, r, corr)
+		if err == nil {
+			c.answered.Store(true)
+		} else if n := c.cfg.Retry.FirstContact; n > 0 && n < maxTries && !c.answered.Load() {
+			maxTries = n // the server never answered: it is down, not busy
+		}
 		var (
 			lastErr *Error
 			wait    time.Duration
@@ -218,6 +224,7 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 			}
 			lastErr = newHTTPError(r.method, r.url, resp.status, resp.header.Get("Content-Type"), resp.body)
 			lastErr.Description = c.scrub(lastErr.Description)
+			lastErr.TargetRefused = targetRefused(resp.status, r.url, strings.HasSuffix(r.url, "/authentication/sign_in"))
 			if resp.status >= 300 && resp.status < 400 {
 				lastErr.Description = "redirected to " + redactURL(resp.header.Get("Location")) + " (wrong URL or context path, or an SSO login page)"
 			}

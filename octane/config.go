@@ -68,6 +68,10 @@ type RetryPolicy struct {
 	MinBackoff    time.Duration // first back-off, default 1s
 	MaxBackoff    time.Duration // cap of the exponential back-off, default 60s
 	MaxRetryAfter time.Duration // cap on a server's Retry-After, default 10m
+	// FirstContact caps the attempts of a request while the server has never answered
+	// (connection refused, unknown host, timeout): a scan sets a few, so that a target
+	// that is down when the run starts fails within seconds; 0 = MaxAttempts.
+	FirstContact int
 }
 
 // PollPolicy says how WaitTask polls a test-results task.

@@ -24,7 +24,11 @@ type Error struct {
 	Code          string // Octane's error_code (or errorCode)
 	Description   string // Octane's description, or a one-line summary of a non-JSON body
 	CorrelationID string
-	Temporary     bool        // worth retrying later
+	Temporary     bool // worth retrying later
+	// TargetRefused: Octane refuses this target as a whole (the credentials, their rights,
+	// or a shared space or workspace that does not exist): no request to it can succeed
+	// until the configuration changes. See IsTargetRefused.
+	TargetRefused bool
 	Items         []ItemError // per-entity errors of a bulk write (409 partial)
 	Err           error       // the transport error, if any
 }
@@ -112,6 +116,38 @@ func IsTemporary(err error) bool {
 func IsUnauthorized(err error) bool {
 	var oe *Error
 	return errors.As(err, &oe) && oe.Status == http.StatusUnauthorized
+}
+
+// IsTargetRefused reports whether Octane refuses the target as a whole: a sign-in rejected
+// (401, 403: the credentials), no rights (403), or a shared space or workspace that does not
+// exist (404 on one of its entity collections, which every run reads first). A session
+// refused again right after a successful sign-in is not counted here: it stops the run like
+// an outage (IsUnauthorized), since the credentials were just accepted.
+func IsTargetRefused(err error) bool {
+	var oe *Error
+	return errors.As(err, &oe) && oe.TargetRefused
+}
+
+// entityCollections are the last path segments of a workspace's entity collections: a 404
+// on one of them means the shared space or the workspace does not exist. (A 404 from the
+// builds or test-results endpoints is about what was sent: an unknown job, say.)
+var entityCollections = map[string]bool{
+	"ci_servers": true, "pipelines": true, "ci_jobs": true, "pipeline_nodes": true, "workspaces": true,
+	"releases": true, "milestones": true,
+}
+
+// targetRefused tells whether an answer refuses the whole target (see IsTargetRefused).
+func targetRefused(status int, rawURL string, signIn bool) bool {
+	switch status {
+	case http.StatusForbidden:
+		return true
+	case http.StatusUnauthorized:
+		return signIn
+	case http.StatusNotFound:
+		u := strings.TrimRight(rawURL, "/")
+		return !signIn && entityCollections[u[strings.LastIndexByte(u, '/')+1:]]
+	}
+	return false
 }
 
 // IsDuplicate reports whether err is Octane's duplicate-entity error.

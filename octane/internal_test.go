@@ -183,3 +183,29 @@ func TestIsTemporary(t *testing.T) {
 		}
 	}
 }
+
+// A refusal of the whole target (issue 14 item 7) is told from a refusal of one request.
+func TestTargetRefused(t *testing.T) {
+	tests := []struct {
+		status int
+		url    string
+		signIn bool
+		want   bool
+	}{
+		{401, "https://o/authentication/sign_in", true, true},                                 // sign-in rejected
+		{403, "https://o/authentication/sign_in", true, true},                                 // the key may not sign in
+		{401, "https://o/api/shared_spaces/1/workspaces/2/ci_servers", false, false},          // a session refused: sign in again
+		{403, "https://o/api/shared_spaces/1/workspaces/2/pipelines", false, true},            // no rights
+		{404, "https://o/api/shared_spaces/1/workspaces/9/ci_servers", false, true},           // no such workspace
+		{404, "https://o/api/shared_spaces/1/workspaces/2/analytics/ci/builds", false, false}, // an unknown job in the build
+		{404, "https://o/api/shared_spaces/1/workspaces/2/test-results/77", false, false},     // an unknown task
+		{404, "https://o/api/shared_spaces/1/workspaces/2/releases/5", false, false},
+		{400, "https://o/api/shared_spaces/1/workspaces/2/ci_servers", false, false},
+		{500, "https://o/api/shared_spaces/1/workspaces/2/ci_servers", false, false},
+	}
+	for _, tc := range tests {
+		if got := targetRefused(tc.status, tc.url, tc.signIn); got != tc.want {
+			t.Errorf("%d %s (sign-in %v) = %v", tc.status, tc.url, tc.signIn, got)
+		}
+	}
+}

@@ -139,15 +139,15 @@ func (p *printer) finish(sum *importer.Summary, sb *sandbox.Server, exit int) {
 	if sum == nil {
 		return
 	}
-	if p.json != nil {
-		_ = p.json.Encode(summaryJSON{Type: "summary", Summary: sum, Builds: sum.SortedBuilds(), Exit: exit})
-		return
-	}
 	for _, e := range sum.Errors {
 		fmt.Fprintln(p.a.stderr, "error:", e)
 	}
 	for _, wn := range sum.Warnings {
 		fmt.Fprintln(p.a.stderr, "warning:", wn)
+	}
+	if p.json != nil {
+		_ = p.json.Encode(summaryJSON{Type: "summary", Summary: sum, Builds: sum.SortedBuilds(), Exit: exit})
+		return
 	}
 	if p.a.quiet && exit == exitOK {
 		return // -q: silence when all went well

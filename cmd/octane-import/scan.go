@@ -162,7 +162,9 @@ func (a *app) openRun(f *importFlags, o config.Overrides, rep importer.Reporter)
 // runImport is scan and retry: open the run, import, print, decide the exit status.
 func (a *app) runImport(ctx context.Context, o *importOptions) error {
 	out := a.newPrinter()
-	im, sb, _, stop, err := a.openRun(o.flags, a.overrides(o.flags), out)
+	ov := a.overrides(o.flags)
+	ov.FailFast = true // a target down at the start: fail within seconds, the work stays queued
+	im, sb, _, stop, err := a.openRun(o.flags, ov, out)
 	if err != nil {
 		return err
 	}
@@ -208,7 +210,10 @@ func (a *app) sayMissing(missing []error) {
 // importOutcome turns what an importing command did into the error that decides its exit
 // status (nil: 0). The process and the JSON summary both take the status from it.
 func importOutcome(ctx context.Context, f *importFlags, sum *importer.Summary, err error) error {
+	var refused *importer.TargetRefusedError
 	switch {
+	case errors.As(err, &refused):
+		return &exitError{code: exitUsage, err: err}
 	case err != nil && ctx.Err() != nil:
 		return &exitError{code: exitSignals, err: errors.New("interrupted; the ledger keeps what was done, run the same command again to go on")}
 	case err != nil:

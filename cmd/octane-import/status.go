@@ -93,10 +93,10 @@ watcher at /status on its --health-listen address).`,
 			tw.Flush()
 			fmt.Fprintf(a.stdout, "\nTest runs imported: %d passed, %d failed, %d skipped.\n", sum.Runs.Passed, sum.Runs.Failed, sum.Runs.Skipped)
 			if n := sum.Payloads[ledger.Pending] + sum.Payloads[ledger.PayloadSent]; n > 0 {
-				fmt.Fprintf(a.stdout, "%d payloads are queued: the next scan (or retry) sends them.\n", n)
+				fmt.Fprintf(a.stdout, "%s queued: the next scan (or retry) sends %s.\n", plural(n, "payload"), map[bool]string{true: "it", false: "them"}[n == 1])
 			}
 			if len(bad) > 0 {
-				fmt.Fprintf(a.stdout, "\n%d files did not make it (fix the cause, then `octane-import retry`):\n", len(bad))
+				fmt.Fprintf(a.stdout, "\n%s did not make it (fix the cause, then `octane-import retry`):\n", plural(len(bad), "file"))
 				for _, f := range bad {
 					fmt.Fprintf(a.stdout, "  %s: %s: %s\n", f.State, f.Path, f.Error)
 				}
