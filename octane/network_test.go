@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/octane-import/octane-import/octane"
+	"github.com/octane-import/octane-import/sandbox"
 )
 
 // recordingProxy is a forward proxy (plain HTTP and CONNECT) that records
@@ -84,10 +85,10 @@ func (p *recordingProxy) requests() []string {
 	return append([]string(nil), p.seen...)
 }
 
-func writeCA(t *testing.T, srv *httptest.Server) string {
+func writeCA(t *testing.T, s *standIn) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "ca.pem")
-	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.hs.Certificate().Raw})
 	if err := os.WriteFile(path, pemBytes, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -96,42 +97,42 @@ func writeCA(t *testing.T, srv *httptest.Server) string {
 
 func TestProxy(t *testing.T) {
 	t.Run("http through the configured proxy", func(t *testing.T) {
-		f := newFake(t)
+		s := newStandIn(t, sandbox.Options{})
 		p := newProxy(t)
-		cfg := f.config()
+		cfg := s.config()
 		cfg.Proxy = p.srv.URL
-		c := f.client(cfg)
+		c := s.client(cfg)
 		if _, err := c.EnsureCIServer(ctxT(t), octane.CIServer{InstanceID: "iid"}); err != nil {
 			t.Fatal(err)
 		}
 		seen := p.requests()
-		if len(seen) < 3 || seen[0] != "POST "+f.srv.URL+"/authentication/sign_in" || !strings.HasPrefix(seen[1], "GET "+f.srv.URL+"/api/shared_spaces/1001/workspaces/1002/ci_servers?") {
+		if len(seen) < 3 || seen[0] != "POST "+s.URL()+"/authentication/sign_in" || !strings.HasPrefix(seen[1], "GET "+s.URL()+"/api/shared_spaces/1001/workspaces/1002/ci_servers?") {
 			t.Fatalf("proxy saw %q", seen)
 		}
 	})
 	t.Run("https tunnels with CONNECT, verified with the CA bundle", func(t *testing.T) {
-		f := newFakeServer(t, true)
+		s := serveStandIn(t, sandbox.Options{}, serveOptions{TLS: true})
 		p := newProxy(t)
-		cfg := f.config()
+		cfg := s.config()
 		cfg.Proxy = strings.TrimPrefix(p.srv.URL, "http://") // scheme-less proxy accepted
-		cfg.CAFile = writeCA(t, f.srv)
-		c := f.client(cfg)
+		cfg.CAFile = writeCA(t, s)
+		c := s.client(cfg)
 		if _, err := c.EnsureCIServer(ctxT(t), octane.CIServer{InstanceID: "iid"}); err != nil {
 			t.Fatal(err)
 		}
 		seen := p.requests()
-		host := strings.TrimPrefix(f.srv.URL, "https://")
+		host := strings.TrimPrefix(s.URL(), "https://")
 		if len(seen) == 0 || seen[0] != "CONNECT "+host {
 			t.Fatalf("proxy saw %q, want CONNECT %s", seen, host)
 		}
 	})
 	t.Run("no-proxy bypasses it", func(t *testing.T) {
-		f := newFake(t)
+		s := newStandIn(t, sandbox.Options{})
 		p := newProxy(t)
-		cfg := f.config()
+		cfg := s.config()
 		cfg.Proxy = p.srv.URL
 		cfg.NoProxy = "example.com, 127.0.0.0/8"
-		c := f.client(cfg)
+		c := s.client(cfg)
 		if _, err := c.EnsureCIServer(ctxT(t), octane.CIServer{InstanceID: "iid"}); err != nil {
 			t.Fatal(err)
 		}
@@ -140,11 +141,11 @@ func TestProxy(t *testing.T) {
 		}
 	})
 	t.Run("environment proxy, loopback direct", func(t *testing.T) {
-		f := newFake(t)
+		s := newStandIn(t, sandbox.Options{})
 		p := newProxy(t)
 		t.Setenv("HTTPS_PROXY", p.srv.URL)
 		t.Setenv("HTTP_PROXY", p.srv.URL)
-		c := f.client(f.config())
+		c := s.client(s.config())
 		if _, err := c.EnsureCIServer(ctxT(t), octane.CIServer{InstanceID: "iid"}); err != nil {
 			t.Fatal(err)
 		}
@@ -155,9 +156,9 @@ func TestProxy(t *testing.T) {
 }
 
 func TestTLS(t *testing.T) {
-	f := newFakeServer(t, true)
+	s := serveStandIn(t, sandbox.Options{}, serveOptions{TLS: true})
 	t.Run("unknown CA is a permanent error", func(t *testing.T) {
-		c := f.client(f.config())
+		c := s.client(s.config())
 		_, err := c.EnsureCIServer(ctxT(t), octane.CIServer{InstanceID: "iid"})
 		var oe *octane.Error
 		if !errors.As(err, &oe) || oe.Temporary || !strings.Contains(err.Error(), "certificate") || strings.Contains(err.Error(), "\n") {
@@ -165,15 +166,15 @@ func TestTLS(t *testing.T) {
 		}
 	})
 	t.Run("CA bundle", func(t *testing.T) {
-		cfg := f.config()
-		cfg.CAFile = writeCA(t, f.srv)
-		c := f.client(cfg)
+		cfg := s.config()
+		cfg.CAFile = writeCA(t, s)
+		c := s.client(cfg)
 		if _, err := c.EnsureCIServer(ctxT(t), octane.CIServer{InstanceID: "iid"}); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("a file without certificates is refused", func(t *testing.T) {
-		cfg := f.config()
+		cfg := s.config()
 		cfg.CAFile = filepath.Join(t.TempDir(), "empty.pem")
 		if err := os.WriteFile(cfg.CAFile, []byte("not pem"), 0o600); err != nil {
 			t.Fatal(err)
@@ -184,10 +185,10 @@ func TestTLS(t *testing.T) {
 	})
 	t.Run("insecure works and warns", func(t *testing.T) {
 		var logs bytes.Buffer
-		cfg := f.config()
+		cfg := s.config()
 		cfg.Insecure = true
 		cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-		c := f.client(cfg)
+		c := s.client(cfg)
 		if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "insecure") {
 			t.Fatalf("no warning logged: %q", logs.String())
 		}
