@@ -7,6 +7,7 @@
 package octane
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -19,6 +20,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+
+	"golang.org/x/net/http/httpproxy"
 )
 
 // Defaults applied by New when a field is zero.
@@ -97,8 +101,12 @@ type Config struct {
 	BuildReporting string
 	// Compression is how test-results payloads travel: CompressionGzip (the
 	// default when empty) or CompressionNone. See PostTestResults.
-	Compression    string
-	Proxy, NoProxy string // empty Proxy = from environment (HTTPS_PROXY/HTTP_PROXY/NO_PROXY)
+	Compression string
+	// Proxy is the proxy for every request ("host:port" means http://);
+	// empty = HTTPS_PROXY/HTTP_PROXY from the environment. NoProxy lists the
+	// hosts reached directly (empty = NO_PROXY). localhost and loopback
+	// addresses never go through a proxy. See proxyFunc.
+	Proxy, NoProxy string
 	CAFile         string // PEM bundle added to the system roots
 	Insecure       bool   // skip TLS verification; logs a warning
 	Timeout        time.Duration
@@ -112,6 +120,10 @@ type Config struct {
 
 	// getenv is used to read the proxy environment; nil = os.LookupEnv.
 	getenv func(string) (string, bool)
+	// dial, when set, is the transport's dialer (tests: a host name that
+	// is not loopback, mapped to a local server, since a loopback address
+	// never goes through a proxy).
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Environment variables read by ApplyEnv.
@@ -364,6 +376,9 @@ func (c Config) buildTransport() (http.RoundTripper, error) {
 		return nil, err
 	}
 	t.Proxy = pf
+	if c.dial != nil {
+		t.DialContext = c.dial
+	}
 	t.MaxIdleConnsPerHost = c.Concurrency + 1
 	t.ResponseHeaderTimeout = c.Timeout
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
@@ -388,143 +403,52 @@ func (c Config) buildTransport() (http.RoundTripper, error) {
 	return t, nil
 }
 
-// proxyFunc returns the proxy selector: the configured proxy, or the one from the
-// environment (HTTPS_PROXY, HTTP_PROXY and their lower-case forms). NoProxy (or
-// NO_PROXY when NoProxy is empty) lists hosts reached directly.
+// proxyFunc returns the proxy selector, nil when no proxy is set: Proxy for
+// https and http alike, or else the environment's HTTPS_PROXY and HTTP_PROXY
+// (either case; the lower-case one wins, as in Go). NoProxy, or NO_PROXY (either
+// case) when NoProxy is empty, lists the hosts reached directly, as
+// golang.org/x/net/http/httpproxy reads it (entries may be separated by spaces
+// too). httpproxy never proxies localhost nor a loopback address, even with
+// Proxy set.
 func (c Config) proxyFunc() (func(*http.Request) (*url.URL, error), error) {
-	env := func(names ...string) string {
-		for _, n := range names {
+	env := func(name string) string {
+		for _, n := range []string{strings.ToLower(name), name} {
 			if v, ok := c.getenv(n); ok && v != "" {
 				return v
 			}
 		}
 		return ""
 	}
-	noProxy := c.NoProxy
-	if noProxy == "" {
-		noProxy = env("NO_PROXY", "no_proxy")
+	pc := httpproxy.Config{NoProxy: c.NoProxy}
+	if pc.NoProxy == "" {
+		pc.NoProxy = env("NO_PROXY")
 	}
-	np := parseNoProxy(noProxy)
-	var httpsProxy, httpProxy *url.URL
-	fromEnv := c.Proxy == ""
-	if fromEnv {
-		if v := env("HTTPS_PROXY", "https_proxy"); v != "" {
-			u, err := parseProxyURL(v)
-			if err != nil {
-				return nil, fmt.Errorf("octane config: HTTPS_PROXY: %w", err)
-			}
-			httpsProxy = u
-		}
-		if v := env("HTTP_PROXY", "http_proxy"); v != "" {
-			u, err := parseProxyURL(v)
-			if err != nil {
-				return nil, fmt.Errorf("octane config: HTTP_PROXY: %w", err)
-			}
-			httpProxy = u
-		}
-	} else {
+	pc.NoProxy = strings.Join(strings.FieldsFunc(pc.NoProxy, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }), ",")
+	if c.Proxy != "" {
 		u, err := parseProxyURL(c.Proxy)
 		if err != nil {
 			return nil, fmt.Errorf("octane config: %w", err)
 		}
-		httpsProxy, httpProxy = u, u
+		pc.HTTPSProxy, pc.HTTPProxy = u.String(), u.String()
+	} else {
+		for _, v := range []struct {
+			name string
+			dst  *string
+		}{{"HTTPS_PROXY", &pc.HTTPSProxy}, {"HTTP_PROXY", &pc.HTTPProxy}} {
+			raw := env(v.name)
+			if raw == "" {
+				continue
+			}
+			u, err := parseProxyURL(raw)
+			if err != nil {
+				return nil, fmt.Errorf("octane config: %s: %w", v.name, err)
+			}
+			*v.dst = u.String()
+		}
 	}
-	if httpsProxy == nil && httpProxy == nil {
+	if pc.HTTPSProxy == "" && pc.HTTPProxy == "" {
 		return nil, nil
 	}
-	return func(r *http.Request) (*url.URL, error) {
-		host := r.URL.Hostname()
-		if fromEnv && isLoopback(host) {
-			// Same special case as net/http.ProxyFromEnvironment.
-			return nil, nil
-		}
-		if np.match(host, r.URL.Port()) {
-			return nil, nil
-		}
-		if r.URL.Scheme == "https" {
-			return httpsProxy, nil
-		}
-		return httpProxy, nil
-	}, nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-type noProxyEntry struct {
-	all    bool
-	cidr   *net.IPNet
-	ip     net.IP
-	domain string // lower case, without leading dot
-	exact  bool   // no leading dot: matches the host and its subdomains; with: subdomains only
-	port   string
-}
-
-type noProxyList []noProxyEntry
-
-// parseNoProxy reads a NO_PROXY list: comma or space separated hosts, domains
-// (".example.com" = subdomains only), IPs, CIDRs, optional ":port", or "*".
-func parseNoProxy(s string) noProxyList {
-	var l noProxyList
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
-		f = strings.ToLower(strings.TrimSpace(f))
-		if f == "" {
-			continue
-		}
-		if f == "*" {
-			l = append(l, noProxyEntry{all: true})
-			continue
-		}
-		if _, n, err := net.ParseCIDR(f); err == nil {
-			l = append(l, noProxyEntry{cidr: n})
-			continue
-		}
-		var e noProxyEntry
-		if h, p, err := net.SplitHostPort(f); err == nil {
-			f, e.port = h, p
-		}
-		if ip := net.ParseIP(strings.Trim(f, "[]")); ip != nil {
-			e.ip = ip
-			l = append(l, e)
-			continue
-		}
-		if strings.HasPrefix(f, "*.") {
-			f = f[1:]
-		}
-		e.exact = !strings.HasPrefix(f, ".")
-		e.domain = strings.TrimPrefix(f, ".")
-		l = append(l, e)
-	}
-	return l
-}
-
-func (l noProxyList) match(host, port string) bool {
-	host = strings.ToLower(host)
-	ip := net.ParseIP(host)
-	for _, e := range l {
-		switch {
-		case e.all:
-			return true
-		case e.port != "" && e.port != port:
-			continue
-		case e.cidr != nil:
-			if ip != nil && e.cidr.Contains(ip) {
-				return true
-			}
-		case e.ip != nil:
-			if ip != nil && e.ip.Equal(ip) {
-				return true
-			}
-		case e.domain != "":
-			if (e.exact && host == e.domain) || strings.HasSuffix(host, "."+e.domain) {
-				return true
-			}
-		}
-	}
-	return false
+	proxyForURL := pc.ProxyFunc()
+	return func(r *http.Request) (*url.URL, error) { return proxyForURL(r.URL) }, nil
 }
