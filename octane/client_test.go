@@ -46,7 +46,7 @@ func TestNewValidates(t *testing.T) {
 		{"no creds", func(c *octane.Config) { c.ClientID, c.ClientSecret = "", "" }, "no credentials"},
 		{"half key", func(c *octane.Config) { c.ClientSecret = "" }, "need both client_id and client_secret"},
 		{"both", func(c *octane.Config) { c.User, c.Password = "u", "p" }, "choose one"},
-		{"bad proxy", func(c *octane.Config) { c.Proxy = "ftp://proxy:1" }, "unsupported scheme"},
+		{"bad proxy", func(c *octane.Config) { c.Proxy = "ftp://u:hunter2@proxy:1" }, `proxy "ftp://u:[redacted]@proxy:1": unsupported scheme`},
 		{"missing CA", func(c *octane.Config) { c.CAFile = "/nonexistent/ca.pem" }, "CA bundle"},
 		{"compression none", func(c *octane.Config) { c.Compression = "none" }, ""},
 		{"compression GZIP", func(c *octane.Config) { c.Compression = "GZIP" }, ""},

@@ -170,32 +170,11 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) {
 	}
 }
 
-const redacted = "[redacted]"
-
-func redact(s string) string {
-	if s == "" {
-		return ""
-	}
-	return redacted
-}
-
-// redactURL hides a password in a URL's user info.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		if strings.Contains(s, "@") {
-			return redacted
-		}
-		return s
-	}
-	return u.Redacted()
-}
-
 // String describes c without its secrets.
 func (c Config) String() string {
 	return fmt.Sprintf("octane.Config{URL:%q SharedSpace:%q Workspace:%q ClientID:%q ClientSecret:%q User:%q Password:%q Proxy:%q NoProxy:%q CAFile:%q Insecure:%t Timeout:%s RateLimit:%g Concurrency:%d}",
-		redactURL(c.URL), c.SharedSpace, c.Workspace, c.ClientID, redact(c.ClientSecret), c.User, redact(c.Password),
-		redactURL(c.Proxy), c.NoProxy, c.CAFile, c.Insecure, c.Timeout, c.RateLimit, c.Concurrency)
+		RedactURL(c.URL), c.SharedSpace, c.Workspace, c.ClientID, redact(c.ClientSecret), c.User, redact(c.Password),
+		RedactURL(c.Proxy), c.NoProxy, c.CAFile, c.Insecure, c.Timeout, c.RateLimit, c.Concurrency)
 }
 
 // GoString is String, so that %#v does not print secrets either.
@@ -204,14 +183,14 @@ func (c Config) GoString() string { return c.String() }
 // LogValue is the slog form of c, without secrets.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("url", redactURL(c.URL)),
+		slog.String("url", RedactURL(c.URL)),
 		slog.String("shared_space", c.SharedSpace),
 		slog.String("workspace", c.Workspace),
 		slog.String("client_id", c.ClientID),
 		slog.String("client_secret", redact(c.ClientSecret)),
 		slog.String("user", c.User),
 		slog.String("password", redact(c.Password)),
-		slog.String("proxy", redactURL(c.Proxy)),
+		slog.String("proxy", RedactURL(c.Proxy)),
 		slog.String("no_proxy", c.NoProxy),
 		slog.String("ca_file", c.CAFile),
 		slog.Bool("insecure", c.Insecure),
@@ -296,15 +275,15 @@ func (c Config) validate() (*url.URL, error) {
 	if c.URL != "" {
 		switch {
 		case err != nil:
-			errs = append(errs, fmt.Errorf("the Octane URL %q: %w", redactURL(c.URL), errors.Unwrap(err)))
+			errs = append(errs, fmt.Errorf("the Octane URL %q: %w", RedactURL(c.URL), errors.Unwrap(err)))
 		case u.Scheme != "http" && u.Scheme != "https":
-			errs = append(errs, fmt.Errorf("the Octane URL %q: scheme must be http or https", redactURL(c.URL)))
+			errs = append(errs, fmt.Errorf("the Octane URL %q: scheme must be http or https", RedactURL(c.URL)))
 		case u.Host == "":
-			errs = append(errs, fmt.Errorf("the Octane URL %q: no host", redactURL(c.URL)))
+			errs = append(errs, fmt.Errorf("the Octane URL %q: no host", RedactURL(c.URL)))
 		case u.User != nil:
-			errs = append(errs, fmt.Errorf("the Octane URL %q: put credentials in client_id/client_secret or user/password, not in the URL", redactURL(c.URL)))
+			errs = append(errs, fmt.Errorf("the Octane URL %q: put credentials in client_id/client_secret or user/password, not in the URL", RedactURL(c.URL)))
 		case u.RawQuery != "" || u.Fragment != "":
-			errs = append(errs, fmt.Errorf("the Octane URL %q: must not carry a query or fragment", redactURL(c.URL)))
+			errs = append(errs, fmt.Errorf("the Octane URL %q: must not carry a query or fragment", RedactURL(c.URL)))
 		}
 	}
 	for _, f := range []struct{ name, v string }{{"shared space", c.SharedSpace}, {"workspace", c.Workspace}} {
@@ -355,12 +334,12 @@ func parseProxyURL(s string) (*url.URL, error) {
 	}
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("proxy %q is not a URL", redactURL(s))
+		return nil, fmt.Errorf("proxy %q is not a URL", RedactURL(s))
 	}
 	switch u.Scheme {
 	case "http", "https", "socks5", "socks5h":
 	default:
-		return nil, fmt.Errorf("proxy %q: unsupported scheme %q", redactURL(s), u.Scheme)
+		return nil, fmt.Errorf("proxy %q: unsupported scheme %q", RedactURL(s), u.Scheme)
 	}
 	return u, nil
 }

@@ -131,9 +131,11 @@ func TestProxyErrors(t *testing.T) {
 		env   map[string]string
 		want  string
 	}{
-		{"ftp://u:pw-Secret-1@proxy:1", nil, `@proxy:1": unsupported scheme "ftp"`},
-		{"", map[string]string{"HTTPS_PROXY": "gopher://u:pw-Secret-1@proxy:70"}, `HTTPS_PROXY: proxy "gopher://u:`},
-		{"", map[string]string{"http_proxy": "http://u:pw-Secret-1@"}, `HTTP_PROXY: proxy "http://u:`},
+		{"ftp://u:pw-Secret-1@proxy:1", nil, `proxy "ftp://u:[redacted]@proxy:1": unsupported scheme "ftp"`},
+		{"http://u:pw-Secret-1@[::1", nil, `proxy "http://u:[redacted]@[::1" is not a URL`},
+		{"u:pw-Secret-1@proxy:x", nil, `proxy "http://u:[redacted]@proxy:x" is not a URL`},
+		{"", map[string]string{"HTTPS_PROXY": "gopher://u:pw-Secret-1@proxy:70"}, `HTTPS_PROXY: proxy "gopher://u:[redacted]@proxy:70": unsupported scheme "gopher"`},
+		{"", map[string]string{"http_proxy": "http://u:pw-Secret-1@"}, `HTTP_PROXY: proxy "http://u:[redacted]@" is not a URL`},
 	}
 	for _, tc := range tests {
 		cfg := Config{Proxy: tc.proxy, getenv: func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }}
