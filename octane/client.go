@@ -72,7 +72,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	if cfg.Insecure {
-		cfg.Logger.Warn("octane: TLS certificate verification is OFF (insecure); anyone on the network path can read the credentials and results", "url", base.Redacted())
+		cfg.Logger.Warn("octane: TLS certificate verification is OFF (insecure); anyone on the network path can read the credentials and results", "url", RedactURL(base.String()))
 	}
 	jar := newSessionJar()
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -226,7 +226,7 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 			lastErr.Description = c.scrub(lastErr.Description)
 			lastErr.TargetRefused = targetRefused(resp.status, r.url, strings.HasSuffix(r.url, "/authentication/sign_in"))
 			if resp.status >= 300 && resp.status < 400 {
-				lastErr.Description = "redirected to " + redactURL(resp.header.Get("Location")) + " (wrong URL or context path, or an SSO login page)"
+				lastErr.Description = "redirected to " + RedactURL(resp.header.Get("Location")) + " (wrong URL or context path, or an SSO login page)"
 			}
 			// A 429 or 503 answer means the request was not processed; other
 			// temporary statuses (502, 504, 408) leave the outcome unknown.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,22 +15,11 @@ import (
 	"time"
 
 	"github.com/octane-import/octane-import/octane"
+	"github.com/octane-import/octane-import/sandbox"
 )
 
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-func mustGzip(t *testing.T, s string) []byte {
-	t.Helper()
-	z, err := octane.Gzip([]byte(s))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return z
-}
+// These tests run each call of the client against the stand-in Octane
+// (package sandbox) over real HTTP; see harness_test.go.
 
 const smallPayload = `<?xml version="1.0" encoding="UTF-8"?>
 <test_result>
@@ -58,7 +46,7 @@ func TestNewValidates(t *testing.T) {
 		{"no creds", func(c *octane.Config) { c.ClientID, c.ClientSecret = "", "" }, "no credentials"},
 		{"half key", func(c *octane.Config) { c.ClientSecret = "" }, "need both client_id and client_secret"},
 		{"both", func(c *octane.Config) { c.User, c.Password = "u", "p" }, "choose one"},
-		{"bad proxy", func(c *octane.Config) { c.Proxy = "ftp://proxy:1" }, "unsupported scheme"},
+		{"bad proxy", func(c *octane.Config) { c.Proxy = "ftp://u:hunter2@proxy:1" }, `proxy "ftp://u:[redacted]@proxy:1": unsupported scheme`},
 		{"missing CA", func(c *octane.Config) { c.CAFile = "/nonexistent/ca.pem" }, "CA bundle"},
 		{"compression none", func(c *octane.Config) { c.Compression = "none" }, ""},
 		{"compression GZIP", func(c *octane.Config) { c.Compression = "GZIP" }, ""},
@@ -117,12 +105,12 @@ func TestApplyEnv(t *testing.T) {
 }
 
 func TestConfigNeverPrintsSecrets(t *testing.T) {
-	cfg := octane.Config{URL: "https://o", SharedSpace: "1", Workspace: "2", ClientID: "id", ClientSecret: fakeSecret, Password: fakePass, Proxy: "http://pu:proxy-Pass-9@proxy:3128"}
+	cfg := octane.Config{URL: "https://o", SharedSpace: "1", Workspace: "2", ClientID: "id", ClientSecret: testSecret, Password: testPass, Proxy: "http://pu:proxy-Pass-9@proxy:3128"}
 	var logs bytes.Buffer
 	slog.New(slog.NewJSONHandler(&logs, nil)).Info("config", "cfg", cfg)
 	slog.New(slog.NewTextHandler(&logs, nil)).Info("config", "cfg", cfg)
 	out := fmt.Sprintf("%v %+v %#v %s", cfg, cfg, cfg, cfg.String()) + logs.String()
-	for _, secret := range []string{fakeSecret, fakePass, "proxy-Pass-9"} {
+	for _, secret := range []string{testSecret, testPass, "proxy-Pass-9"} {
 		if strings.Contains(out, secret) {
 			t.Fatalf("secret %q printed:\n%s", secret, out)
 		}
@@ -132,64 +120,99 @@ func TestConfigNeverPrintsSecrets(t *testing.T) {
 	}
 }
 
-func TestEnsureCIServer(t *testing.T) {
-	f := newFake(t)
-	for i := range 5 {
-		f.servers = append(f.servers, map[string]any{"id": fmt.Sprint(100 + i), "type": "ci_server", "name": fmt.Sprintf("srv %d", i), "instance_id": fmt.Sprintf("iid-%d", i)})
-	}
-	c := f.client(f.config())
-	ctx := ctxT(t)
+// payloadNamed is smallPayload with another test name: another payload for
+// Octane's dedup.
+func payloadNamed(name string) string {
+	return strings.Replace(smallPayload, `name="t"`, `name="`+name+`"`, 1)
+}
 
-	// Found on the third page (PageSize 2): no create.
+func TestEnsureCIServer(t *testing.T) {
+	s := newStandIn(t, sandbox.Options{})
+	ctx := ctxT(t)
+	// Five servers another importer made before this client starts.
+	other := s.client(s.config())
+	var ids []string
+	for i := range 5 {
+		srv, err := other.EnsureCIServer(ctx, octane.CIServer{InstanceID: fmt.Sprintf("iid-%d", i), Name: fmt.Sprintf("srv %d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, srv.ID)
+	}
+	c := s.client(s.config())
+	creates := s.count("POST", "/ci_servers")
+
+	// Found by its instance id: no create.
 	got, err := c.EnsureCIServer(ctx, octane.CIServer{InstanceID: "iid-4", Name: "srv 4"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.ID != "104" || got.InstanceID != "iid-4" {
-		t.Fatalf("found %+v", got)
+	if got.ID != ids[4] || got.InstanceID != "iid-4" {
+		t.Fatalf("found %+v, want id %s", got, ids[4])
 	}
-	if n := f.count("POST " + f.wsPrefix() + "ci_servers"); n != 0 {
+	if n := s.count("POST", "/ci_servers") - creates; n != 0 {
 		t.Fatalf("%d creates for an existing server", n)
 	}
 
 	// Created when absent, with a name that needs query escaping.
-	s := octane.CIServer{InstanceID: "new^(iid)\\x", Name: "Jenkins (main) ^", Type: "jenkins", URL: "https://ci"}
-	got, err = c.EnsureCIServer(ctx, s)
+	want := octane.CIServer{InstanceID: "new^(iid)\\x", Name: "Jenkins (main) ^", Type: "jenkins", URL: "https://ci"}
+	got, err = c.EnsureCIServer(ctx, want)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.ID == "" || got.InstanceID != s.InstanceID || got.Name != s.Name || got.Type != "jenkins" || got.URL != "https://ci" {
+	if got.ID == "" || got.InstanceID != want.InstanceID || got.Name != want.Name || got.Type != "jenkins" || got.URL != "https://ci" {
 		t.Fatalf("created %+v", got)
 	}
-	again, err := c.EnsureCIServer(ctx, s)
+	again, err := c.EnsureCIServer(ctx, want)
 	if err != nil || again.ID != got.ID {
 		t.Fatalf("second ensure = %+v, %v; want the same id %s", again, err, got.ID)
 	}
-	if n := f.count("POST " + f.wsPrefix() + "ci_servers"); n != 1 {
+	if n := s.count("POST", "/ci_servers") - creates; n != 1 {
 		t.Fatalf("%d creates, want 1", n)
+	}
+	if all := s.Servers(); len(all) != 6 || all[5] != (sandbox.CIServer{ID: got.ID, InstanceID: want.InstanceID, Name: want.Name, Type: "jenkins", URL: "https://ci"}) {
+		t.Fatalf("the stand-in holds %+v", all)
+	}
+}
+
+// anotherImporter runs fn on a second client of s when the stand-in receives
+// the next request matching method and suffix, before serving it: another
+// importer acting between this client's lookup and its create. The returned
+// function waits for fn's error.
+func anotherImporter(t *testing.T, s *standIn, method, suffix string, fn func(ctx context.Context, other *octane.Client) error) (wait func() error) {
+	other := s.client(s.config())
+	ctx := ctxT(t)
+	done := make(chan error, 1)
+	s.Inject(sandbox.Fault{Kind: sandbox.Hook, Method: method, Path: suffix, Hook: func() { done <- fn(ctx, other) }})
+	return func() error {
+		select {
+		case err := <-done:
+			return err
+		default:
+			return errors.New("the other importer never ran")
+		}
 	}
 }
 
 func TestEnsureCIServerRace(t *testing.T) {
 	// Another importer creates the server between our query and our create:
 	// the create collides (409 duplicate) and the client re-queries.
-	f := newFake(t)
-	var raced atomic.Bool
-	f.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
-		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/ci_servers") && raced.CompareAndSwap(false, true) {
-			f.mu.Lock()
-			f.servers = append(f.servers, map[string]any{"id": "777", "name": "shared", "instance_id": "iid-race"})
-			f.mu.Unlock()
-		}
-		return false
+	s := newStandIn(t, sandbox.Options{})
+	var theirs octane.CIServer
+	wait := anotherImporter(t, s, "POST", "/ci_servers", func(ctx context.Context, other *octane.Client) (err error) {
+		theirs, err = other.EnsureCIServer(ctx, octane.CIServer{InstanceID: "iid-race", Name: "shared"})
+		return err
 	})
-	c := f.client(f.config())
+	c := s.client(s.config())
 	got, err := c.EnsureCIServer(ctxT(t), octane.CIServer{InstanceID: "iid-race", Name: "shared"})
+	if err := wait(); err != nil {
+		t.Fatal(err)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.ID != "777" {
-		t.Fatalf("got %+v, want the other creator's 777", got)
+	if got.ID != theirs.ID || len(s.Servers()) != 1 {
+		t.Fatalf("got %+v, want the other creator's %s (servers %+v)", got, theirs.ID, s.Servers())
 	}
 
 	// Same name, another instance id: a clear error, not a loop.
@@ -200,8 +223,8 @@ func TestEnsureCIServerRace(t *testing.T) {
 }
 
 func TestEnsurePipeline(t *testing.T) {
-	f := newFake(t)
-	c := f.client(f.config())
+	s := newStandIn(t, sandbox.Options{})
+	c := s.client(s.config())
 	ctx := ctxT(t)
 	srv, err := c.EnsureCIServer(ctx, octane.CIServer{InstanceID: "iid", Name: "srv"})
 	if err != nil {
@@ -215,14 +238,15 @@ func TestEnsurePipeline(t *testing.T) {
 	if got.ID == "" || got.Name != p.Name || got.ServerID != srv.ID || len(got.Jobs) != 2 {
 		t.Fatalf("created %+v", got)
 	}
-	f.mu.Lock()
-	pl := f.pipelines[0]
-	f.mu.Unlock()
+	pl := s.sentJSON("POST", "/pipelines")["data"].([]any)[0].(map[string]any)
 	if pl["root_job_ci_id"] != "root" || fmt.Sprint(pl["ci_server"]) != fmt.Sprint(map[string]any{"type": "ci_server", "id": srv.ID}) {
 		t.Fatalf("pipeline sent as %v", pl)
 	}
 	if jobs := pl["jobs"].([]any); len(jobs) != 2 || jobs[0].(map[string]any)["jobCiId"] != "root" {
 		t.Fatalf("jobs sent as %v (root first)", pl["jobs"])
+	}
+	if stored := s.Pipelines(); len(stored) != 1 || stored[0].ID != got.ID || stored[0].RootJobCIID != "root" || stored[0].ServerID != srv.ID {
+		t.Fatalf("the stand-in holds %+v", stored)
 	}
 
 	// Existing pipeline, one more job: only that job is added, as the GitHub
@@ -235,19 +259,21 @@ func TestEnsurePipeline(t *testing.T) {
 	if got2.ID != got.ID {
 		t.Fatalf("second ensure made pipeline %s, want %s", got2.ID, got.ID)
 	}
-	f.mu.Lock()
-	last := f.jobs[len(f.jobs)-1]
-	njobs := len(f.jobs)
-	f.mu.Unlock()
-	if _, has := last["pipeline"]; njobs != 3 || last["ci_id"] != "e2e" || has || fmt.Sprint(last["ci_server"]) != fmt.Sprint(map[string]any{"type": "ci_server", "id": srv.ID}) {
-		t.Fatalf("jobs now %d, last %v", njobs, last)
+	sent := s.sentJSON("POST", "/ci_jobs")["data"].([]any)
+	job := sent[0].(map[string]any)
+	if _, has := job["pipeline"]; len(sent) != 1 || job["ci_id"] != "e2e" || has || fmt.Sprint(job["ci_server"]) != fmt.Sprint(map[string]any{"type": "ci_server", "id": srv.ID}) {
+		t.Fatalf("ci_jobs sent as %v", sent)
+	}
+	jobs := s.Jobs()
+	if last := jobs[len(jobs)-1]; len(jobs) != 3 || last.CIID != "e2e" || last.PipelineID != "" || last.ServerID != srv.ID {
+		t.Fatalf("jobs now %+v", jobs)
 	}
 	// Complete pipeline: no write at all.
-	before := f.count("POST ")
+	before := s.count("POST", "")
 	if _, err := c.EnsurePipeline(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	if after := f.count("POST "); after != before {
+	if after := s.count("POST", ""); after != before {
 		t.Fatalf("%d writes for a complete pipeline", after-before)
 	}
 	if _, err := c.EnsurePipeline(ctx, octane.Pipeline{Name: "x", ServerID: srv.ID}); err == nil {
@@ -256,10 +282,15 @@ func TestEnsurePipeline(t *testing.T) {
 }
 
 func TestPutBuild(t *testing.T) {
-	f := newFake(t)
-	c := f.client(f.config())
+	s := newStandIn(t, sandbox.Options{})
+	c := s.client(s.config())
 	ctx := ctxT(t)
-	if _, err := c.EnsureCIServer(ctx, octane.CIServer{InstanceID: "iid", Name: "srv"}); err != nil {
+	srv, err := c.EnsureCIServer(ctx, octane.CIServer{InstanceID: "iid", Name: "srv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The stand-in, as Octane, takes builds of jobs it knows only.
+	if _, err := c.EnsurePipeline(ctx, octane.Pipeline{Name: "p", ServerID: srv.ID, Jobs: []octane.Job{{CIID: "root"}, {CIID: "unit"}}}); err != nil {
 		t.Fatal(err)
 	}
 	start := time.UnixMilli(1456679398786)
@@ -268,9 +299,7 @@ func TestPutBuild(t *testing.T) {
 	if err := c.PutBuild(ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	f.mu.Lock()
-	got := f.builds["iid/unit/42"]
-	f.mu.Unlock()
+	got := s.sentJSON("PUT", "/analytics/ci/builds")
 	want := `map[buildCiId:42 buildName:42 causes:[map[buildCiId:42 jobCiId:root]] duration:120490 jobCiId:unit parameters:[map[name:branch type:string value:main]] result:success serverCiId:iid startTime:1.456679398786e+12 status:finished]`
 	if fmt.Sprint(got) != want {
 		t.Fatalf("build sent as\n%v\nwant\n%s", got, want)
@@ -279,13 +308,15 @@ func TestPutBuild(t *testing.T) {
 	if err := c.PutBuild(ctx, octane.Build{ServerCIID: "iid", JobCIID: "root", BuildCIID: "43", Start: start, Status: "running"}); err != nil {
 		t.Fatal(err)
 	}
-	f.mu.Lock()
-	got = f.builds["iid/root/43"]
-	f.mu.Unlock()
+	got = s.sentJSON("PUT", "/analytics/ci/builds")
 	if _, has := got["duration"]; has || got["result"] != "unavailable" || got["status"] != "running" {
 		t.Fatalf("running build sent as %v", got)
 	}
+	if stored := s.Builds(); len(stored) != 2 || stored[0].Duration != 120490 || stored[0].Result != "success" || stored[1].Status != "running" {
+		t.Fatalf("the stand-in holds %+v", stored)
+	}
 	// Refused before sending.
+	sent := len(s.Requests())
 	for _, bad := range []octane.Build{
 		{ServerCIID: "iid", JobCIID: "j", BuildCIID: "1", Result: "success"},                             // no start
 		{ServerCIID: "iid", JobCIID: "j", BuildCIID: "1", Start: start},                                  // finished without result
@@ -296,17 +327,21 @@ func TestPutBuild(t *testing.T) {
 			t.Errorf("PutBuild(%+v) accepted", bad)
 		}
 	}
-	// Unknown server: typed 404 with the server's message.
-	err := c.PutBuild(ctx, octane.Build{ServerCIID: "nope", JobCIID: "j", BuildCIID: "1", Start: start, Result: "success"})
+	if n := len(s.Requests()) - sent; n != 0 {
+		t.Errorf("%d requests sent for builds refused before sending", n)
+	}
+	// Unknown server: a typed 404 with Octane's message. (The code is the
+	// stand-in's, platform.entity_not_found: the real one is undocumented.)
+	err = c.PutBuild(ctx, octane.Build{ServerCIID: "nope", JobCIID: "j", BuildCIID: "1", Start: start, Result: "success"})
 	var oe *octane.Error
-	if !errors.As(err, &oe) || oe.Status != 404 || oe.Code != "ci.unknown_server" || oe.Temporary {
+	if !errors.As(err, &oe) || oe.Status != 404 || oe.Code != "platform.entity_not_found" || !strings.Contains(oe.Description, `"nope"`) || oe.Temporary {
 		t.Fatalf("err = %#v", err)
 	}
 }
 
 func TestTestResultsAndWait(t *testing.T) {
-	f := newFake(t)
-	c := f.client(f.config())
+	s := newStandIn(t, sandbox.Options{})
+	c := s.client(s.config())
 	ctx := ctxT(t)
 	task, err := c.PostTestResults(ctx, mustGzip(t, smallPayload), true)
 	if err != nil {
@@ -315,13 +350,11 @@ func TestTestResultsAndWait(t *testing.T) {
 	if task.ID == "" || task.Status != "queued" || task.Done() {
 		t.Fatalf("task %+v", task)
 	}
-	f.mu.Lock()
-	h := f.lastHeaders
-	f.mu.Unlock()
+	h := s.last("POST", "/test-results").Header
 	if h.Get("Content-Type") != "application/xml" || h.Get("Content-Encoding") != "application/gzip" {
 		t.Fatalf("headers %v", h)
 	}
-	if n := f.count("POST " + f.wsPrefix() + "test-results"); n != 1 {
+	if n := s.count("POST", "/test-results"); n != 1 {
 		t.Fatalf("%d posts", n)
 	}
 	done, err := c.WaitTask(ctx, task.ID)
@@ -331,30 +364,36 @@ func TestTestResultsAndWait(t *testing.T) {
 	if done.Status != octane.TaskSuccess || !done.Done() || done.ID != task.ID {
 		t.Fatalf("final task %+v", done)
 	}
-	// A failed task returns its details; WaitTask is not an error.
-	f.mu.Lock()
-	f.taskStatus[task.ID] = []string{"running", "failed"}
-	f.mu.Unlock()
-	done, err = c.WaitTask(ctx, task.ID)
+	// A failed task returns its details; WaitTask is not an error. (Octane
+	// does not change a finished task: this is another payload's task.)
+	s.FailNextTasks(1, "release_ref id 2147483647 not found")
+	failing, err := c.PostTestResults(ctx, mustGzip(t, payloadNamed("fails")), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err = c.WaitTask(ctx, failing.ID)
 	if err != nil || done.Status != octane.TaskFailed || !strings.Contains(done.ErrorDetails, "not found") {
 		t.Fatalf("failed task = %+v, %v", done, err)
 	}
-	if _, err := c.PostTestResults(ctx, []byte(smallPayload), false); err == nil {
-		t.Fatal("plain XML must be refused: the caller passes gzip bytes")
+	sent := len(s.Requests())
+	if _, err := c.PostTestResults(ctx, []byte(smallPayload), false); err == nil || len(s.Requests()) != sent {
+		t.Fatal("plain XML must be refused before sending: the caller passes gzip bytes")
 	}
 	// 400 from the XSD check is permanent and says why.
 	_, err = c.PostTestResults(ctx, mustGzip(t, "<nope/>"), false)
 	var oe *octane.Error
-	if !errors.As(err, &oe) || oe.Status != 400 || oe.Code != "testbox.xsd_validation" || octane.IsTemporary(err) {
+	if !errors.As(err, &oe) || oe.Status != 400 || oe.Code != "testbox.xml_validation_error" || octane.IsTemporary(err) {
 		t.Fatalf("err = %v", err)
 	}
 	// WaitTask stops with the context.
-	f.mu.Lock()
-	f.taskStatus[task.ID] = []string{"running"}
-	f.mu.Unlock()
+	s.OverrideNextTasks(1, sandbox.TaskOverride{Status: sandbox.TaskRunning})
+	stuck, err := c.PostTestResults(ctx, mustGzip(t, payloadNamed("stuck")), false)
+	if err != nil {
+		t.Fatal(err)
+	}
 	short, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
 	defer cancel()
-	if _, err := c.WaitTask(short, task.ID); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := c.WaitTask(short, stuck.ID); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("WaitTask on a stuck task = %v", err)
 	}
 }
@@ -363,45 +402,31 @@ func TestLostTestResultsResponseNoDuplicate(t *testing.T) {
 	// The first POST reaches the server and is processed, then the connection
 	// drops before the answer. The client sends the same bytes again; Octane's
 	// hash dedup answers with the original task: one task, no duplicate runs.
-	f := newFake(t)
-	var dropped atomic.Bool
-	f.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
-		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/test-results") && dropped.CompareAndSwap(false, true) {
-			rec := &discardWriter{h: http.Header{}}
-			f.setIntercept(nil)
-			f.ServeHTTP(rec, r) // processed for real
-			dropConnection(t, w)
-			return true
-		}
-		return false
-	})
-	c := f.client(f.config())
+	s := newStandIn(t, sandbox.Options{})
+	s.Inject(sandbox.Fault{Method: "POST", Path: "/test-results", Kind: sandbox.DropAfterProcess})
+	c := s.client(s.config())
 	z := mustGzip(t, smallPayload)
 	task, err := c.PostTestResults(ctxT(t), z, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.taskPosts != 1 || len(f.payloads) != 2 {
-		t.Fatalf("tasks created %d, payloads received %d; want 1 and 2", f.taskPosts, len(f.payloads))
+	tasks := s.Tasks()
+	if len(tasks) != 1 || tasks[0].Posts != 2 || len(s.Runs()) != 1 {
+		t.Fatalf("tasks %+v, %d runs; want 1 task posted twice, 1 run", tasks, len(s.Runs()))
 	}
-	if !bytes.Equal(f.payloads[0], f.payloads[1]) || !bytes.Equal(f.payloads[0], z) {
+	var payloads [][]byte
+	for _, r := range s.wireRequests() {
+		if r.Method == "POST" && strings.HasSuffix(r.Path, "/test-results") {
+			payloads = append(payloads, r.Body)
+		}
+	}
+	if len(payloads) != 2 || !bytes.Equal(payloads[0], payloads[1]) || !bytes.Equal(payloads[0], z) {
 		t.Fatal("the resent payload differs from the first")
 	}
-	if task.ID != f.tasks[sha(smallPayload)] {
-		t.Fatalf("task %s, want the original %s", task.ID, f.tasks[sha(smallPayload)])
+	if task.ID != tasks[0].ID {
+		t.Fatalf("task %s, want the original %s", task.ID, tasks[0].ID)
 	}
 }
-
-type discardWriter struct {
-	h      http.Header
-	status int
-}
-
-func (d *discardWriter) Header() http.Header         { return d.h }
-func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (d *discardWriter) WriteHeader(s int)           { d.status = s }
 
 func TestErrorClasses(t *testing.T) {
 	html503 := "<!DOCTYPE html>\n<html><head><title>503 Service Temporarily Unavailable</title></head>\n<body><h1>Service Temporarily Unavailable</h1>\n<p>The server is temporarily unable to service your request.</p></body></html>\n"
@@ -433,34 +458,20 @@ func TestErrorClasses(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFake(t)
-			f.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
-				if strings.Contains(r.URL.Path, "/ci_servers") {
-					if tc.ctype != "" {
-						w.Header().Set("Content-Type", tc.ctype)
-					}
-					w.WriteHeader(tc.status)
-					_, _ = io.WriteString(w, tc.body)
-					return true
-				}
-				return false
-			})
-			c := f.client(f.config())
-			var err error
-			if tc.call == "get" {
-				_, err = c.EnsureCIServer(ctxT(t), octane.CIServer{InstanceID: "x"})
-			} else {
-				f.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
-					if r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/ci_servers") {
-						w.Header().Set("Content-Type", tc.ctype)
-						w.WriteHeader(tc.status)
-						_, _ = io.WriteString(w, tc.body)
-						return true
-					}
-					return false
-				})
-				_, err = c.EnsureCIServer(ctxT(t), octane.CIServer{InstanceID: "x"})
+			s := newStandIn(t, sandbox.Options{})
+			method := "GET"
+			if tc.call == "create" {
+				method = "POST"
 			}
+			// Every such request gets this answer: the status, the body and
+			// the Content-Type (none when "") as a server or a proxy sends them.
+			h := http.Header{}
+			if tc.ctype != "" {
+				h.Set("Content-Type", tc.ctype)
+			}
+			s.Inject(sandbox.Fault{Kind: sandbox.Reply, Method: method, Path: "/ci_servers", Times: 100, Code: tc.status, Header: h, Body: tc.body})
+			c := s.client(s.config())
+			_, err := c.EnsureCIServer(ctxT(t), octane.CIServer{InstanceID: "x"})
 			var oe *octane.Error
 			if !errors.As(err, &oe) {
 				t.Fatalf("err = %v, want *octane.Error", err)
@@ -475,36 +486,46 @@ func TestErrorClasses(t *testing.T) {
 			if strings.ContainsAny(msg, "\n<") || strings.Contains(msg, "huge") || len(msg) > 600 {
 				t.Fatalf("message not one clean line: %q", msg)
 			}
-			method := "GET "
-			if tc.call == "create" {
-				method = "POST "
-			}
 			// A create that collided re-queries; count only the failing call.
-			if n := f.count(method + f.wsPrefix() + "ci_servers"); n != tc.wantTries && !(tc.call == "create" && oe.HasCode(octane.CodeDuplicateEntity)) {
+			if n := s.count(method, "/ci_servers"); n != tc.wantTries && !(tc.call == "create" && oe.HasCode(octane.CodeDuplicateEntity)) {
 				t.Fatalf("%d attempts, want %d", n, tc.wantTries)
 			}
 		})
 	}
 }
 
+// signIns counts the sign-ins the stand-in accepted and those that arrived
+// with a cookie.
+func signIns(s *standIn) (accepted, withCookie int) {
+	for _, r := range s.Requests() {
+		if r.Path == "/authentication/sign_in" && r.Status == http.StatusOK {
+			accepted++
+		}
+	}
+	for _, r := range s.wireRequests() {
+		if strings.HasSuffix(r.Path, "/authentication/sign_in") && r.Header.Get("Cookie") != "" {
+			withCookie++
+		}
+	}
+	return accepted, withCookie
+}
+
 func TestReSignInSingleFlight(t *testing.T) {
-	f := newFake(t)
-	f.signInDelay = 20 * time.Millisecond
-	c := f.client(f.config())
+	s := newStandIn(t, sandbox.Options{})
+	// Sign-ins are slow, so that concurrent callers pile up.
+	s.Inject(sandbox.Fault{Kind: sandbox.Latency, Method: "POST", Path: "/authentication/sign_in", Delay: 20 * time.Millisecond, Times: 100})
+	c := s.client(s.config())
 	ctx := ctxT(t)
 	task, err := c.PostTestResults(ctx, mustGzip(t, smallPayload), false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.mu.Lock()
-	f.taskStatus[task.ID] = []string{"running"}
-	f.mu.Unlock()
 
 	// Many goroutines sign in once together, then the session expires and they
 	// all get a 401 at once: exactly one more sign-in, everyone replays.
 	for round, wantSignIns := range []int{1, 2} {
 		if round == 1 {
-			f.expireSessions()
+			s.ExpireSessionsAfter(0)
 		}
 		var wg sync.WaitGroup
 		errs := make(chan error, 40)
@@ -520,9 +541,7 @@ func TestReSignInSingleFlight(t *testing.T) {
 		for err := range errs {
 			t.Fatal(err)
 		}
-		f.mu.Lock()
-		n, withCookie := f.signIns, f.signInCookies
-		f.mu.Unlock()
+		n, withCookie := signIns(s)
 		if n != wantSignIns {
 			t.Fatalf("round %d: %d sign-ins, want %d", round, n, wantSignIns)
 		}
@@ -532,44 +551,38 @@ func TestReSignInSingleFlight(t *testing.T) {
 	}
 
 	// A server that keeps answering 401: one re-sign-in, one replay, then the 401.
-	f.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
-		if strings.Contains(r.URL.Path, "/test-results/") {
-			w.WriteHeader(http.StatusUnauthorized)
-			return true
-		}
-		return false
-	})
-	before := f.count("GET ")
+	s.Inject(sandbox.Fault{Kind: sandbox.Status, Method: "GET", Path: "/test-results/" + task.ID, Code: http.StatusUnauthorized, Times: 100})
+	before := s.count("GET", "")
 	_, err = c.Task(ctx, task.ID)
 	var oe *octane.Error
 	if !errors.As(err, &oe) || oe.Status != 401 || oe.Temporary {
 		t.Fatalf("err = %v", err)
 	}
-	if got := f.count("GET ") - before; got != 2 {
+	if got := s.count("GET", "") - before; got != 2 {
 		t.Fatalf("%d GETs, want the request and one replay", got)
 	}
-	if f.signIns != 3 {
-		t.Fatalf("%d sign-ins, want 3", f.signIns)
+	if n, _ := signIns(s); n != 3 {
+		t.Fatalf("%d sign-ins, want 3", n)
 	}
 }
 
 func TestBadCredentials(t *testing.T) {
-	f := newFake(t)
+	s := newStandIn(t, sandbox.Options{})
 	var logs bytes.Buffer
-	cfg := f.config()
+	cfg := s.config()
 	cfg.ClientID, cfg.ClientSecret = "", ""
-	cfg.User, cfg.Password = fakeUser, "wrong-"+fakePass
+	cfg.User, cfg.Password = testUser, "wrong-"+testPass
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	c := f.client(cfg)
+	c := s.client(cfg)
 	_, err := c.EnsureCIServer(ctxT(t), octane.CIServer{InstanceID: "x"})
 	var oe *octane.Error
 	if !errors.As(err, &oe) || oe.Status != 401 || !strings.Contains(err.Error(), "sign-in rejected for user \"alice@example.com\"") {
 		t.Fatalf("err = %v", err)
 	}
-	if strings.Contains(err.Error()+logs.String(), fakePass) {
+	if strings.Contains(err.Error()+logs.String(), testPass) {
 		t.Fatal("the password shows in the error or the logs")
 	}
-	if f.signIns != 0 || f.count("POST /authentication/sign_in") != 1 {
+	if n, _ := signIns(s); n != 0 || s.count("POST", "/authentication/sign_in") != 1 {
 		t.Fatal("a rejected sign-in must not be retried")
 	}
 }
@@ -577,19 +590,13 @@ func TestBadCredentials(t *testing.T) {
 func TestSecretsNeverInOutput(t *testing.T) {
 	// Run every call, with failures, through a debug logger; a hostile server
 	// echoes the secret in an error description.
-	f := newFake(t)
+	s := newStandIn(t, sandbox.Options{})
 	var logs bytes.Buffer
-	cfg := f.config()
+	cfg := s.config()
 	cfg.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	var n atomic.Int32
-	f.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
-		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/pipelines") && n.Add(1) == 1 {
-			writeJSON(w, 503, errBody("platform.general_error", "could not check secret "+fakeSecret))
-			return true
-		}
-		return false
-	})
-	c := f.client(cfg)
+	s.Inject(sandbox.Fault{Kind: sandbox.Reply, Method: "GET", Path: "/pipelines", Code: 503, Header: jsonHeader,
+		Body: errorJSON("platform.general_error", "could not check secret "+testSecret)})
+	c := s.client(cfg)
 	ctx := ctxT(t)
 	var out []string
 	record := func(err error) {
@@ -604,7 +611,7 @@ func TestSecretsNeverInOutput(t *testing.T) {
 	record(c.PutBuild(ctx, octane.Build{ServerCIID: "nope", JobCIID: "j", BuildCIID: "1", Start: time.Unix(1, 0), Result: "success"}))
 	_, err = c.PostTestResults(ctx, mustGzip(t, "<bad/>"), false)
 	record(err)
-	f.expireSessions()
+	s.ExpireSessionsAfter(0)
 	task, err := c.PostTestResults(ctx, mustGzip(t, smallPayload), false)
 	record(err)
 	_, err = c.WaitTask(ctx, task.ID)
@@ -614,30 +621,23 @@ func TestSecretsNeverInOutput(t *testing.T) {
 	if !strings.Contains(logs.String(), "temporary failure, retrying") {
 		t.Fatalf("expected the retry to be logged:\n%s", logs.String())
 	}
-	for _, s := range []string{fakeSecret, fakePass} {
-		if strings.Contains(all, s) {
-			t.Fatalf("secret %q in output:\n%s", s, all)
+	for _, secret := range []string{testSecret, testPass} {
+		if strings.Contains(all, secret) {
+			t.Fatalf("secret %q in output:\n%s", secret, all)
 		}
 	}
 }
 
 func TestRetryAfter(t *testing.T) {
-	f := newFake(t)
-	var n atomic.Int32
-	f.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
-		if strings.Contains(r.URL.Path, "/test-results/") && n.Add(1) == 1 {
-			w.Header().Set("Retry-After", "1")
-			writeJSON(w, http.StatusTooManyRequests, errBody("platform.too_many_requests", "slow down"))
-			return true
-		}
-		return false
-	})
-	c := f.client(f.config()) // back-off is 1-5 ms: only Retry-After makes it wait
+	s := newStandIn(t, sandbox.Options{})
+	c := s.client(s.config()) // back-off is 1-5 ms: only Retry-After makes it wait
 	ctx := ctxT(t)
 	task, err := c.PostTestResults(ctx, mustGzip(t, smallPayload), false)
 	if err != nil {
 		t.Fatal(err)
 	}
+	poll := "/test-results/" + task.ID
+	s.Inject(sandbox.Fault{Kind: sandbox.Status, Method: "GET", Path: poll, Code: http.StatusTooManyRequests, RetryAfter: "1"})
 	start := time.Now()
 	if _, err := c.Task(ctx, task.ID); err != nil {
 		t.Fatal(err)
@@ -645,23 +645,16 @@ func TestRetryAfter(t *testing.T) {
 	if waited := time.Since(start); waited < 900*time.Millisecond {
 		t.Fatalf("retried after %s, Retry-After said 1s", waited)
 	}
-	if n.Load() != 2 {
-		t.Fatalf("%d attempts", n.Load())
+	if n := s.count("GET", poll); n != 2 {
+		t.Fatalf("%d attempts", n)
 	}
 
 	// A Retry-After beyond the cap is cut to the cap.
-	cfg := f.config()
+	cfg := s.config()
 	cfg.Retry.MaxRetryAfter = 10 * time.Millisecond
-	c2 := f.client(cfg)
-	n.Store(0)
-	f.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
-		if strings.Contains(r.URL.Path, "/test-results/") && n.Add(1) == 1 {
-			w.Header().Set("Retry-After", time.Now().Add(time.Hour).UTC().Format(http.TimeFormat))
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return true
-		}
-		return false
-	})
+	c2 := s.client(cfg)
+	s.Inject(sandbox.Fault{Kind: sandbox.Status, Method: "GET", Path: poll, Code: http.StatusServiceUnavailable,
+		RetryAfter: time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)})
 	done := make(chan error, 1)
 	go func() { _, err := c2.Task(ctx, task.ID); done <- err }()
 	select {
@@ -672,70 +665,49 @@ func TestRetryAfter(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("an HTTP-date Retry-After of one hour was not capped")
 	}
+	if s.PendingFaults() != 0 {
+		t.Fatal("the 503 was never answered")
+	}
 }
 
 func TestConnectionDropped(t *testing.T) {
 	t.Run("before the answer, GET is resent", func(t *testing.T) {
-		f := newFake(t)
-		var n atomic.Int32
-		f.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
-			if r.Method == http.MethodGet && n.Add(1) == 1 {
-				dropConnection(t, w)
-				return true
-			}
-			return false
-		})
-		c := f.client(f.config())
+		s := newStandIn(t, sandbox.Options{})
+		s.Inject(sandbox.Fault{Kind: sandbox.DropBeforeBody, Method: "GET"})
+		c := s.client(s.config())
 		if _, err := c.EnsureCIServer(ctxT(t), octane.CIServer{InstanceID: "iid"}); err != nil {
 			t.Fatal(err)
+		}
+		if s.PendingFaults() != 0 {
+			t.Fatal("no GET was dropped")
 		}
 	})
 	t.Run("in the middle of the body, GET is resent", func(t *testing.T) {
-		f := newFake(t)
-		var n atomic.Int32
-		f.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
-			if r.Method == http.MethodGet && n.Add(1) == 1 {
-				w.Header().Set("Content-Type", "application/json")
-				w.Header().Set("Content-Length", "500")
-				w.WriteHeader(200)
-				_, _ = io.WriteString(w, `{"total_count":1,"data":[{"id":`)
-				w.(http.Flusher).Flush()
-				dropConnection(t, w)
-				return true
-			}
-			return false
-		})
-		c := f.client(f.config())
+		s := newStandIn(t, sandbox.Options{})
+		s.Inject(sandbox.Fault{Kind: sandbox.DropMidAnswer, Method: "GET"})
+		c := s.client(s.config())
 		if _, err := c.EnsureCIServer(ctxT(t), octane.CIServer{InstanceID: "iid"}); err != nil {
 			t.Fatal(err)
 		}
-		if n.Load() < 2 {
+		if s.count("GET", "") < 2 {
 			t.Fatal("not resent")
 		}
 	})
 	t.Run("after a create was processed, the create is not resent but looked up", func(t *testing.T) {
-		f := newFake(t)
-		var dropped atomic.Bool
-		f.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
-			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/ci_servers") && dropped.CompareAndSwap(false, true) {
-				f.create(&discardWriter{h: http.Header{}}, r, "ci_servers")
-				dropConnection(t, w)
-				return true
-			}
-			return false
-		})
-		c := f.client(f.config())
+		s := newStandIn(t, sandbox.Options{})
+		s.Inject(sandbox.Fault{Kind: sandbox.DropAfterProcess, Method: "POST", Path: "/ci_servers"})
+		c := s.client(s.config())
 		got, err := c.EnsureCIServer(ctxT(t), octane.CIServer{InstanceID: "iid", Name: "srv"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := f.count("POST " + f.wsPrefix() + "ci_servers"); n != 1 || got.ID == "" || len(f.servers) != 1 {
-			t.Fatalf("%d creates, %d servers, got %+v", n, len(f.servers), got)
+		if n := s.count("POST", "/ci_servers"); n != 1 || got.ID == "" || len(s.Servers()) != 1 {
+			t.Fatalf("%d creates, %d servers, got %+v", n, len(s.Servers()), got)
 		}
 	})
 	t.Run("dial failure, a create is resent", func(t *testing.T) {
-		f := newFake(t)
-		cfg := f.config()
+		s := newStandIn(t, sandbox.Options{})
+		cfg := s.config()
 		var fails atomic.Int32
 		cfg.Transport = roundTripFunc(func(r *http.Request) (*http.Response, error) {
 			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/ci_servers") && fails.Add(1) <= 2 {
@@ -743,56 +715,37 @@ func TestConnectionDropped(t *testing.T) {
 			}
 			return http.DefaultTransport.RoundTrip(r)
 		})
-		c := f.client(cfg)
+		c := s.client(cfg)
 		if _, err := c.EnsureCIServer(ctxT(t), octane.CIServer{InstanceID: "iid"}); err != nil {
 			t.Fatal(err)
 		}
-		if fails.Load() != 3 || len(f.servers) != 1 {
-			t.Fatalf("%d attempts, %d servers", fails.Load(), len(f.servers))
+		if fails.Load() != 3 || len(s.Servers()) != 1 {
+			t.Fatalf("%d attempts, %d servers", fails.Load(), len(s.Servers()))
 		}
 	})
 	t.Run("request timeout, GET is resent", func(t *testing.T) {
-		f := newFake(t)
-		var n atomic.Int32
-		f.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
-			if r.Method == http.MethodGet && n.Add(1) == 1 {
-				select {
-				case <-r.Context().Done():
-				case <-time.After(5 * time.Second):
-				}
-				return true
-			}
-			return false
-		})
-		cfg := f.config()
+		s := newStandIn(t, sandbox.Options{})
+		s.Inject(sandbox.Fault{Kind: sandbox.Latency, Method: "GET", Delay: 5 * time.Second})
+		cfg := s.config()
 		cfg.Timeout = 50 * time.Millisecond
-		c := f.client(cfg)
+		c := s.client(cfg)
 		if _, err := c.EnsureCIServer(ctxT(t), octane.CIServer{InstanceID: "iid"}); err != nil {
 			t.Fatal(err)
+		}
+		if s.count("GET", "") < 2 {
+			t.Fatal("not resent")
 		}
 	})
 }
 
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
 func TestCancelDuringBackoff(t *testing.T) {
-	f := newFake(t)
-	var n atomic.Int32
-	f.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
-		if strings.Contains(r.URL.Path, "/ci_servers") {
-			n.Add(1)
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return true
-		}
-		return false
-	})
-	cfg := f.config()
+	s := newStandIn(t, sandbox.Options{})
+	s.Inject(sandbox.Fault{Kind: sandbox.Status, Path: "/ci_servers", Code: http.StatusServiceUnavailable, Times: 100})
+	cfg := s.config()
 	cfg.Retry = octane.RetryPolicy{MaxAttempts: 10, MinBackoff: time.Hour, MaxBackoff: time.Hour}
 	backingOff := &signalWriter{match: "temporary failure, retrying", ch: make(chan struct{})}
 	cfg.Logger = slog.New(slog.NewTextHandler(backingOff, nil))
-	c := f.client(cfg)
+	c := s.client(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { _, err := c.EnsureCIServer(ctx, octane.CIServer{InstanceID: "iid"}); done <- err }()
@@ -810,20 +763,17 @@ func TestCancelDuringBackoff(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("cancellation did not stop the back-off")
 	}
-	if n.Load() != 1 {
-		t.Fatalf("%d attempts", n.Load())
+	if n := s.count("GET", "/ci_servers"); n != 1 {
+		t.Fatalf("%d attempts", n)
 	}
 }
 
 func TestConcurrencyBound(t *testing.T) {
-	f := newFake(t)
-	f.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
-		time.Sleep(5 * time.Millisecond)
-		return false
-	})
-	cfg := f.config()
+	s := newStandIn(t, sandbox.Options{})
+	s.Inject(sandbox.Fault{Kind: sandbox.Latency, Delay: 5 * time.Millisecond, Times: 1000})
+	cfg := s.config()
 	cfg.Concurrency = 2
-	c := f.client(cfg)
+	c := s.client(cfg)
 	var wg sync.WaitGroup
 	for i := range 20 {
 		wg.Go(func() {
@@ -833,16 +783,16 @@ func TestConcurrencyBound(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if m := atomic.LoadInt32(&f.maxInFlight); m > 2 {
-		t.Fatalf("%d requests in flight, limit 2", m)
+	if m := s.maxInFlight.Load(); m != 2 {
+		t.Fatalf("at most %d requests in flight, limit 2 (and 20 callers)", m)
 	}
 }
 
 func TestRateLimit(t *testing.T) {
-	f := newFake(t)
-	cfg := f.config()
+	s := newStandIn(t, sandbox.Options{})
+	cfg := s.config()
 	cfg.RateLimit = 20
-	c := f.client(cfg)
+	c := s.client(cfg)
 	ctx := ctxT(t)
 	start := time.Now()
 	for range 6 { // sign-in + 6 GETs = 7 requests at 20/s, burst 2: at least 250 ms
@@ -856,55 +806,49 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestSessionCookiesAndClose(t *testing.T) {
-	f := newFake(t)
-	var rotated atomic.Bool
-	var seen []string
-	var mu sync.Mutex
-	f.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
-		// The base URL carries a web context path: strip it, serve as usual.
-		if !strings.HasPrefix(r.URL.Path, "/ctx/") {
-			t.Errorf("request outside the context path: %s", r.URL.Path)
-		}
-		r.URL.Path = strings.TrimPrefix(r.URL.Path, "/ctx")
-		if strings.HasPrefix(r.URL.Path, "/api") {
-			ck, _ := r.Cookie("LWSSO_COOKIE_KEY")
-			u, _ := r.Cookie("OCTANE_USER")
-			mu.Lock()
-			seen = append(seen, fmt.Sprint(ck.Value, "+", u != nil))
-			mu.Unlock()
-			if r.Header.Get("HPECLIENTTYPE") != "HPE_CI_CLIENT" {
-				t.Errorf("HPECLIENTTYPE = %q", r.Header.Get("HPECLIENTTYPE"))
-			}
-			if rotated.CompareAndSwap(false, true) {
-				// Sliding renewal: a new LWSSO value on an ordinary response.
-				f.mu.Lock()
-				f.sessions["renewed"] = true
-				f.mu.Unlock()
-				http.SetCookie(w, &http.Cookie{Name: "LWSSO_COOKIE_KEY", Value: "renewed", Path: "/"})
-			}
-		}
-		return false
-	})
-	cfg := f.config()
-	cfg.URL = f.srv.URL + "/ctx/"
+	// Octane under a web context path, renewing the session cookie on every
+	// answer (sliding renewal): the client sends the newest value each time.
+	s := serveStandIn(t, sandbox.Options{RotateCookie: true}, serveOptions{ContextPath: "/ctx"})
+	cfg := s.config()
+	cfg.URL = s.URL() + "/"
 	cfg.ClientType = "HPE_CI_CLIENT"
-	c := f.client(cfg)
+	c := s.client(cfg)
 	ctx := ctxT(t)
 	for range 3 {
 		if _, err := c.EnsureCIServer(ctx, octane.CIServer{InstanceID: "iid"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	mu.Lock()
-	if len(seen) < 3 || seen[0] != "tok1+true" || seen[len(seen)-1] != "renewed+true" {
-		t.Fatalf("cookies sent: %v", seen)
+	current, apiCalls, values := "", 0, map[string]bool{}
+	for _, r := range s.wireRequests() {
+		if strings.HasPrefix(r.Path, "/ctx/api/") {
+			apiCalls++
+			values[current] = true
+			lw, err := (&http.Request{Header: r.Header}).Cookie("LWSSO_COOKIE_KEY")
+			_, uerr := (&http.Request{Header: r.Header}).Cookie("OCTANE_USER")
+			if err != nil || lw.Value != current || uerr != nil {
+				t.Fatalf("request %d sent cookies %q; want LWSSO_COOKIE_KEY=%s (the newest) and OCTANE_USER", apiCalls, r.Header.Get("Cookie"), current)
+			}
+		}
+		for _, ck := range r.SetCookies {
+			if ck.Name == "LWSSO_COOKIE_KEY" && ck.MaxAge >= 0 {
+				current = ck.Value
+			}
+		}
 	}
-	mu.Unlock()
+	if apiCalls < 3 || len(values) != apiCalls {
+		t.Fatalf("%d /api requests sent %d cookie values; want a new one each time", apiCalls, len(values))
+	}
+	for _, r := range s.Requests() {
+		if r.ClientType != "HPE_CI_CLIENT" {
+			t.Errorf("%s %s: HPECLIENTTYPE = %q", r.Method, r.Path, r.ClientType)
+		}
+	}
 	if err := c.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if f.signOuts != 1 || f.count("POST /ctx/authentication/sign_out") != 1 {
-		t.Fatalf("%d sign-outs", f.signOuts)
+	if n := s.count("POST", "/authentication/sign_out"); n != 1 || s.last("POST", "/authentication/sign_out").Path != "/ctx/authentication/sign_out" || s.SessionCount() != 0 {
+		t.Fatalf("%d sign-outs, %d sessions left", n, s.SessionCount())
 	}
 	if _, err := c.EnsureCIServer(ctx, octane.CIServer{InstanceID: "iid"}); !errors.Is(err, octane.ErrClosed) {
 		t.Fatalf("after Close: %v", err)
@@ -913,21 +857,18 @@ func TestSessionCookiesAndClose(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 	// Close without a session sends nothing.
-	f.setIntercept(nil)
-	c2 := f.client(f.config())
-	before := f.count("")
-	if err := c2.Close(ctx); err != nil || f.count("") != before {
-		t.Fatalf("Close of an unused client: %v, %d requests", err, f.count("")-before)
+	c2 := s.client(s.config())
+	before := len(s.Requests())
+	if err := c2.Close(ctx); err != nil || len(s.Requests()) != before {
+		t.Fatalf("Close of an unused client: %v, %d requests", err, len(s.Requests())-before)
 	}
 }
 
 func TestRedirectIsAnError(t *testing.T) {
-	f := newFake(t)
-	f.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
-		http.Redirect(w, r, "https://sso.example.com/login?user=x", http.StatusFound)
-		return true
-	})
-	c := f.client(f.config())
+	s := newStandIn(t, sandbox.Options{})
+	s.Inject(sandbox.Fault{Kind: sandbox.Reply, Code: http.StatusFound, Times: 100,
+		Header: http.Header{"Location": {"https://sso.example.com/login?user=x"}}})
+	c := s.client(s.config())
 	_, err := c.EnsureCIServer(ctxT(t), octane.CIServer{InstanceID: "iid"})
 	if err == nil || !strings.Contains(err.Error(), "redirected to https://sso.example.com/login") {
 		t.Fatalf("err = %v", err)
@@ -936,16 +877,10 @@ func TestRedirectIsAnError(t *testing.T) {
 
 func TestHTMLOn200(t *testing.T) {
 	// A captive proxy answers 200 with a page: a clear error, not a JSON panic.
-	f := newFake(t)
-	f.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
-		if strings.HasPrefix(r.URL.Path, "/api") {
-			w.Header().Set("Content-Type", "text/html")
-			_, _ = io.WriteString(w, "<html><head><title>Proxy login</title></head><body>"+strings.Repeat("x", 5000)+"</body></html>")
-			return true
-		}
-		return false
-	})
-	c := f.client(f.config())
+	s := newStandIn(t, sandbox.Options{})
+	s.Inject(sandbox.Fault{Kind: sandbox.Reply, Path: "/ci_servers", Times: 100, Header: http.Header{"Content-Type": {"text/html"}},
+		Body: "<html><head><title>Proxy login</title></head><body>" + strings.Repeat("x", 5000) + "</body></html>"})
+	c := s.client(s.config())
 	_, err := c.EnsureCIServer(ctxT(t), octane.CIServer{InstanceID: "iid"})
 	if err == nil || !strings.Contains(err.Error(), "HTML page: Proxy login") || len(err.Error()) > 400 {
 		t.Fatalf("err = %v", err)
@@ -953,10 +888,10 @@ func TestHTMLOn200(t *testing.T) {
 }
 
 func TestBulkWritesInBatchesOf200(t *testing.T) {
-	f := newFake(t)
-	cfg := f.config()
+	s := newStandIn(t, sandbox.Options{})
+	cfg := s.config()
 	cfg.PageSize = 500
-	c := f.client(cfg)
+	c := s.client(cfg)
 	ctx := ctxT(t)
 	srv, err := c.EnsureCIServer(ctx, octane.CIServer{InstanceID: "iid"})
 	if err != nil {
@@ -972,19 +907,17 @@ func TestBulkWritesInBatchesOf200(t *testing.T) {
 	if _, err := c.EnsurePipeline(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	if n := f.count("POST " + f.wsPrefix() + "ci_jobs"); n != 3 {
+	if n := s.count("POST", "/ci_jobs"); n != 3 {
 		t.Fatalf("%d POST ci_jobs for 449 jobs, want 3 (200+200+49)", n)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.jobs) != 450 {
-		t.Fatalf("%d jobs", len(f.jobs))
+	if n := len(s.Jobs()); n != 450 {
+		t.Fatalf("%d jobs", n)
 	}
 }
 
 func TestEnsurePipelineRaceAndNameTaken(t *testing.T) {
-	f := newFake(t)
-	c := f.client(f.config())
+	s := newStandIn(t, sandbox.Options{})
+	c := s.client(s.config())
 	ctx := ctxT(t)
 	a, err := c.EnsureCIServer(ctx, octane.CIServer{InstanceID: "a"})
 	if err != nil {
@@ -995,19 +928,17 @@ func TestEnsurePipelineRaceAndNameTaken(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Another importer creates the same pipeline between our query and our create.
-	var raced atomic.Bool
-	f.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
-		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/pipelines") && raced.CompareAndSwap(false, true) {
-			f.mu.Lock()
-			f.pipelines = append(f.pipelines, map[string]any{"id": "900", "name": "shared", "ci_server": map[string]any{"type": "ci_server", "id": a.ID}, "root_job_ci_id": "root"})
-			f.jobs = append(f.jobs, map[string]any{"id": "901", "ci_id": "root", "pipeline": map[string]any{"type": "pipeline", "id": "900"}})
-			f.mu.Unlock()
-		}
-		return false
+	var theirs octane.Pipeline
+	wait := anotherImporter(t, s, "POST", "/pipelines", func(ctx context.Context, other *octane.Client) (err error) {
+		theirs, err = other.EnsurePipeline(ctx, octane.Pipeline{Name: "shared", ServerID: a.ID, Jobs: []octane.Job{{CIID: "root"}}})
+		return err
 	})
 	p, err := c.EnsurePipeline(ctx, octane.Pipeline{Name: "shared", ServerID: a.ID, Jobs: []octane.Job{{CIID: "root"}}})
-	if err != nil || p.ID != "900" {
-		t.Fatalf("after the race: %+v, %v", p, err)
+	if err := wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err != nil || p.ID != theirs.ID || len(s.Pipelines()) != 1 {
+		t.Fatalf("after the race: %+v, %v; want the other importer's %s", p, err, theirs.ID)
 	}
 	// Pipeline names are unique in the shared space: the same name on another server is a clear error.
 	_, err = c.EnsurePipeline(ctx, octane.Pipeline{Name: "shared", ServerID: b.ID, Jobs: []octane.Job{{CIID: "root"}}})
@@ -1017,41 +948,18 @@ func TestEnsurePipelineRaceAndNameTaken(t *testing.T) {
 }
 
 func TestNumericIDs(t *testing.T) {
-	// Older servers send ids as JSON numbers.
-	f := newFake(t)
-	f.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
-		switch {
-		case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/ci_servers"):
-			_, _ = io.WriteString(w, `{"total_count":1,"data":[{"type":"ci_server","id":6005,"instance_id":"iid","name":"s"}]}`)
-			return true
-		case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/test-results"):
-			w.WriteHeader(http.StatusAccepted)
-			_, _ = io.WriteString(w, `{"status":"queued","id":1103}`)
-			return true
-		}
-		return false
-	})
-	c := f.client(f.config())
-	s, err := c.EnsureCIServer(ctxT(t), octane.CIServer{InstanceID: "iid"})
-	if err != nil || s.ID != "6005" {
-		t.Fatalf("%+v %v", s, err)
+	// Older servers send entity ids as JSON numbers. (Test-results task ids
+	// are JSON numbers on every server, as the stand-in sends them.)
+	s := newStandIn(t, sandbox.Options{})
+	s.Inject(sandbox.Fault{Kind: sandbox.Reply, Method: "GET", Path: "/ci_servers", Header: jsonHeader,
+		Body: `{"total_count":1,"data":[{"type":"ci_server","id":6005,"instance_id":"iid","name":"s"}]}`})
+	c := s.client(s.config())
+	srv, err := c.EnsureCIServer(ctxT(t), octane.CIServer{InstanceID: "iid"})
+	if err != nil || srv.ID != "6005" {
+		t.Fatalf("%+v %v", srv, err)
 	}
 	task, err := c.PostTestResults(ctxT(t), mustGzip(t, smallPayload), false)
-	if err != nil || task.ID != "1103" {
-		t.Fatalf("%+v %v", task, err)
+	if err != nil || len(s.Tasks()) != 1 || task.ID != s.Tasks()[0].ID {
+		t.Fatalf("%+v %v; the stand-in holds %+v", task, err, s.Tasks())
 	}
-}
-
-// signalWriter closes ch the first time a log line contains match.
-type signalWriter struct {
-	match string
-	ch    chan struct{}
-	once  sync.Once
-}
-
-func (w *signalWriter) Write(b []byte) (int, error) {
-	if strings.Contains(string(b), w.match) {
-		w.once.Do(func() { close(w.ch) })
-	}
-	return len(b), nil
 }

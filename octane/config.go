@@ -7,6 +7,7 @@
 package octane
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -19,6 +20,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+
+	"golang.org/x/net/http/httpproxy"
 )
 
 // Defaults applied by New when a field is zero.
@@ -101,8 +105,12 @@ type Config struct {
 	BuildReporting string
 	// Compression is how test-results payloads travel: CompressionGzip (the
 	// default when empty) or CompressionNone. See PostTestResults.
-	Compression    string
-	Proxy, NoProxy string // empty Proxy = from environment (HTTPS_PROXY/HTTP_PROXY/NO_PROXY)
+	Compression string
+	// Proxy is the proxy for every request ("host:port" means http://);
+	// empty = HTTPS_PROXY/HTTP_PROXY from the environment. NoProxy lists the
+	// hosts reached directly (empty = NO_PROXY). localhost and loopback
+	// addresses never go through a proxy. See proxyFunc.
+	Proxy, NoProxy string
 	CAFile         string // PEM bundle added to the system roots
 	Insecure       bool   // skip TLS verification; logs a warning
 	Timeout        time.Duration
@@ -116,6 +124,10 @@ type Config struct {
 
 	// getenv is used to read the proxy environment; nil = os.LookupEnv.
 	getenv func(string) (string, bool)
+	// dial, when set, is the transport's dialer (tests: a host name that
+	// is not loopback, mapped to a local server, since a loopback address
+	// never goes through a proxy).
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Environment variables read by ApplyEnv.
@@ -162,32 +174,11 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) {
 	}
 }
 
-const redacted = "[redacted]"
-
-func redact(s string) string {
-	if s == "" {
-		return ""
-	}
-	return redacted
-}
-
-// redactURL hides a password in a URL's user info.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		if strings.Contains(s, "@") {
-			return redacted
-		}
-		return s
-	}
-	return u.Redacted()
-}
-
 // String describes c without its secrets.
 func (c Config) String() string {
 	return fmt.Sprintf("octane.Config{URL:%q SharedSpace:%q Workspace:%q ClientID:%q ClientSecret:%q User:%q Password:%q Proxy:%q NoProxy:%q CAFile:%q Insecure:%t Timeout:%s RateLimit:%g Concurrency:%d}",
-		redactURL(c.URL), c.SharedSpace, c.Workspace, c.ClientID, redact(c.ClientSecret), c.User, redact(c.Password),
-		redactURL(c.Proxy), c.NoProxy, c.CAFile, c.Insecure, c.Timeout, c.RateLimit, c.Concurrency)
+		RedactURL(c.URL), c.SharedSpace, c.Workspace, c.ClientID, redact(c.ClientSecret), c.User, redact(c.Password),
+		RedactURL(c.Proxy), c.NoProxy, c.CAFile, c.Insecure, c.Timeout, c.RateLimit, c.Concurrency)
 }
 
 // GoString is String, so that %#v does not print secrets either.
@@ -196,14 +187,14 @@ func (c Config) GoString() string { return c.String() }
 // LogValue is the slog form of c, without secrets.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("url", redactURL(c.URL)),
+		slog.String("url", RedactURL(c.URL)),
 		slog.String("shared_space", c.SharedSpace),
 		slog.String("workspace", c.Workspace),
 		slog.String("client_id", c.ClientID),
 		slog.String("client_secret", redact(c.ClientSecret)),
 		slog.String("user", c.User),
 		slog.String("password", redact(c.Password)),
-		slog.String("proxy", redactURL(c.Proxy)),
+		slog.String("proxy", RedactURL(c.Proxy)),
 		slog.String("no_proxy", c.NoProxy),
 		slog.String("ca_file", c.CAFile),
 		slog.Bool("insecure", c.Insecure),
@@ -288,15 +279,15 @@ func (c Config) validate() (*url.URL, error) {
 	if c.URL != "" {
 		switch {
 		case err != nil:
-			errs = append(errs, fmt.Errorf("the Octane URL %q: %w", redactURL(c.URL), errors.Unwrap(err)))
+			errs = append(errs, fmt.Errorf("the Octane URL %q: %w", RedactURL(c.URL), errors.Unwrap(err)))
 		case u.Scheme != "http" && u.Scheme != "https":
-			errs = append(errs, fmt.Errorf("the Octane URL %q: scheme must be http or https", redactURL(c.URL)))
+			errs = append(errs, fmt.Errorf("the Octane URL %q: scheme must be http or https", RedactURL(c.URL)))
 		case u.Host == "":
-			errs = append(errs, fmt.Errorf("the Octane URL %q: no host", redactURL(c.URL)))
+			errs = append(errs, fmt.Errorf("the Octane URL %q: no host", RedactURL(c.URL)))
 		case u.User != nil:
-			errs = append(errs, fmt.Errorf("the Octane URL %q: put credentials in client_id/client_secret or user/password, not in the URL", redactURL(c.URL)))
+			errs = append(errs, fmt.Errorf("the Octane URL %q: put credentials in client_id/client_secret or user/password, not in the URL", RedactURL(c.URL)))
 		case u.RawQuery != "" || u.Fragment != "":
-			errs = append(errs, fmt.Errorf("the Octane URL %q: must not carry a query or fragment", redactURL(c.URL)))
+			errs = append(errs, fmt.Errorf("the Octane URL %q: must not carry a query or fragment", RedactURL(c.URL)))
 		}
 	}
 	for _, f := range []struct{ name, v string }{{"shared space", c.SharedSpace}, {"workspace", c.Workspace}} {
@@ -347,12 +338,12 @@ func parseProxyURL(s string) (*url.URL, error) {
 	}
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("proxy %q is not a URL", redactURL(s))
+		return nil, fmt.Errorf("proxy %q is not a URL", RedactURL(s))
 	}
 	switch u.Scheme {
 	case "http", "https", "socks5", "socks5h":
 	default:
-		return nil, fmt.Errorf("proxy %q: unsupported scheme %q", redactURL(s), u.Scheme)
+		return nil, fmt.Errorf("proxy %q: unsupported scheme %q", RedactURL(s), u.Scheme)
 	}
 	return u, nil
 }
@@ -368,6 +359,9 @@ func (c Config) buildTransport() (http.RoundTripper, error) {
 		return nil, err
 	}
 	t.Proxy = pf
+	if c.dial != nil {
+		t.DialContext = c.dial
+	}
 	t.MaxIdleConnsPerHost = c.Concurrency + 1
 	t.ResponseHeaderTimeout = c.Timeout
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
@@ -392,143 +386,52 @@ func (c Config) buildTransport() (http.RoundTripper, error) {
 	return t, nil
 }
 
-// proxyFunc returns the proxy selector: the configured proxy, or the one from the
-// environment (HTTPS_PROXY, HTTP_PROXY and their lower-case forms). NoProxy (or
-// NO_PROXY when NoProxy is empty) lists hosts reached directly.
+// proxyFunc returns the proxy selector, nil when no proxy is set: Proxy for
+// https and http alike, or else the environment's HTTPS_PROXY and HTTP_PROXY
+// (either case; the lower-case one wins, as in Go). NoProxy, or NO_PROXY (either
+// case) when NoProxy is empty, lists the hosts reached directly, as
+// golang.org/x/net/http/httpproxy reads it (entries may be separated by spaces
+// too). httpproxy never proxies localhost nor a loopback address, even with
+// Proxy set.
 func (c Config) proxyFunc() (func(*http.Request) (*url.URL, error), error) {
-	env := func(names ...string) string {
-		for _, n := range names {
+	env := func(name string) string {
+		for _, n := range []string{strings.ToLower(name), name} {
 			if v, ok := c.getenv(n); ok && v != "" {
 				return v
 			}
 		}
 		return ""
 	}
-	noProxy := c.NoProxy
-	if noProxy == "" {
-		noProxy = env("NO_PROXY", "no_proxy")
+	pc := httpproxy.Config{NoProxy: c.NoProxy}
+	if pc.NoProxy == "" {
+		pc.NoProxy = env("NO_PROXY")
 	}
-	np := parseNoProxy(noProxy)
-	var httpsProxy, httpProxy *url.URL
-	fromEnv := c.Proxy == ""
-	if fromEnv {
-		if v := env("HTTPS_PROXY", "https_proxy"); v != "" {
-			u, err := parseProxyURL(v)
-			if err != nil {
-				return nil, fmt.Errorf("octane config: HTTPS_PROXY: %w", err)
-			}
-			httpsProxy = u
-		}
-		if v := env("HTTP_PROXY", "http_proxy"); v != "" {
-			u, err := parseProxyURL(v)
-			if err != nil {
-				return nil, fmt.Errorf("octane config: HTTP_PROXY: %w", err)
-			}
-			httpProxy = u
-		}
-	} else {
+	pc.NoProxy = strings.Join(strings.FieldsFunc(pc.NoProxy, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }), ",")
+	if c.Proxy != "" {
 		u, err := parseProxyURL(c.Proxy)
 		if err != nil {
 			return nil, fmt.Errorf("octane config: %w", err)
 		}
-		httpsProxy, httpProxy = u, u
+		pc.HTTPSProxy, pc.HTTPProxy = u.String(), u.String()
+	} else {
+		for _, v := range []struct {
+			name string
+			dst  *string
+		}{{"HTTPS_PROXY", &pc.HTTPSProxy}, {"HTTP_PROXY", &pc.HTTPProxy}} {
+			raw := env(v.name)
+			if raw == "" {
+				continue
+			}
+			u, err := parseProxyURL(raw)
+			if err != nil {
+				return nil, fmt.Errorf("octane config: %s: %w", v.name, err)
+			}
+			*v.dst = u.String()
+		}
 	}
-	if httpsProxy == nil && httpProxy == nil {
+	if pc.HTTPSProxy == "" && pc.HTTPProxy == "" {
 		return nil, nil
 	}
-	return func(r *http.Request) (*url.URL, error) {
-		host := r.URL.Hostname()
-		if fromEnv && isLoopback(host) {
-			// Same special case as net/http.ProxyFromEnvironment.
-			return nil, nil
-		}
-		if np.match(host, r.URL.Port()) {
-			return nil, nil
-		}
-		if r.URL.Scheme == "https" {
-			return httpsProxy, nil
-		}
-		return httpProxy, nil
-	}, nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-type noProxyEntry struct {
-	all    bool
-	cidr   *net.IPNet
-	ip     net.IP
-	domain string // lower case, without leading dot
-	exact  bool   // no leading dot: matches the host and its subdomains; with: subdomains only
-	port   string
-}
-
-type noProxyList []noProxyEntry
-
-// parseNoProxy reads a NO_PROXY list: comma or space separated hosts, domains
-// (".example.com" = subdomains only), IPs, CIDRs, optional ":port", or "*".
-func parseNoProxy(s string) noProxyList {
-	var l noProxyList
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
-		f = strings.ToLower(strings.TrimSpace(f))
-		if f == "" {
-			continue
-		}
-		if f == "*" {
-			l = append(l, noProxyEntry{all: true})
-			continue
-		}
-		if _, n, err := net.ParseCIDR(f); err == nil {
-			l = append(l, noProxyEntry{cidr: n})
-			continue
-		}
-		var e noProxyEntry
-		if h, p, err := net.SplitHostPort(f); err == nil {
-			f, e.port = h, p
-		}
-		if ip := net.ParseIP(strings.Trim(f, "[]")); ip != nil {
-			e.ip = ip
-			l = append(l, e)
-			continue
-		}
-		if strings.HasPrefix(f, "*.") {
-			f = f[1:]
-		}
-		e.exact = !strings.HasPrefix(f, ".")
-		e.domain = strings.TrimPrefix(f, ".")
-		l = append(l, e)
-	}
-	return l
-}
-
-func (l noProxyList) match(host, port string) bool {
-	host = strings.ToLower(host)
-	ip := net.ParseIP(host)
-	for _, e := range l {
-		switch {
-		case e.all:
-			return true
-		case e.port != "" && e.port != port:
-			continue
-		case e.cidr != nil:
-			if ip != nil && e.cidr.Contains(ip) {
-				return true
-			}
-		case e.ip != nil:
-			if ip != nil && e.ip.Equal(ip) {
-				return true
-			}
-		case e.domain != "":
-			if (e.exact && host == e.domain) || strings.HasSuffix(host, "."+e.domain) {
-				return true
-			}
-		}
-	}
-	return false
+	proxyForURL := pc.ProxyFunc()
+	return func(r *http.Request) (*url.URL, error) { return proxyForURL(r.URL) }, nil
 }

@@ -95,18 +95,10 @@ func TestClientTypeOnEveryRequest(t *testing.T) {
 		{"NONE", ""},
 	} {
 		t.Run("setting="+tc.setting, func(t *testing.T) {
-			s, err := sandbox.Start(sandbox.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			cred := s.Options().Credentials[0]
-			c, err := octane.New(octane.Config{URL: s.URL(), SharedSpace: "1001", Workspace: "1002", ClientID: cred.ID, ClientSecret: cred.Secret,
-				ClientType: tc.setting, RateLimit: -1, Poll: octane.PollPolicy{Min: time.Millisecond, Max: 5 * time.Millisecond},
-				Logger: slog.New(slog.DiscardHandler)})
-			if err != nil {
-				t.Fatal(err)
-			}
+			s := newStandIn(t, sandbox.Options{})
+			cfg := s.config()
+			cfg.ClientType = tc.setting
+			c := s.client(cfg)
 			ctx := ctxT(t)
 			if _, err := c.EnsureCIServer(ctx, octane.CIServer{InstanceID: "iid"}); err != nil {
 				t.Fatal(err)
@@ -136,7 +128,7 @@ func TestClientTypeOnEveryRequest(t *testing.T) {
 }
 
 // testResultPosts returns the POSTs to test-results the stand-in saw.
-func testResultPosts(s *sandbox.Server) []sandbox.Request {
+func testResultPosts(s *standIn) []sandbox.Request {
 	var out []sandbox.Request
 	for _, r := range s.Requests() {
 		if r.Method == "POST" && strings.HasSuffix(r.Path, "/test-results") {
@@ -146,18 +138,13 @@ func testResultPosts(s *sandbox.Server) []sandbox.Request {
 	return out
 }
 
-func compressionClient(t *testing.T, s *sandbox.Server, compression string, logs *bytes.Buffer) *octane.Client {
+func compressionClient(t *testing.T, s *standIn, compression string, logs *bytes.Buffer) *octane.Client {
 	t.Helper()
-	cred := s.Options().Credentials[0]
-	c, err := octane.New(octane.Config{URL: s.URL(), SharedSpace: "1001", Workspace: "1002", ClientID: cred.ID, ClientSecret: cred.Secret,
-		Compression: compression, RateLimit: -1,
-		Retry:  octane.RetryPolicy{MaxAttempts: 3, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond},
-		Poll:   octane.PollPolicy{Min: time.Millisecond, Max: 5 * time.Millisecond},
-		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	cfg := s.config()
+	cfg.Compression = compression
+	cfg.Retry.MaxAttempts = 3
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return s.client(cfg)
 }
 
 // Test-results are compressed by default with the Content-Encoding the
@@ -192,11 +179,7 @@ func TestCompression(t *testing.T) {
 	}
 
 	t.Run("default gzip", func(t *testing.T) {
-		s, err := sandbox.Start(sandbox.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
+		s := newStandIn(t, sandbox.Options{})
 		var logs bytes.Buffer
 		c := compressionClient(t, s, "", &logs)
 		post(t, c, payload("a"))
@@ -206,11 +189,7 @@ func TestCompression(t *testing.T) {
 		}
 	})
 	t.Run("none", func(t *testing.T) {
-		s, err := sandbox.Start(sandbox.Options{RefuseCompressed: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
+		s := newStandIn(t, sandbox.Options{RefuseCompressed: true})
 		var logs bytes.Buffer
 		c := compressionClient(t, s, "none", &logs)
 		post(t, c, payload("a"))
@@ -223,11 +202,7 @@ func TestCompression(t *testing.T) {
 	})
 	for _, status := range []int{415, 400} {
 		t.Run(fmt.Sprintf("fall back on %d", status), func(t *testing.T) {
-			s, err := sandbox.Start(sandbox.Options{RefuseCompressed: true, RefuseCompressedStatus: status})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s := newStandIn(t, sandbox.Options{RefuseCompressed: true, RefuseCompressedStatus: status})
 			var logs bytes.Buffer
 			c := compressionClient(t, s, "gzip", &logs)
 			first := post(t, c, payload("a"))
@@ -253,15 +228,11 @@ func TestCompression(t *testing.T) {
 		})
 	}
 	t.Run("a payload refused plain too is an error, no fall-back", func(t *testing.T) {
-		s, err := sandbox.Start(sandbox.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
+		s := newStandIn(t, sandbox.Options{})
 		var logs bytes.Buffer
 		c := compressionClient(t, s, "", &logs)
 		bad := mustGzip(t, `<?xml version="1.0" encoding="UTF-8"?><test_result><test_runs><test_run name="x" status="Green" duration="1"/></test_runs></test_result>`)
-		_, err = c.PostTestResults(ctxT(t), bad, false)
+		_, err := c.PostTestResults(ctxT(t), bad, false)
 		var oe *octane.Error
 		if !errors.As(err, &oe) || oe.Status != 400 || !strings.Contains(oe.Description, "Green") {
 			t.Fatalf("err = %v", err)
@@ -493,18 +464,10 @@ func TestBuildReporting(t *testing.T) {
 		{"EVENTS", "octane-import", "/internal-api/shared_spaces/1001/analytics/ci/events", "events"},
 	} {
 		t.Run(tc.reporting+"/"+tc.clientType, func(t *testing.T) {
-			s, err := sandbox.Start(sandbox.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			cred := s.Options().Credentials[0]
-			c, err := octane.New(octane.Config{URL: s.URL(), SharedSpace: "1001", Workspace: "1002", ClientID: cred.ID, ClientSecret: cred.Secret,
-				BuildReporting: tc.reporting, ClientType: tc.clientType, RateLimit: -1,
-				Poll: octane.PollPolicy{Min: time.Millisecond, Max: 5 * time.Millisecond}, Logger: slog.New(slog.DiscardHandler)})
-			if err != nil {
-				t.Fatal(err)
-			}
+			s := newStandIn(t, sandbox.Options{})
+			cfg := s.config()
+			cfg.BuildReporting, cfg.ClientType = tc.reporting, tc.clientType
+			c := s.client(cfg)
 			ctx := ctxT(t)
 			srv, err := c.EnsureCIServer(ctx, octane.CIServer{InstanceID: "jenkins-7", Type: "jenkins", URL: "https://ci.example.com/"})
 			if err != nil {

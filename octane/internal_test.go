@@ -52,63 +52,97 @@ func TestBackoffBounds(t *testing.T) {
 	}
 }
 
-func TestNoProxy(t *testing.T) {
-	l := parseNoProxy("localhost, .internal.example, example.org:8443 10.0.0.0/8,192.168.1.5,*.corp")
+// TestProxyFunc: which proxy a request goes through, from the configuration
+// or the environment (golang.org/x/net/http/httpproxy's rules).
+func TestProxyFunc(t *testing.T) {
+	const proxy = "http://proxy.corp:3128"
+	noProxy := "localhost, .internal.example, example.org:8443 10.0.0.0/8,192.168.1.5,*.corp"
 	tests := []struct {
-		host, port string
-		want       bool
+		name           string
+		proxy, noProxy string
+		env            map[string]string
+		url, want      string
 	}{
-		{"localhost", "80", true},
-		{"a.internal.example", "443", true},
-		{"internal.example", "443", false}, // leading dot: subdomains only
-		{"example.org", "8443", true},
-		{"example.org", "443", false},
-		{"www.example.org", "8443", true},
-		{"10.2.3.4", "443", true},
-		{"192.168.1.5", "443", true},
-		{"192.168.1.6", "443", false},
-		{"x.corp", "443", true},
-		{"octane.saas.com", "443", false},
+		{"configured, https", proxy, "", nil, "https://octane.saas.com/api", proxy},
+		{"configured, http", proxy, "", nil, "http://octane.saas.com/api", proxy},
+		{"configured without a scheme", "proxy.corp:3128", "", nil, "https://octane.saas.com/api", proxy},
+		{"configured socks5", "socks5://proxy.corp:1080", "", nil, "https://octane.saas.com/api", "socks5://proxy.corp:1080"},
+		{"configured wins over the environment", proxy, "", map[string]string{"HTTPS_PROXY": "http://other:1"}, "https://octane.saas.com/api", proxy},
+		// A loopback address never goes through a proxy, a configured one included.
+		{"loopback v4", proxy, "", nil, "https://127.0.0.1:8443/api", ""},
+		{"loopback v4 range", proxy, "", nil, "http://127.1.2.3/api", ""},
+		{"loopback v6", proxy, "", nil, "https://[::1]:8443/api", ""},
+		{"localhost", proxy, "", nil, "http://localhost:8080/api", ""},
+		// no_proxy: hosts (and their subdomains), .domains (subdomains only),
+		// host:port, IPs, CIDRs, *.domains, "*"; commas or spaces between.
+		{"no_proxy host", proxy, noProxy, nil, "http://localhost/", ""},
+		{"no_proxy .domain, subdomain", proxy, noProxy, nil, "https://a.internal.example/", ""},
+		{"no_proxy .domain, the domain itself", proxy, noProxy, nil, "https://internal.example/", proxy},
+		{"no_proxy host:port", proxy, noProxy, nil, "https://example.org:8443/", ""},
+		{"no_proxy host:port, other port", proxy, noProxy, nil, "https://example.org/", proxy},
+		{"no_proxy host:port, subdomain", proxy, noProxy, nil, "https://www.example.org:8443/", ""},
+		{"no_proxy CIDR after a space", proxy, noProxy, nil, "https://10.2.3.4/", ""},
+		{"no_proxy IP", proxy, noProxy, nil, "https://192.168.1.5/", ""},
+		{"no_proxy IP, another", proxy, noProxy, nil, "https://192.168.1.6/", proxy},
+		{"no_proxy *.domain", proxy, noProxy, nil, "https://x.corp/", ""},
+		{"no_proxy, not listed", proxy, noProxy, nil, "https://octane.saas.com/", proxy},
+		{"no_proxy *", proxy, "*", nil, "https://anything/", ""},
+		// The environment, either case; the lower-case name wins.
+		{"env https_proxy", "", "", map[string]string{"https_proxy": proxy}, "https://octane.saas.com/api", proxy},
+		{"env HTTPS_PROXY, no HTTP_PROXY", "", "", map[string]string{"HTTPS_PROXY": proxy}, "http://octane.saas.com/api", ""},
+		{"env HTTP_PROXY", "", "", map[string]string{"HTTP_PROXY": "proxy.corp:3128"}, "http://octane.saas.com/api", proxy},
+		{"env both cases", "", "", map[string]string{"HTTPS_PROXY": "http://upper:1", "https_proxy": proxy}, "https://octane.saas.com/api", proxy},
+		{"env NO_PROXY", "", "", map[string]string{"https_proxy": proxy, "NO_PROXY": ".direct.corp"}, "https://a.direct.corp/api", ""},
+		{"env no_proxy with a configured proxy", proxy, "", map[string]string{"no_proxy": "octane.saas.com"}, "https://octane.saas.com/api", ""},
+		{"configured no_proxy replaces the env's", "", "other.corp", map[string]string{"https_proxy": proxy, "NO_PROXY": "octane.saas.com"}, "https://octane.saas.com/api", proxy},
+		{"env loopback", "", "", map[string]string{"https_proxy": proxy}, "https://127.0.0.1:8443/api", ""},
+		{"nothing set", "", "octane.saas.com", nil, "https://octane.saas.com/api", ""},
 	}
 	for _, tc := range tests {
-		if got := l.match(tc.host, tc.port); got != tc.want {
-			t.Errorf("match(%s:%s) = %v", tc.host, tc.port, got)
-		}
-	}
-	if !parseNoProxy("*").match("anything", "1") {
-		t.Error("* must match everything")
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{Proxy: tc.proxy, NoProxy: tc.noProxy, getenv: func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }}
+			pf, err := cfg.proxyFunc()
+			if err != nil {
+				t.Fatalf("proxyFunc: %v", err)
+			}
+			got := ""
+			if pf != nil {
+				req, _ := http.NewRequest(http.MethodGet, tc.url, nil)
+				u, err := pf(req)
+				if err != nil {
+					t.Fatalf("proxy for %s: %v", tc.url, err)
+				}
+				if u != nil {
+					got = u.String()
+				}
+			}
+			if got != tc.want {
+				t.Errorf("proxy for %s = %q, want %q", tc.url, got, tc.want)
+			}
+		})
 	}
 }
 
-func TestProxyFromEnv(t *testing.T) {
-	env := map[string]string{"https_proxy": "http://proxy.corp:3128", "NO_PROXY": ".direct.corp"}
-	cfg := Config{getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
-	pf, err := cfg.proxyFunc()
-	if err != nil || pf == nil {
-		t.Fatalf("proxyFunc: %v", err)
+// TestProxyErrors: a proxy that is not a URL is an error naming it, without
+// its password, and naming the variable it came from.
+func TestProxyErrors(t *testing.T) {
+	tests := []struct {
+		proxy string
+		env   map[string]string
+		want  string
+	}{
+		{"ftp://u:pw-Secret-1@proxy:1", nil, `proxy "ftp://u:[redacted]@proxy:1": unsupported scheme "ftp"`},
+		{"http://u:pw-Secret-1@[::1", nil, `proxy "http://u:[redacted]@[::1" is not a URL`},
+		{"u:pw-Secret-1@proxy:x", nil, `proxy "http://u:[redacted]@proxy:x" is not a URL`},
+		{"", map[string]string{"HTTPS_PROXY": "gopher://u:pw-Secret-1@proxy:70"}, `HTTPS_PROXY: proxy "gopher://u:[redacted]@proxy:70": unsupported scheme "gopher"`},
+		{"", map[string]string{"http_proxy": "http://u:pw-Secret-1@"}, `HTTP_PROXY: proxy "http://u:[redacted]@" is not a URL`},
 	}
-	for _, tc := range []struct{ url, want string }{
-		{"https://octane.saas.com/api", "http://proxy.corp:3128"},
-		{"https://a.direct.corp/api", ""},
-		{"https://127.0.0.1:8443/api", ""},
-		{"http://octane.saas.com/api", ""}, // no HTTP_PROXY set
-	} {
-		req, _ := http.NewRequest(http.MethodGet, tc.url, nil)
-		u, err := pf(req)
-		got := ""
-		if u != nil {
-			got = u.String()
+	for _, tc := range tests {
+		cfg := Config{Proxy: tc.proxy, getenv: func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }}
+		_, err := cfg.proxyFunc()
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "pw-Secret-1") {
+			t.Errorf("proxy %q, env %v: err = %v, want it to say %s", tc.proxy, tc.env, err, tc.want)
 		}
-		if err != nil || got != tc.want {
-			t.Errorf("proxy for %s = %q, %v; want %q", tc.url, got, err, tc.want)
-		}
-	}
-	// The config's NoProxy replaces the environment's.
-	cfg.NoProxy = "octane.saas.com"
-	pf, _ = cfg.proxyFunc()
-	req, _ := http.NewRequest(http.MethodGet, "https://octane.saas.com/x", nil)
-	if u, _ := pf(req); u != nil {
-		t.Errorf("NoProxy from config ignored: %v", u)
 	}
 }
 

@@ -1,8 +1,19 @@
+// Faults are test knobs, kept apart from the stand-in's product behaviour:
+// nothing here runs unless a test (or the reliability suite) injects it, and
+// none of it makes the stand-in accept what the real Octane refuses. A fault
+// either breaks the network (drops, latency), answers as Octane or what stands
+// in front of it sometimes does (429, an outage page, an older server's
+// shapes: Status, HTML503, Reply), or lets a test act at an exact point
+// (Hook).
+
 package sandbox
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -27,6 +38,21 @@ const (
 	// ExpireSession expires the session the request carries; the request
 	// (and every later one with that cookie) answers 401.
 	ExpireSession
+	// Reply answers Code (default 200) with Header and Body exactly as
+	// given: what a proxy, a login page or another server version may send
+	// (a redirect, an HTML page with 200, ids as JSON numbers, an error body
+	// of another shape). The request is not processed.
+	Reply
+	// DropMidAnswer processes the request fully, sends the status line, the
+	// headers (with the full Content-Length) and half of the body, then
+	// closes the connection.
+	DropMidAnswer
+	// Hook calls Fault.Hook, then serves the request normally: a test makes
+	// something happen at that exact point (another client creating the
+	// same entity between this client's lookup and its create, say). Hook
+	// runs on the request's goroutine without the server's lock; it may
+	// call the server over HTTP.
+	Hook
 )
 
 func (k FaultKind) String() string {
@@ -43,6 +69,12 @@ func (k FaultKind) String() string {
 		return "DropAfterProcess"
 	case ExpireSession:
 		return "ExpireSession"
+	case Reply:
+		return "Reply"
+	case DropMidAnswer:
+		return "DropMidAnswer"
+	case Hook:
+		return "Hook"
 	}
 	return "FaultKind(?)"
 }
@@ -55,6 +87,9 @@ type Fault struct {
 	Delay        time.Duration
 	Code         int
 	RetryAfter   string
+	Header       http.Header // Reply: the answer's headers
+	Body         string      // Reply: the answer's body
+	Hook         func()      // Hook: what to run before serving
 }
 
 type faultState struct {
@@ -164,6 +199,38 @@ func (s *Server) applyFault(f Fault, raw http.ResponseWriter, w *statusWriter, r
 		s.route(rec, r)
 		hangUp(raw)
 		return true, true
+	case Reply:
+		drain(r)
+		for k, vs := range f.Header {
+			w.Header()[k] = append([]string(nil), vs...)
+		}
+		code := f.Code
+		if code == 0 {
+			code = http.StatusOK
+		}
+		w.WriteHeader(code)
+		_, _ = w.Write([]byte(f.Body))
+		return true, false
+	case DropMidAnswer:
+		rec := httptest.NewRecorder()
+		s.route(rec, r)
+		body := rec.Body.Bytes()
+		for k, vs := range rec.Header() {
+			raw.Header()[k] = vs
+		}
+		raw.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		raw.WriteHeader(rec.Code)
+		_, _ = io.Copy(raw, bytes.NewReader(body[:len(body)/2]))
+		if fl, ok := raw.(http.Flusher); ok {
+			fl.Flush()
+		}
+		hangUp(raw)
+		return true, true
+	case Hook:
+		if f.Hook != nil {
+			f.Hook()
+		}
+		return false, false
 	case ExpireSession:
 		if c, err := r.Cookie(cookieName); err == nil {
 			s.mu.Lock()

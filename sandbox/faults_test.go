@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -115,6 +116,62 @@ func TestFaultExpireSession(t *testing.T) {
 	}
 	c.signIn(`{"user":"sandbox-client","password":"sandbox-secret"}`)
 	c.mustCall(200, "GET", c.ws("/pipelines"), nil)
+}
+
+func TestFaultReply(t *testing.T) {
+	c := signedIn(t, Options{})
+	c.s.Inject(Fault{Kind: Reply, Method: "POST", Path: "/ci_servers", Code: http.StatusFound,
+		Header: http.Header{"Location": {"https://sso.example.com/login"}}, Body: "moved"})
+	c.http.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	res, b := c.do("POST", c.ws("/ci_servers"), []byte(`{"data":[{"name":"a"}]}`), "application/json", nil)
+	if res.StatusCode != 302 || res.Header.Get("Location") != "https://sso.example.com/login" || string(b) != "moved" {
+		t.Errorf("reply = %d %q %q", res.StatusCode, res.Header.Get("Location"), b)
+	}
+	if len(c.s.Servers()) != 0 || lastRequest(c.s).Status != 302 {
+		t.Errorf("a replied request was processed, or recorded as %+v", lastRequest(c.s))
+	}
+	// Code 0 is 200; no Content-Type is added to an empty body.
+	c.s.Inject(Fault{Kind: Reply, Path: "/ci_servers"})
+	res, b = c.do("GET", c.ws("/ci_servers"), nil, "", nil)
+	if res.StatusCode != 200 || len(b) != 0 || res.Header.Get("Content-Type") != "" {
+		t.Errorf("empty reply = %d %q %q", res.StatusCode, res.Header.Get("Content-Type"), b)
+	}
+}
+
+func TestFaultDropMidAnswer(t *testing.T) {
+	c := signedIn(t, Options{})
+	c.s.Inject(Fault{Kind: DropMidAnswer, Method: "POST", Path: "/ci_servers"})
+	res, err := c.http.Post(c.base+c.ws("/ci_servers"), "application/json", strings.NewReader(`{"data":[{"name":"a"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 201 || err == nil || len(b) == 0 || res.ContentLength != int64(2*len(b)) && res.ContentLength != int64(2*len(b)+1) {
+		t.Errorf("answer %d, %d of %d bytes, err %v; want half the body, then an error", res.StatusCode, len(b), res.ContentLength, err)
+	}
+	if len(c.s.Servers()) != 1 || lastRequest(c.s).Status != 0 {
+		t.Errorf("the request was not processed (%d servers) or not recorded as dropped (%+v)", len(c.s.Servers()), lastRequest(c.s))
+	}
+}
+
+func TestFaultHook(t *testing.T) {
+	c := signedIn(t, Options{})
+	calls, hookCode := 0, 0
+	c.s.Inject(Fault{Kind: Hook, Method: "POST", Path: "/ci_servers", Hook: func() {
+		calls++
+		// What another client does at this point reaches the server first:
+		// here, a create of the same name, over HTTP (the hook runs on the
+		// server's side: no t.Fatal here).
+		res, _, err := c.try("POST", c.ws("/ci_servers"), []byte(`{"data":[{"name":"a"}]}`), "application/json", nil)
+		if err == nil {
+			hookCode = res.StatusCode
+		}
+	}})
+	code, out := c.call("POST", c.ws("/ci_servers"), `{"data":[{"name":"a"}]}`)
+	if calls != 1 || hookCode != 201 || code != 409 || errorCode(out) != "platform.duplicate_entity_error" || len(c.s.Servers()) != 1 {
+		t.Errorf("hook called %d times (its create answered %d); the request answered %d %v; %d servers", calls, hookCode, code, out, len(c.s.Servers()))
+	}
 }
 
 func TestRequestsLog(t *testing.T) {
