@@ -123,21 +123,24 @@ func (nopReporter) Progress(Progress) {}
 
 // Summary is the outcome of a scan.
 type Summary struct {
-	Files     int                `json:"files"`
-	Outcomes  map[Outcome]int    `json:"outcomes"`
-	Runs      ledger.Counts      `json:"runs"`
-	Builds    int                `json:"builds"`
-	Payloads  int                `json:"payloads"`
-	Requests  int                `json:"requests,omitempty"`
-	Elapsed   time.Duration      `json:"elapsed_ns"`
-	Plan      *Plan              `json:"plan,omitempty"`
-	Warnings  []string           `json:"warnings,omitempty"`
-	Adjusted  int                `json:"files_adjusted,omitempty"` // files with warnings (FileResult.Warnings)
-	Errors    []string           `json:"errors,omitempty"`         // failures not tied to one file (Octane unreachable ...)
-	ByBuild   map[string]*BuildN `json:"-"`
-	DryRun    bool               `json:"dry_run,omitempty"`
-	Searched  []Searched         `json:"searched,omitempty"` // where the scan looked for reports
-	Interrupt bool               `json:"interrupted,omitempty"`
+	Files      int                `json:"files"`
+	Outcomes   map[Outcome]int    `json:"outcomes"`
+	Runs       ledger.Counts      `json:"runs"`
+	Builds     int                `json:"builds"`
+	Payloads   int                `json:"payloads"`            // test-results payloads this run wrote to the ledger
+	Sent       int                `json:"payloads_sent"`       // payloads this run sent to Octane (its own, or left queued before)
+	Queued     int                `json:"payloads_queued"`     // payloads in the ledger still to be sent after the run
+	Unanswered int                `json:"payloads_unanswered"` // payloads sent whose task Octane had not answered when the run ended
+	Requests   int                `json:"requests,omitempty"`
+	Elapsed    time.Duration      `json:"elapsed_ns"`
+	Plan       *Plan              `json:"plan,omitempty"`
+	Warnings   []string           `json:"warnings,omitempty"`
+	Adjusted   int                `json:"files_adjusted,omitempty"` // files with warnings (FileResult.Warnings)
+	Errors     []string           `json:"errors,omitempty"`         // failures not tied to one file (Octane unreachable ...)
+	ByBuild    map[string]*BuildN `json:"-"`
+	DryRun     bool               `json:"dry_run,omitempty"`
+	Searched   []Searched         `json:"searched,omitempty"` // where the scan looked for reports
+	Interrupt  bool               `json:"interrupted,omitempty"`
 }
 
 // Searched is a folder (or file) a scan looked in, with the patterns that make a report.

@@ -149,6 +149,7 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 	if err := ctx.Err(); err != nil {
 		sum.Interrupt = true
 		im.reportSent(emit, sum, scanID, b.waiting)
+		im.countQueued(sum)
 		return sum, err
 	}
 
@@ -160,21 +161,36 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 		im.opt.Reporter.Progress(progress)
 	}
 	sendErr := snd.run(ctx)
-	sum.Requests = snd.requests
-	if sendErr != nil {
+	sum.Requests, sum.Sent = snd.requests, snd.sent
+	switch {
+	case errors.Is(sendErr, context.Canceled):
+		sum.Interrupt = true // said as such, not as an error
+	case sendErr != nil:
 		sum.Errors = append(sum.Errors, sendErr.Error())
-		if errors.Is(sendErr, context.Canceled) {
-			sum.Interrupt = true
-		}
 	}
 	for p := range b.waiting {
 		snd.handled[p] = true
 	}
 	im.reportSent(emit, sum, scanID, snd.handled)
+	im.countQueued(sum)
 	if sendErr != nil && !isUnavailable(sendErr) {
 		return sum, sendErr
 	}
 	return sum, nil
+}
+
+// countQueued counts what stays in the ledger after the run: the payloads not yet sent,
+// and those sent whose task Octane has not yet answered.
+func (im *Importer) countQueued(sum *Summary) {
+	if ps, err := im.opt.Ledger.Payloads(ledger.Pending, ledger.PayloadSent); err == nil {
+		for _, p := range ps {
+			if p.State == ledger.Pending {
+				sum.Queued++
+			} else {
+				sum.Unanswered++
+			}
+		}
+	}
 }
 
 // take routes one read report: final outcomes are reported at once, the rest batched.

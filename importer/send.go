@@ -35,6 +35,7 @@ type sender struct {
 	handled  map[string]bool   // files whose payloads this run sent or resolved
 	failed   map[string]string // build key → why Octane refused it
 	requests int
+	sent     int                   // payloads sent this run
 	progress func(total, done int) // called under mu
 	total    int
 	done     int
@@ -71,6 +72,17 @@ func (s *sender) run(ctx context.Context) error {
 	}
 	builds = orderBuilds(builds, specs)
 	jobs := pipelineJobs(specs)
+	s.mu.Lock()
+	for _, b := range builds {
+		if _, ok := s.sum.ByBuild[b.Key]; !ok {
+			// Left queued by an earlier run: this run sends it, so its summary says so.
+			sp := specs[b.Key]
+			s.sum.ByBuild[b.Key] = &BuildN{ID: idOf(sp), Target: sp.Target, Pipeline: sp.Pipeline, Start: sp.Start,
+				Result: wireBuild(sp).Result, Runs: b.Runs}
+			s.sum.Builds++
+		}
+	}
+	s.mu.Unlock()
 	s.descs = serversOf(specs)
 	for _, w := range s.descs.Warnings {
 		s.sum.Warnings = appendLimited(s.sum.Warnings, w)
@@ -474,6 +486,9 @@ func (s *sender) post(ctx context.Context, p ledger.Payload) (*waitItem, error) 
 		if err := l.MarkSent(p.ID, task.ID, task.Status); err != nil {
 			return nil, err
 		}
+		s.mu.Lock()
+		s.sent++
+		s.mu.Unlock()
 	}
 	return &waitItem{p: p, c: c, task: task}, nil
 }

@@ -243,10 +243,24 @@ func writeTotals(w io.Writer, sum *importer.Summary) {
 	}
 	fmt.Fprintf(w, "Files: %s.\n", strings.Join(parts, ", "))
 	fmt.Fprintf(w, "Test runs: %d passed, %d failed, %d skipped in %s", sum.Runs.Passed, sum.Runs.Failed, sum.Runs.Skipped, plural(sum.Builds, "build"))
-	if sum.Payloads > 0 || sum.Requests > 0 {
-		fmt.Fprintf(w, "; %s, %s", plural(sum.Payloads, "test-results payload"), plural(sum.Requests, "request"))
+	if sum.Payloads > 0 || sum.Sent > 0 || sum.Requests > 0 {
+		fmt.Fprintf(w, "; %s written, %d sent, %s", plural(sum.Payloads, "test-results payload"), sum.Sent, plural(sum.Requests, "request"))
 	}
 	fmt.Fprintf(w, "; %s.\n", sum.Elapsed.Round(time.Millisecond))
+	if sum.Queued > 0 || sum.Unanswered > 0 {
+		var left []string
+		if sum.Queued > 0 {
+			left = append(left, plural(sum.Queued, "payload")+" not yet sent")
+		}
+		if sum.Unanswered > 0 {
+			left = append(left, plural(sum.Unanswered, "payload")+" sent and not yet answered by Octane")
+		}
+		what := "Left"
+		if sum.Interrupt {
+			what = "Interrupted"
+		}
+		fmt.Fprintf(w, "%s: %s stay in the ledger; the same command run again finishes them, sending nothing twice.\n", what, strings.Join(left, " and "))
+	}
 }
 
 func fmtTime(t time.Time) string {

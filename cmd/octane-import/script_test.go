@@ -1,12 +1,15 @@
 package main
 
 import (
+	"flag"
 	"net"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/octane-import/octane-import/bench/gen"
 	"github.com/octane-import/octane-import/sandbox"
 )
 
@@ -37,6 +40,8 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"standin":  cmdStandin,
 			"deadport": cmdDeadPort,
+			"gen":      cmdGen,
+			"sleep":    cmdSleep,
 		},
 	})
 }
@@ -49,18 +54,27 @@ func cmdStandin(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("unsupported: ! standin")
 	}
 	var o sandbox.Options
-	for _, a := range args {
-		switch a {
+	var latency time.Duration
+	for i := 0; i < len(args); i++ {
+		switch args[i] {
 		case "-refuse-compressed":
 			o.RefuseCompressed = true
 		case "-no-ci-job-create":
 			o.NoCIJobCreate = true
+		case "-latency": // every request waits this long
+			i++
+			d, err := time.ParseDuration(args[i])
+			ts.Check(err)
+			latency = d
 		default:
-			ts.Fatalf("standin: unknown flag %s", a)
+			ts.Fatalf("standin: unknown flag %s", args[i])
 		}
 	}
 	srv, err := sandbox.Start(o)
 	ts.Check(err)
+	if latency > 0 {
+		srv.Inject(sandbox.Fault{Kind: sandbox.Latency, Delay: latency, Times: 1 << 30})
+	}
 	ts.Defer(srv.Close)
 	so := srv.Options()
 	ts.Setenv("OCTANE_URL", srv.URL())
@@ -68,6 +82,30 @@ func cmdStandin(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv("OCTANE_WORKSPACE", so.Workspace)
 	ts.Setenv("OCTANE_CLIENT_ID", so.Credentials[0].ID)
 	ts.Setenv("OCTANE_CLIENT_SECRET", so.Credentials[0].Secret)
+}
+
+// gen -builds N -files F -cases C DIR writes generated builds (bench/gen: manifests and
+// JUnit reports) into DIR.
+func cmdGen(ts *testscript.TestScript, neg bool, args []string) {
+	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
+	var spec gen.Spec
+	fs.IntVar(&spec.Builds, "builds", 10, "builds")
+	fs.IntVar(&spec.FilesPerBuild, "files", 1, "reports per build")
+	fs.IntVar(&spec.CasesPerFile, "cases", 10, "test cases per report")
+	ts.Check(fs.Parse(args))
+	if fs.NArg() != 1 {
+		ts.Fatalf("usage: gen [-builds N] [-files F] [-cases C] DIR")
+	}
+	spec.Seed = 1
+	_, err := gen.Write(ts.MkAbs(fs.Arg(0)), spec)
+	ts.Check(err)
+}
+
+// sleep D waits D (a Go duration).
+func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
+	d, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	time.Sleep(d)
 }
 
 // deadport sets DEADURL to an http URL on a loopback port nothing listens on.
