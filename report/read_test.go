@@ -39,7 +39,7 @@ func run(t *testing.T, r *Report, name string) Run {
 
 func hasWarning(r *Report, substr string) bool {
 	for _, w := range r.Warnings {
-		if strings.Contains(w, substr) {
+		if strings.Contains(w.String(), substr) {
 			return true
 		}
 	}
@@ -406,8 +406,8 @@ func checkInvariants(t testing.TB, r *Report) {
 		}
 	}
 	for _, w := range r.Warnings {
-		if !strings.HasPrefix(w, r.Path+":") {
-			t.Errorf("warning %q does not name the file", w)
+		if !strings.HasPrefix(w.String(), r.Path+":") || w.File != r.Path || w.Code == "" || w.Count < 1 {
+			t.Errorf("warning %+v does not name the file, or has no code", w)
 		}
 	}
 }

@@ -69,7 +69,12 @@ type Failure struct {
 
 // Run is one test execution, the unit Octane stores.
 type Run struct {
-	Suite       string        `json:"suite,omitempty"` // innermost enclosing testsuite name
+	Suite string `json:"suite,omitempty"` // innermost enclosing testsuite name
+	// Classname is what Package and Class were made from, in the Naming of
+	// the read: Options.Naming.Split(Classname) gives them. For NamingSplit it
+	// is the classname attribute, else the class attribute, else the suite
+	// name; for the other styles the classname attribute as written.
+	Classname   string        `json:"classname,omitempty"`
 	Module      string        `json:"module,omitempty"`
 	Package     string        `json:"package,omitempty"`
 	Class       string        `json:"class,omitempty"`
@@ -79,17 +84,26 @@ type Run struct {
 	Started     time.Time     `json:"started,omitzero"` // testcase timestamp, else its suite's; zero when unknown
 	Failure     *Failure      `json:"failure,omitempty"`
 	SkipMessage string        `json:"skip_message,omitempty"`
-	Flaky       bool          `json:"flaky,omitempty"`  // passed on a rerun
-	Reruns      int           `json:"reruns,omitempty"` // flaky/rerun elements seen
-	Properties  []Property    `json:"properties,omitempty"`
+	Reruns      int           `json:"reruns,omitempty"` // flaky/rerun elements seen, and earlier attempts merged into this run
+	// EarlierFailures are the failures of earlier attempts of a run that did
+	// not fail in the end (Flaky, or Skipped on its last attempt), oldest
+	// first: <flakyFailure>/<flakyError> (and <rerunFailure>/<rerunError>)
+	// elements, and the failed attempts of a test case repeated in its suite.
+	// A run that failed in the end has them in Failure.Body instead.
+	EarlierFailures []Failure  `json:"earlier_failures,omitempty"`
+	Properties      []Property `json:"properties,omitempty"`
 	// Attributes holds the testcase attributes the model has no field for
 	// (file, line, assertions, status, result, vendor attributes), in document order.
 	Attributes  []Property `json:"attributes,omitempty"`
 	Attachments []string   `json:"attachments,omitempty"` // [[ATTACHMENT|path]] in the testcase's system-out/err, deduplicated
-	SuiteLevel  bool       `json:"suite_level,omitempty"` // synthetic run for a suite-level <error>/<failure>
 	Line        int        `json:"line"`                  // line of the <testcase> (or suite-level element)
+	Flaky       bool       `json:"flaky,omitempty"`       // passed on a rerun
+	SuiteLevel  bool       `json:"suite_level,omitempty"` // synthetic run for a suite-level <error>/<failure>
 
-	seen uint8 // result elements seen as direct children (seenFailure…); for tests
+	seen   uint8    // result elements seen as direct children (seenFailure…); for tests
+	shared bool     // the slices belong to the Decoder's buffers
+	seq    int32    // position in document order
+	prior  *[]uint8 // seen of the earlier attempts merged into this run; for tests
 }
 
 // Flags for Run.seen.
@@ -114,7 +128,7 @@ type Report struct {
 	Properties  []Property        `json:"properties,omitempty"` // suite-level (and root-level) properties in document order
 	Runs        []Run             `json:"runs"`
 	Attachments []SuiteAttachment `json:"attachments,omitempty"` // suite-level attachment markers
-	Warnings    []string          `json:"warnings,omitempty"`    // each "file:line: ..."
+	Warnings    []Warning         `json:"warnings,omitempty"`    // the reader's adjustments; String gives "file:line: message"
 }
 
 // Property returns the first suite-level property with that name.
