@@ -1056,6 +1056,26 @@ func (p *parser) trimHeld(line int) {
 // release passes held[i] on to Next.
 func (p *parser) release(i int) {
 	h := &p.held[i]
+	if r := &h.run; r.Status == Failed && r.prior != nil && len(r.EarlierFailures) > 0 {
+		// Failed again on its rerun: the earlier failures go into the body.
+		f := *r.Failure
+		var b strings.Builder
+		b.WriteString(f.Body)
+		for _, e := range r.EarlierFailures {
+			b.WriteString("\n\n--- earlier attempt: " + e.Kind)
+			if e.Type != "" {
+				b.WriteString(" " + e.Type)
+			}
+			if e.Message != "" {
+				b.WriteString(": " + e.Message)
+			}
+			if e.Body != "" {
+				b.WriteString("\n" + e.Body)
+			}
+		}
+		f.Body = strings.TrimLeft(b.String(), "\n")
+		r.Failure, r.EarlierFailures = &f, nil
+	}
 	p.out = append(p.out, h.run)
 	delete(p.heldIdx, h.key)
 	p.heldBytes -= h.size
@@ -1105,29 +1125,11 @@ func (p *parser) merge(i int, r *Run) {
 			m.Attachments = append(m.Attachments, a)
 		}
 	}
-	switch m.Status {
-	case Failed:
-		f := *m.Failure
-		for k, e := range earlier {
-			f.Body += fmt.Sprintf("\n\n--- earlier attempt %d of %d: %s", k+1, m.Reruns+1, e.Kind)
-			if e.Type != "" {
-				f.Body += " " + e.Type
-			}
-			if e.Message != "" {
-				f.Body += ": " + e.Message
-			}
-			if e.Body != "" {
-				f.Body += "\n" + e.Body
-			}
-		}
-		f.Body = strings.TrimLeft(f.Body, "\n")
-		m.Failure = &f
-	case Passed:
-		m.Flaky = m.Flaky || len(earlier) > 0
-		m.EarlierFailures = append(earlier, m.EarlierFailures...)
-	default:
-		m.EarlierFailures = append(earlier, m.EarlierFailures...)
-	}
+	// The earlier failures stay a list while the run is held (another
+	// attempt may come); a run that fails in the end gets them in its body
+	// when it is passed on (release).
+	m.EarlierFailures = append(earlier, m.EarlierFailures...)
+	m.Flaky = m.Status == Passed
 	p.heldBytes -= h.size
 	h.run = m
 	h.size = runSize(&h.run)

@@ -310,6 +310,8 @@ var fixtureCases = []fixtureCase{
 		}
 	}},
 
+	{file: "reruns.xml", check: rerunsCheck},
+
 	{file: "empty.xml", wantErr: ErrEmpty},
 	{file: "blank.xml", wantErr: ErrEmpty},
 	{file: "bom-only.xml", wantErr: ErrEmpty},
