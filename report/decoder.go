@@ -25,8 +25,9 @@ type Options struct {
 // never hold more than 8 MiB of text (names, messages, stack traces).
 const DefaultRerunWindow = 1000
 
-// maxHeldBytes bounds the text of the failed runs held back for reruns.
-const maxHeldBytes = 8 << 20
+// maxHeldBytes bounds the text of the failed runs held back for reruns (a
+// variable for tests).
+var maxHeldBytes = 8 << 20
 
 // Limits of what a Decoder keeps of suite-level properties (WarnPropertiesLimit).
 const (

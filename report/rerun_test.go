@@ -152,9 +152,15 @@ func TestRerunWindow(t *testing.T) {
 		}
 	})
 	t.Run("bytes", func(t *testing.T) {
+		defer func(n int) { maxHeldBytes = n }(maxHeldBytes)
+		maxHeldBytes = 64 << 10
 		under := strings.Repeat("x", maxHeldBytes/2-1024)
 		if flaky, _, _, r := count(t, rerunDoc(1, under), 0); flaky != 1 || hasWarning(r, "waiting") {
 			t.Errorf("%d bytes held: flaky %d", len(under), flaky)
+		}
+		third := strings.Repeat("x", maxHeldBytes/3)
+		if flaky, failed, runs, r := count(t, rerunDoc(3, third), 0); flaky != 2 || failed != 1 || runs != 4 || !hasWarning(r, "waiting for a rerun") {
+			t.Errorf("three runs of %d bytes: flaky %d failed %d runs %d", len(third), flaky, failed, runs)
 		}
 		over := strings.Repeat("x", maxHeldBytes+1)
 		if flaky, failed, runs, r := count(t, rerunDoc(1, over), 0); flaky != 0 || failed != 1 || runs != 2 || !hasWarning(r, "waiting for a rerun") {
