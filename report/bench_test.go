@@ -87,7 +87,13 @@ func BenchmarkRead(b *testing.B) {
 	}
 }
 
+// peakImpls are further readers measurePeak can measure, by name.
+var peakImpls = map[string]func(path string) error{}
+
 func readWith(impl, path string) error {
+	if fn, ok := peakImpls[impl]; ok {
+		return fn(path)
+	}
 	if impl == "go-junit" {
 		suites, err := junit.IngestFile(path)
 		if err == nil && len(suites) == 0 {
@@ -98,6 +104,11 @@ func readWith(impl, path string) error {
 	r, err := ReadFile(path)
 	if err == nil && len(r.Runs) != largeN {
 		err = fmt.Errorf("%d runs", len(r.Runs))
+	}
+	for i := 1; err == nil && i < len(r.Runs); i++ {
+		if r.Runs[i].Line <= r.Runs[i-1].Line {
+			err = fmt.Errorf("run %d out of document order", i)
+		}
 	}
 	return err
 }
@@ -159,6 +170,9 @@ func TestPeakChild(t *testing.T) {
 	runtime.GC() // so that the live heap at the end of the read is counted
 	close(done)
 	fmt.Printf("peak-live-bytes %d\n", <-peak)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Printf("gc-cycles %d\n", ms.NumGC)
 }
 
 func maxU(a, b uint64) uint64 {

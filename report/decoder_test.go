@@ -93,8 +93,13 @@ func agree(t *testing.T, data []byte, name string, opts Options) {
 		}
 		runs := slices.Clone(s.runs)
 		slices.SortStableFunc(runs, byPosition)
-		if !reflect.DeepEqual(runs, rep.Runs) && !(len(runs) == 0 && len(rep.Runs) == 0) {
-			t.Fatalf("%s: streamed runs differ from Read's:\n%+v\n%+v", how, runs, rep.Runs)
+		if len(runs) != len(rep.Runs) {
+			t.Fatalf("%s: %d streamed runs, Read has %d", how, len(runs), len(rep.Runs))
+		}
+		for i := range runs {
+			if !reflect.DeepEqual(runs[i], rep.Runs[i]) {
+				t.Fatalf("%s: streamed run %d differs from Read's:\n%+v\n%+v", how, i, runs[i], rep.Runs[i])
+			}
 		}
 		if c := s.sum.Counts; c != rep.Counts() {
 			t.Errorf("%s: summary counts %+v, Read's %+v", how, c, rep.Counts())

@@ -48,9 +48,12 @@ func ReadWith(rd io.Reader, name string, opts Options) (*Report, error) {
 	}
 	// Runs go into chunks that never move, and are copied once into a slice of
 	// the exact size at the end: appending to one slice would copy (and keep
-	// alive while copying) the whole slice at each growth.
+	// alive while copying) the whole slice at each growth. The failed runs the
+	// Decoder held back for reruns come late: they go aside (late) and are
+	// merged back into document order in that copy.
 	var chunks [][]Run
-	var cur []Run
+	var cur, late []Run
+	var last int32
 	n := 0
 	for {
 		r, err := d.Next()
@@ -60,6 +63,15 @@ func ReadWith(rd io.Reader, name string, opts Options) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
+		if r.seq < last {
+			late = append(late, *r)
+			if r.shared {
+				own(&late[len(late)-1])
+			}
+			n++
+			continue
+		}
+		last = r.seq
 		if len(cur) == cap(cur) {
 			if len(cur) > 0 {
 				chunks = append(chunks, cur)
@@ -72,16 +84,24 @@ func ReadWith(rd io.Reader, name string, opts Options) (*Report, error) {
 		}
 		n++
 	}
+	chunks = append(chunks, cur)
+	slices.SortFunc(late, byPosition)
 	runs := make([]Run, 0, n)
 	for i, c := range chunks {
+		for len(late) > 0 && len(c) > 0 {
+			// Up to the next late run, the chunk is in order.
+			k, _ := slices.BinarySearchFunc(c, late[0].seq, func(r Run, seq int32) int { return int(r.seq) - int(seq) })
+			if k == len(c) {
+				break // it goes after this chunk
+			}
+			runs = append(runs, c[:k]...)
+			runs = append(runs, late[0])
+			c, late = c[k:], late[1:]
+		}
 		runs = append(runs, c...)
 		chunks[i] = nil
 	}
-	runs = append(runs, cur...)
-	// Failed runs held back for reruns come at their suite's end: back to document order.
-	if !slices.IsSortedFunc(runs, byPosition) {
-		slices.SortFunc(runs, byPosition)
-	}
+	runs = append(runs, late...)
 	sum := d.Summary()
 	rep.Runs = runs
 	rep.Suites, rep.Timestamp = sum.Suites, sum.Start
@@ -219,7 +239,7 @@ type parser struct {
 	allProps *[]Property    // Read: every suite-level property
 	lateSeen map[Property]bool
 	strs     map[string]string
-	splits   map[string][2]string
+	splits   map[string][3]string // classname → interned classname, package, class
 }
 
 func newParser(rd io.Reader, name string, opts Options) *parser {
@@ -240,7 +260,7 @@ func newParser(rd io.Reader, name string, opts Options) *parser {
 		heldIdx: map[runKey]int{},
 		warned:  map[string]int{},
 		strs:    map[string]string{},
-		splits:  map[string][2]string{},
+		splits:  map[string][3]string{},
 	}
 	p.head = Head{Path: name, Location: loc}
 	p.sum = Summary{Path: name, Location: loc}
@@ -665,16 +685,18 @@ func (p *parser) innermost() (suite string, started time.Time, frame *suiteFrame
 	return suite, frame.started, frame
 }
 
-func (p *parser) split(classname string) (pkg, class string) {
+// split names a run from its classname: the classname interned, its package
+// and class in the Naming. One map lookup per run: the table is bounded.
+func (p *parser) split(classname string) (name, pkg, class string) {
 	if v, ok := p.splits[classname]; ok {
-		return v[0], v[1]
+		return v[0], v[1], v[2]
 	}
 	pkg, class = p.naming.Split(classname)
-	pkg, class = p.intern(pkg), p.intern(class)
+	name, pkg, class = p.intern(classname), p.intern(pkg), p.intern(class)
 	if len(p.splits) < 1<<14 {
-		p.splits[p.intern(classname)] = [2]string{pkg, class}
+		p.splits[name] = [3]string{name, pkg, class}
 	}
-	return pkg, class
+	return name, pkg, class
 }
 
 func (p *parser) startCase(t xml.StartElement, line int) {
@@ -719,8 +741,7 @@ func (p *parser) startCase(t xml.StartElement, line int) {
 			c.attrs = append(c.attrs, Property{Name: p.intern(a.Name.Local), Value: p.intern(a.Value)})
 		}
 	}
-	r.Classname = p.intern(p.naming.classname(classname, hasClassname, class, suite))
-	r.Package, r.Class = p.split(r.Classname)
+	r.Classname, r.Package, r.Class = p.split(p.naming.classname(classname, hasClassname, class, suite))
 	p.cases = append(p.cases, c)
 }
 
@@ -986,12 +1007,14 @@ func (p *parser) endCase() {
 	p.seq++
 	r.seq = p.seq
 	p.free = append(p.free, c)
-	if p.window > 0 && !unnamed {
+	if p.window > 0 && !unnamed && (r.Status == Failed || len(p.heldIdx) > 0) {
 		_, _, s := p.innermost()
 		key := runKey{suite: s.serial, classname: r.Classname, name: r.Name}
-		if i, ok := p.heldIdx[key]; ok {
-			p.merge(i, r)
-			return
+		if len(p.heldIdx) > 0 {
+			if i, ok := p.heldIdx[key]; ok {
+				p.merge(i, r)
+				return
+			}
 		}
 		if r.Status == Failed {
 			p.hold(key, s.serial, r)
@@ -1174,7 +1197,7 @@ func (p *parser) endSuite() {
 		if seen[r.elem] > 1 {
 			name += fmt.Sprintf(" #%d", seen[r.elem])
 		}
-		pkg, class := p.split(s.name)
+		_, pkg, class := p.split(s.name)
 		p.seq++
 		run := Run{
 			Suite: s.name, Classname: s.name, Package: pkg, Class: class, Name: name, Status: Failed, Started: s.started,

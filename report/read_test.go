@@ -392,6 +392,9 @@ func TestFixtures(t *testing.T) {
 func checkInvariants(t testing.TB, r *Report) {
 	t.Helper()
 	for i, x := range r.Runs {
+		if i > 0 && x.seq <= r.Runs[i-1].seq {
+			t.Errorf("run %d (%s) is out of document order", i, x.Name)
+		}
 		switch {
 		case x.Name == "":
 			t.Errorf("run %d has no name", i)

@@ -2,7 +2,6 @@ package report
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -195,8 +194,4 @@ func TestRerunsNested(t *testing.T) {
 	if strings.Join(got, " ") != "outer/a:Passed:true inner/a:Passed:false inner/b:Passed:true" {
 		t.Errorf("runs %q", got)
 	}
-}
-
-func TestMain(m *testing.M) {
-	os.Exit(m.Run())
 }
