@@ -185,7 +185,10 @@ func maxU(a, b uint64) uint64 {
 // TestMemoryBound: reading a 200,000-testcase report needs at most a few
 // times the file's size (peak live heap), and the Report itself (retained
 // after a GC) less: the runs are kept in chunks and copied once into
-// Report.Runs at the end, so the peak is about twice the Report. Skipped with -short and under the race detector.
+// Report.Runs at the end, so the peak is about twice the Report. (The bound was
+// 6× until Run gained Classname and EarlierFailures, 40 bytes a run: 5.9× then.
+// The Decoder's peak does not grow with the file at all: TestStreamHeapFlat.)
+// Skipped with -short and under the race detector.
 func TestMemoryBound(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("memory measurement: not with -short or -race")
@@ -195,8 +198,8 @@ func TestMemoryBound(t *testing.T) {
 	live, rss := measurePeak(t, "ours", path)
 	ratio := live * (1 << 20) / float64(size)
 	t.Logf("file %.1f MiB, peak live heap %.1f MiB (%.1f× the file), peak RSS %.1f MiB", float64(size)/(1<<20), live, ratio, rss)
-	if ratio > 6 {
-		t.Errorf("peak live heap is %.1f× the file size, want at most 6×", ratio)
+	if ratio > 6.5 {
+		t.Errorf("peak live heap is %.1f× the file size, want at most 6.5×", ratio)
 	}
 
 	var before, after runtime.MemStats

@@ -131,11 +131,7 @@ func (d *Decoder) Next() (*Run, error) {
 // complete once Next has returned io.EOF; before that it covers what has been
 // read. The Summary is the Decoder's own and changes as it reads.
 func (d *Decoder) Summary() *Summary {
-	p := d.p
-	if p.done {
-		p.finishWarnings()
-	}
-	return &p.sum
+	return &d.p.sum
 }
 
 // SetNaming changes the naming style of the runs. Call it after Head and
@@ -151,8 +147,12 @@ func (d *Decoder) SetNaming(n Naming) {
 
 // SetLocation changes the location of zone-less timestamps (Options.Location).
 // Called after Head and before the first Next, it applies to the whole
-// report: the timestamps of the Head (and of its Suites) are read again in
-// loc. Later, it applies to the timestamps not yet read. Nil means time.Local.
+// report, as if given in Options: the timestamps of the Head (and of its
+// Suites) are read again in loc, the Head changes in place, and the Summary
+// and its warnings are what they would have been. (Not so when the report has
+// more than 4,096 suites, or warnings, before its first test case: then, and
+// when called later, it applies to the timestamps not yet read.) Nil means
+// time.Local.
 func (d *Decoder) SetLocation(loc *time.Location) {
 	if loc == nil {
 		loc = time.Local

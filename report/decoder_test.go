@@ -349,3 +349,40 @@ func TestElapsed(t *testing.T) {
 		}
 	}
 }
+
+// TestWarningCodesDocumented: every Warn… code is in docs/report-warnings.md,
+// and the page names no code that does not exist.
+func TestWarningCodesDocumented(t *testing.T) {
+	page, err := os.ReadFile(filepath.Join("..", "docs", "report-warnings.md"))
+	if err != nil {
+		t.Skip(err)
+	}
+	src, err := os.ReadFile("warnings.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := map[string]bool{}
+	for _, line := range strings.Split(string(src), "\n") {
+		if name, val, ok := strings.Cut(strings.TrimSpace(line), " = \""); ok && strings.HasPrefix(name, "Warn") {
+			codes[strings.TrimSuffix(val, "\"")] = true
+		}
+	}
+	if len(codes) < 20 {
+		t.Fatalf("only %d codes found in warnings.go", len(codes))
+	}
+	documented := map[string]bool{}
+	for _, line := range strings.Split(string(page), "\n") {
+		if code, ok := strings.CutPrefix(line, "| `"); ok {
+			code, _, _ = strings.Cut(code, "`")
+			documented[code] = true
+			if !codes[code] {
+				t.Errorf("docs/report-warnings.md documents %q, which is no code", code)
+			}
+		}
+	}
+	for code := range codes {
+		if !documented[code] {
+			t.Errorf("code %q is not in docs/report-warnings.md", code)
+		}
+	}
+}

@@ -185,3 +185,46 @@ func TestNamingConverterFixtures(t *testing.T) {
 		})
 	}
 }
+
+// TestNamingDoc: the examples of docs/test-naming.md are what Split gives.
+func TestNamingDoc(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "docs", "test-naming.md"))
+	if err != nil {
+		t.Skip(err)
+	}
+	_, table, ok := strings.Cut(string(data), "## Examples")
+	if !ok {
+		t.Fatal("docs/test-naming.md: no Examples section")
+	}
+	cell := func(s string) (pkg, class string) {
+		p, c, ok := strings.Cut(strings.TrimSpace(s), " / ")
+		if !ok {
+			t.Fatalf("cell %q is not package / class", s)
+		}
+		unquote := func(s string) string {
+			if s == "—" {
+				return ""
+			}
+			return strings.Trim(s, "`")
+		}
+		return unquote(p), unquote(c)
+	}
+	rows := 0
+	for _, line := range strings.Split(table, "\n") {
+		cols := strings.Split(line, " | ")
+		if len(cols) != 5 || !strings.HasPrefix(strings.TrimSpace(cols[1]), "`") {
+			continue
+		}
+		rows++
+		classname := strings.Trim(strings.TrimSpace(cols[1]), "`")
+		for i, n := range []Naming{NamingSplit, NamingCLT, NamingConverter} {
+			wp, wc := cell(strings.TrimSuffix(strings.TrimSpace(cols[2+i]), " |"))
+			if p, c := n.Split(classname); p != wp || c != wc {
+				t.Errorf("docs/test-naming.md: %q in %s is %q / %q, the doc says %q / %q", classname, n, p, c, wp, wc)
+			}
+		}
+	}
+	if rows < 10 {
+		t.Errorf("only %d example rows read", rows)
+	}
+}

@@ -191,6 +191,17 @@ type heldRun struct {
 	suite int
 }
 
+// headEvent is a warning given before the first test case, or (suite >= 0)
+// the reading of a head suite's timestamp, which SetLocation does again.
+type headEvent struct {
+	code, msg string
+	line      int
+	suite     int
+}
+
+// maxHeadLog bounds headLog; past it, SetLocation applies only to what follows.
+const maxHeadLog = 4096
+
 type parser struct {
 	name   string
 	loc    *time.Location
@@ -208,6 +219,14 @@ type parser struct {
 	stashed   bool
 	stashLine int
 	caseSeen  bool // a testcase start tag has been handled
+
+	// Until the first test case, what produced warnings is logged, so that
+	// SetLocation can read the head's timestamps again and give the warnings
+	// a read in that location would have given (headLog is nil once that is
+	// no longer possible).
+	headLog    []headEvent
+	replayable bool
+	quiet      bool // a head suite's timestamp is being read: its warnings are in its event
 
 	utf16 string // set when the input was transcoded from UTF-16
 
@@ -262,6 +281,7 @@ func newParser(rd io.Reader, name string, opts Options) *parser {
 		strs:    map[string]string{},
 		splits:  map[string][3]string{},
 	}
+	p.replayable = true
 	p.head = Head{Path: name, Location: loc}
 	p.sum = Summary{Path: name, Location: loc}
 	return p
@@ -270,36 +290,28 @@ func newParser(rd io.Reader, name string, opts Options) *parser {
 // warnf records a warning; a code already seen only counts the occurrence, so
 // a 200,000-test report with one systematic problem gives one warning.
 func (p *parser) warnf(code string, line int, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if !p.caseSeen && !p.quiet {
+		p.logHead(headEvent{code: code, msg: msg, line: line, suite: -1})
+	}
 	if i, ok := p.warned[code]; ok {
 		p.sum.Warnings[i].Count++
 		return
 	}
 	p.warned[code] = len(p.sum.Warnings)
-	p.sum.Warnings = append(p.sum.Warnings, Warning{File: p.name, Code: code, Line: line, Message: fmt.Sprintf(format, args...), Count: 1})
+	p.sum.Warnings = append(p.sum.Warnings, Warning{File: p.name, Code: code, Line: line, Message: msg, Count: 1})
 }
 
-// unwarn takes back n occurrences of a warning (SetLocation reading the head again).
-func (p *parser) unwarn(code string, n int) {
-	i, ok := p.warned[code]
-	if !ok || n <= 0 {
+func (p *parser) logHead(e headEvent) {
+	if !p.replayable {
 		return
 	}
-	w := &p.sum.Warnings[i]
-	if w.Count > n {
-		w.Count -= n
+	if len(p.headLog) >= maxHeadLog {
+		p.replayable, p.headLog = false, nil
 		return
 	}
-	p.sum.Warnings = slices.Delete(p.sum.Warnings, i, i+1)
-	delete(p.warned, code)
-	for c, j := range p.warned {
-		if j > i {
-			p.warned[c] = j - 1
-		}
-	}
+	p.headLog = append(p.headLog, e)
 }
-
-// finishWarnings is kept for the Summary: nothing to do since warnings count as they go.
-func (p *parser) finishWarnings() {}
 
 // intern shares repeated short strings (suite names, classnames, attribute
 // names) between runs. The table is bounded.
@@ -586,10 +598,19 @@ func (p *parser) startSuite(t xml.StartElement, container bool, line int) {
 			tm, hasTime = a.Value, true
 		}
 	}
+	inHead := !p.headDone && len(p.head.Suites) < maxHeadSuites
+	if !p.headDone && !inHead {
+		p.replayable, p.headLog = false, nil
+	}
 	var own time.Time
 	var zoneLess bool
 	if hasTS {
+		if inHead {
+			p.logHead(headEvent{suite: len(p.head.Suites), line: line})
+			p.quiet = true
+		}
 		own, zoneLess = p.timestamp(ts, line)
+		p.quiet = false
 	}
 	var d time.Duration
 	if hasTime {
@@ -624,7 +645,7 @@ func (p *parser) startSuite(t xml.StartElement, container bool, line int) {
 		}
 	}
 	if !p.headDone {
-		if len(p.head.Suites) < maxHeadSuites {
+		if inHead {
 			s.headIdx = len(p.head.Suites)
 			hs := Suite{Name: s.name, Container: container, Depth: len(p.suites), Line: line,
 				Timestamp: own, ZoneLess: zoneLess && !own.IsZero(), Time: d, HasTime: hasTime, tsText: ts}
@@ -707,7 +728,9 @@ func (p *parser) startCase(t xml.StartElement, line int) {
 	} else {
 		c = &caseBuilder{}
 	}
-	p.caseSeen = true
+	if !p.caseSeen {
+		p.caseSeen, p.headLog = true, nil
+	}
 	r := &c.run
 	r.Line = line
 	suite, started, _ := p.innermost()
@@ -1215,68 +1238,87 @@ func (p *parser) endSuite() {
 	p.freeSuites = append(p.freeSuites, s)
 }
 
-// setLocation changes where zone-less timestamps are read; before any test
-// case, the head's are read again.
+// setLocation changes where zone-less timestamps are read. Before the first
+// test case, the head's timestamps are read again: the head's warnings are
+// given again from the log, the suites' timestamps read in loc, and what the
+// summary and the open suites took from them is computed again.
 func (p *parser) setLocation(loc *time.Location) {
-	old := p.loc
-	if old == loc {
+	if p.loc == loc {
 		return
 	}
 	p.loc = loc
 	p.head.Location, p.sum.Location = loc, loc
-	if p.caseSeen {
+	if p.caseSeen || !p.replayable {
 		return
 	}
-	// Read the head's timestamps again, quietly, and recompute what they gave.
-	unknownBefore, unknownAfter := 0, 0
-	p.head.Timestamp, p.head.ZoneLess = time.Time{}, false
-	p.sum.Start, p.sum.SuiteEnd, p.sum.ZoneLess = time.Time{}, time.Time{}, false
-	eff := make([]time.Time, len(p.head.Suites)) // start of each head suite: its own timestamp, else its parent's
-	var byDepth []int                            // index of the open head suite at each depth
-	for i := range p.head.Suites {
-		hs := &p.head.Suites[i]
-		if hs.tsText != "" {
-			if _, _, issue := parseTimestamp(hs.tsText, old); issue == tsZoneUnknown {
-				unknownBefore++
-			}
-			t, zl, issue := parseTimestamp(hs.tsText, loc)
-			switch issue {
-			case tsZoneUnknown:
-				unknownAfter++
-			case tsUnreadable, tsPlaceholder:
-				t, zl = time.Time{}, false
-			}
-			hs.Timestamp, hs.ZoneLess = t, zl
-			p.sum.ZoneLess = p.sum.ZoneLess || zl
-		}
-		byDepth = append(byDepth[:min(len(byDepth), hs.Depth)], i)
-		eff[i] = hs.Timestamp
-		if eff[i].IsZero() && hs.Depth > 0 && len(byDepth) > hs.Depth {
-			eff[i] = eff[byDepth[hs.Depth-1]]
-		}
-		if hs.Container {
+	log := p.headLog
+	p.headLog = nil
+	p.sum.Warnings, p.sum.ZoneLess = nil, false
+	clear(p.warned)
+	for _, e := range log {
+		if e.suite < 0 {
+			p.warnf(e.code, e.line, "%s", e.msg)
 			continue
 		}
+		hs := &p.head.Suites[e.suite]
+		p.logHead(e)
+		p.quiet = true
+		t, zl := p.timestamp(hs.tsText, hs.Line)
+		p.quiet = false
+		hs.Timestamp, hs.ZoneLess = t, zl && !t.IsZero()
+	}
+	// As startSuite computes them, from the head's suites (all the suites
+	// read so far).
+	p.head.Timestamp, p.head.ZoneLess = time.Time{}, false
+	p.sum.Start, p.sum.SuiteEnd = time.Time{}, time.Time{}
+	p.sum.SuitesTimestamped, p.sum.SuiteTime, p.sum.UnplacedTime = 0, 0, 0
+	type level struct {
+		started time.Time
+		timed   bool
+	}
+	var stack []level
+	eff := make([]time.Time, len(p.head.Suites))
+	for i := range p.head.Suites {
+		hs := &p.head.Suites[i]
+		stack = stack[:min(hs.Depth, len(stack))]
+		var l level
+		if n := len(stack); n > 0 {
+			l = stack[n-1]
+		}
 		if !hs.Timestamp.IsZero() {
-			if p.sum.Start.IsZero() || hs.Timestamp.Before(p.sum.Start) {
-				p.sum.Start = hs.Timestamp
+			l.started = hs.Timestamp
+		}
+		if !hs.Container {
+			if !hs.Timestamp.IsZero() {
+				p.sum.SuitesTimestamped++
+				if p.sum.Start.IsZero() || hs.Timestamp.Before(p.sum.Start) {
+					p.sum.Start = hs.Timestamp
+				}
+				if p.head.Timestamp.IsZero() || hs.Timestamp.Before(p.head.Timestamp) {
+					p.head.Timestamp, p.head.ZoneLess = hs.Timestamp, hs.ZoneLess
+				}
 			}
-			if p.head.Timestamp.IsZero() || hs.Timestamp.Before(p.head.Timestamp) {
-				p.head.Timestamp, p.head.ZoneLess = hs.Timestamp, hs.ZoneLess
+			if hs.HasTime {
+				if !l.timed {
+					p.sum.SuiteTime += hs.Time
+					if l.started.IsZero() {
+						p.sum.UnplacedTime += hs.Time
+					}
+				}
+				if !l.started.IsZero() {
+					if e := l.started.Add(hs.Time); e.After(p.sum.SuiteEnd) {
+						p.sum.SuiteEnd = e
+					}
+				}
+				l.timed = true
 			}
 		}
-		if hs.HasTime && !eff[i].IsZero() {
-			if e := eff[i].Add(hs.Time); e.After(p.sum.SuiteEnd) {
-				p.sum.SuiteEnd = e
-			}
-		}
+		stack = append(stack, l)
+		eff[i] = l.started
 	}
 	for _, s := range p.suites {
 		if s.headIdx >= 0 {
 			s.started = eff[s.headIdx]
 		}
-	}
-	if unknownBefore > unknownAfter {
-		p.unwarn(WarnTimestampZoneUnknown, unknownBefore-unknownAfter)
 	}
 }

@@ -1,5 +1,7 @@
 // Package report reads one JUnit XML report, in any of the common dialects,
-// into a Report: one Run per test, ready to be mapped to Octane test runs.
+// into test runs ready to be mapped to Octane: a Decoder gives them one at a
+// time (Head, then Next, then Summary) in memory that does not grow with the
+// report; Read collects them into a Report.
 //
 // The reader is a single streaming pass of encoding/xml tokens over the input:
 // the document is read once and never held whole in memory, system-out text is
@@ -7,7 +9,8 @@
 // needs is kept. It accepts a <testsuites>, <testsuite> or Eclipse <testrun>
 // root, nested suites, BOMs, UTF-16, ISO-8859-1 / windows-1252 and XML 1.1
 // declarations, and refuses DOCTYPEs, non-XML, truncated XML and non-JUnit roots
-// with an *Error naming the file and the line.
+// with an *Error naming the file and the line. What it had to adjust to read a
+// report is a Warning with a stable code (the Warn… constants).
 //
 // Decisions where JUnit is silent (each is tested):
 //   - Several results on one testcase give one Run: Failed beats Skipped beats
@@ -15,8 +18,15 @@
 //     the others are appended to Failure.Body, each after a "--- kind type: message" line.
 //   - <error> is a Failed run with Failure.Kind "error".
 //   - <flakyFailure>/<flakyError> without a <failure>/<error> is a Passed run
-//     with Flaky set; <rerunFailure>/<rerunError> are appended to Failure.Body.
-//     Reruns counts all four.
+//     with Flaky set, the flaky failures in EarlierFailures;
+//     <rerunFailure>/<rerunError> are appended to Failure.Body. Reruns counts all four.
+//   - A testcase repeated in its suite (same classname and name) after a
+//     failed attempt is a rerun (gotestsum --rerun-fails writes those): the
+//     attempts are one Run with the last attempt's result, Flaky when it
+//     passed, the earlier failures in EarlierFailures (or in Failure.Body when
+//     it failed again), Reruns counting the earlier attempts. A repeat after a
+//     passed or skipped attempt (go test -count=2) stays a run of its own.
+//     How far apart the attempts may be is bounded: see Decoder.
 //   - A skip given only as an attribute (status="notrun"/"disabled"/"skipped"/
 //     "ignored", result="skipped"/"suppressed") is Skipped; status="failed"/
 //     "error"/"errored" without a child element is Failed.
@@ -26,6 +36,9 @@
 //   - A testcase with an empty name is kept (never dropped: it is often a
 //     failure in @BeforeAll) as "[unnamed testcase #N]", N counting unnamed
 //     testcases in document order, with a warning.
+//   - Package and Class come from the classname as Options.Naming says:
+//     octane-import's own split by default, or as the official clients make
+//     them (docs/test-naming.md).
 //   - time is seconds: "1.5", "1,5" (decimal comma), "2,503.1" and "1.234,5"
 //     (the last separator is the decimal one), "1e-05". An integer of 1e6 or
 //     more is taken as nanoseconds (container-structure-test writes those),
@@ -33,7 +46,10 @@
 //     with a warning.
 //   - Timestamps: ISO-8601 with or without zone, fraction or "T", date only,
 //     RFC 1123, a trailing " UTC". Zone-less times are in Options.Location
-//     (time.Local for Read). Times before 1980 (the 0001-01-01 and 1970-01-01
+//     (time.Local for Read), and Head, Suite and Summary say that they were
+//     zone-less; a zone abbreviation ("EST") is looked up in Options.Location,
+//     never in the machine's zone, and read as zone-less there when it is not
+//     one of its zones. Times before 1980 (the 0001-01-01 and 1970-01-01
 //     placeholders some tools write) count as unknown, with a warning.
 //   - Content after the root element: text is ignored with a warning (doctest
 //     prints to stdout); another JUnit root is read as well, with a warning.
