@@ -357,16 +357,7 @@ func TestWarningCodesDocumented(t *testing.T) {
 	if err != nil {
 		t.Skip(err)
 	}
-	src, err := os.ReadFile("warnings.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	codes := map[string]bool{}
-	for _, line := range strings.Split(string(src), "\n") {
-		if name, val, ok := strings.Cut(strings.TrimSpace(line), " = \""); ok && strings.HasPrefix(name, "Warn") {
-			codes[strings.TrimSuffix(val, "\"")] = true
-		}
-	}
+	codes := warningCodes(t)
 	if len(codes) < 20 {
 		t.Fatalf("only %d codes found in warnings.go", len(codes))
 	}
@@ -385,4 +376,19 @@ func TestWarningCodesDocumented(t *testing.T) {
 			t.Errorf("code %q is not in docs/report-warnings.md", code)
 		}
 	}
+}
+
+// warningCodes are the values of the Warn… constants of warnings.go.
+func warningCodes(t testing.TB) map[string]bool {
+	src, err := os.ReadFile("warnings.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := map[string]bool{}
+	for _, line := range strings.Split(string(src), "\n") {
+		if name, val, ok := strings.Cut(strings.TrimSpace(line), " = \""); ok && strings.HasPrefix(name, "Warn") {
+			codes[strings.TrimSuffix(val, "\"")] = true
+		}
+	}
+	return codes
 }

@@ -302,6 +302,20 @@ func (p *parser) warnf(code string, line int, format string, args ...any) {
 	p.sum.Warnings = append(p.sum.Warnings, Warning{File: p.name, Code: code, Line: line, Message: msg, Count: 1})
 }
 
+// again counts one more occurrence of a warning already given, and reports
+// whether it did: then the caller need not make the message. (Before the
+// first test case every warning goes through warnf, for SetLocation's log.)
+func (p *parser) again(code string) bool {
+	if !p.caseSeen && !p.quiet {
+		return false
+	}
+	i, ok := p.warned[code]
+	if ok {
+		p.sum.Warnings[i].Count++
+	}
+	return ok
+}
+
 func (p *parser) logHead(e headEvent) {
 	if !p.replayable {
 		return
@@ -524,9 +538,13 @@ func (p *parser) start(t xml.StartElement, line int) error {
 			p.rootSeen = true
 			p.head.Root = name
 		case isRoot(name):
-			p.warnf(WarnSecondRoot, line, "another root element <%s> after the first one: read as well", name)
+			if !p.again(WarnSecondRoot) {
+				p.warnf(WarnSecondRoot, line, "another root element <%s> after the first one: read as well", name)
+			}
 		default:
-			p.warnf(WarnElementAfterRoot, line, "element <%s> after the root element ignored", name)
+			if !p.again(WarnElementAfterRoot) {
+				p.warnf(WarnElementAfterRoot, line, "element <%s> after the root element ignored", name)
+			}
 			p.stack = append(p.stack, frame{name: name, space: t.Name.Space, kind: kIgnore, line: line})
 			return nil
 		}
@@ -544,7 +562,9 @@ func (p *parser) start(t xml.StartElement, line int) error {
 		p.startSuite(t, k == kContainer, line)
 	case kCase:
 		if len(p.cases) > 0 {
-			p.warnf(WarnNestedTestcase, line, "<testcase> inside a <testcase>: read as a test of its own")
+			if !p.again(WarnNestedTestcase) {
+				p.warnf(WarnNestedTestcase, line, "<testcase> inside a <testcase>: read as a test of its own")
+			}
 		}
 		p.startCase(t, line)
 	case kResult, kSuiteResult:
@@ -565,7 +585,9 @@ func (p *parser) start(t xml.StartElement, line int) error {
 		p.body = p.body[:0]
 	}
 	if name == "skipped" && k == kOther {
-		p.warnf(WarnSkippedOutsideTestcase, line, "<skipped> outside a testcase ignored")
+		if !p.again(WarnSkippedOutsideTestcase) {
+			p.warnf(WarnSkippedOutsideTestcase, line, "<skipped> outside a testcase ignored")
+		}
 	}
 	p.stack = append(p.stack, f)
 	return nil
@@ -662,7 +684,9 @@ func (p *parser) startSuite(t xml.StartElement, container bool, line int) {
 				p.head.Timestamp, p.head.ZoneLess = own, zoneLess
 			}
 		} else {
-			p.warnf(WarnHeadSuitesLimit, line, "more than %d suites before the first test case: the head lists the first %d", maxHeadSuites, maxHeadSuites)
+			if !p.again(WarnHeadSuitesLimit) {
+				p.warnf(WarnHeadSuitesLimit, line, "more than %d suites before the first test case: the head lists the first %d", maxHeadSuites, maxHeadSuites)
+			}
 		}
 	}
 	p.suites = append(p.suites, s)
@@ -674,14 +698,20 @@ func (p *parser) timestamp(s string, line int) (time.Time, bool) {
 	switch issue {
 	case tsUnreadable:
 		if strings.TrimSpace(s) != "" {
-			p.warnf(WarnTimestampUnreadable, line, "timestamp %q not understood: start time unknown", clip(s, 40))
+			if !p.again(WarnTimestampUnreadable) {
+				p.warnf(WarnTimestampUnreadable, line, "timestamp %q not understood: start time unknown", clip(s, 40))
+			}
 		}
 		return time.Time{}, false
 	case tsPlaceholder:
-		p.warnf(WarnTimestampPlaceholder, line, "timestamp %q is a placeholder: start time unknown", clip(s, 40))
+		if !p.again(WarnTimestampPlaceholder) {
+			p.warnf(WarnTimestampPlaceholder, line, "timestamp %q is a placeholder: start time unknown", clip(s, 40))
+		}
 		return time.Time{}, false
 	case tsZoneUnknown:
-		p.warnf(WarnTimestampZoneUnknown, line, "timestamp %q: zone %s is not known in %s: read as a zone-less time there", clip(s, 40), zoneAbbrev(s), p.loc)
+		if !p.again(WarnTimestampZoneUnknown) {
+			p.warnf(WarnTimestampZoneUnknown, line, "timestamp %q: zone %s is not known in %s: read as a zone-less time there", clip(s, 40), zoneAbbrev(s), p.loc)
+		}
 	}
 	if zoneLess {
 		p.sum.ZoneLess = true
@@ -772,15 +802,25 @@ func (p *parser) duration(s string, line int) time.Duration {
 	d, issue := parseSeconds(s)
 	switch issue {
 	case durUnreadable:
-		p.warnf(WarnTimeUnreadable, line, "time %q is not a number of seconds: duration 0", clip(s, 40))
+		if !p.again(WarnTimeUnreadable) {
+			p.warnf(WarnTimeUnreadable, line, "time %q is not a number of seconds: duration 0", clip(s, 40))
+		}
 	case durNegative:
-		p.warnf(WarnTimeNegative, line, "negative time %q: duration 0", clip(s, 40))
+		if !p.again(WarnTimeNegative) {
+			p.warnf(WarnTimeNegative, line, "negative time %q: duration 0", clip(s, 40))
+		}
 	case durNanoseconds:
-		p.warnf(WarnTimeNanoseconds, line, "time %q is too large for seconds: read as nanoseconds (%s)", clip(s, 40), d)
+		if !p.again(WarnTimeNanoseconds) {
+			p.warnf(WarnTimeNanoseconds, line, "time %q is too large for seconds: read as nanoseconds (%s)", clip(s, 40), d)
+		}
 	case durTooLarge:
-		p.warnf(WarnTimeTooLarge, line, "time %q is too large: duration 0", clip(s, 40))
+		if !p.again(WarnTimeTooLarge) {
+			p.warnf(WarnTimeTooLarge, line, "time %q is too large: duration 0", clip(s, 40))
+		}
 	case durDecimalComma:
-		p.warnf(WarnTimeDecimalComma, line, "time %q read with a decimal comma (%s)", clip(s, 40), d)
+		if !p.again(WarnTimeDecimalComma) {
+			p.warnf(WarnTimeDecimalComma, line, "time %q read with a decimal comma (%s)", clip(s, 40), d)
+		}
 	}
 	return d
 }
@@ -795,7 +835,9 @@ func (p *parser) text(t xml.CharData, line int) error {
 		if !p.rootSeen {
 			return p.fail(line, ErrMalformed, "not XML: text %q before any element", clip(string(t), 30))
 		}
-		p.warnf(WarnTextAfterRoot, line, "text after the root element ignored: %q", clip(string(t), 30))
+		if !p.again(WarnTextAfterRoot) {
+			p.warnf(WarnTextAfterRoot, line, "text after the root element ignored: %q", clip(string(t), 30))
+		}
 		return nil
 	}
 	switch p.stack[len(p.stack)-1].kind {
@@ -872,7 +914,9 @@ func (p *parser) suiteProperty(prop Property, line int) {
 	}
 	if !p.headDone {
 		if len(p.head.Properties) >= maxHeadProperties {
-			p.warnf(WarnPropertiesLimit, line, "more than %d properties before the first test case: the first %d kept", maxHeadProperties, maxHeadProperties)
+			if !p.again(WarnPropertiesLimit) {
+				p.warnf(WarnPropertiesLimit, line, "more than %d properties before the first test case: the first %d kept", maxHeadProperties, maxHeadProperties)
+			}
 			return
 		}
 		p.head.Properties = append(p.head.Properties, prop)
@@ -887,7 +931,9 @@ func (p *parser) suiteProperty(prop Property, line int) {
 		return
 	}
 	if len(p.sum.LateProperties) >= maxLateProperties {
-		p.warnf(WarnPropertiesLimit, line, "more than %d distinct properties after the first test case: the first %d kept", maxLateProperties, maxLateProperties)
+		if !p.again(WarnPropertiesLimit) {
+			p.warnf(WarnPropertiesLimit, line, "more than %d distinct properties after the first test case: the first %d kept", maxLateProperties, maxLateProperties)
+		}
 		return
 	}
 	if p.lateSeen == nil {
@@ -986,7 +1032,9 @@ func (p *parser) endCase() {
 	if unnamed {
 		p.unnamed++
 		r.Name = fmt.Sprintf("[unnamed testcase #%d]", p.unnamed)
-		p.warnf(WarnUnnamedTestcase, r.Line, "testcase without a name: kept as %q", r.Name)
+		if !p.again(WarnUnnamedTestcase) {
+			p.warnf(WarnUnnamedTestcase, r.Line, "testcase without a name: kept as %q", r.Name)
+		}
 	}
 	switch {
 	case c.first != nil:
@@ -1082,7 +1130,9 @@ func (p *parser) hold(key runKey, suite int, r *Run) {
 // trimHeld passes the oldest held runs on while more are held than allowed.
 func (p *parser) trimHeld(line int) {
 	for p.heldStart < len(p.held) && (len(p.held)-p.heldStart > p.window || p.heldBytes > maxHeldBytes) {
-		p.warnf(WarnRerunWindow, line, "more than %d failed runs (or 8 MiB of their text) waiting for a rerun: the oldest is passed on, and a rerun of it later in its suite is a run of its own", p.window)
+		if !p.again(WarnRerunWindow) {
+			p.warnf(WarnRerunWindow, line, "more than %d failed runs (or 8 MiB of their text) waiting for a rerun: the oldest is passed on, and a rerun of it later in its suite is a run of its own", p.window)
+		}
 		p.release(p.heldStart)
 		p.heldStart++
 	}
@@ -1150,8 +1200,10 @@ func (p *parser) releaseHeld(suite int) {
 func (p *parser) merge(i int, r *Run) {
 	h := &p.held[i]
 	prev := &h.run
-	p.warnf(WarnRerunMerged, r.Line, "testcase %q (classname %q) repeats a failed one from line %d of its suite: read as a rerun, one run with the last attempt's result",
-		clip(r.Name, 60), clip(r.Classname, 60), prev.Line)
+	if !p.again(WarnRerunMerged) {
+		p.warnf(WarnRerunMerged, r.Line, "testcase %q (classname %q) repeats a failed one from line %d of its suite: read as a rerun, one run with the last attempt's result",
+			clip(r.Name, 60), clip(r.Classname, 60), prev.Line)
+	}
 	m := *r
 	own(&m)
 	m.seq = prev.seq

@@ -410,8 +410,12 @@ func checkInvariants(t testing.TB, r *Report) {
 			t.Errorf("run %s: line %d", x.Name, x.Line)
 		}
 	}
+	codes := warningCodes(t)
 	for _, w := range r.Warnings {
-		if !strings.HasPrefix(w.String(), r.Path+":") || w.File != r.Path || w.Code == "" || w.Count < 1 {
+		if !codes[w.Code] {
+			t.Errorf("warning %+v has no documented code", w)
+		}
+		if !strings.HasPrefix(w.String(), r.Path+":") || w.File != r.Path || w.Count < 1 {
 			t.Errorf("warning %+v does not name the file, or has no code", w)
 		}
 	}
