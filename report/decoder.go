@@ -83,7 +83,8 @@ func NewDecoder(rd io.Reader, name string, opts Options) *Decoder {
 }
 
 // Head reads the report up to its first test case (or to its end, when it has
-// none) and returns what it said before it. It returns the same Head when
+// none; or to the end of the first suite with a suite-level failure, when that
+// comes first) and returns what it said before it. It returns the same Head when
 // called again. Errors are *Error, as for Read: the report's beginning could
 // not be read.
 func (d *Decoder) Head() (*Head, error) {
@@ -108,6 +109,9 @@ func (d *Decoder) Next() (*Run, error) {
 		if _, err := d.Head(); err != nil {
 			return nil, err
 		}
+	}
+	if !p.running {
+		p.running, p.headLog = true, nil
 	}
 	for {
 		if p.outPos < len(p.out) {
@@ -160,8 +164,9 @@ func (d *Decoder) SetLocation(loc *time.Location) {
 	d.p.setLocation(loc)
 }
 
-// Head is what a report says before its first test case: enough to decide
-// where the report goes before any run is read.
+// Head is what a report says before its first run (its first test case, or
+// a suite-level failure that comes before any): enough to decide where the
+// report goes before any run is read.
 type Head struct {
 	Path string `json:"path"`
 	// Root is the root element: "testsuites", "testsuite" or "testrun".

@@ -392,3 +392,37 @@ func warningCodes(t testing.TB) map[string]bool {
 	}
 	return codes
 }
+
+// TestHeadBeforeSuiteLevelRun: a suite-level failure that comes before any
+// test case is a run, so the head ends before it and the naming and location
+// set after Head apply to it (found by FuzzDecoder).
+func TestHeadBeforeSuiteLevelRun(t *testing.T) {
+	const doc = `<testsuites>
+  <testsuite name="com.example.Setup" timestamp="2024-05-06T07:00:00"><error message="no database"/></testsuite>
+  <testsuite name="com.example.Later"><properties><property name="late" value="1"/></properties><testcase name="a" classname="x.Y"/></testsuite>
+</testsuites>`
+	tokyo := mustZone(t, "Asia/Tokyo")
+	d := NewDecoder(strings.NewReader(doc), "setup.xml", Options{Location: time.UTC})
+	h, err := d.Head()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Suites) != 2 || len(h.Properties) != 0 {
+		t.Errorf("head %+v: it must end at the first suite's end", h)
+	}
+	d.SetNaming(NamingConverter)
+	d.SetLocation(tokyo)
+	r, err := d.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.SuiteLevel || r.Package != "" || r.Class != "com.example.Setup" || !r.Started.Equal(utc("2024-05-05T22:00:00Z")) {
+		t.Errorf("suite-level run %+v", r)
+	}
+	if r, err = d.Next(); err != nil || r.Class != "x.Y" {
+		t.Errorf("second run %+v, %v", r, err)
+	}
+	if sum := d.Summary(); !slices.Equal(sum.LateProperties, []Property{{"late", "1"}}) {
+		t.Errorf("late properties %v", sum.LateProperties)
+	}
+}

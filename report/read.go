@@ -191,7 +191,7 @@ type heldRun struct {
 	suite int
 }
 
-// headEvent is a warning given before the first test case, or (suite >= 0)
+// headEvent is a warning given before the first Next, or (suite >= 0)
 // the reading of a head suite's timestamp, which SetLocation does again.
 type headEvent struct {
 	code, msg string
@@ -215,12 +215,11 @@ type parser struct {
 	done      bool  // the document was read to its end
 	headDone  bool
 	head      Head
-	stash     xml.StartElement // the first testcase's start tag, seen by Head
-	stashed   bool
+	stash     xml.Token // the token that makes the first run (a testcase's start tag, or a suite's end tag with suite-level failures), seen by Head
 	stashLine int
-	caseSeen  bool // a testcase start tag has been handled
+	running   bool // Next has been called
 
-	// Until the first test case, what produced warnings is logged, so that
+	// Until the first Next, what produced warnings is logged, so that
 	// SetLocation can read the head's timestamps again and give the warnings
 	// a read in that location would have given (headLog is nil once that is
 	// no longer possible).
@@ -291,7 +290,7 @@ func newParser(rd io.Reader, name string, opts Options) *parser {
 // a 200,000-test report with one systematic problem gives one warning.
 func (p *parser) warnf(code string, line int, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	if !p.caseSeen && !p.quiet {
+	if !p.running && !p.quiet {
 		p.logHead(headEvent{code: code, msg: msg, line: line, suite: -1})
 	}
 	if i, ok := p.warned[code]; ok {
@@ -304,9 +303,9 @@ func (p *parser) warnf(code string, line int, format string, args ...any) {
 
 // again counts one more occurrence of a warning already given, and reports
 // whether it did: then the caller need not make the message. (Before the
-// first test case every warning goes through warnf, for SetLocation's log.)
+// first Next every warning goes through warnf, for SetLocation's log.)
 func (p *parser) again(code string) bool {
-	if !p.caseSeen && !p.quiet {
+	if !p.running && !p.quiet {
 		return false
 	}
 	i, ok := p.warned[code]
@@ -360,9 +359,9 @@ func (p *parser) advance() {
 	}
 	var tok xml.Token
 	var line int
-	if p.stashed {
+	if p.stash != nil {
 		tok, line = p.stash, p.stashLine
-		p.stash, p.stashed = xml.StartElement{}, false
+		p.stash = nil
 	} else {
 		line, _ = p.dec.InputPos()
 		// RawToken, not Token: Token copies every element for namespace
@@ -551,8 +550,8 @@ func (p *parser) start(t xml.StartElement, line int) error {
 	}
 	k := p.classify(name)
 	if k == kCase && !p.headDone {
-		// The head ends here: keep the tag for Next.
-		p.stash, p.stashed, p.stashLine = t, true, line
+		// The head ends here, before the first run: keep the tag for Next.
+		p.stash, p.stashLine = t, line
 		p.finishHead()
 		return nil
 	}
@@ -758,9 +757,6 @@ func (p *parser) startCase(t xml.StartElement, line int) {
 	} else {
 		c = &caseBuilder{}
 	}
-	if !p.caseSeen {
-		p.caseSeen, p.headLog = true, nil
-	}
 	r := &c.run
 	r.Line = line
 	suite, started, _ := p.innermost()
@@ -858,6 +854,13 @@ func (p *parser) end(t xml.EndElement, line int) error {
 	if f.space != t.Name.Space || f.name != t.Name.Local {
 		return p.fail(line, ErrMalformed, "XML syntax error: element <%s> from line %d closed by </%s>",
 			qname(xml.Name{Space: f.space, Local: f.name}), f.line, qname(t.Name))
+	}
+	if (f.kind == kSuite || f.kind == kContainer) && !p.headDone && len(p.suites) > 0 && len(p.suites[len(p.suites)-1].pending) > 0 {
+		// The suite's failures are the first runs: the head ends before them
+		// (so that SetNaming and SetLocation apply to them). Keep the tag for Next.
+		p.stash, p.stashLine = t, line
+		p.finishHead()
+		return nil
 	}
 	p.stack = p.stack[:n-1]
 	switch f.kind {
@@ -1291,7 +1294,7 @@ func (p *parser) endSuite() {
 }
 
 // setLocation changes where zone-less timestamps are read. Before the first
-// test case, the head's timestamps are read again: the head's warnings are
+// Next, the head's timestamps are read again: the head's warnings are
 // given again from the log, the suites' timestamps read in loc, and what the
 // summary and the open suites took from them is computed again.
 func (p *parser) setLocation(loc *time.Location) {
@@ -1300,7 +1303,7 @@ func (p *parser) setLocation(loc *time.Location) {
 	}
 	p.loc = loc
 	p.head.Location, p.sum.Location = loc, loc
-	if p.caseSeen || !p.replayable {
+	if p.running || !p.replayable {
 		return
 	}
 	log := p.headLog
