@@ -40,11 +40,12 @@ const (
 // time, without holding the report: its memory does not grow with the
 // report's size.
 //
-// Head reads the report up to its first test case and gives what the report
-// said before it (suites, their attributes, timestamps and properties), so
-// that a caller can decide where the report goes before it sees a run. Next
-// then returns the runs, and io.EOF after the last one; Summary gives the
-// counts, times and warnings of the whole report.
+// Head reads the report up to its first run and gives what the report said
+// before it (suites, their attributes, timestamps and properties), so that a
+// caller can decide where the report goes before it sees a run. Next then
+// returns the runs, and io.EOF after the last one; Summary gives the counts,
+// times and warnings of the whole report. A Decoder is not safe for
+// concurrent use.
 //
 //	d := report.NewDecoder(f, path, report.Options{Location: loc})
 //	head, err := d.Head()

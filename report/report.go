@@ -112,7 +112,7 @@ type Run struct {
 	// (file, line, assertions, status, result, vendor attributes), in document order.
 	Attributes  []Property `json:"attributes,omitempty"`
 	Attachments []string   `json:"attachments,omitempty"` // [[ATTACHMENT|path]] in the testcase's system-out/err, deduplicated
-	Line        int        `json:"line"`                  // line of the <testcase> (or suite-level element)
+	Line        int        `json:"line"`                  // line of the <testcase> (its last attempt's, for a rerun; or the suite-level element's)
 	Flaky       bool       `json:"flaky,omitempty"`       // passed on a rerun
 	SuiteLevel  bool       `json:"suite_level,omitempty"` // synthetic run for a suite-level <error>/<failure>
 
