@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"log/slog"
@@ -65,8 +66,9 @@ func TestMain(m *testing.M) {
 }
 
 // BenchmarkFloor is the floor of a scan, one file after another (no parallelism, so that the
-// per-byte costs compare directly): reading the bytes, go-junit parsing them, package report
-// parsing them.
+// per-byte costs compare directly): reading the bytes, tokenising them with encoding/xml (the
+// floor of any reader), go-junit parsing them, package report reading them whole (Read) and
+// streaming them (Decoder).
 func BenchmarkFloor(b *testing.B) {
 	_, st, files := corpus(b)
 	buf := make([]byte, 64<<10)
@@ -87,6 +89,27 @@ func BenchmarkFloor(b *testing.B) {
 				}
 				if err != nil {
 					return 0, err
+				}
+			}
+		}},
+		{"tokens", func(p string) (int, error) {
+			f, err := os.Open(p)
+			if err != nil {
+				return 0, err
+			}
+			defer f.Close()
+			d := xml.NewDecoder(f)
+			n := 0
+			for {
+				tok, err := d.RawToken()
+				if err == io.EOF {
+					return n, nil
+				}
+				if err != nil {
+					return n, err
+				}
+				if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "testcase" {
+					n++
 				}
 			}
 		}},
@@ -111,6 +134,21 @@ func BenchmarkFloor(b *testing.B) {
 				return 0, err
 			}
 			return len(r.Runs), nil
+		}},
+		{"stream", func(p string) (int, error) {
+			f, err := os.Open(p)
+			if err != nil {
+				return 0, err
+			}
+			defer f.Close()
+			d := report.NewDecoder(f, p, report.Options{})
+			for {
+				if _, err := d.Next(); err == io.EOF {
+					return d.Summary().Counts.Total, nil
+				} else if err != nil {
+					return 0, err
+				}
+			}
 		}},
 	}
 	for _, impl := range impls {

@@ -87,7 +87,13 @@ func BenchmarkRead(b *testing.B) {
 	}
 }
 
+// peakImpls are further readers measurePeak can measure, by name.
+var peakImpls = map[string]func(path string) error{}
+
 func readWith(impl, path string) error {
+	if fn, ok := peakImpls[impl]; ok {
+		return fn(path)
+	}
 	if impl == "go-junit" {
 		suites, err := junit.IngestFile(path)
 		if err == nil && len(suites) == 0 {
@@ -98,6 +104,11 @@ func readWith(impl, path string) error {
 	r, err := ReadFile(path)
 	if err == nil && len(r.Runs) != largeN {
 		err = fmt.Errorf("%d runs", len(r.Runs))
+	}
+	for i := 1; err == nil && i < len(r.Runs); i++ {
+		if r.Runs[i].Line <= r.Runs[i-1].Line {
+			err = fmt.Errorf("run %d out of document order", i)
+		}
 	}
 	return err
 }
@@ -114,6 +125,10 @@ func measurePeak(tb testing.TB, impl, path string) (liveMiB, rssMiB float64) {
 		tb.Fatalf("child: %v\n%s", err, out)
 	}
 	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(line, "peak-rss-kb "); ok {
+			n, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			rssMiB = n / 1024
+		}
 		if v, ok := strings.CutPrefix(line, "peak-live-bytes "); ok {
 			n, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
 			liveMiB = n / (1 << 20)
@@ -123,7 +138,11 @@ func measurePeak(tb testing.TB, impl, path string) (liveMiB, rssMiB float64) {
 		tb.Fatalf("child printed no peak:\n%s", out)
 	}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rssMiB = float64(ru.Maxrss) / 1024 // kilobytes on Linux
+		if rssMiB == 0 {
+			// The child's own VmHWM is exact; ru_maxrss also counts the parent's
+			// memory at fork time.
+			rssMiB = float64(ru.Maxrss) / 1024 // kilobytes on Linux
+		}
 	}
 	return liveMiB, rssMiB
 }
@@ -159,6 +178,13 @@ func TestPeakChild(t *testing.T) {
 	runtime.GC() // so that the live heap at the end of the read is counted
 	close(done)
 	fmt.Printf("peak-live-bytes %d\n", <-peak)
+	if status, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(status), "\n") {
+			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				fmt.Printf("peak-rss-kb %s\n", strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			}
+		}
+	}
 }
 
 func maxU(a, b uint64) uint64 {
@@ -171,7 +197,10 @@ func maxU(a, b uint64) uint64 {
 // TestMemoryBound: reading a 200,000-testcase report needs at most a few
 // times the file's size (peak live heap), and the Report itself (retained
 // after a GC) less: the runs are kept in chunks and copied once into
-// Report.Runs at the end, so the peak is about twice the Report. Skipped with -short and under the race detector.
+// Report.Runs at the end, so the peak is about twice the Report. (The bound was
+// 6× until Run gained Classname and EarlierFailures, 40 bytes a run: 5.9× then.
+// The Decoder's peak does not grow with the file at all: TestStreamHeapFlat.)
+// Skipped with -short and under the race detector.
 func TestMemoryBound(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("memory measurement: not with -short or -race")
@@ -181,8 +210,8 @@ func TestMemoryBound(t *testing.T) {
 	live, rss := measurePeak(t, "ours", path)
 	ratio := live * (1 << 20) / float64(size)
 	t.Logf("file %.1f MiB, peak live heap %.1f MiB (%.1f× the file), peak RSS %.1f MiB", float64(size)/(1<<20), live, ratio, rss)
-	if ratio > 6 {
-		t.Errorf("peak live heap is %.1f× the file size, want at most 6×", ratio)
+	if ratio > 6.5 {
+		t.Errorf("peak live heap is %.1f× the file size, want at most 6.5×", ratio)
 	}
 
 	var before, after runtime.MemStats

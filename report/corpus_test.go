@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -94,7 +95,8 @@ type diff struct {
 	suiteLevel  int // synthetic runs for suite-level <error>/<failure>; COUNTS does not count them
 	attrSkipped int // skips given only by status=/result= attributes; COUNTS counts <skipped> elements only
 	attrFailed  int // failures given only by status=
-	flaky       int // <flakyFailure> with no <failure>: a Passed run flagged Flaky
+	flaky       int // <flakyFailure> with no <failure>, or a rerun that passed: a Passed run flagged Flaky
+	merged      int // testcases repeated in their suite after a failure, merged into the run of their first attempt
 	why         string
 }
 
@@ -106,6 +108,15 @@ var corpusDiffs = map[string]diff{
 	"tst-cpp.xml":                       {attrSkipped: 5, why: `five tests with status='disabled' and no <skipped> element`},
 	"marathon-flakyFailure.xml":         {flaky: 1, why: "passed on retry after a <flakyFailure>"},
 	"maven-surefire-flakyFailure.xml":   {flaky: 1, why: "passed on retry after two <flakyFailure>"},
+	"gotestsum-rerun-fails.xml":         {flaky: 1, merged: 1, why: "gotestsum --rerun-fails: TestWebSocketReconnectRace failed, then passed on its rerun (a second testcase): one flaky Passed run"},
+}
+
+// attempts gives the result elements seen on each attempt of a run, oldest first.
+func attempts(x Run) []uint8 {
+	if x.prior == nil {
+		return []uint8{x.seen}
+	}
+	return append(slices.Clone(*x.prior), x.seen)
 }
 
 func TestCorpus(t *testing.T) {
@@ -145,23 +156,28 @@ func TestCorpus(t *testing.T) {
 			}
 			checkInvariants(t, r)
 
-			// The element counts, exactly as COUNTS.tsv defines them.
-			var cases, fails, errs, skips, failing, skippedOnly, suiteLevel int
+			// The element counts, exactly as COUNTS.tsv defines them: every
+			// attempt of a rerun merged into one run counts.
+			var cases, fails, errs, skips, failing, skippedOnly, suiteLevel, merged int
 			for _, x := range r.Runs {
 				if x.SuiteLevel {
 					suiteLevel++
 					continue
 				}
-				cases++
-				if x.seen&seenFailure != 0 {
-					fails++
+				for _, seen := range attempts(x) {
+					cases++
+					if seen&seenFailure != 0 {
+						fails++
+					}
+					if seen&seenError != 0 {
+						errs++
+					}
+					if seen&seenSkipped != 0 {
+						skips++
+					}
 				}
-				if x.seen&seenError != 0 {
-					errs++
-				}
-				if x.seen&seenSkipped != 0 {
-					skips++
-				}
+				merged += len(attempts(x)) - 1
+				// The run's status is its last attempt's.
 				switch {
 				case x.seen&(seenFailure|seenError) != 0:
 					failing++
@@ -180,8 +196,11 @@ func TestCorpus(t *testing.T) {
 				t.Logf("differs from COUNTS.tsv on purpose: %s", d.why)
 			}
 			c := r.Counts()
+			if merged != d.merged {
+				t.Errorf("%d attempts merged into reruns, want %d", merged, d.merged)
+			}
 			want := Counts{
-				Total:   row.testcases + d.suiteLevel,
+				Total:   row.testcases + d.suiteLevel - d.merged,
 				Failed:  failing + d.attrFailed + d.suiteLevel,
 				Skipped: skippedOnly + d.attrSkipped,
 				Flaky:   d.flaky,

@@ -90,7 +90,7 @@ func (p *parser) input(rd io.Reader) (io.Reader, error) {
 	if _, err := u.Discard(len(decl)); err != nil {
 		return nil, err
 	}
-	p.warnf("xml11", 1, "XML 1.1 declaration: read with the XML 1.0 rules (characters 1.1 adds are refused)")
+	p.warnf(WarnXML11, 1, "XML 1.1 declaration: read with the XML 1.0 rules (characters 1.1 adds are refused)")
 	return io.MultiReader(bytes.NewReader(fixed), u), nil
 }
 
@@ -102,7 +102,7 @@ func (p *parser) charsetReader(label string, in io.Reader) (io.Reader, error) {
 		// Already transcoded from the BOM or the first bytes: the byte order
 		// mark wins over the declaration (XML 1.0, appendix F).
 		if !strings.HasPrefix(norm, "utf-16") && norm != "utf16" && norm != "unicode" {
-			p.warnf("encoding", 1, "encoding %q declared, but the file is %s: read as %s", label, p.utf16, p.utf16)
+			p.warnf(WarnEncodingMismatch, 1, "encoding %q declared, but the file is %s: read as %s", label, p.utf16, p.utf16)
 		}
 		return in, nil
 	}
@@ -110,7 +110,7 @@ func (p *parser) charsetReader(label string, in io.Reader) (io.Reader, error) {
 	case strings.HasPrefix(norm, "utf-16") || norm == "utf16" || norm == "unicode":
 		// The bytes are not UTF-16 (we would have seen "<\x00?\x00"): the
 		// declaration is wrong and the content is read as UTF-8.
-		p.warnf("encoding", 1, "encoding %q declared, but the file is not UTF-16: read as UTF-8", label)
+		p.warnf(WarnEncodingMismatch, 1, "encoding %q declared, but the file is not UTF-16: read as UTF-8", label)
 		return in, nil
 	case norm == "utf8" || norm == "us-ascii" || norm == "ascii":
 		return in, nil

@@ -39,7 +39,7 @@ func run(t *testing.T, r *Report, name string) Run {
 
 func hasWarning(r *Report, substr string) bool {
 	for _, w := range r.Warnings {
-		if strings.Contains(w, substr) {
+		if strings.Contains(w.String(), substr) {
 			return true
 		}
 	}
@@ -310,6 +310,8 @@ var fixtureCases = []fixtureCase{
 		}
 	}},
 
+	{file: "reruns.xml", check: rerunsCheck},
+
 	{file: "empty.xml", wantErr: ErrEmpty},
 	{file: "blank.xml", wantErr: ErrEmpty},
 	{file: "bom-only.xml", wantErr: ErrEmpty},
@@ -390,6 +392,9 @@ func TestFixtures(t *testing.T) {
 func checkInvariants(t testing.TB, r *Report) {
 	t.Helper()
 	for i, x := range r.Runs {
+		if i > 0 && x.seq <= r.Runs[i-1].seq {
+			t.Errorf("run %d (%s) is out of document order", i, x.Name)
+		}
 		switch {
 		case x.Name == "":
 			t.Errorf("run %d has no name", i)
@@ -405,9 +410,13 @@ func checkInvariants(t testing.TB, r *Report) {
 			t.Errorf("run %s: line %d", x.Name, x.Line)
 		}
 	}
+	codes := warningCodes(t)
 	for _, w := range r.Warnings {
-		if !strings.HasPrefix(w, r.Path+":") {
-			t.Errorf("warning %q does not name the file", w)
+		if !codes[w.Code] {
+			t.Errorf("warning %+v has no documented code", w)
+		}
+		if !strings.HasPrefix(w.String(), r.Path+":") || w.File != r.Path || w.Count < 1 {
+			t.Errorf("warning %+v does not name the file, or has no code", w)
 		}
 	}
 }

@@ -98,29 +98,74 @@ var (
 // minPlausible: earlier timestamps are placeholders (0001-01-01, 1970-01-01).
 var minPlausible = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// parseTimestamp reads a suite or testcase timestamp. ok is false when s is not
-// a timestamp; plausible is false for the placeholders before 1980.
-func parseTimestamp(s string, loc *time.Location) (t time.Time, ok, plausible bool) {
+// tsIssue says why a timestamp is unknown, or what was guessed.
+type tsIssue uint8
+
+const (
+	tsOK          tsIssue = iota
+	tsUnreadable          // not a timestamp
+	tsPlaceholder         // before 1980
+	tsZoneUnknown         // a zone abbreviation loc does not define: read as zone-less
+)
+
+// parseTimestamp reads a suite or testcase timestamp. zoneLess says the time
+// was written without a zone (or with an abbreviation loc does not know) and
+// was read in loc.
+func parseTimestamp(s string, loc *time.Location) (t time.Time, zoneLess bool, issue tsIssue) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return time.Time{}, false, false
+		return time.Time{}, false, tsUnreadable
+	}
+	check := func(t time.Time, zoneLess bool, issue tsIssue) (time.Time, bool, tsIssue) {
+		if t.Before(minPlausible) {
+			return time.Time{}, false, tsPlaceholder
+		}
+		return t, zoneLess, issue
 	}
 	if strings.HasSuffix(s, " UTC") && !strings.Contains(s, ",") {
 		s = strings.TrimSpace(strings.TrimSuffix(s, " UTC"))
-		loc = time.UTC
+		for _, l := range localLayouts {
+			if t, err := time.ParseInLocation(l, s, time.UTC); err == nil {
+				return check(t, false, tsOK)
+			}
+		}
+		return time.Time{}, false, tsUnreadable
 	}
 	s = strings.Replace(s, "T ", "T", 1)
 	for _, l := range zonedLayouts {
-		if t, err := time.Parse(l, s); err == nil {
-			return t, true, !t.Before(minPlausible)
+		// ParseInLocation, not Parse: a zone abbreviation ("EST") is looked up
+		// in loc, never in the machine's zone.
+		t, err := time.ParseInLocation(l, s, loc)
+		if err != nil {
+			continue
 		}
+		if z := t.Location(); strings.Contains(l, "MST") && z != loc && z != time.UTC {
+			// Parse made up a zone for an abbreviation loc does not define,
+			// with offset 0: unless it is GMT (or GMT+n), the offset is
+			// unknown, so the time is read as zone-less in loc.
+			if name, off := t.Zone(); off == 0 && !strings.HasPrefix(name, "GMT") && name != "UT" {
+				y, mo, d := t.Date()
+				h, mi, sec := t.Clock()
+				return check(time.Date(y, mo, d, h, mi, sec, t.Nanosecond(), loc), true, tsZoneUnknown)
+			}
+		}
+		return check(t, false, tsOK)
 	}
 	for _, l := range localLayouts {
 		if t, err := time.ParseInLocation(l, s, loc); err == nil {
-			return t, true, !t.Before(minPlausible)
+			return check(t, true, tsOK)
 		}
 	}
-	return time.Time{}, false, false
+	return time.Time{}, false, tsUnreadable
+}
+
+// zoneAbbrev returns the last word of a timestamp (its zone, for messages).
+func zoneAbbrev(s string) string {
+	f := strings.Fields(s)
+	if len(f) == 0 {
+		return ""
+	}
+	return f[len(f)-1]
 }
 
 // fileExtensions are the last dotted element of a classname that names a

@@ -275,6 +275,7 @@ func writeReport(bdir string, spec Spec, team string, b, f int, started time.Tim
 	if perInner == 0 {
 		inner = 0
 	}
+	names := map[string]bool{} // a class's test names are unique, as a compiler makes them
 	for i := range n {
 		cls := pkg + "." + class
 		if inner > 0 && i >= perInner && (i-perInner)%perInner == 0 && (i-perInner)/perInner < inner {
@@ -283,7 +284,7 @@ func writeReport(bdir string, spec Spec, team string, b, f int, started time.Tim
 			}
 			fmt.Fprintf(w, "  <testsuite name=\"%s$%s\" tests=\"%d\">\n", cls, pick(r, []string{"WhenEmpty", "WithCache", "Concurrency", "EdgeCases"}), perInner)
 		}
-		st.add(writeCase(w, r, spec.Detail, cls, i))
+		st.add(writeCase(w, r, spec.Detail, cls, i, names))
 	}
 	if inner > 0 && n > perInner {
 		fmt.Fprintln(w, "  </testsuite>")
@@ -306,14 +307,16 @@ func writeReport(bdir string, spec Spec, team string, b, f int, started time.Tim
 	return st, nil
 }
 
-func writeCase(w *bufio.Writer, r *rand.Rand, detail float64, cls string, i int) Stats {
+func writeCase(w *bufio.Writer, r *rand.Rand, detail float64, cls string, i int, names map[string]bool) Stats {
 	var st Stats
 	name := pick(r, verbs) + pick(r, objects) + pick(r, quals)
 	if r.IntN(8) == 0 {
 		name += fmt.Sprintf("(%d)", i) // parameterised
-	} else if r.IntN(2) == 0 {
+	} else if r.IntN(2) == 0 || names[name] {
+		// A repeated name would be a rerun of the same test (octane-import merges those).
 		name += fmt.Sprint(i)
 	}
+	names[name] = true
 	fmt.Fprintf(w, `    <testcase name="%s" classname="%s" time="%.3f"`, name, cls, r.ExpFloat64()*0.08)
 	roll := r.IntN(100)
 	out := r.Float64() < 0.4*detail

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/xml"
 	"flag"
 	"fmt"
 	"io"
@@ -44,12 +45,14 @@ type floorResult struct {
 	Runs  int64  `json:"runs"`
 }
 
-// floorCmd is the floor: every report under DIR read (mode bytes), or read and parsed by
-// go-junit (gojunit) or by package report (report), by GOMAXPROCS workers, the same number of
-// readers octane-import's scan uses. Manifests are skipped, as the floor is about reports.
+// floorCmd is the floor: every report under DIR read (mode bytes), read and tokenised by
+// encoding/xml counting test cases (tokens: the floor a machine imposes on any reader), or read
+// and parsed by go-junit (gojunit), by package report's Read (report) or by its streaming
+// Decoder (stream), by GOMAXPROCS workers, the same number of readers octane-import's scan uses.
+// Manifests are skipped, as the floor is about reports.
 func floorCmd(args []string) error {
 	fs := flag.NewFlagSet("floor", flag.ExitOnError)
-	mode := fs.String("mode", "report", "bytes, gojunit or report")
+	mode := fs.String("mode", "report", "bytes, tokens, gojunit, report or stream")
 	_ = fs.Parse(args)
 	if fs.NArg() != 1 {
 		return fmt.Errorf("floor: one directory")
@@ -82,6 +85,24 @@ func floor(mode, dir string) (floorResult, error) {
 				return 0, 0, err
 			}
 			return 0, len(r.Runs), nil
+		}
+	case "tokens":
+		parse = tokenFloor
+	case "stream":
+		parse = func(path string) (int64, int, error) {
+			f, err := os.Open(path)
+			if err != nil {
+				return 0, 0, err
+			}
+			defer f.Close()
+			d := report.NewDecoder(f, path, report.Options{})
+			for {
+				if _, err := d.Next(); err == io.EOF {
+					return 0, d.Summary().Counts.Total, nil
+				} else if err != nil {
+					return 0, 0, err
+				}
+			}
 		}
 	default:
 		return floorResult{}, fmt.Errorf("floor: unknown mode %q", mode)
@@ -135,6 +156,29 @@ func countSuite(s junit.Suite) int {
 		n += countSuite(c)
 	}
 	return n
+}
+
+// tokenFloor reads a report and tokenises it with encoding/xml (RawToken), counting test cases.
+func tokenFloor(path string) (int64, int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	d := xml.NewDecoder(f)
+	n := 0
+	for {
+		tok, err := d.RawToken()
+		if err == io.EOF {
+			return 0, n, nil
+		}
+		if err != nil {
+			return 0, n, err
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "testcase" {
+			n++
+		}
+	}
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}

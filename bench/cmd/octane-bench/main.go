@@ -9,7 +9,7 @@
 // sandbox, the stand-in Octane, which no product package other than cmd may import.
 //
 //	octane-bench gen -out DIR -builds B -files F -cases C [-seed S] [-detail D]
-//	octane-bench floor -mode bytes|gojunit|report DIR
+//	octane-bench floor -mode bytes|tokens|gojunit|report|stream DIR
 //	octane-bench standin [-latency 50ms]           (prints its URL; serves until stdin closes)
 //	octane-bench run -bin octane-import [-sizes post-build,medium] [-rescan] [-watch] ...
 //	octane-bench table results-*.jsonl              (the Markdown table of a run, again)

@@ -221,7 +221,7 @@ func benchSize(o runOpts, sz size, emit func(result)) error {
 	}()
 
 	var floorWall float64
-	for _, mode := range []string{"bytes", "gojunit", "report"} {
+	for _, mode := range []string{"bytes", "tokens", "gojunit", "report", "stream"} {
 		var out bytes.Buffer
 		r, err := measure(&out, self(), "floor", "-mode", mode, dir)
 		if err != nil {
