@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/octane-import/octane-import/importer/ledger"
@@ -63,22 +61,24 @@ func (w Warning) String() string {
 // maxFileWarnings bounds the warnings kept per file; the rest are counted in one more.
 const maxFileWarnings = 20
 
-// readerWarnings are the report reader's adjustments of one report ("file:line: message").
+// readerWarnings are the report reader's adjustments of one report, with their codes (see
+// docs/report-warnings.md).
 func readerWarnings(rep *report.Report) []Warning {
+	return fromReport(rep.Warnings)
+}
+
+func fromReport(ws []report.Warning) []Warning {
 	var out []Warning
-	for i, w := range rep.Warnings {
+	for i, w := range ws {
 		if i == maxFileWarnings {
-			out = append(out, Warning{Code: "more", Message: fmt.Sprintf("%d more warnings", len(rep.Warnings)-i)})
+			out = append(out, Warning{Code: "more", Message: fmt.Sprintf("%d more warnings", len(ws)-i)})
 			break
 		}
-		msg := strings.TrimPrefix(w, rep.Path+":")
-		line := 0
-		if n, rest, ok := strings.Cut(msg, ":"); ok {
-			if v, err := strconv.Atoi(n); err == nil {
-				line, msg = v, rest
-			}
+		msg := w.Message
+		if w.Count > 1 {
+			msg = fmt.Sprintf("%s (%d times)", msg, w.Count)
 		}
-		out = append(out, Warning{Code: "reader", Line: line, Message: strings.TrimSpace(msg)})
+		out = append(out, Warning{Code: w.Code, Line: w.Line, Message: msg})
 	}
 	return out
 }
