@@ -4,6 +4,8 @@ import (
 	"flag"
 	"net"
 	"path/filepath"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,6 +44,7 @@ func TestScripts(t *testing.T) {
 			"deadport": cmdDeadPort,
 			"gen":      cmdGen,
 			"sleep":    cmdSleep,
+			"waitfor":  cmdWaitFor,
 		},
 	})
 }
@@ -72,6 +75,8 @@ func cmdStandin(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	srv, err := sandbox.Start(o)
 	ts.Check(err)
+	standins.Store(ts, srv)
+	ts.Defer(func() { standins.Delete(ts) })
 	if latency > 0 {
 		srv.Inject(sandbox.Fault{Kind: sandbox.Latency, Delay: latency, Times: 1 << 30})
 	}
@@ -99,6 +104,29 @@ func cmdGen(ts *testscript.TestScript, neg bool, args []string) {
 	spec.Seed = 1
 	_, err := gen.Write(ts.MkAbs(fs.Arg(0)), spec)
 	ts.Check(err)
+}
+
+// standins are the scripts' stand-ins, by script.
+var standins sync.Map
+
+// waitfor builds N waits until the script's stand-in holds N builds (at most a minute): a
+// script can then act while a background command is busy sending.
+func cmdWaitFor(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 || args[0] != "builds" {
+		ts.Fatalf("usage: waitfor builds N")
+	}
+	n, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	v, ok := standins.Load(ts)
+	if !ok {
+		ts.Fatalf("waitfor: no standin in this script")
+	}
+	srv := v.(*sandbox.Server)
+	for deadline := time.Now().Add(time.Minute); len(srv.Builds()) < n; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			ts.Fatalf("waitfor: %d builds after a minute, want %d", len(srv.Builds()), n)
+		}
+	}
 }
 
 // sleep D waits D (a Go duration).
