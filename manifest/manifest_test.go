@@ -217,7 +217,7 @@ func TestProblems(t *testing.T) {
 		want []string // every problem line, exactly, in order
 	}{
 		{"unknown key with suggestion", "m.yaml", minimal + "relase: x\n",
-			[]string{`m.yaml:5:1: relase: unknown key (did you mean "release"?)`}},
+			[]string{`m.yaml:5:1: relase: unknown key (did you mean release?)`}},
 		{"unknown nested key", "m.yaml", "version: 1\nserver:\n  instance_id: a\n  kind: jenkins\njob: {id: j}\nbuild: {id: b}\n",
 			[]string{`m.yaml:4:3: server.kind: unknown key; known keys: instance_id, name, type, url`}},
 		{"misplaced key", "m.yaml", minimal + "started: 2026-01-01T00:00:00Z\n",
@@ -305,7 +305,7 @@ func TestProblems(t *testing.T) {
 		{"yaml syntax: scanner", "m.yaml", "version: 1\nserver:\n  instance_id: a\n   bad: x\n",
 			[]string{`m.yaml:4: invalid YAML: mapping values are not allowed in this context`}},
 		{"yaml syntax: first line", "m.yaml", "version: [1\n",
-			[]string{`m.yaml:2: invalid YAML: did not find expected ',' or ']'`}},
+			[]string{`m.yaml:1: invalid YAML: did not find expected ',' or ']'`}},
 		{"yaml invalid utf-8", "m.yaml", "version: 1\nserver: {instance_id: \"a\xffb\"}\n",
 			[]string{`m.yaml:2:25: invalid YAML: not valid UTF-8 (byte 0xff)`}},
 		{"yaml control character", "m.yaml", "version: 1\njob: {id: a\x01}\n",
@@ -338,7 +338,7 @@ func TestProblems(t *testing.T) {
 			[]string{`m.json:1:16: version: duplicate key (first at line 1)`}},
 		{"many problems at once", "m.yaml", "version: 1\nserver: {instance_id: a}\njob: {id: j, nme: x}\nbuild: {id: b, result: ok, started: 2026-11-20T09:14:03}\nreports: 5\n",
 			[]string{
-				`m.yaml:3:14: job.nme: unknown key (did you mean "name"?)`,
+				`m.yaml:3:14: job.nme: unknown key (did you mean name?)`,
 				`m.yaml:4:24: build.result: "ok" is not one of success, failure, unstable, aborted, unavailable`,
 				`m.yaml:4:37: build.started: "2026-11-20T09:14:03" has no time zone; add Z for UTC or an offset such as +01:00 (like 2026-11-20T09:14:03Z)`,
 			}},
@@ -634,6 +634,64 @@ func BenchmarkParse(b *testing.B) {
 				if _, err := Parse(data, name); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// TestSyntaxErrorLines checks that a YAML syntax error is reported on the
+// line the mistake is on (issue 14, item 12), as for the configuration.
+func TestSyntaxErrorLines(t *testing.T) {
+	const doc = `version: 1
+server:
+  instance_id: ci-1
+  name: CI
+job:
+  id: job-a
+build:
+  id: "7"
+  name: Build 7
+parameters:
+  BRANCH: main
+  COMMIT: abc
+reports: ["**/*.xml"]
+`
+	lines := strings.SplitAfter(doc, "\n")
+	edit := func(line int, text string) string {
+		l := append([]string(nil), lines...)
+		l[line-1] = text + "\n"
+		return strings.Join(l, "")
+	}
+	tests := []struct {
+		name string
+		src  string
+		line int
+		msg  string
+	}{
+		{"unclosed quote, first key of a mapping", edit(11, `  BRANCH: "main`), 11, "is its closing quote missing?"},
+		{"unclosed quote, later key of a mapping", edit(12, `  COMMIT: "abc`), 12, "is its closing quote missing?"},
+		{"unclosed quote on the last line", edit(13, `reports: "**/*.xml`), 13, "found unexpected end of stream"},
+		{"unclosed quote on line 1", "version: '1\n" + doc[len("version: 1\n"):], 1, "found unexpected end of stream"},
+		{"bad indent, less", "version: 1\ncauses:\n  - job: root\n   build: \"12\"\n", 4, "did not find expected '-' indicator"},
+		{"bad indent, more", edit(4, "   name: CI"), 4, "mapping values are not allowed in this context"},
+		{"unclosed brace", edit(11, "  BRANCH: {a: b"), 11, "did not find expected ',' or '}'"},
+		{"unclosed bracket on line 1", "version: [1\n" + doc[len("version: 1\n"):], 1, "did not find expected ',' or ']'"},
+		{"tab", edit(6, "\tid: job-a"), 6, "found character that cannot start any token"},
+		{"tab on line 1", "\t" + doc, 1, "found character that cannot start any token"},
+		{"unknown anchor", edit(12, "  COMMIT: *nope"), 12, "unknown anchor 'nope' referenced"},
+		{"invalid UTF-8", edit(12, "  COMMIT: \"a\xffb\""), 12, "not valid UTF-8 (byte 0xff)"},
+		{"second document", doc + "---\nx: 1\n", 14, "a second YAML document"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.src), "m.yaml")
+			var me *Error
+			if !errors.As(err, &me) {
+				t.Fatalf("err = %v, want *Error", err)
+			}
+			p := me.Problems[0]
+			if p.Line != tc.line || !strings.Contains(p.Msg, tc.msg) {
+				t.Errorf("got %s\nwant line %d and %q", p, tc.line, tc.msg)
 			}
 		})
 	}
