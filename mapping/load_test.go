@@ -220,7 +220,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad bool", minimal + "settings:\n  skip_errors: yes\n", "15:16: settings.skip_errors: expected true or false, got the string \"yes\""},
 		{"bad float", minimal + "settings:\n  rate_limit: fast\n", "15:15: settings.rate_limit: expected a number ≥ 0, got the string \"fast\""},
 		{"unknown settings key", minimal + "settings:\n  workers: 3\n", "15:3: settings.workers: unknown key; known keys: state, concurrency"},
-		{"bad pattern", rule("  - match: { path: \"{job\" }\n"), "14:20: rules[1].match.path: bad pattern: pattern \"{job\": unclosed {"},
+		{"bad pattern", rule("  - match: { path: \"{job\" }\n"), "14:20: rules[1].match.path: bad pattern: pattern \"{job\": unclosed '{' at offset 0"},
 		{"bad regexp", rule("  - match: { regexp: \"(?P<job>[a-\" }\n"), "14:22: rules[1].match.regexp: bad regular expression"},
 		{"undefined capture", rule("  - match: { path: \"{team}/{job}/*.xml\" }\n    set: { build: \"{bild}\" }\n"),
 			"15:19: rules[1].set.build: {bild} is not defined: the rule's pattern captures job, team"},

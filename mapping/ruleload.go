@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/octane-import/octane-import/internal/glob"
 	"github.com/octane-import/octane-import/internal/yamlnode"
 	"gopkg.in/yaml.v3"
 )
@@ -72,7 +73,7 @@ func (rl *ruleLoader) match(n *yaml.Node, path string) {
 			if !ok {
 				return
 			}
-			pat, err := compilePattern(s, true)
+			pat, err := compilePattern(s)
 			if err != nil {
 				rl.Errorf(v, p, "bad pattern: %v", err)
 				return
@@ -89,7 +90,7 @@ func (rl *ruleLoader) match(n *yaml.Node, path string) {
 				return
 			}
 			for _, name := range re.SubexpNames() {
-				if name != "" && !captureName.MatchString(name) {
+				if name != "" && !glob.IsCaptureName(name) {
 					rl.Errorf(v, p, "group name %q cannot be used in templates (letters, digits and _, not starting with a digit)", name)
 				}
 			}
