@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"math"
 	"net/url"
 	"path"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/octane-import/octane-import/internal/duration"
 	"github.com/octane-import/octane-import/internal/glob"
 	"github.com/octane-import/octane-import/internal/yamlnode"
 	"gopkg.in/yaml.v3"
@@ -263,43 +263,6 @@ func (d *decoder) timestamp(n *yaml.Node, path string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// maxDurationMs keeps a duration within time.Duration.
-const maxDurationMs = math.MaxInt64 / int64(time.Millisecond)
-
-// duration reads integer milliseconds or a Go duration string ("2m30s").
-func (d *decoder) duration(n *yaml.Node, path string) (time.Duration, bool) {
-	s, ok := d.Scalar(n, path, "a duration (milliseconds or a string like 2m30s)")
-	if !ok || s == "" {
-		return 0, false
-	}
-	tag := n.ShortTag()
-	switch {
-	case tag == "!!float":
-		d.Errorf(n, path, "milliseconds must be an integer, got %s (or write a duration such as 1.5s)", s)
-		return 0, false
-	case isDigits(s):
-		v, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || v > maxDurationMs {
-			d.Errorf(n, path, "%s milliseconds is too long", yamlnode.Truncate(s))
-			return 0, false
-		}
-		return time.Duration(v) * time.Millisecond, true
-	case tag == "!!int":
-		d.Errorf(n, path, "duration must not be negative, got %s", s)
-		return 0, false
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		d.Errorf(n, path, "%q is neither milliseconds nor a duration such as 2m30s", yamlnode.Truncate(s))
-		return 0, false
-	}
-	if v < 0 {
-		d.Errorf(n, path, "duration must not be negative, got %s", s)
-		return 0, false
-	}
-	return v, true
-}
-
 func (d *decoder) manifest(root *yaml.Node) *Manifest {
 	root = yamlnode.Resolve(root)
 	if root.Kind != yaml.MappingNode {
@@ -367,7 +330,7 @@ func (d *decoder) manifest(root *yaml.Node) *Manifest {
 				m.Started, _ = d.timestamp(v.Value, "build.started")
 			}
 			if v, ok := s["duration"]; ok {
-				m.Duration, _ = d.duration(v.Value, "build.duration")
+				m.Duration, _ = d.Duration(v.Value, "build.duration", duration.Accept{Millis: true})
 			}
 			if v, ok := s["status"]; ok {
 				if st, ok := d.enum(v.Value, "build.status", Statuses); ok {

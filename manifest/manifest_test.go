@@ -252,7 +252,7 @@ func TestProblems(t *testing.T) {
 		{"bad date: invalid day", "m.yaml", "version: 1\nserver: {instance_id: a}\njob: {id: j}\nbuild: {id: b, started: \"2026-02-30T00:00:00Z\"}\n",
 			[]string{`m.yaml:4:25: build.started: "2026-02-30T00:00:00Z" is not an RFC 3339 date-time (like 2026-11-20T09:14:03Z) nor epoch milliseconds`}},
 		{"bad duration", "m.yaml", "version: 1\nserver: {instance_id: a}\njob: {id: j}\nbuild: {id: b, duration: 2 minutes}\n",
-			[]string{`m.yaml:4:26: build.duration: "2 minutes" is neither milliseconds nor a duration such as 2m30s`}},
+			[]string{`m.yaml:4:26: build.duration: "2 minutes" is not a duration (examples: 90s, 5m, 1h30m; or whole milliseconds: 150000)`}},
 		{"negative duration", "m.yaml", "version: 1\nserver: {instance_id: a}\njob: {id: j}\nbuild: {id: b, duration: -5}\n",
 			[]string{`m.yaml:4:26: build.duration: duration must not be negative, got -5`}},
 		{"bad enum: result", "m.yaml", "version: 1\nserver: {instance_id: a}\njob: {id: j}\nbuild: {id: b, result: passed}\n",

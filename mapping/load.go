@@ -1,13 +1,12 @@
 package mapping
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/octane-import/octane-import/internal/duration"
 	"github.com/octane-import/octane-import/internal/glob"
 	"github.com/octane-import/octane-import/internal/yamlnode"
 	"gopkg.in/yaml.v3"
@@ -29,17 +28,9 @@ func (l *loader) warnAt(n *yaml.Node, path, format string, a ...any) {
 	l.warnings = append(l.warnings, l.Problem(n, path, format, a...))
 }
 
+// durationVal reads a Go duration or whole days (30d).
 func (l *loader) durationVal(n *yaml.Node, path string) (time.Duration, bool) {
-	s, ok := l.Text(n, path)
-	if !ok || s == "" {
-		return 0, false
-	}
-	d, err := parseDuration(s)
-	if err != nil {
-		l.Errorf(n, path, "%v", err)
-		return 0, false
-	}
-	return d, true
+	return l.Duration(n, path, duration.Accept{Days: true})
 }
 
 // timezone reads an IANA zone name (Europe/Berlin, UTC) or "local".
@@ -57,24 +48,6 @@ func (l *loader) timezone(n *yaml.Node, path string) (string, *time.Location) {
 		return "", nil
 	}
 	return s, loc
-}
-
-// parseDuration accepts Go durations (90s, 1h30m) and whole days (30d).
-func parseDuration(s string) (time.Duration, error) {
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err == nil && n >= 0 && n <= 365*100 {
-			return time.Duration(n) * 24 * time.Hour, nil
-		}
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a duration (examples: 90s, 5m, 1h30m, 30d)", s)
-	}
-	if d < 0 {
-		return 0, fmt.Errorf("%q is negative", s)
-	}
-	return d, nil
 }
 
 // expand resolves ${env:...} and ${file:...} in a value, reporting failures.

@@ -6,7 +6,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/octane-import/octane-import/internal/duration"
 	"gopkg.in/yaml.v3"
 )
 
@@ -313,4 +315,20 @@ func (c *Checker) Bool(n *yaml.Node, path string) (bool, bool) {
 	}
 	c.Errorf(n, path, "expected %s, got %s", want, Describe(n))
 	return false, false
+}
+
+// Duration reads a duration in the forms accept allows (see
+// internal/duration); an empty value is absent.
+func (c *Checker) Duration(n *yaml.Node, path string, accept duration.Accept) (time.Duration, bool) {
+	n = Resolve(n)
+	s, ok := c.Scalar(n, path, "a duration")
+	if !ok || s == "" {
+		return 0, false
+	}
+	d, err := duration.Parse(s, accept)
+	if err != nil {
+		c.Errorf(n, path, "%v", err)
+		return 0, false
+	}
+	return d, true
 }

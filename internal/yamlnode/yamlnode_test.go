@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/octane-import/octane-import/internal/duration"
 	"gopkg.in/yaml.v3"
 )
 
@@ -265,6 +266,37 @@ ref: *x
 	}
 	if !c.HasProblem("word") || c.HasProblem("s.x") {
 		t.Error("HasProblem")
+	}
+}
+
+func TestDuration(t *testing.T) {
+	c := &Checker{File: "f"}
+	root := c.Read([]byte("a: 90s\nb: 30d\nc: 1500\nd: [1s]\ne: ~\nf: soon\ng: &x 2m\nh: *x\n"))
+	v := map[string]*yaml.Node{}
+	for _, p := range c.Pairs(root, "") {
+		v[p.Key] = p.Value
+	}
+	days, ms := duration.Accept{Days: true}, duration.Accept{Millis: true}
+	for _, tc := range []struct {
+		key    string
+		accept duration.Accept
+		want   time.Duration
+		ok     bool
+	}{
+		{"a", days, 90 * time.Second, true}, {"b", days, 30 * 24 * time.Hour, true}, {"c", ms, 1500 * time.Millisecond, true},
+		{"h", ms, 2 * time.Minute, true}, {"e", days, 0, false}, {"d", days, 0, false}, {"f", ms, 0, false}, {"b", ms, 0, false},
+	} {
+		if got, ok := c.Duration(v[tc.key], tc.key, tc.accept); got != tc.want || ok != tc.ok {
+			t.Errorf("Duration(%s) = %v, %v", tc.key, got, ok)
+		}
+	}
+	want := []string{
+		"f:4:4: d: expected a duration, got a list",
+		`f:6:4: f: "soon" is not a duration (examples: 90s, 5m, 1h30m; or whole milliseconds: 150000)`,
+		`f:2:4: b: "30d" is not a duration (examples: 90s, 5m, 1h30m; or whole milliseconds: 150000)`,
+	}
+	if got := problems(c); !reflect.DeepEqual(got, want) {
+		t.Errorf("problems:\n got %q\nwant %q", got, want)
 	}
 }
 
