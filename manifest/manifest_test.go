@@ -656,43 +656,37 @@ parameters:
   COMMIT: abc
 reports: ["**/*.xml"]
 `
-	lines := strings.SplitAfter(doc, "\n")
-	edit := func(line int, text string) string {
-		l := append([]string(nil), lines...)
-		l[line-1] = text + "\n"
-		return strings.Join(l, "")
+	// Each case changes one line of doc (or adds one), and names the first problem.
+	tests := map[string][3]string{
+		"unclosed quote, first key of a mapping": {"  BRANCH: main\n", "  BRANCH: \"main\n",
+			`m.yaml:11: invalid YAML: a quoted value starts here and runs on to line 13, where: did not find expected alphabetic or numeric character (is its closing quote missing?)`},
+		"unclosed quote, later key of a mapping": {"  COMMIT: abc\n", "  COMMIT: \"abc\n",
+			`m.yaml:12: invalid YAML: a quoted value starts here and runs on to line 13, where: did not find expected alphabetic or numeric character (is its closing quote missing?)`},
+		"unclosed quote on the last line": {`reports: ["**/*.xml"]`, `reports: "**/*.xml`, `m.yaml:13: invalid YAML: found unexpected end of stream`},
+		"unclosed quote on line 1":        {"version: 1\n", "version: '1\n", `m.yaml:1: invalid YAML: found unexpected end of stream`},
+		"bad indent, less": {"parameters:\n  BRANCH: main\n  COMMIT: abc\n", "causes:\n  - job: root\n   build: \"12\"\n",
+			`m.yaml:12: invalid YAML: did not find expected '-' indicator (check the indentation of this line)`},
+		"bad indent, more":           {"  name: CI\n", "   name: CI\n", `m.yaml:4: invalid YAML: mapping values are not allowed in this context`},
+		"unclosed brace":             {"  BRANCH: main\n", "  BRANCH: {a: b\n", `m.yaml:11: invalid YAML: did not find expected ',' or '}'`},
+		"unclosed bracket on line 1": {"version: 1\n", "version: [1\n", `m.yaml:1: invalid YAML: did not find expected ',' or ']'`},
+		"tab":                        {"  id: job-a\n", "\tid: job-a\n", `m.yaml:6: invalid YAML: found character that cannot start any token`},
+		"tab on line 1":              {"version: 1\n", "\tversion: 1\n", `m.yaml:1: invalid YAML: found character that cannot start any token`},
+		"unknown anchor":             {"  COMMIT: abc\n", "  COMMIT: *nope\n", `m.yaml:12: invalid YAML: unknown anchor 'nope' referenced`},
+		"invalid UTF-8":              {"  COMMIT: abc\n", "  COMMIT: \"a\xffb\"\n", `m.yaml:12:13: invalid YAML: not valid UTF-8 (byte 0xff)`},
+		"second document":            {`reports: ["**/*.xml"]` + "\n", `reports: ["**/*.xml"]` + "\n---\nx: 1\n", `m.yaml:14:1: a second YAML document: a manifest is one document (remove the '---' separator)`},
 	}
-	tests := []struct {
-		name string
-		src  string
-		line int
-		msg  string
-	}{
-		{"unclosed quote, first key of a mapping", edit(11, `  BRANCH: "main`), 11, "is its closing quote missing?"},
-		{"unclosed quote, later key of a mapping", edit(12, `  COMMIT: "abc`), 12, "is its closing quote missing?"},
-		{"unclosed quote on the last line", edit(13, `reports: "**/*.xml`), 13, "found unexpected end of stream"},
-		{"unclosed quote on line 1", "version: '1\n" + doc[len("version: 1\n"):], 1, "found unexpected end of stream"},
-		{"bad indent, less", "version: 1\ncauses:\n  - job: root\n   build: \"12\"\n", 4, "did not find expected '-' indicator"},
-		{"bad indent, more", edit(4, "   name: CI"), 4, "mapping values are not allowed in this context"},
-		{"unclosed brace", edit(11, "  BRANCH: {a: b"), 11, "did not find expected ',' or '}'"},
-		{"unclosed bracket on line 1", "version: [1\n" + doc[len("version: 1\n"):], 1, "did not find expected ',' or ']'"},
-		{"tab", edit(6, "\tid: job-a"), 6, "found character that cannot start any token"},
-		{"tab on line 1", "\t" + doc, 1, "found character that cannot start any token"},
-		{"unknown anchor", edit(12, "  COMMIT: *nope"), 12, "unknown anchor 'nope' referenced"},
-		{"invalid UTF-8", edit(12, "  COMMIT: \"a\xffb\""), 12, "not valid UTF-8 (byte 0xff)"},
-		{"second document", doc + "---\nx: 1\n", 14, "a second YAML document"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse([]byte(tc.src), "m.yaml")
-			var me *Error
-			if !errors.As(err, &me) {
-				t.Fatalf("err = %v, want *Error", err)
-			}
-			p := me.Problems[0]
-			if p.Line != tc.line || !strings.Contains(p.Msg, tc.msg) {
-				t.Errorf("got %s\nwant line %d and %q", p, tc.line, tc.msg)
-			}
-		})
+	for name, tc := range tests {
+		src := strings.Replace(doc, tc[0], tc[1], 1)
+		if src == doc {
+			t.Fatalf("%s: the edit does not apply", name)
+		}
+		_, err := Parse([]byte(src), "m.yaml")
+		if err == nil {
+			t.Errorf("%s: parsed", name)
+			continue
+		}
+		if first, _, _ := strings.Cut(err.Error(), "\n"); first != tc[2] {
+			t.Errorf("%s:\n got %s\nwant %s", name, first, tc[2])
+		}
 	}
 }

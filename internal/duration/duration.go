@@ -85,17 +85,10 @@ func examples(accept Accept) string {
 	return ex
 }
 
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
+// isDigits reports whether s is one or more ASCII digits.
+func isDigits(s string) bool { return digits.MatchString(s) }
+
+var digits = regexp.MustCompile(`^[0-9]+$`)
 
 func truncate(s string) string {
 	if utf8.RuneCountInString(s) <= 60 {

@@ -1,6 +1,7 @@
 package yamlnode
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -265,70 +266,69 @@ func (c *Checker) Strings(n *yaml.Node, path string) ([]string, []*yaml.Node) {
 	return vals, nodes
 }
 
-// Int reads a whole number ≥ 0. Here and in Float and Bool an empty value
-// is absent, like null.
-func (c *Checker) Int(n *yaml.Node, path string) (int, bool) {
-	const want = "a whole number ≥ 0"
+// errValue is what a converter of read returns for a value it refuses.
+var errValue = errors.New("not such a value")
+
+// read reads a non-empty single value and converts it: a refusal
+// (errValue) is the problem "expected WANT, got …", another error is its
+// own message. An empty value is absent, like null.
+func read[T any](c *Checker, n *yaml.Node, path, want string, convert func(string) (T, error)) (T, bool) {
+	var zero T
 	n = Resolve(n)
 	s, ok := c.Scalar(n, path, want)
 	if !ok || s == "" {
-		return 0, false
+		return zero, false
 	}
-	v, err := strconv.Atoi(s)
-	if err != nil || v < 0 {
+	v, err := convert(s)
+	switch {
+	case errors.Is(err, errValue):
 		c.Errorf(n, path, "expected %s, got %s", want, Describe(n))
-		return 0, false
+	case err != nil:
+		c.Errorf(n, path, "%v", err)
+	default:
+		return v, true
 	}
-	return v, true
+	return zero, false
+}
+
+// Int reads a whole number ≥ 0.
+func (c *Checker) Int(n *yaml.Node, path string) (int, bool) {
+	return read(c, n, path, "a whole number ≥ 0", func(s string) (int, error) {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 0 {
+			return 0, errValue
+		}
+		return v, nil
+	})
 }
 
 // Float reads a number ≥ 0.
 func (c *Checker) Float(n *yaml.Node, path string) (float64, bool) {
-	const want = "a number ≥ 0"
-	n = Resolve(n)
-	s, ok := c.Scalar(n, path, want)
-	if !ok || s == "" {
-		return 0, false
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || v < 0 || math.IsNaN(v) {
-		c.Errorf(n, path, "expected %s, got %s", want, Describe(n))
-		return 0, false
-	}
-	return v, true
+	return read(c, n, path, "a number ≥ 0", func(s string) (float64, error) {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil || v < 0 || math.IsNaN(v) {
+			return 0, errValue
+		}
+		return v, nil
+	})
 }
 
 // Bool reads true or false (as written: yes, no, on and off are not
 // booleans).
 func (c *Checker) Bool(n *yaml.Node, path string) (bool, bool) {
-	const want = "true or false"
-	n = Resolve(n)
-	s, ok := c.Scalar(n, path, want)
-	if !ok || s == "" {
-		return false, false
-	}
-	switch s {
-	case "true":
-		return true, true
-	case "false":
-		return false, true
-	}
-	c.Errorf(n, path, "expected %s, got %s", want, Describe(n))
-	return false, false
+	return read(c, n, path, "true or false", func(s string) (bool, error) {
+		switch s {
+		case "true":
+			return true, nil
+		case "false":
+			return false, nil
+		}
+		return false, errValue
+	})
 }
 
 // Duration reads a duration in the forms accept allows (see
-// internal/duration); an empty value is absent.
+// internal/duration).
 func (c *Checker) Duration(n *yaml.Node, path string, accept duration.Accept) (time.Duration, bool) {
-	n = Resolve(n)
-	s, ok := c.Scalar(n, path, "a duration")
-	if !ok || s == "" {
-		return 0, false
-	}
-	d, err := duration.Parse(s, accept)
-	if err != nil {
-		c.Errorf(n, path, "%v", err)
-		return 0, false
-	}
-	return d, true
+	return read(c, n, path, "a duration", func(s string) (time.Duration, error) { return duration.Parse(s, accept) })
 }
