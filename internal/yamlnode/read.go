@@ -48,6 +48,33 @@ var errPanic = errors.New("the YAML parser failed")
 // decode reads the first document of data and looks for a second. A nil
 // document and error mean an empty stream.
 func decode(data []byte) (doc, second *yaml.Node, err error) {
+	doc, second, _, err = decodeCounted(data)
+	return doc, second, err
+}
+
+// decodeCounted is decode, also returning how many bytes of data yaml.v3
+// had read: it reads 512 bytes at a time, so an error is before that.
+func decodeCounted(data []byte) (doc, second *yaml.Node, read int, err error) {
+	r := &countingReader{data: data}
+	doc, second, err = decodeFrom(r)
+	return doc, second, r.off, err
+}
+
+type countingReader struct {
+	data []byte
+	off  int
+}
+
+func (r *countingReader) Read(p []byte) (int, error) {
+	if r.off >= len(r.data) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.data[r.off:])
+	r.off += n
+	return n, nil
+}
+
+func decodeFrom(in io.Reader) (doc, second *yaml.Node, err error) {
 	defer func() {
 		// yaml.v3 is frozen and has panicked on hostile input before; no
 		// file may take the program down.
@@ -55,7 +82,7 @@ func decode(data []byte) (doc, second *yaml.Node, err error) {
 			doc, second, err = nil, nil, fmt.Errorf("%w: %v", errPanic, r)
 		}
 	}()
-	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec := yaml.NewDecoder(in)
 	var d yaml.Node
 	if err := dec.Decode(&d); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -152,12 +179,16 @@ const maxLocate = 4 << 20
 //     value swallow the lines after it, and yaml.v3 only trips later.
 func locate(data []byte, err error) (int, string) {
 	if errors.Is(err, errPanic) {
-		return prefixLine(data, 1, func(p []byte) bool { return errors.Is(errOf(p), errPanic) }), err.Error()
+		return prefixLine(data, 1, len(lineEnds(data)), func(p []byte) bool { return errors.Is(errOf(p), errPanic) }), err.Error()
 	}
 	text := err.Error()
 	printed, msg := splitErr(text)
 	isParser := slices.Contains(parserErrors, msg)
-	shifted := failure(shift(data))
+	_, _, read, serr := decodeCounted(shift(data))
+	shifted := ""
+	if serr != nil {
+		shifted = serr.Error()
+	}
 	sLine, sMsg := splitErr(shifted)
 	if sMsg != msg || len(data) > maxLocate || hasUTF16BOM(data) {
 		// UTF-16 input (which cannot take the extra line) or an input too
@@ -178,7 +209,15 @@ func locate(data []byte, err error) (int, string) {
 	if mark > 0 && slices.Contains(markErrors, msg) {
 		line = mark
 	} else {
-		line = prefixLine(data, max(mark, 1), func(p []byte) bool { return failure(shift(p)) == shifted })
+		// The error is at or after the mark and before what yaml.v3 had
+		// read (less the line put before the input); look first within the
+		// last few KiB of that.
+		fails := func(p []byte) bool { return failure(shift(p)) == shifted }
+		lo, hi := max(mark, 1), lineAt(data, read-1)
+		if near := lineAt(data, read-1-nearBytes); near > lo && !fails(prefix(data, near)) {
+			lo = near + 1
+		}
+		line = prefixLine(data, lo, hi, fails)
 	}
 	if !slices.Contains(markErrors, msg) && line >= 2 {
 		ql, qmsg := splitErr(failure(shift(prefix(data, line-1))))
@@ -197,10 +236,13 @@ func errOf(data []byte) error {
 	return err
 }
 
-// prefixLine returns the smallest line count k ≥ lo for which fails holds
-// on the first k lines of data, by bisection (fails holds on the whole).
-func prefixLine(data []byte, lo int, fails func([]byte) bool) int {
-	hi := len(lineEnds(data))
+// nearBytes is how far before the end of what yaml.v3 had read an error is
+// looked for first: its read size and look-ahead, with room to spare.
+const nearBytes = 8 << 10
+
+// prefixLine returns the smallest line count k in lo..hi for which fails
+// holds on the first k lines of data, by bisection (fails holds for hi).
+func prefixLine(data []byte, lo, hi int, fails func([]byte) bool) int {
 	if lo > hi {
 		return hi
 	}
@@ -213,6 +255,18 @@ func prefixLine(data []byte, lo int, fails func([]byte) bool) int {
 		}
 	}
 	return hi
+}
+
+// lineAt returns the 1-based line holding byte offset off of data (the
+// first line for an offset before it, the last after it).
+func lineAt(data []byte, off int) int {
+	ends := lineEnds(data)
+	for i, e := range ends {
+		if off < e {
+			return i + 1
+		}
+	}
+	return len(ends)
 }
 
 var utf8BOM = []byte("\xef\xbb\xbf")

@@ -410,3 +410,33 @@ func walk(c *Checker, n *yaml.Node, path string, depth int) {
 		Describe(n)
 	}
 }
+
+// BenchmarkRead reads documents of 10 KiB and 1 MiB (a manifest's size
+// limit), valid and with a bad indent near the end: the latter pays for
+// placing the error.
+func BenchmarkRead(b *testing.B) {
+	for _, size := range []int{10 << 10, 1 << 20} {
+		var sb strings.Builder
+		sb.WriteString("items:\n")
+		for i := 0; sb.Len() < size; i++ {
+			fmt.Fprintf(&sb, "  - name: item-%d\n    value: \"some text for item %d\"\n", i, i)
+		}
+		good := sb.String()
+		bad := good + "  - name: last\n   value: x\n"
+		for _, tc := range []struct {
+			name string
+			src  []byte
+		}{{"valid", []byte(good)}, {"bad-indent-at-end", []byte(bad)}} {
+			b.Run(fmt.Sprintf("%dKiB/%s", size>>10, tc.name), func(b *testing.B) {
+				b.SetBytes(int64(len(tc.src)))
+				for b.Loop() {
+					c := &Checker{File: "f"}
+					c.Read(tc.src)
+					if (len(c.Problems) > 0) != (tc.name != "valid") {
+						b.Fatalf("problems: %v", problems(c))
+					}
+				}
+			})
+		}
+	}
+}
