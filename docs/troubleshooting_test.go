@@ -59,7 +59,7 @@ var troubles = []trouble{
 rules:
   - set: { server: { instance_id: box }, job: j, build: "1" }
 `}, args: []string{"validate"}, env: map[string]string{"OCTANE_CLIENT_SECRET": sandboxSecret}, code: 2,
-		msg: "octane-import.yaml:8:5: unknown key targets[0].wrkspace (did you mean workspace?)"},
+		msg: "octane-import.yaml:8:5: targets[0].wrkspace: unknown key (did you mean workspace?)"},
 	{name: "secret not set", files: map[string]string{"octane-import.yaml": targetConfig("")}, args: []string{"scan", "."}, code: 2,
 		msg: "targets[0].client_secret: environment variable OCTANE_CLIENT_SECRET is not set (referenced as ${env:OCTANE_CLIENT_SECRET})"},
 	{name: "nothing to scan", files: map[string]string{"octane-import.yaml": targetConfig("")}, args: []string{"scan"},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/octane-import/octane-import/internal/glob"
 	"github.com/octane-import/octane-import/manifest"
 )
 
@@ -318,7 +319,7 @@ func renamedComplete(path string) bool {
 func (w *watcher) consider(r *root, path string) {
 	base := filepath.Base(path)
 	if w.opt.Marker != "" {
-		if ok, _ := filepath.Match(w.opt.Marker, base); ok {
+		if ok, _ := glob.Match(w.opt.Marker, base); ok {
 			w.markDone(filepath.Dir(path))
 			return
 		}

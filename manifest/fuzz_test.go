@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -85,7 +86,7 @@ func FuzzParse(f *testing.F) {
 		if m.Server.Name == "" || m.JobName == "" || m.BuildName == "" || m.Pipeline == "" || m.RootJob == "" {
 			t.Fatalf("defaults not applied: %+v", m)
 		}
-		if !contains(Statuses, m.Status) || (m.Result != "" && !contains(Results, m.Result)) {
+		if !slices.Contains(Statuses, m.Status) || (m.Result != "" && !slices.Contains(Results, m.Result)) {
 			t.Fatalf("bad status/result %q/%q", m.Status, m.Result)
 		}
 		for _, s := range []string{m.Server.InstanceID, m.Server.Name, m.JobID, m.JobName, m.BuildID, m.BuildName, m.Pipeline, m.RootJob, m.Release} {
@@ -94,12 +95,12 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		for k := range m.TestFields {
-			if !contains(TestFieldTypes, k) {
+			if !slices.Contains(TestFieldTypes, k) {
 				t.Fatalf("test field type %q", k)
 			}
 		}
 		for _, p := range m.Parameters {
-			if p.Name == "" || !contains(ParameterTypes, p.Type) {
+			if p.Name == "" || !slices.Contains(ParameterTypes, p.Type) {
 				t.Fatalf("bad parameter %+v", p)
 			}
 		}

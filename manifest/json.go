@@ -37,12 +37,7 @@ func (e *syntaxError) Error() string { return e.msg }
 func parseJSON(data []byte) (*yaml.Node, error) {
 	r := &jsonReader{data: data, dec: json.NewDecoder(bytes.NewReader(data))}
 	r.dec.UseNumber()
-	r.lines = []int{0}
-	for i, c := range data {
-		if c == '\n' {
-			r.lines = append(r.lines, i+1)
-		}
-	}
+	r.lines = lineStarts(data)
 	n, err := r.value(0)
 	if err != nil {
 		return nil, err
@@ -184,4 +179,33 @@ func (r *jsonReader) value(depth int) (*yaml.Node, error) {
 		return nil, &syntaxError{offset: start, msg: fmt.Sprintf("invalid JSON: unexpected token %v", t)}
 	}
 	return n, nil
+}
+
+// firstInvalidUTF8 returns the position and value of the first byte that is
+// not valid UTF-8.
+func firstInvalidUTF8(data []byte) (line, col int, b byte) {
+	line, col = 1, 1
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return line, col, data[i]
+		}
+		if r == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+		i += size
+	}
+	return line, col, 0
+}
+
+func lineStarts(data []byte) []int {
+	lines := []int{0}
+	for i, c := range data {
+		if c == '\n' {
+			lines = append(lines, i+1)
+		}
+	}
+	return lines
 }

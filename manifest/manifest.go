@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/octane-import/octane-import/internal/glob"
+	"github.com/octane-import/octane-import/internal/yamlnode"
 )
 
 // Version is the manifest format version this package reads.
@@ -155,7 +156,7 @@ func Parse(data []byte, path string) (m *Manifest, err error) {
 	if label == "" {
 		label = "<manifest>"
 	}
-	d := &decoder{file: label}
+	d := newDecoder(label)
 	defer func() {
 		// No input may crash the caller; a panic here is a bug, reported as a problem.
 		if r := recover(); r != nil {
@@ -164,10 +165,9 @@ func Parse(data []byte, path string) (m *Manifest, err error) {
 		}
 	}()
 	m = d.parse(data, isJSON(path, data))
-	if len(d.problems) > 0 {
-		e := &Error{File: label, Problems: d.problems}
-		e.sort()
-		return nil, e
+	if len(d.Problems) > 0 {
+		yamlnode.Sort(d.Problems)
+		return nil, &Error{File: label, Problems: d.Problems}
 	}
 	if path != "" {
 		if abs, err := filepath.Abs(path); err == nil {

@@ -217,7 +217,7 @@ func TestProblems(t *testing.T) {
 		want []string // every problem line, exactly, in order
 	}{
 		{"unknown key with suggestion", "m.yaml", minimal + "relase: x\n",
-			[]string{`m.yaml:5:1: relase: unknown key (did you mean "release"?)`}},
+			[]string{`m.yaml:5:1: relase: unknown key (did you mean release?)`}},
 		{"unknown nested key", "m.yaml", "version: 1\nserver:\n  instance_id: a\n  kind: jenkins\njob: {id: j}\nbuild: {id: b}\n",
 			[]string{`m.yaml:4:3: server.kind: unknown key; known keys: instance_id, name, type, url`}},
 		{"misplaced key", "m.yaml", minimal + "started: 2026-01-01T00:00:00Z\n",
@@ -252,7 +252,7 @@ func TestProblems(t *testing.T) {
 		{"bad date: invalid day", "m.yaml", "version: 1\nserver: {instance_id: a}\njob: {id: j}\nbuild: {id: b, started: \"2026-02-30T00:00:00Z\"}\n",
 			[]string{`m.yaml:4:25: build.started: "2026-02-30T00:00:00Z" is not an RFC 3339 date-time (like 2026-11-20T09:14:03Z) nor epoch milliseconds`}},
 		{"bad duration", "m.yaml", "version: 1\nserver: {instance_id: a}\njob: {id: j}\nbuild: {id: b, duration: 2 minutes}\n",
-			[]string{`m.yaml:4:26: build.duration: "2 minutes" is neither milliseconds nor a duration such as 2m30s`}},
+			[]string{`m.yaml:4:26: build.duration: "2 minutes" is not a duration (examples: 90s, 5m, 1h30m; or whole milliseconds: 150000)`}},
 		{"negative duration", "m.yaml", "version: 1\nserver: {instance_id: a}\njob: {id: j}\nbuild: {id: b, duration: -5}\n",
 			[]string{`m.yaml:4:26: build.duration: duration must not be negative, got -5`}},
 		{"bad enum: result", "m.yaml", "version: 1\nserver: {instance_id: a}\njob: {id: j}\nbuild: {id: b, result: passed}\n",
@@ -305,7 +305,7 @@ func TestProblems(t *testing.T) {
 		{"yaml syntax: scanner", "m.yaml", "version: 1\nserver:\n  instance_id: a\n   bad: x\n",
 			[]string{`m.yaml:4: invalid YAML: mapping values are not allowed in this context`}},
 		{"yaml syntax: first line", "m.yaml", "version: [1\n",
-			[]string{`m.yaml:2: invalid YAML: did not find expected ',' or ']'`}},
+			[]string{`m.yaml:1: invalid YAML: did not find expected ',' or ']'`}},
 		{"yaml invalid utf-8", "m.yaml", "version: 1\nserver: {instance_id: \"a\xffb\"}\n",
 			[]string{`m.yaml:2:25: invalid YAML: not valid UTF-8 (byte 0xff)`}},
 		{"yaml control character", "m.yaml", "version: 1\njob: {id: a\x01}\n",
@@ -338,7 +338,7 @@ func TestProblems(t *testing.T) {
 			[]string{`m.json:1:16: version: duplicate key (first at line 1)`}},
 		{"many problems at once", "m.yaml", "version: 1\nserver: {instance_id: a}\njob: {id: j, nme: x}\nbuild: {id: b, result: ok, started: 2026-11-20T09:14:03}\nreports: 5\n",
 			[]string{
-				`m.yaml:3:14: job.nme: unknown key (did you mean "name"?)`,
+				`m.yaml:3:14: job.nme: unknown key (did you mean name?)`,
 				`m.yaml:4:24: build.result: "ok" is not one of success, failure, unstable, aborted, unavailable`,
 				`m.yaml:4:37: build.started: "2026-11-20T09:14:03" has no time zone; add Z for UTC or an offset such as +01:00 (like 2026-11-20T09:14:03Z)`,
 			}},
@@ -636,5 +636,57 @@ func BenchmarkParse(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestSyntaxErrorLines checks that a YAML syntax error is reported on the
+// line the mistake is on (issue 14, item 12), as for the configuration.
+func TestSyntaxErrorLines(t *testing.T) {
+	const doc = `version: 1
+server:
+  instance_id: ci-1
+  name: CI
+job:
+  id: job-a
+build:
+  id: "7"
+  name: Build 7
+parameters:
+  BRANCH: main
+  COMMIT: abc
+reports: ["**/*.xml"]
+`
+	// Each case changes one line of doc (or adds one), and names the first problem.
+	tests := map[string][3]string{
+		"unclosed quote, first key of a mapping": {"  BRANCH: main\n", "  BRANCH: \"main\n",
+			`m.yaml:11: invalid YAML: a quoted value starts here and runs on to line 13, where: did not find expected alphabetic or numeric character (is its closing quote missing?)`},
+		"unclosed quote, later key of a mapping": {"  COMMIT: abc\n", "  COMMIT: \"abc\n",
+			`m.yaml:12: invalid YAML: a quoted value starts here and runs on to line 13, where: did not find expected alphabetic or numeric character (is its closing quote missing?)`},
+		"unclosed quote on the last line": {`reports: ["**/*.xml"]`, `reports: "**/*.xml`, `m.yaml:13: invalid YAML: found unexpected end of stream`},
+		"unclosed quote on line 1":        {"version: 1\n", "version: '1\n", `m.yaml:1: invalid YAML: found unexpected end of stream`},
+		"bad indent, less": {"parameters:\n  BRANCH: main\n  COMMIT: abc\n", "causes:\n  - job: root\n   build: \"12\"\n",
+			`m.yaml:12: invalid YAML: did not find expected '-' indicator (check the indentation of this line)`},
+		"bad indent, more":           {"  name: CI\n", "   name: CI\n", `m.yaml:4: invalid YAML: mapping values are not allowed in this context`},
+		"unclosed brace":             {"  BRANCH: main\n", "  BRANCH: {a: b\n", `m.yaml:11: invalid YAML: did not find expected ',' or '}'`},
+		"unclosed bracket on line 1": {"version: 1\n", "version: [1\n", `m.yaml:1: invalid YAML: did not find expected ',' or ']'`},
+		"tab":                        {"  id: job-a\n", "\tid: job-a\n", `m.yaml:6: invalid YAML: found character that cannot start any token`},
+		"tab on line 1":              {"version: 1\n", "\tversion: 1\n", `m.yaml:1: invalid YAML: found character that cannot start any token`},
+		"unknown anchor":             {"  COMMIT: abc\n", "  COMMIT: *nope\n", `m.yaml:12: invalid YAML: unknown anchor 'nope' referenced`},
+		"invalid UTF-8":              {"  COMMIT: abc\n", "  COMMIT: \"a\xffb\"\n", `m.yaml:12:13: invalid YAML: not valid UTF-8 (byte 0xff)`},
+		"second document":            {`reports: ["**/*.xml"]` + "\n", `reports: ["**/*.xml"]` + "\n---\nx: 1\n", `m.yaml:14:1: a second YAML document: a manifest is one document (remove the '---' separator)`},
+	}
+	for name, tc := range tests {
+		src := strings.Replace(doc, tc[0], tc[1], 1)
+		if src == doc {
+			t.Fatalf("%s: the edit does not apply", name)
+		}
+		_, err := Parse([]byte(src), "m.yaml")
+		if err == nil {
+			t.Errorf("%s: parsed", name)
+			continue
+		}
+		if first, _, _ := strings.Cut(err.Error(), "\n"); first != tc[2] {
+			t.Errorf("%s:\n got %s\nwant %s", name, first, tc[2])
+		}
 	}
 }

@@ -13,9 +13,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 	"time"
+
+	"github.com/octane-import/octane-import/internal/yamlnode"
 )
 
 // Source is one directory to import from.
@@ -138,53 +138,13 @@ func (c *Config) Target(name string) (Target, bool) {
 	return Target{}, false
 }
 
-// Problem is one mistake in a configuration file.
-type Problem struct {
-	File         string
-	Line, Column int
-	Msg          string
-}
+// Problem is one mistake in a configuration file: its String form is
+// "file:line:col: path: message".
+type Problem = yamlnode.Problem
 
-func (p Problem) String() string {
-	var b strings.Builder
-	if p.File != "" {
-		b.WriteString(p.File)
-	} else {
-		b.WriteString("<config>")
-	}
-	if p.Line > 0 {
-		fmt.Fprintf(&b, ":%d", p.Line)
-		if p.Column > 0 {
-			fmt.Fprintf(&b, ":%d", p.Column)
-		}
-	}
-	b.WriteString(": ")
-	b.WriteString(p.Msg)
-	return b.String()
-}
-
-// LoadError holds every problem found in a configuration file, in file order.
-type LoadError struct {
-	Problems []Problem
-}
-
-// Error prints one problem per line as "file:line:col: msg".
-func (e *LoadError) Error() string {
-	lines := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
-		lines[i] = p.String()
-	}
-	return strings.Join(lines, "\n")
-}
-
-func sortProblems(ps []Problem) {
-	sort.SliceStable(ps, func(i, j int) bool {
-		if ps[i].Line != ps[j].Line {
-			return ps[i].Line < ps[j].Line
-		}
-		return ps[i].Column < ps[j].Column
-	})
-}
+// LoadError holds every problem found in a configuration file, in file
+// order; its Error prints one problem per line.
+type LoadError = yamlnode.Error
 
 // Load reads and checks a configuration file. Every problem is reported at
 // once as a *LoadError; ${env:NAME} references read the process environment.
@@ -202,7 +162,7 @@ const DefaultFile = "octane-import.yaml"
 // Parse checks a configuration given as bytes. path names it in problems and
 // anchors relative paths (source dirs, state, ca_file, ${file:...}); env
 // resolves ${env:NAME} (nil means os.LookupEnv).
-func Parse(data []byte, path string, env func(string) (string, bool)) (*Config, error) {
+func Parse(data []byte, path string, env func(string) (string, bool)) (cfg *Config, err error) {
 	if env == nil {
 		env = os.LookupEnv
 	}
@@ -210,13 +170,23 @@ func Parse(data []byte, path string, env func(string) (string, bool)) (*Config, 
 	if path != "" {
 		baseDir = filepath.Dir(path)
 	}
-	l := &loader{file: path, env: env, baseDir: baseDir}
-	cfg := l.load(data)
-	if len(l.problems) > 0 {
-		sortProblems(l.problems)
-		return nil, &LoadError{Problems: l.problems}
+	label := path
+	if label == "" {
+		label = "<config>"
 	}
-	sortProblems(l.warnings)
+	defer func() {
+		// No file may take the program down; a panic here is a bug, reported as a problem.
+		if r := recover(); r != nil {
+			cfg, err = nil, &LoadError{File: label, Problems: []Problem{{File: label, Msg: fmt.Sprintf("internal error reading the configuration file: %v", r)}}}
+		}
+	}()
+	l := &loader{Checker: yamlnode.Checker{File: label, Kind: "configuration file", MergeKeys: true}, env: env, baseDir: baseDir}
+	cfg = l.load(data)
+	if len(l.Problems) > 0 {
+		yamlnode.Sort(l.Problems)
+		return nil, &LoadError{File: label, Problems: l.Problems}
+	}
+	yamlnode.Sort(l.warnings)
 	cfg.Warnings = l.warnings
 	cfg.Path = path
 	return cfg, nil

@@ -202,25 +202,25 @@ func TestParseErrors(t *testing.T) {
 		want string // "line:col: message fragment"
 	}{
 		{"empty file", "", "1:1: the file is empty"},
-		{"syntax", "targets: [\n  - a\n", "YAML:"},
+		{"syntax", "targets: [\n  - a\n", "test.yaml:2: invalid YAML: did not find expected node content"},
 		{"not a mapping", "- a\n- b\n", "1:1: the file must be a mapping"},
 		{"second document", minimal + "---\nx: 1\n", "a second YAML document"},
-		{"unknown top key", minimal + "rulez: []\n", "14:1: unknown key rulez (did you mean rules?)"},
-		{"unknown target key", strings.Replace(minimal, "    workspace:", "    wrkspace:", 1), "5:5: unknown key targets[0].wrkspace (did you mean workspace?)"},
-		{"unknown match key", rule("  - match: { pth: x }\n"), "14:14: unknown key rules[1].match.pth (did you mean path?)"},
-		{"unknown set key", rule("  - match: { path: x }\n    set: { pipelin: x }\n"), "15:12: unknown key rules[1].set.pipelin (did you mean pipeline?)"},
-		{"unknown server key", rule("  - match: { path: x }\n    set: { server: { id: x } }\n"), "15:22: unknown key rules[1].set.server.id"},
-		{"duplicate key", rule("  - match: { path: x }\n    set: { job: a, job: b }\n"), "15:20: rules[1].set.job repeated (first at line 15)"},
+		{"unknown top key", minimal + "rulez: []\n", "14:1: rulez: unknown key (did you mean rules?)"},
+		{"unknown target key", strings.Replace(minimal, "    workspace:", "    wrkspace:", 1), "5:5: targets[0].wrkspace: unknown key (did you mean workspace?)"},
+		{"unknown match key", rule("  - match: { pth: x }\n"), "14:14: rules[1].match.pth: unknown key (did you mean path?)"},
+		{"unknown set key", rule("  - match: { path: x }\n    set: { pipelin: x }\n"), "15:12: rules[1].set.pipelin: unknown key (did you mean pipeline?)"},
+		{"unknown server key", rule("  - match: { path: x }\n    set: { server: { id: x } }\n"), "15:22: rules[1].set.server.id: unknown key; known keys: instance_id, name, type, url"},
+		{"duplicate key", rule("  - match: { path: x }\n    set: { job: a, job: b }\n"), "15:20: rules[1].set.job: duplicate key (first at line 15)"},
 		{"version", "version: 2\n" + minimal, "1:10: version \"2\" is not supported"},
 		{"bad glob", minimal + "sources:\n  - dir: /d\n    include: [\"[abc\"]\n", "16:15: sources[0].include: bad glob"},
 		{"source without dir", minimal + "sources:\n  - include: x\n", "15:5: sources[0]: dir is required"},
 		{"bad max_age", minimal + "sources:\n  - dir: /d\n    max_age: forever\n", "16:14: sources[0].max_age: \"forever\" is not a duration"},
-		{"negative duration", minimal + "settings:\n  poll: -1s\n", "15:9: settings.poll: \"-1s\" is negative"},
-		{"bad int", minimal + "settings:\n  concurrency: many\n", "15:16: settings.concurrency must be a whole number"},
-		{"bad bool", minimal + "settings:\n  skip_errors: yes\n", "15:16: settings.skip_errors must be true or false"},
-		{"bad float", minimal + "settings:\n  rate_limit: fast\n", "15:15: settings.rate_limit must be a number"},
-		{"unknown settings key", minimal + "settings:\n  workers: 3\n", "15:3: unknown key settings.workers"},
-		{"bad pattern", rule("  - match: { path: \"{job\" }\n"), "14:20: rules[1].match.path: bad pattern: pattern \"{job\": unclosed {"},
+		{"negative duration", minimal + "settings:\n  poll: -1s\n", "15:9: settings.poll: duration must not be negative, got -1s"},
+		{"bad int", minimal + "settings:\n  concurrency: many\n", "15:16: settings.concurrency: expected a whole number ≥ 0, got the string \"many\""},
+		{"bad bool", minimal + "settings:\n  skip_errors: yes\n", "15:16: settings.skip_errors: expected true or false, got the string \"yes\""},
+		{"bad float", minimal + "settings:\n  rate_limit: fast\n", "15:15: settings.rate_limit: expected a number ≥ 0, got the string \"fast\""},
+		{"unknown settings key", minimal + "settings:\n  workers: 3\n", "15:3: settings.workers: unknown key; known keys: state, concurrency"},
+		{"bad pattern", rule("  - match: { path: \"{job\" }\n"), "14:20: rules[1].match.path: bad pattern: pattern \"{job\": unclosed '{' at offset 0"},
 		{"bad regexp", rule("  - match: { regexp: \"(?P<job>[a-\" }\n"), "14:22: rules[1].match.regexp: bad regular expression"},
 		{"undefined capture", rule("  - match: { path: \"{team}/{job}/*.xml\" }\n    set: { build: \"{bild}\" }\n"),
 			"15:19: rules[1].set.build: {bild} is not defined: the rule's pattern captures job, team"},
@@ -253,7 +253,7 @@ rules:`, 1), "8:11: targets[1]: target name \"prod\" is already used by the targ
 		{"half credentials", strings.Replace(minimal, "    client_id: ${env:OCTANE_CLIENT_ID}\n", "", 1), "client_id and client_secret go together"},
 		{"both credentials", strings.Replace(minimal, "rules:", "    user: u\n    password: ${env:OCTANE_CLIENT_SECRET}\nrules:", 1), "either client_id/client_secret"},
 		{"no targets", "rules:\n  - set: { job: a, build: b }\n", "no targets"},
-		{"targets not a list", "targets: prod\n" + minimal[strings.Index(minimal, "rules:"):], "1:10: targets must be a list"},
+		{"targets not a list", "targets: prod\n" + minimal[strings.Index(minimal, "rules:"):], "1:10: targets: expected a list, got the string \"prod\""},
 		{"bad result", rule("  - match: { path: x }\n    set: { result: green }\n"), "15:20: rules[1].set.result: \"green\" is not a result"},
 		{"bad start literal", rule("  - match: { path: x }\n    set: { start: yesterday }\n"), "15:19: rules[1].set.start: start \"yesterday\" is neither RFC 3339"},
 		{"bad release id", rule("  - match: { path: x }\n    set: { release_id: R1 }\n"), "15:24: rules[1].set.release_id: \"R1\" is not an Octane id"},
@@ -262,9 +262,9 @@ rules:`, 1), "8:11: targets[1]: target name \"prod\" is already used by the targ
 		{"bad product area", rule("  - match: { path: x }\n    set: { product_areas: [1, x2] }\n"), "15:31: rules[1].set.product_areas[1]: \"x2\" is not an Octane id"},
 		{"bad test field", rule("  - match: { path: x }\n    set: { test_fields: { Level: Unit } }\n"), "15:27: rules[1].set.test_fields: \"Level\" is not an Octane test field type"},
 		{"match value not scalar", rule("  - match: { manifest: { job: [a] } }\n"), "14:31: rules[1].match.manifest.job: a value pattern must be a single value"},
-		{"has_manifest not bool", rule("  - match: { has_manifest: maybe }\n"), "14:28: rules[1].match.has_manifest must be true or false"},
-		{"set not mapping", rule("  - set: [a]\n"), "14:10: rules[1].set must be a mapping"},
-		{"job as list", rule("  - match: { path: x }\n    set: { job: [a] }\n"), "15:17: rules[1].set.job must be a single value, got a list"},
+		{"has_manifest not bool", rule("  - match: { has_manifest: maybe }\n"), "14:28: rules[1].match.has_manifest: expected true or false"},
+		{"set not mapping", rule("  - set: [a]\n"), "14:10: rules[1].set: expected a mapping, got a list"},
+		{"job as list", rule("  - match: { path: x }\n    set: { job: [a] }\n"), "15:17: rules[1].set.job: expected a single value, got a list"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -387,11 +387,15 @@ func TestProblemString(t *testing.T) {
 	}{
 		{Problem{File: "a.yaml", Line: 3, Column: 7, Msg: "m"}, "a.yaml:3:7: m"},
 		{Problem{File: "a.yaml", Line: 3, Msg: "m"}, "a.yaml:3: m"},
-		{Problem{Msg: "m"}, "<config>: m"},
+		{Problem{File: "a.yaml", Line: 3, Column: 7, Path: "rules[0].set", Msg: "m"}, "a.yaml:3:7: rules[0].set: m"},
 	} {
 		if got := tc.p.String(); got != tc.want {
 			t.Errorf("%q, want %q", got, tc.want)
 		}
+	}
+	// A configuration given without a path is named <config>.
+	if _, err := Parse([]byte("rulez: []\n"), "", testEnv); err == nil || !strings.HasPrefix(err.Error(), "<config>:1:1: rulez: unknown key") {
+		t.Errorf("unnamed configuration: %v", err)
 	}
 }
 
@@ -414,19 +418,6 @@ func TestMergeKeyBomb(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("Parse did not finish on a merge-key bomb")
-	}
-}
-
-func TestParseDuration(t *testing.T) {
-	for in, want := range map[string]time.Duration{"90s": 90 * time.Second, "1h30m": 90 * time.Minute, "2d": 48 * time.Hour, "0": 0} {
-		if got, err := parseDuration(in); err != nil || got != want {
-			t.Errorf("%s: %v %v", in, got, err)
-		}
-	}
-	for _, in := range []string{"", "d", "-1d", "1y", "-5s"} {
-		if _, err := parseDuration(in); err == nil {
-			t.Errorf("%q accepted", in)
-		}
 	}
 }
 
@@ -504,5 +495,50 @@ func TestNoRulesMeansTheDefaultRule(t *testing.T) {
 	d, err := cfg.Decide(Input{Path: "/drops/api/17/TEST-a.xml", Root: "/drops"})
 	if err != nil || d.Job != "api" || d.Build != "17" {
 		t.Errorf("decision = %+v, %v", d, err)
+	}
+}
+
+// TestSyntaxErrorLines checks that a YAML syntax error is reported on the
+// line the mistake is on (issue 14, item 12: an unclosed quote on line 11
+// was reported at line 10, a bad indent on line 4 at line 1).
+func TestSyntaxErrorLines(t *testing.T) {
+	lines := strings.SplitAfter(minimal, "\n")
+	edit := func(line int, text string) string {
+		l := append([]string(nil), lines...)
+		l[line-1] = text + "\n"
+		return strings.Join(l, "")
+	}
+	tests := []struct {
+		name string
+		src  string
+		line int
+		msg  string
+	}{
+		{"unclosed quote, first key of a mapping", edit(11, `      server: "share`), 11, "is its closing quote missing?"},
+		{"unclosed quote, later key of a mapping", edit(12, `      job: "{file.parent}`), 12, "is its closing quote missing?"},
+		{"unclosed quote on the last line", edit(13, `      build: "{file.stem}`), 13, "found unexpected end of stream"},
+		{"unclosed quote on line 1", "version: '1\n" + minimal, 1, "found unexpected end of stream"},
+		{"bad indent, less", edit(4, `   shared_space: "1001"`), 4, "did not find expected '-' indicator"},
+		{"bad indent, more", edit(4, `     shared_space: "1001"`), 4, "mapping values are not allowed in this context"},
+		{"unclosed brace", edit(11, `      server: { instance_id: share`), 11, "did not find expected ',' or '}'"},
+		{"unclosed bracket on line 1", "version: [1\n" + minimal, 1, "did not find expected ',' or ']'"},
+		{"tab", edit(6, "\tclient_id: x"), 6, "found character that cannot start any token"},
+		{"tab on line 1", "\t" + minimal, 1, "found character that cannot start any token"},
+		{"unknown anchor", edit(12, `      job: *nope`), 12, "unknown anchor 'nope' referenced"},
+		{"invalid UTF-8", edit(12, "      job: \"a\xffb\""), 12, "not valid UTF-8 (byte 0xff)"},
+		{"second document", minimal + "---\nx: 1\n", 14, "a second YAML document"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.src), "test.yaml", testEnv)
+			var le *LoadError
+			if !errors.As(err, &le) {
+				t.Fatalf("err = %v, want *LoadError", err)
+			}
+			p := le.Problems[0]
+			if p.Line != tc.line || !strings.Contains(p.Msg, tc.msg) {
+				t.Errorf("got %s\nwant line %d and %q", p, tc.line, tc.msg)
+			}
+		})
 	}
 }

@@ -8,30 +8,20 @@ import (
 	"github.com/octane-import/octane-import/internal/glob"
 )
 
-// pathPattern is a compiled rule path pattern: a glob over slash paths where
-// `**` spans directories and `{name}` captures one path segment (or part of
-// one).
-//
-// Source globs (include, exclude, manifests) use internal/glob. Rule
-// patterns need named captures, which internal/glob does not have, so they
-// are compiled here to the same dialect plus {name}.
+// pathPattern is a compiled rule path pattern: internal/glob's syntax with
+// named captures ({name}, see docs/configuration.md "Path patterns"),
+// matched against the report's path relative to its root, or against its
+// absolute path when the pattern starts with "/".
 type pathPattern struct {
 	src      string
-	re       *regexp.Regexp
+	g        *glob.Glob
 	abs      bool     // the pattern starts with "/" and is matched against the absolute path
 	captures []string // capture names, in order of appearance
 	catchAll bool     // the pattern matches every relative path
 }
 
-var captureName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// compilePattern compiles a path pattern. With allowCaptures false, `{name}`
-// is an error (source globs have no use for captures); `{a,b}` alternation is
-// always allowed.
-func compilePattern(src string, allowCaptures bool) (*pathPattern, error) {
-	if src == "" {
-		return nil, fmt.Errorf("empty pattern")
-	}
+// compilePattern compiles a rule's path pattern.
+func compilePattern(src string) (*pathPattern, error) {
 	p := &pathPattern{src: src}
 	body := src
 	if strings.HasPrefix(body, "/") {
@@ -41,166 +31,38 @@ func compilePattern(src string, allowCaptures bool) (*pathPattern, error) {
 			return nil, fmt.Errorf("pattern %q matches no file", src)
 		}
 	}
-	if strings.HasSuffix(body, "/") {
+	switch {
+	case strings.HasSuffix(body, "/"):
 		return nil, fmt.Errorf("pattern %q ends with /: patterns match files, write %q for everything below", src, body+"**")
+	case strings.Contains(body, "//"):
+		return nil, fmt.Errorf("pattern %q has an empty path segment (//)", src)
 	}
-	segs := strings.Split(body, "/")
-	var b strings.Builder
-	b.WriteString("^")
-	seen := map[string]bool{}
-	for i, seg := range segs {
-		last := i == len(segs)-1
-		switch {
-		case seg == "":
-			return nil, fmt.Errorf("pattern %q has an empty path segment (//)", src)
-		case seg == "**":
-			if last {
-				b.WriteString(".*")
-			} else {
-				b.WriteString("(?:[^/]+/)*")
-			}
-			continue
-		}
-		if err := translateSegment(&b, seg, src, allowCaptures, seen, &p.captures); err != nil {
+	if p.abs {
+		body = "/" + body
+	}
+	g, err := glob.CompileCaptures(body)
+	if err != nil {
+		return nil, err
+	}
+	p.captures = g.Captures()
+	// A rule's "x/**" matches the files below x, never a file named x
+	// (which glob's "x/**" would): "x/**/*" is exactly that.
+	if strings.HasSuffix(body, "/**") {
+		if g, err = glob.CompileCaptures(body + "/*"); err != nil {
 			return nil, err
 		}
-		if !last {
-			b.WriteString("/")
-		}
 	}
-	b.WriteString("$")
-	re, err := regexp.Compile(b.String())
-	if err != nil {
-		return nil, fmt.Errorf("pattern %q: %v", src, err)
-	}
-	p.re = re
+	p.g = g
 	p.catchAll = !p.abs && (body == "**" || body == "**/*")
 	return p, nil
 }
 
-// translateSegment appends the regular expression for one path segment.
-func translateSegment(b *strings.Builder, seg, src string, allowCaptures bool, seen map[string]bool, captures *[]string) error {
-	rs := []rune(seg)
-	for i := 0; i < len(rs); i++ {
-		c := rs[i]
-		switch c {
-		case '\\':
-			if i+1 >= len(rs) {
-				return fmt.Errorf("pattern %q ends with a lone backslash", src)
-			}
-			i++
-			b.WriteString(regexp.QuoteMeta(string(rs[i])))
-		case '*':
-			for i+1 < len(rs) && rs[i+1] == '*' {
-				i++ // ** inside a segment is the same as *, as in internal/glob
-			}
-			b.WriteString("[^/]*")
-		case '?':
-			b.WriteString("[^/]")
-		case '[':
-			j, class, err := translateClass(rs, i, src)
-			if err != nil {
-				return err
-			}
-			b.WriteString(class)
-			i = j
-		case '{':
-			j := i + 1
-			for j < len(rs) && rs[j] != '}' {
-				if rs[j] == '{' {
-					return fmt.Errorf("pattern %q: nested { in %q", src, seg)
-				}
-				j++
-			}
-			if j >= len(rs) {
-				return fmt.Errorf("pattern %q: unclosed { in %q", src, seg)
-			}
-			inner := string(rs[i+1 : j])
-			i = j
-			if strings.Contains(inner, ",") {
-				b.WriteString("(?:")
-				for k, alt := range strings.Split(inner, ",") {
-					if k > 0 {
-						b.WriteString("|")
-					}
-					if err := translateSegment(b, alt, src, false, seen, captures); err != nil {
-						return err
-					}
-				}
-				b.WriteString(")")
-				continue
-			}
-			if !allowCaptures {
-				return fmt.Errorf("pattern %q: captures such as {%s} are only allowed in a rule's path pattern (use \\{ for a literal brace)", src, inner)
-			}
-			if !captureName.MatchString(inner) {
-				return fmt.Errorf("pattern %q: {%s} is not a valid capture name (letters, digits and _, not starting with a digit)", src, inner)
-			}
-			if seen[inner] {
-				return fmt.Errorf("pattern %q captures {%s} twice", src, inner)
-			}
-			seen[inner] = true
-			*captures = append(*captures, inner)
-			fmt.Fprintf(b, "(?P<%s>[^/]+)", inner)
-		case '}':
-			return fmt.Errorf("pattern %q: unmatched } in %q (use \\} for a literal brace)", src, seg)
-		default:
-			b.WriteString(regexp.QuoteMeta(string(c)))
-		}
-	}
-	return nil
-}
-
-// translateClass translates a [...] character class starting at rs[i]; it
-// returns the index of the closing bracket.
-func translateClass(rs []rune, i int, src string) (int, string, error) {
-	var b strings.Builder
-	b.WriteString("[")
-	j := i + 1
-	if j < len(rs) && (rs[j] == '!' || rs[j] == '^') {
-		b.WriteString("^/")
-		j++
-	}
-	start := j
-	for ; j < len(rs); j++ {
-		c := rs[j]
-		if c == ']' && j > start {
-			b.WriteString("]")
-			return j, b.String(), nil
-		}
-		switch c {
-		case '\\':
-			if j+1 >= len(rs) {
-				return 0, "", fmt.Errorf("pattern %q: unclosed [ ", src)
-			}
-			j++
-			b.WriteString(regexp.QuoteMeta(string(rs[j])))
-		case '[', '^', ']':
-			b.WriteString(`\` + string(c))
-		default:
-			b.WriteRune(c)
-		}
-	}
-	return 0, "", fmt.Errorf("pattern %q: unclosed [", src)
-}
-
 // match reports whether the pattern matches and returns its captures.
 func (p *pathPattern) match(rel, abs string) (map[string]string, bool) {
-	s := rel
 	if p.abs {
-		s = strings.TrimLeft(abs, "/")
+		return p.g.MatchCaptures("/" + strings.TrimLeft(abs, "/"))
 	}
-	m := p.re.FindStringSubmatch(s)
-	if m == nil {
-		return nil, false
-	}
-	caps := map[string]string{}
-	for i, name := range p.re.SubexpNames() {
-		if name != "" {
-			caps[name] = m[i]
-		}
-	}
-	return caps, true
+	return p.g.MatchCaptures(rel)
 }
 
 // globList is a list of compiled source globs (internal/glob's dialect).

@@ -3,9 +3,12 @@ package mapping
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/octane-import/octane-import/internal/glob"
+	"github.com/octane-import/octane-import/internal/yamlnode"
 	"gopkg.in/yaml.v3"
 )
 
@@ -17,16 +20,16 @@ var (
 
 func (rl *ruleLoader) load(path string) {
 	r := rl.rule
-	before := len(rl.problems)
-	rl.fields(rl.node, path, []string{"name", "target", "timezone", "match", "set"}, func(key string, k, v *yaml.Node) {
-		p := join(path, key)
+	before := len(rl.Problems)
+	rl.Fields(rl.node, path, []string{"name", "target", "timezone", "match", "set"}, func(key string, k, v *yaml.Node) {
+		p := yamlnode.Join(path, key)
 		switch key {
 		case "name":
-			r.Name, _ = rl.str(v, p)
+			r.Name, _ = rl.Text(v, p)
 		case "timezone":
 			r.Timezone, r.zone = rl.timezone(v, p)
 		case "target":
-			r.Target, _ = rl.str(v, p)
+			r.Target, _ = rl.Text(v, p)
 			rl.tnode = v
 		case "match":
 			rl.match(v, p)
@@ -36,7 +39,7 @@ func (rl *ruleLoader) load(path string) {
 	})
 	// A rule with mistakes is never taken for a catch-all: what it was
 	// meant to match is unknown, and "can never match" would be noise.
-	r.CatchAll = len(rl.problems) == before && (r.path == nil || r.path.catchAll) && (r.re == nil || isCatchAllRegexp(r.Regexp)) &&
+	r.CatchAll = len(rl.Problems) == before && (r.path == nil || r.path.catchAll) && (r.re == nil || isCatchAllRegexp(r.Regexp)) &&
 		len(r.manifest) == 0 && len(r.property) == 0 && len(r.env) == 0 && r.hasManifest == nil
 
 	// Every capture a template names must come from the rule's pattern.
@@ -48,12 +51,12 @@ func (rl *ruleLoader) load(path string) {
 			}
 			switch {
 			case r.path == nil && r.re == nil:
-				rl.errAt(pt.node, "%s: {%s} is not defined: %s has no path pattern or regexp to capture it (manifest., property., env. and file. values need their prefix)",
-					pt.path, name, r.describe())
+				rl.Errorf(pt.node, pt.path, "{%s} is not defined: %s has no path pattern or regexp to capture it (manifest., property., env. and file. values need their prefix)",
+					name, r.describe())
 			case len(caps) == 0:
-				rl.errAt(pt.node, "%s: {%s} is not defined: the rule's pattern captures nothing", pt.path, name)
+				rl.Errorf(pt.node, pt.path, "{%s} is not defined: the rule's pattern captures nothing", name)
 			default:
-				rl.errAt(pt.node, "%s: {%s} is not defined: the rule's pattern captures %s", pt.path, name, strings.Join(sortedKeys(caps), ", "))
+				rl.Errorf(pt.node, pt.path, "{%s} is not defined: the rule's pattern captures %s", name, strings.Join(sortedKeys(caps), ", "))
 			}
 		}
 	}
@@ -62,49 +65,48 @@ func (rl *ruleLoader) load(path string) {
 func (rl *ruleLoader) match(n *yaml.Node, path string) {
 	r := rl.rule
 	keys := []string{"path", "regexp", "manifest", "property", "env", "has_manifest"}
-	rl.fields(n, path, keys, func(key string, k, v *yaml.Node) {
-		p := join(path, key)
+	rl.Fields(n, path, keys, func(key string, k, v *yaml.Node) {
+		p := yamlnode.Join(path, key)
 		switch key {
 		case "path":
-			s, ok := rl.str(v, p)
+			s, ok := rl.Text(v, p)
 			if !ok {
 				return
 			}
-			pat, err := compilePattern(s, true)
+			pat, err := compilePattern(s)
 			if err != nil {
-				rl.errAt(v, "%s: bad pattern: %v", p, err)
+				rl.Errorf(v, p, "bad pattern: %v", err)
 				return
 			}
 			r.Path, r.path = s, pat
 		case "regexp":
-			s, ok := rl.str(v, p)
+			s, ok := rl.Text(v, p)
 			if !ok {
 				return
 			}
 			re, err := regexp.Compile(s)
 			if err != nil {
-				rl.errAt(v, "%s: bad regular expression: %v", p, err)
+				rl.Errorf(v, p, "bad regular expression: %v", err)
 				return
 			}
 			for _, name := range re.SubexpNames() {
-				if name != "" && !captureName.MatchString(name) {
-					rl.errAt(v, "%s: group name %q cannot be used in templates (letters, digits and _, not starting with a digit)", p, name)
+				if name != "" && !glob.IsCaptureName(name) {
+					rl.Errorf(v, p, "group name %q cannot be used in templates (letters, digits and _, not starting with a digit)", name)
 				}
 			}
 			r.Regexp, r.re = s, re
 		case "manifest", "property", "env":
 			var conds []fieldCond
-			for _, pr := range rl.pairs(v, p, 0) {
-				name := pr.key.Value
-				val := resolve(pr.val)
+			for _, pr := range rl.Pairs(v, p) {
+				name, val := pr.Key, pr.Value
 				var w *wildcard
 				switch {
-				case isNull(val):
+				case yamlnode.IsNull(val):
 					w = &wildcard{absent: true}
 				case val.Kind == yaml.ScalarNode:
 					w = compileWildcard(val.Value)
 				default:
-					rl.errAt(val, "%s: a value pattern must be a single value (or ~ for absent), got %s", join(p, name), kindName(val))
+					rl.Errorf(val, yamlnode.Join(p, name), "a value pattern must be a single value (or ~ for absent), got %s", yamlnode.Describe(val))
 					continue
 				}
 				conds = append(conds, fieldCond{key: name, w: w})
@@ -118,7 +120,7 @@ func (rl *ruleLoader) match(n *yaml.Node, path string) {
 				r.env = conds
 			}
 		case "has_manifest":
-			if b, ok := rl.boolVal(v, p); ok {
+			if b, ok := rl.Bool(v, p); ok {
 				r.hasManifest = &b
 			}
 		}
@@ -127,13 +129,13 @@ func (rl *ruleLoader) match(n *yaml.Node, path string) {
 
 // tmpl parses a template value and queues its capture check.
 func (rl *ruleLoader) tmpl(v *yaml.Node, path string) *template {
-	s, ok := rl.str(v, path)
+	s, ok := rl.Text(v, path)
 	if !ok || s == "" {
 		return nil
 	}
 	t, err := parseTemplate(s)
 	if err != nil {
-		rl.errAt(v, "%s: %v", path, err)
+		rl.Errorf(v, path, "%v", err)
 		return nil
 	}
 	rl.pending = append(rl.pending, pendingTemplate{node: v, path: path, t: t})
@@ -145,7 +147,7 @@ func (rl *ruleLoader) idTmpl(v *yaml.Node, path string) *template {
 	t := rl.tmpl(v, path)
 	if t != nil && t.isLiteral() {
 		if _, err := parseID(t.src); err != nil {
-			rl.errAt(v, "%s: %v", path, err)
+			rl.Errorf(v, path, "%v", err)
 			return nil
 		}
 	}
@@ -165,12 +167,12 @@ func (rl *ruleLoader) set(n *yaml.Node, path string) {
 	keys := []string{"server", "pipeline", "job", "job_name", "build", "build_name", "start", "result",
 		"release", "release_id", "milestone", "environment", "test_fields", "product_areas", "backlog_items"}
 	var releaseNode, releaseIDNode *yaml.Node
-	rl.fields(n, path, keys, func(key string, k, v *yaml.Node) {
-		p := join(path, key)
+	rl.Fields(n, path, keys, func(key string, k, v *yaml.Node) {
+		p := yamlnode.Join(path, key)
 		switch key {
 		case "server":
-			rl.fields(v, p, []string{"instance_id", "name", "type", "url"}, func(key string, k, v *yaml.Node) {
-				sp := join(p, key)
+			rl.Fields(v, p, []string{"instance_id", "name", "type", "url"}, func(key string, k, v *yaml.Node) {
+				sp := yamlnode.Join(p, key)
 				switch key {
 				case "instance_id":
 					s.serverInstanceID = rl.tmpl(v, sp)
@@ -193,7 +195,7 @@ func (rl *ruleLoader) set(n *yaml.Node, path string) {
 		case "build_name":
 			s.buildName = rl.tmpl(v, p)
 		case "start":
-			raw, ok := rl.str(v, p)
+			raw, ok := rl.Text(v, p)
 			if !ok {
 				return
 			}
@@ -207,14 +209,14 @@ func (rl *ruleLoader) set(n *yaml.Node, path string) {
 				}
 				if t.isLiteral() {
 					if _, err := parseStart(t.src); err != nil {
-						rl.errAt(v, "%s: %v (or use mtime or suite)", p, err)
+						rl.Errorf(v, p, "%v (or use mtime or suite)", err)
 						return
 					}
 				}
 				s.startMode, s.start = "template", t
 			}
 		case "result":
-			raw, ok := rl.str(v, p)
+			raw, ok := rl.Text(v, p)
 			if !ok {
 				return
 			}
@@ -222,10 +224,10 @@ func (rl *ruleLoader) set(n *yaml.Node, path string) {
 			switch {
 			case raw == "derive" || raw == "":
 				s.result = ""
-			case contains(buildResults, raw):
+			case slices.Contains(buildResults, raw):
 				s.result = raw
 			default:
-				rl.errAt(v, "%s: %q is not a result (derive, %s)", p, raw, strings.Join(buildResults, ", "))
+				rl.Errorf(v, p, "%q is not a result (derive, %s)", raw, strings.Join(buildResults, ", "))
 			}
 		case "release":
 			releaseNode = k
@@ -237,14 +239,14 @@ func (rl *ruleLoader) set(n *yaml.Node, path string) {
 			s.milestone = rl.idTmpl(v, p)
 		case "environment", "test_fields":
 			var out []namedTemplate
-			for _, pr := range rl.pairs(v, p, 0) {
-				name := pr.key.Value
-				np := join(p, name)
-				if key == "test_fields" && !contains(testFieldTypes, name) {
-					rl.errAt(pr.key, "%s: %q is not an Octane test field type (%s)", p, name, strings.Join(testFieldTypes, ", "))
+			for _, pr := range rl.Pairs(v, p) {
+				name := pr.Key
+				np := yamlnode.Join(p, name)
+				if key == "test_fields" && !slices.Contains(testFieldTypes, name) {
+					rl.Errorf(pr.KeyNode, p, "%q is not an Octane test field type (%s)", name, strings.Join(testFieldTypes, ", "))
 					continue
 				}
-				if t := rl.tmpl(resolve(pr.val), np); t != nil {
+				if t := rl.tmpl(pr.Value, np); t != nil {
 					out = append(out, namedTemplate{key: name, t: t})
 				}
 			}
@@ -254,10 +256,9 @@ func (rl *ruleLoader) set(n *yaml.Node, path string) {
 				s.testFields = out
 			}
 		case "product_areas", "backlog_items":
-			_, nodes := rl.strList(v, p)
 			var out []*template
-			for i, en := range nodes {
-				if t := rl.idTmpl(en, fmt.Sprintf("%s[%d]", p, i)); t != nil {
+			for _, it := range rl.ListOrValue(v, p, "a list") {
+				if t := rl.idTmpl(it.Node, it.Path); t != nil {
 					out = append(out, t)
 				}
 			}
@@ -269,7 +270,7 @@ func (rl *ruleLoader) set(n *yaml.Node, path string) {
 		}
 	})
 	if releaseNode != nil && releaseIDNode != nil {
-		rl.errAt(releaseIDNode, "%s: set either release (a name) or release_id, not both", path)
+		rl.Errorf(releaseIDNode, path, "set either release (a name) or release_id, not both")
 	}
 }
 
@@ -285,7 +286,7 @@ func (l *loader) checkRules(cfg *Config) {
 		}
 		if r.Name != "" {
 			if first, dup := names[r.Name]; dup {
-				l.errAt(rn, "rules[%d]: rule name %q is already used by the rule at line %d", i, r.Name, first)
+				l.Errorf(rn, yamlnode.Index("rules", i), "rule name %q is already used by the rule at line %d", r.Name, first)
 			} else {
 				names[r.Name] = r.Line
 			}
@@ -297,15 +298,15 @@ func (l *loader) checkRules(cfg *Config) {
 		} else if _, ok := cfg.Target(r.Target); !ok && len(cfg.Targets) > 0 {
 			var known []string
 			for _, t := range cfg.Targets {
-				if !contains(known, t.Name) {
+				if !slices.Contains(known, t.Name) {
 					known = append(known, t.Name)
 				}
 			}
-			l.errAt(tn, "rules[%d].target: no target named %q (targets: %s)", i, r.Target, strings.Join(known, ", "))
+			l.Errorf(tn, yamlnode.Index("rules", i)+".target", "no target named %q (targets: %s)", r.Target, strings.Join(known, ", "))
 		}
 		if catchAll != nil {
-			l.errAt(rn, "rules[%d]: %s can never match: %s at line %d matches every report before it",
-				i, r.describe(), catchAll.describe(), catchAll.Line)
+			l.Errorf(rn, yamlnode.Index("rules", i), "%s can never match: %s at line %d matches every report before it",
+				r.describe(), catchAll.describe(), catchAll.Line)
 			continue
 		}
 		if r.CatchAll {

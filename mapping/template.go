@@ -5,6 +5,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/octane-import/octane-import/internal/glob"
 )
 
 // A template is a string with `{...}` substitutions:
@@ -181,7 +183,7 @@ func parseExpr(pieces [][]string) (tmplPart, error) {
 func checkRef(ref string) error {
 	prefix, rest, dotted := strings.Cut(ref, ".")
 	if !dotted {
-		if !captureName.MatchString(ref) {
+		if !glob.IsCaptureName(ref) {
 			return fmt.Errorf("{%s} is not a valid capture name", ref)
 		}
 		return nil

@@ -1,17 +1,27 @@
 // Package glob matches slash-separated paths against shell-style patterns
-// with `**`.
+// with `**`: the source globs (include, exclude, manifests), a manifest's
+// report globs, watch's --marker and, with named captures, the rules' path
+// patterns.
 //
 // Syntax:
 //
-//   - any run of characters except '/'
-//     ?        one character except '/'
-//     **       as a whole path segment: zero or more segments
-//     ("**/x" matches "x" and "a/b/x"; "a/**" matches "a" and everything under it);
-//     inside a segment ("a**b") it is the same as '*'
-//     [abc]    one character of the class; ranges "[a-z]"; negation "[!a-z]" or "[^a-z]";
-//     a class never matches '/'
-//     {a,b}    either alternative; alternatives may hold any syntax, including nested braces
-//     \x       the character x itself
+//	syntax   matches
+//	*        any run of characters except '/'
+//	?        one character except '/'
+//	**       as a whole path segment: zero or more segments ("**/x" matches "x"
+//	         and "a/b/x"; "a/**" matches "a" and everything under it); inside a
+//	         segment ("a**b") it is the same as '*'
+//	[abc]    one character of the class; ranges "[a-z]"; negation "[!a-z]" or
+//	         "[^a-z]"; a class never matches '/'
+//	{a,b}    either alternative; alternatives may hold any syntax, including
+//	         nested braces
+//	\x       the character x itself
+//
+// With captures (CompileCaptures), a brace without a comma is a capture:
+// {name} matches one or more characters other than '/' and captures them
+// (a name is letters, digits and _, not starting with a digit, used once).
+// Braces do not nest there and a '}' outside braces is an error (write \{
+// and \} for literal braces), since a pattern's captures feed templates.
 //
 // Matching is case-sensitive and anchored at both ends. A pattern is compiled
 // to an RE2 regular expression, so matching takes time linear in the path.
@@ -20,14 +30,17 @@ package glob
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
 // Glob is a compiled pattern. It is safe for concurrent use.
 type Glob struct {
-	pattern string
-	re      *regexp.Regexp
+	pattern  string
+	re       *regexp.Regexp
+	captures []string
 }
 
 // maxPattern bounds a pattern's length, so a hostile rules file or manifest
@@ -39,27 +52,41 @@ const maxBraceDepth = 10
 
 // Compile parses pattern. Errors name the pattern and the offending offset.
 func Compile(pattern string) (*Glob, error) {
+	return compile(pattern, false)
+}
+
+// CompileCaptures parses a pattern with named captures ({name}). Errors
+// name the pattern and the offending offset.
+func CompileCaptures(pattern string) (*Glob, error) {
+	return compile(pattern, true)
+}
+
+func compile(pattern string, captures bool) (*Glob, error) {
+	noun := "glob"
+	if captures {
+		noun = "pattern"
+	}
 	if pattern == "" {
-		return nil, fmt.Errorf("glob: empty pattern")
+		return nil, fmt.Errorf("%s %q: empty pattern", noun, pattern)
 	}
 	if len(pattern) > maxPattern {
-		return nil, fmt.Errorf("glob %q: longer than %d bytes", truncate(pattern), maxPattern)
+		return nil, fmt.Errorf("%s %q: longer than %d bytes", noun, truncate(pattern), maxPattern)
 	}
 	if !utf8.ValidString(pattern) {
-		return nil, fmt.Errorf("glob %q: not valid UTF-8", truncate(pattern))
+		return nil, fmt.Errorf("%s %q: not valid UTF-8", noun, truncate(pattern))
 	}
-	c := compiler{pat: pattern}
+	c := compiler{pat: pattern, captures: captures}
 	var b strings.Builder
 	b.WriteString(`\A`)
 	if err := c.sequence(&b, 0); err != nil {
-		return nil, fmt.Errorf("glob %q: %w", truncate(pattern), err)
+		return nil, fmt.Errorf("%s %q: %w", noun, truncate(pattern), err)
 	}
 	b.WriteString(`\z`)
 	re, err := regexp.Compile(b.String())
 	if err != nil {
-		return nil, fmt.Errorf("glob %q: %w", truncate(pattern), err)
+		return nil, fmt.Errorf("%s %q: %w", noun, truncate(pattern), err)
 	}
-	return &Glob{pattern: pattern, re: re}, nil
+	return &Glob{pattern: pattern, re: re, captures: c.names}, nil
 }
 
 // MustCompile is Compile for patterns known at compile time; it panics on error.
@@ -73,6 +100,70 @@ func MustCompile(pattern string) *Glob {
 
 // Match reports whether the whole of slashPath matches the pattern.
 func (g *Glob) Match(slashPath string) bool { return g.re.MatchString(slashPath) }
+
+// MatchCaptures reports whether the whole of slashPath matches the pattern,
+// and returns its captures by name (empty, not nil, for a pattern without).
+func (g *Glob) MatchCaptures(slashPath string) (map[string]string, bool) {
+	m := g.re.FindStringSubmatch(slashPath)
+	if m == nil {
+		return nil, false
+	}
+	caps := make(map[string]string, len(g.captures))
+	for i, name := range g.re.SubexpNames() {
+		if name != "" {
+			caps[name] = m[i]
+		}
+	}
+	return caps, true
+}
+
+// Captures returns the names the pattern captures, in order.
+func (g *Glob) Captures() []string { return slices.Clone(g.captures) }
+
+// IsCaptureName reports whether s can name a capture: letters, digits and
+// _, not starting with a digit (what a template can refer to).
+func IsCaptureName(s string) bool { return captureName.MatchString(s) }
+
+var captureName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// Match reports whether name matches pattern, as filepath.Match does for a
+// file's base name but in this package's syntax. Compiled patterns are kept
+// for the next call.
+func Match(pattern, name string) (bool, error) {
+	g, err := cached(pattern)
+	if err != nil {
+		return false, err
+	}
+	return g.Match(name), nil
+}
+
+// maxCached bounds the patterns Match keeps compiled.
+const maxCached = 64
+
+var cache struct {
+	sync.Mutex
+	m map[string]*Glob
+}
+
+func cached(pattern string) (*Glob, error) {
+	cache.Lock()
+	g := cache.m[pattern]
+	cache.Unlock()
+	if g != nil {
+		return g, nil
+	}
+	g, err := Compile(pattern)
+	if err != nil {
+		return nil, err
+	}
+	cache.Lock()
+	if len(cache.m) >= maxCached || cache.m == nil {
+		cache.m = map[string]*Glob{}
+	}
+	cache.m[pattern] = g
+	cache.Unlock()
+	return g, nil
+}
 
 // String returns the pattern as written.
 func (g *Glob) String() string { return g.pattern }
@@ -92,6 +183,8 @@ type compiler struct {
 	pat      string
 	pos      int
 	braceSeg []bool // for each open brace group: does it begin a path segment?
+	captures bool   // {name} is a capture; braces do not nest; a lone } is an error
+	names    []string
 }
 
 // atSegmentStart reports whether offset i begins a path segment: the
@@ -158,10 +251,18 @@ func (c *compiler) sequence(b *strings.Builder, depth int) error {
 			if err := c.class(b); err != nil {
 				return err
 			}
+		case ch == '{' && c.captures && depth > 0:
+			return fmt.Errorf("nested '{' at offset %d: braces do not nest in a pattern with captures", c.pos)
+		case ch == '{' && c.captures && c.isCapture():
+			if err := c.capture(b); err != nil {
+				return err
+			}
 		case ch == '{':
 			if err := c.braces(b, depth); err != nil {
 				return err
 			}
+		case ch == '}' && c.captures:
+			return fmt.Errorf("unmatched '}' at offset %d (write \\} for a literal brace)", c.pos)
 		case ch == '\\':
 			if c.pos+1 >= len(c.pat) {
 				return fmt.Errorf("trailing backslash at offset %d", c.pos)
@@ -175,6 +276,39 @@ func (c *compiler) sequence(b *strings.Builder, depth int) error {
 			c.pos += size
 		}
 	}
+	return nil
+}
+
+// isCapture reports whether the brace at c.pos closes before any comma: a
+// capture, not an alternation (an unclosed brace is left to braces).
+func (c *compiler) isCapture() bool {
+	for i := c.pos + 1; i < len(c.pat); i++ {
+		switch c.pat[i] {
+		case '\\':
+			i++
+		case ',', '{':
+			return false
+		case '}':
+			return true
+		}
+	}
+	return false
+}
+
+// capture translates "{name}".
+func (c *compiler) capture(b *strings.Builder) error {
+	open := c.pos
+	end := open + 1 + strings.IndexByte(c.pat[open+1:], '}')
+	name := c.pat[open+1 : end]
+	switch {
+	case !captureName.MatchString(name):
+		return fmt.Errorf("{%s} at offset %d is not a valid capture name (letters, digits and _, not starting with a digit)", name, open)
+	case slices.Contains(c.names, name):
+		return fmt.Errorf("captures {%s} twice (offset %d)", name, open)
+	}
+	c.names = append(c.names, name)
+	fmt.Fprintf(b, "(?P<%s>[^/]+)", name)
+	c.pos = end + 1
 	return nil
 }
 

@@ -1,6 +1,8 @@
 package glob
 
 import (
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -94,6 +96,109 @@ func TestCompileErrors(t *testing.T) {
 	}
 }
 
+func TestCaptures(t *testing.T) {
+	tests := []struct {
+		pattern string
+		names   []string
+		path    string
+		want    map[string]string // nil: no match
+	}{
+		{"{team}/{job}/{build}/surefire-reports/*.xml", []string{"team", "job", "build"}, "teamA/api/17/surefire-reports/TEST-a.xml",
+			map[string]string{"team": "teamA", "job": "api", "build": "17"}},
+		{"{team}/{job}/{build}/surefire-reports/*.xml", []string{"team", "job", "build"}, "teamA/api/17/TEST-a.xml", nil},
+		{"build-{build}/*.xml", []string{"build"}, "build-42/r.xml", map[string]string{"build": "42"}},
+		{"build-{build}/*.xml", []string{"build"}, "build-/r.xml", nil}, // a capture is never empty
+		{"{job}-{build}.xml", []string{"job", "build"}, "api-7.xml", map[string]string{"job": "api", "build": "7"}},
+		{"{job}-{build}.xml", []string{"job", "build"}, "a-b-7.xml", map[string]string{"job": "a-b", "build": "7"}}, // leftmost-first, greedy
+		{"{job}/**/TEST-*.xml", []string{"job"}, "api/TEST-1.xml", map[string]string{"job": "api"}},
+		{"{job}/**/TEST-*.xml", []string{"job"}, "api/x/y/TEST-1.xml", map[string]string{"job": "api"}},
+		{"{job}/**", []string{"job"}, "api", map[string]string{"job": "api"}}, // glob's a/** matches a (rules compile x/** as x/**/*)
+		{"*.{xml,XML}", nil, "r.XML", map[string]string{}},
+		{"{_x1}/{Y}", []string{"_x1", "Y"}, "a/b", map[string]string{"_x1": "a", "Y": "b"}},
+		{`lit\{x\}/*.xml`, nil, "lit{x}/a.xml", map[string]string{}},
+		{"{a}", []string{"a"}, "x/y", nil}, // a capture stays within a segment
+		{"/drops/{team}/*.xml", []string{"team"}, "/drops/teamB/r.xml", map[string]string{"team": "teamB"}},
+		{"[{]{x}", []string{"x"}, "{a", map[string]string{"x": "a"}},
+	}
+	for _, tc := range tests {
+		g, err := CompileCaptures(tc.pattern)
+		if err != nil {
+			t.Errorf("CompileCaptures(%q): %v", tc.pattern, err)
+			continue
+		}
+		if !reflect.DeepEqual(g.Captures(), tc.names) {
+			t.Errorf("%q: Captures() = %q, want %q", tc.pattern, g.Captures(), tc.names)
+		}
+		got, ok := g.MatchCaptures(tc.path)
+		if ok != (tc.want != nil) || (ok && !reflect.DeepEqual(got, tc.want)) {
+			t.Errorf("%q ~ %q = %v %v, want %v", tc.pattern, tc.path, got, ok, tc.want)
+		}
+		if g.Match(tc.path) != ok {
+			t.Errorf("%q: Match and MatchCaptures disagree on %q", tc.pattern, tc.path)
+		}
+	}
+	// Without captures, a brace without a comma is a group of one alternative.
+	g := MustCompile("{a}/b")
+	if !g.Match("a/b") || g.Match("x/b") || len(g.Captures()) != 0 {
+		t.Error("{a} without captures is not the literal a")
+	}
+}
+
+func TestCaptureErrors(t *testing.T) {
+	tests := []struct{ pattern, want string }{
+		{"{job", `pattern "{job": unclosed '{' at offset 0`},
+		{"job}", `pattern "job}": unmatched '}' at offset 3 (write \} for a literal brace)`},
+		{"{}/x", `pattern "{}/x": {} at offset 0 is not a valid capture name (letters, digits and _, not starting with a digit)`},
+		{"{1x}/x", "{1x} at offset 0 is not a valid capture name"},
+		{"{a-b}/x", "{a-b} at offset 0 is not a valid capture name"},
+		{"{job}/{job}", `pattern "{job}/{job}": captures {job} twice (offset 6)`},
+		{"{a{b}}", "nested '{' at offset 2: braces do not nest in a pattern with captures"},
+		{"*.{xml,{x}}", "nested '{' at offset 7"},
+		{"[abc", "unclosed '['"},
+		{"", `pattern "": empty pattern`},
+	}
+	for _, tc := range tests {
+		_, err := CompileCaptures(tc.pattern)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("CompileCaptures(%q) = %v, want an error containing %q", tc.pattern, err, tc.want)
+		}
+	}
+	for name, want := range map[string]bool{"job": true, "_": true, "a1": true, "1a": false, "": false, "a-b": false, "é": false} {
+		if IsCaptureName(name) != want {
+			t.Errorf("IsCaptureName(%q) != %v", name, want)
+		}
+	}
+}
+
+func TestMatchFunc(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, name string
+		want          bool
+	}{
+		{"*.done", "build.done", true},
+		{"*.done", "build.done.tmp", false},
+		{"{READY,*.done}", "READY", true},
+		{"[!.]*", ".hidden", false},
+	} {
+		for range 2 { // the second call takes the cached glob
+			if got, err := Match(tc.pattern, tc.name); err != nil || got != tc.want {
+				t.Errorf("Match(%q, %q) = %v, %v", tc.pattern, tc.name, got, err)
+			}
+		}
+	}
+	if ok, err := Match("[", "x"); ok || err == nil {
+		t.Errorf("Match of a bad pattern = %v, %v", ok, err)
+	}
+	for i := range 2 * maxCached { // the cache stays bounded
+		if _, err := Match(fmt.Sprintf("x%d*", i), "x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(cache.m); n > maxCached {
+		t.Errorf("%d cached globs", n)
+	}
+}
+
 func TestHasMeta(t *testing.T) {
 	for s, want := range map[string]bool{"a/b.xml": false, "*.xml": true, "a?": true, "[a]": true, "{a}": true, `a\b`: true} {
 		if got := HasMeta(s); got != want {
@@ -115,7 +220,19 @@ func FuzzGlob(f *testing.F) {
 	for _, s := range []string{"**/*.xml", "a/**", "{a,{b,c}}", "[!a-z]?", `\*`, "a**b", "[--0]", "{**/x,y}"} {
 		f.Add(s, "a/b.xml")
 	}
+	f.Add("{a}/{b,c}/**", "x/b/y")
 	f.Fuzz(func(t *testing.T, pattern, path string) {
+		if cg, err := CompileCaptures(pattern); err == nil {
+			caps, ok := cg.MatchCaptures(path)
+			if ok != cg.Match(path) || (ok && len(caps) != len(cg.Captures())) {
+				t.Fatalf("%q ~ %q: captures %v, %v", pattern, path, caps, ok)
+			}
+			for _, v := range caps {
+				if v == "" || strings.Contains(v, "/") {
+					t.Fatalf("%q ~ %q: capture %q", pattern, path, v)
+				}
+			}
+		}
 		g, err := Compile(pattern)
 		if err != nil {
 			return
