@@ -16,9 +16,9 @@ import (
 	junit "github.com/joshdk/go-junit"
 
 	"github.com/octane-import/octane-import/bench/gen"
+	"github.com/octane-import/octane-import/config"
 	"github.com/octane-import/octane-import/importer"
 	"github.com/octane-import/octane-import/importer/ledger"
-	"github.com/octane-import/octane-import/mapping"
 	"github.com/octane-import/octane-import/octane"
 	"github.com/octane-import/octane-import/report"
 	"github.com/octane-import/octane-import/sandbox"
@@ -268,7 +268,7 @@ rules:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	mc, err := mapping.Load(cfgPath)
+	mc, err := config.LoadFile(cfgPath)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -278,7 +278,7 @@ rules:
 	}
 	var client *octane.Client
 	quiet := slog.New(slog.DiscardHandler)
-	opts := importer.Options{Config: mc, Ledger: l, DryRun: dryRun, Logger: quiet}
+	opts := importer.Options{Rules: mc.Rules, Sources: mc.Sources, Ledger: l, DryRun: dryRun, Logger: quiet}
 	if !dryRun {
 		t := mc.Targets[0]
 		client, err = octane.New(octane.Config{URL: t.URL, SharedSpace: t.SharedSpace, Workspace: t.Workspace,

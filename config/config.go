@@ -16,9 +16,6 @@ import (
 	"github.com/octane-import/octane-import/octane"
 )
 
-// File is a loaded configuration file.
-type File = mapping.Config
-
 // Overrides are what the command line (flags and OCTANE_IMPORT_* variables) gives. A zero
 // value, or a nil pointer, means "not given": the file's setting applies, else the default.
 type Overrides struct {
@@ -66,7 +63,8 @@ func Resolve(f *File, o Overrides) *Run {
 	st := f.Settings
 	r := &Run{
 		Importer: importer.Options{
-			Config:            f,
+			Rules:             f.Rules,
+			Sources:           f.Sources,
 			DryRun:            o.DryRun,
 			Since:             o.Since,
 			Until:             o.Until,
@@ -80,10 +78,10 @@ func Resolve(f *File, o Overrides) *Run {
 		Ledger:  LedgerPath(f, o),
 		Targets: map[string]octane.Config{},
 		Watch: importer.WatchOptions{
-			Settle:       duration(o.Settle, st.Settle),
-			Poll:         duration(o.Poll, st.Poll),
-			Reconcile:    duration(o.Reconcile, st.Reconcile),
-			ManifestWait: duration(o.ManifestWait, st.ManifestWait),
+			Settle:       orSetting(o.Settle, st.Settle),
+			Poll:         orSetting(o.Poll, st.Poll),
+			Reconcile:    orSetting(o.Reconcile, st.Reconcile),
+			ManifestWait: orSetting(o.ManifestWait, st.ManifestWait),
 			Marker:       o.Marker,
 		},
 	}
@@ -94,7 +92,7 @@ func Resolve(f *File, o Overrides) *Run {
 }
 
 // octaneConfig is how to reach one target.
-func octaneConfig(t mapping.Target, f *File, o Overrides) octane.Config {
+func octaneConfig(t Target, f *File, o Overrides) octane.Config {
 	c := octane.Config{Logger: o.Logger}
 	if sb := o.Sandbox; sb != nil {
 		c.URL, c.SharedSpace, c.Workspace = sb.URL, sb.SharedSpace, sb.Workspace
@@ -151,7 +149,7 @@ func Default(hostname func() (string, error), env func(string) (string, bool)) *
 	if hostname != nil {
 		host, _ = hostname()
 	}
-	return mapping.DefaultFor(host, env)
+	return &File{Targets: []Target{{Name: "sandbox"}}, Rules: mapping.DefaultFor(host, env)}
 }
 
 // Load reads the configuration file at path. With no file at the default path (given is
@@ -160,7 +158,7 @@ func Load(path string, given bool, hostname func() (string, error), env func(str
 	if _, err := os.Stat(path); os.IsNotExist(err) && !given {
 		return Default(hostname, env), nil
 	}
-	return mapping.Load(path)
+	return LoadFile(path)
 }
 
 // firstContactAttempts is how often a scan tries a target that never answered.
@@ -175,7 +173,7 @@ func first(vals ...int) int {
 	return 0
 }
 
-func duration(given *time.Duration, setting time.Duration) time.Duration {
+func orSetting(given *time.Duration, setting time.Duration) time.Duration {
 	if given != nil {
 		return *given
 	}

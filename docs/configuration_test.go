@@ -19,7 +19,7 @@ func TestWorkedExampleIsCurrent(t *testing.T) {
 	for _, name := range []string{
 		filepath.Join("examples", "octane-import.yaml"),
 		filepath.Join("..", "cmd", "octane-import", "testdata", "explain-worked-example.golden"),
-		filepath.Join("..", "mapping", "testdata", "mistakes.golden"),
+		filepath.Join("..", "config", "testdata", "mistakes.golden"),
 	} {
 		want, err := os.ReadFile(name)
 		if err != nil {

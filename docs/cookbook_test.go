@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/octane-import/octane-import/config"
 	"github.com/octane-import/octane-import/internal/testkit"
-	"github.com/octane-import/octane-import/mapping"
 )
 
 func TestCookbookLayouts(t *testing.T) {
@@ -48,7 +48,7 @@ func TestCookbookLayouts(t *testing.T) {
 			}
 			cfgPath := filepath.Join(t.TempDir(), "octane-import.yaml")
 			writeFile(t, cfgPath, targets+strings.ReplaceAll(l.Config, "/drops", root))
-			cfg, err := mapping.Load(cfgPath)
+			cfg, err := config.LoadFile(cfgPath)
 			if err != nil {
 				t.Fatalf("the snippet does not load:\n%v", err)
 			}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/octane-import/octane-import/manifest"
-	"github.com/octane-import/octane-import/mapping"
 )
 
 // root is one place a scan looks: a directory (or a single file) the user named, or a
@@ -32,14 +31,14 @@ type root struct {
 // outside every source (the default patterns, rules relative to the folder named on the
 // command line, manifests looked for up to the top of the file system).
 type place struct {
-	source *mapping.Source // nil outside every source
-	base   string          // the folder rules see the file's path relative to
+	source *Source // nil outside every source
+	base   string  // the folder rules see the file's path relative to
 }
 
 // sourceDir is a configured source with its folder normalised.
 type sourceDir struct {
 	dir string
-	src *mapping.Source
+	src *Source
 }
 
 // newRoot makes the root of a directory or file the user named (or a source's folder).
@@ -76,9 +75,9 @@ func (p place) rel(path string) string {
 	return filepath.ToSlash(rel)
 }
 
-var defaultSource mapping.Source
+var defaultSource Source
 
-func (p place) patterns() *mapping.Source {
+func (p place) patterns() *Source {
 	if p.source != nil {
 		return p.source
 	}
@@ -114,7 +113,7 @@ func (r *root) searched() Searched {
 		return Searched{Path: r.file, Patterns: []string{filepath.Base(r.file)}}
 	}
 	pl := r.placeOf(r.dir)
-	pats := mapping.DefaultInclude
+	pats := DefaultInclude
 	if pl.source != nil && len(pl.source.Include) > 0 {
 		pats = pl.source.Include
 	}
@@ -143,7 +142,7 @@ func Normalize(path string) (string, error) {
 func (im *Importer) roots(paths []string) ([]*root, error) {
 	var out []*root
 	if len(paths) == 0 {
-		for _, s := range im.opt.Config.Sources {
+		for _, s := range im.opt.Sources {
 			if s.Dir == "" {
 				continue
 			}
@@ -174,10 +173,10 @@ func (im *Importer) roots(paths []string) ([]*root, error) {
 
 // normalizeSources keeps the configured sources with their folders normalised, so that
 // placeOf compares cleaned absolute paths.
-func normalizeSources(cfg *mapping.Config) []sourceDir {
+func normalizeSources(sources []Source) []sourceDir {
 	var out []sourceDir
-	for i := range cfg.Sources {
-		s := &cfg.Sources[i]
+	for i := range sources {
+		s := &sources[i]
 		if s.Dir == "" {
 			continue
 		}

@@ -30,8 +30,9 @@ var _ Client = (*octane.Client)(nil)
 // Options configure an Importer. Config and Ledger are required unless DryRun is set
 // (a dry run may go without a ledger; with one it only reads it).
 type Options struct {
-	Config *mapping.Config
-	Ledger *ledger.Ledger
+	Rules   mapping.Rules // how a report becomes a decision
+	Sources []Source      // the configured folders, with their patterns
+	Ledger  *ledger.Ledger
 	// Client returns the client for a target named in the configuration.
 	Client func(target string) (Client, error)
 
@@ -91,8 +92,8 @@ type Importer struct {
 // New checks the options and returns an Importer.
 func New(opt Options) (*Importer, error) {
 	opt.defaults()
-	if opt.Config == nil {
-		return nil, fmt.Errorf("importer: no configuration")
+	if len(opt.Rules) == 0 {
+		return nil, fmt.Errorf("importer: no rules")
 	}
 	if opt.Ledger == nil && !opt.DryRun {
 		return nil, fmt.Errorf("importer: no ledger (only a dry run can go without one)")
@@ -100,5 +101,5 @@ func New(opt Options) (*Importer, error) {
 	if opt.Client == nil && !opt.DryRun {
 		return nil, fmt.Errorf("importer: no Octane client")
 	}
-	return &Importer{opt: opt, sources: normalizeSources(opt.Config)}, nil
+	return &Importer{opt: opt, sources: normalizeSources(opt.Sources)}, nil
 }

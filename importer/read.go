@@ -125,7 +125,7 @@ func (im *Importer) decide(c candidate, ms *manifests, rep *report.Report) (*map
 		Path: c.path, Root: c.place.base, Zone: c.place.zone(), ModTime: c.modTime, Manifest: m,
 		Report: reportFacts(rep), Env: im.opt.Env,
 	}
-	d, err := im.opt.Config.Decide(in)
+	d, err := im.opt.Rules.Decide(in)
 	return d, m, err
 }
 

@@ -31,7 +31,7 @@ func TestChangedWhileReadIsReadAgainNextTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	im, err := New(Options{Config: mapping.Default("host"), Ledger: l,
+	im, err := New(Options{Rules: mapping.Default("host"), Ledger: l,
 		Client: func(string) (Client, error) { return nil, errors.New("not used") }})
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/octane-import/octane-import/config"
 	"github.com/octane-import/octane-import/importer"
 	"github.com/octane-import/octane-import/importer/ledger"
 	"github.com/octane-import/octane-import/mapping"
@@ -24,20 +25,20 @@ import (
 type env struct {
 	t      *testing.T
 	srv    *sandbox.Server
-	cfg    *mapping.Config
+	cfg    *config.File
 	state  string
 	mu     sync.Mutex
 	client *octane.Client
 	wrap   func(importer.Client) importer.Client
 }
 
-func newEnv(t *testing.T, cfg *mapping.Config) *env {
+func newEnv(t *testing.T, cfg *config.File) *env {
 	t.Helper()
 	return newEnvWith(t, cfg, sandbox.Options{})
 }
 
 // newEnvWith is newEnv with a stand-in configured as given (an older Octane ...).
-func newEnvWith(t *testing.T, cfg *mapping.Config, opts sandbox.Options) *env {
+func newEnvWith(t *testing.T, cfg *config.File, opts sandbox.Options) *env {
 	t.Helper()
 	srv, err := sandbox.Start(opts)
 	if err != nil {
@@ -45,7 +46,7 @@ func newEnvWith(t *testing.T, cfg *mapping.Config, opts sandbox.Options) *env {
 	}
 	t.Cleanup(srv.Close)
 	if cfg == nil {
-		cfg = mapping.Default("test-host")
+		cfg = &config.File{Rules: mapping.Default("test-host")}
 	}
 	return &env{t: t, srv: srv, cfg: cfg, state: filepath.Join(t.TempDir(), "ledger.db")}
 }
@@ -79,7 +80,7 @@ func (e *env) run(ctx context.Context, mod func(*importer.Options), scan func(*i
 	defer l.Close()
 	rec := &recorder{}
 	opt := importer.Options{
-		Config: e.cfg, Ledger: l, Reporter: rec, MaxRunsPerPayload: 50,
+		Rules: e.cfg.Rules, Sources: e.cfg.Sources, Ledger: l, Reporter: rec, MaxRunsPerPayload: 50,
 		Client: func(string) (importer.Client, error) {
 			var c importer.Client = e.octaneClient()
 			if e.wrap != nil {
@@ -369,7 +370,7 @@ func TestBackfillWithSince(t *testing.T) {
 </testsuite>`, month, team, team))
 		}
 	}
-	cfg, err := mapping.Parse([]byte(`
+	cfg, err := config.Parse([]byte(`
 targets:
   - name: octane
     url: http://unused.example

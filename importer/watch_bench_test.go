@@ -68,7 +68,7 @@ func BenchmarkWatchLatency(b *testing.B) {
 			}
 			defer l.Close()
 			clock := &acceptClock{at: map[string]time.Time{}, cond: make(chan struct{}, 1)}
-			im, err := importer.New(importer.Options{Config: mapping.Default("bench"), Ledger: l, Reporter: clock,
+			im, err := importer.New(importer.Options{Rules: mapping.Default("bench"), Ledger: l, Reporter: clock,
 				Client: func(string) (importer.Client, error) { return c, nil }})
 			if err != nil {
 				b.Fatal(err)

@@ -22,7 +22,7 @@ func (e *env) watching(t *testing.T, dir string, wo importer.WatchOptions) (stop
 		t.Fatal(err)
 	}
 	im, err := importer.New(importer.Options{
-		Config: e.cfg, Ledger: l, MaxRunsPerPayload: 50,
+		Rules: e.cfg.Rules, Sources: e.cfg.Sources, Ledger: l, MaxRunsPerPayload: 50,
 		Client: func(string) (importer.Client, error) { return e.octaneClient(), nil },
 	})
 	if err != nil {

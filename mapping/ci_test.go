@@ -85,7 +85,7 @@ func TestDefaultForACIJob(t *testing.T) {
 		d.From["start"] != "rule" || !strings.HasSuffix(d.BuildURL, "/jobs/777") {
 		t.Errorf("%+v", d)
 	}
-	if cfg := DefaultFor("host", envMap(nil)); cfg.Rules[0].Name != "default" || cfg.Rules[0].CI != nil {
-		t.Errorf("outside a CI: %+v", cfg.Rules[0])
+	if rules := DefaultFor("host", envMap(nil)); rules[0].Name != "default" || rules[0].CI != nil {
+		t.Errorf("outside a CI: %+v", rules[0])
 	}
 }

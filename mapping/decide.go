@@ -245,7 +245,7 @@ func (r *Rule) matches(in Input, fields map[string]string, rel, abs string, env 
 
 // Decide finds the first rule that matches the report and resolves every value it sends.
 // With no match it returns an error wrapping ErrUnmatched.
-func (c *Config) Decide(in Input) (*Decision, error) {
+func (rs Rules) Decide(in Input) (*Decision, error) {
 	env := in.Env
 	if env == nil {
 		env = os.LookupEnv
@@ -256,7 +256,7 @@ func (c *Config) Decide(in Input) (*Decision, error) {
 	if in.Manifest != nil {
 		fields = in.Manifest.Fields()
 	}
-	for _, r := range c.Rules {
+	for _, r := range rs {
 		caps, ok := r.matches(in, fields, rel, abs, env)
 		if !ok {
 			continue

@@ -344,7 +344,7 @@ func TestDecideZonelessStart(t *testing.T) {
 			t.Errorf("%s in %v: start %v tz %q from %q; want %v %q %q", tc.path, tc.zone, d.Start, d.Timezone, d.From["timezone"], tc.want, tc.tz, tc.from)
 		}
 	}
-	if _, err := Parse([]byte(targetsOnly+"rules:\n  - timezone: Mars/Olympus\n    set: { server: { instance_id: s }, job: j, build: b }\n"), "c.yaml", testEnv); err == nil ||
+	if _, err := parseRules(targetsOnly + "rules:\n  - timezone: Mars/Olympus\n    set: { server: { instance_id: s }, job: j, build: b }\n"); err == nil ||
 		!strings.Contains(err.Error(), `rules[0].timezone: "Mars/Olympus" is not a time zone`) {
 		t.Errorf("bad zone: %v", err)
 	}
@@ -377,8 +377,8 @@ func TestDecideIncomplete(t *testing.T) {
 
 func TestDefault(t *testing.T) {
 	cfg := Default("buildhost")
-	if len(cfg.Targets) != 1 || cfg.Targets[0].Name != "sandbox" || cfg.Targets[0].URL != "" {
-		t.Fatalf("targets = %v", cfg.Targets)
+	if len(cfg) != 1 || cfg[0].Target != "sandbox" {
+		t.Fatalf("rules = %v", cfg)
 	}
 	m := man(t, "/drops/team/api/17/octane-build.yaml", "server: {instance_id: jenkins}\njob: {id: payments-unit}\nbuild: {id: '1041'}\n")
 	tests := []struct {
@@ -419,7 +419,7 @@ func TestDefault(t *testing.T) {
 }
 
 func BenchmarkDecide(b *testing.B) {
-	cfg, err := Parse([]byte(matchRules), "bench.yaml", testEnv)
+	cfg, err := parseRules(matchRules)
 	if err != nil {
 		b.Fatal(err)
 	}

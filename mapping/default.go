@@ -14,8 +14,8 @@ var LeafFolders = []string{
 	"junit", "junit-reports", "xunit", "results", "test", "tests", "target", "build", "out", "output",
 }
 
-// Default is the configuration used when no file exists. It has one target,
-// "sandbox", whose URL the command fills in, and one catch-all rule, "default":
+// Default is the rule used when no file exists: one catch-all rule, "default", sending to
+// the target "sandbox" (whose URL the command fills in):
 //
 //   - the build is the folder holding the report, looking through the folders test tools
 //     write reports into (LeafFolders: surefire-reports, test-results, reports, junit ...),
@@ -26,7 +26,7 @@ var LeafFolders = []string{
 //   - the pipeline is named after the job.
 //
 // A manifest, when present, wins over these values as with any rule.
-func Default(hostname string) *Config {
+func Default(hostname string) Rules {
 	if hostname == "" {
 		hostname = "octane-import"
 	}
@@ -46,26 +46,23 @@ func Default(hostname string) *Config {
 		// No pipeline: it falls back to the job's name, which is the
 		// manifest's job when there is one.
 	}
-	return &Config{
-		Targets: []Target{{Name: "sandbox"}},
-		Rules:   []*Rule{r},
-	}
+	return Rules{r}
 }
 
-// DefaultFor is the configuration without a file for a run in env: in a CI job that
+// DefaultFor is the rule without a file for a run in env: in a CI job that
 // DetectCI recognises, the built-in rule "default (<CI>)" takes the server, pipeline, job,
 // build, build name, start and the build's link from the CI, so that a post-build step
 // needs no configuration; elsewhere the folder rule of Default.
-func DefaultFor(hostname string, env func(string) (string, bool)) *Config {
-	cfg := Default(hostname)
+func DefaultFor(hostname string, env func(string) (string, bool)) Rules {
+	rules := Default(hostname)
 	if env == nil {
-		return cfg
+		return rules
 	}
 	ci, ok := DetectCI(env)
 	if !ok {
-		return cfg
+		return rules
 	}
-	r := cfg.Rules[0]
+	r := rules[0]
 	r.Name, r.derive, r.CI = "default ("+ci.System+")", nil, ci
 	r.set = ruleSet{
 		serverInstanceID: literal(ci.Server.InstanceID),
@@ -84,7 +81,7 @@ func DefaultFor(hostname string, env func(string) (string, bool)) *Config {
 			r.set.startMode, r.set.start = "template", literal(ci.Start)
 		}
 	}
-	return cfg
+	return rules
 }
 
 func literal(s string) *template {

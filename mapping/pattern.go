@@ -65,32 +65,6 @@ func (p *pathPattern) match(rel, abs string) (map[string]string, bool) {
 	return p.g.MatchCaptures(rel)
 }
 
-// globList is a list of compiled source globs (internal/glob's dialect).
-type globList []*glob.Glob
-
-func compileGlobs(pats []string) (globList, []error) {
-	var out globList
-	var errs []error
-	for _, s := range pats {
-		g, err := glob.Compile(s)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		out = append(out, g)
-	}
-	return out, errs
-}
-
-func (g globList) any(rel string) bool {
-	for _, p := range g {
-		if p.Match(rel) {
-			return true
-		}
-	}
-	return false
-}
-
 // wildcard is a value pattern for manifest fields, JUnit properties and
 // environment variables: `*` matches any run of characters (slashes
 // included), `?` one character, `\` escapes. Nothing else is special.

@@ -27,7 +27,7 @@ func (rl *ruleLoader) load(path string) {
 		case "name":
 			r.Name, _ = rl.Text(v, p)
 		case "timezone":
-			r.Timezone, r.zone = rl.timezone(v, p)
+			r.Timezone, r.zone = rl.Zone(v, p)
 		case "target":
 			r.Target, _ = rl.Text(v, p)
 			rl.tnode = v
@@ -274,38 +274,73 @@ func (rl *ruleLoader) set(n *yaml.Node, path string) {
 	}
 }
 
+// pendingTemplate is a template whose captures are checked once the rule's
+// match is known (keys may come in any order).
+type pendingTemplate struct {
+	node *yaml.Node
+	path string
+	t    *template
+}
+
+type ruleLoader struct {
+	*yamlnode.Checker
+	rule    *Rule
+	pending []pendingTemplate
+	node    *yaml.Node
+	tnode   *yaml.Node // the target value, for its position
+}
+
+// ParseRules reads the `rules:` list of a configuration file (n, the list's node) into c,
+// which collects every problem with its line; targets are the file's target names (a rule
+// naming another is a problem; a rule naming none goes to the first). It also finds what
+// only the whole list shows: repeated names, and rules an earlier catch-all hides.
+func ParseRules(c *yamlnode.Checker, n *yaml.Node, targets []string) Rules {
+	if yamlnode.IsNull(n) {
+		c.Errorf(n, "", "rules is empty: every report would be unmatched")
+		return nil
+	}
+	var rules Rules
+	var nodes [][2]*yaml.Node // each rule's node and its target value's node
+	for i, it := range c.List(n, "rules", "a list") {
+		rn := it.Node
+		rl := &ruleLoader{Checker: c, rule: &Rule{Line: rn.Line, index: i + 1}, node: rn}
+		rl.load(it.Path)
+		rules = append(rules, rl.rule)
+		nodes = append(nodes, [2]*yaml.Node{rn, rl.tnode})
+	}
+	checkRules(c, rules, nodes, targets)
+	return rules
+}
+
 // checkRules finds what only the whole list shows: unknown targets and
 // rules that an earlier catch-all rule hides.
-func (l *loader) checkRules(cfg *Config) {
+func checkRules(c *yamlnode.Checker, rules Rules, nodes [][2]*yaml.Node, targets []string) {
 	var catchAll *Rule
 	names := map[string]int{}
-	for i, r := range cfg.Rules {
-		var rn, tn *yaml.Node
-		if i < len(l.ruleNodes) {
-			rn, tn = l.ruleNodes[i][0], l.ruleNodes[i][1]
-		}
+	for i, r := range rules {
+		rn, tn := nodes[i][0], nodes[i][1]
 		if r.Name != "" {
 			if first, dup := names[r.Name]; dup {
-				l.Errorf(rn, yamlnode.Index("rules", i), "rule name %q is already used by the rule at line %d", r.Name, first)
+				c.Errorf(rn, yamlnode.Index("rules", i), "rule name %q is already used by the rule at line %d", r.Name, first)
 			} else {
 				names[r.Name] = r.Line
 			}
 		}
 		if r.Target == "" {
-			if len(cfg.Targets) > 0 {
-				r.Target = cfg.Targets[0].Name
+			if len(targets) > 0 {
+				r.Target = targets[0]
 			}
-		} else if _, ok := cfg.Target(r.Target); !ok && len(cfg.Targets) > 0 {
+		} else if !slices.Contains(targets, r.Target) && len(targets) > 0 {
 			var known []string
-			for _, t := range cfg.Targets {
-				if !slices.Contains(known, t.Name) {
-					known = append(known, t.Name)
+			for _, t := range targets {
+				if !slices.Contains(known, t) {
+					known = append(known, t)
 				}
 			}
-			l.Errorf(tn, yamlnode.Index("rules", i)+".target", "no target named %q (targets: %s)", r.Target, strings.Join(known, ", "))
+			c.Errorf(tn, yamlnode.Index("rules", i)+".target", "no target named %q (targets: %s)", r.Target, strings.Join(known, ", "))
 		}
 		if catchAll != nil {
-			l.Errorf(rn, yamlnode.Index("rules", i), "%s can never match: %s at line %d matches every report before it",
+			c.Errorf(rn, yamlnode.Index("rules", i), "%s can never match: %s at line %d matches every report before it",
 				r.describe(), catchAll.describe(), catchAll.Line)
 			continue
 		}

@@ -40,7 +40,7 @@ JSON object per file, then a summary holding the builds.`,
 			if err != nil {
 				return err
 			}
-			im, err := importer.New(importer.Options{Config: cfg, DryRun: true, Logger: a.logger, Env: a.env})
+			im, err := importer.New(importer.Options{Rules: cfg.Rules, Sources: cfg.Sources, DryRun: true, Logger: a.logger, Env: a.env})
 			if err != nil {
 				return err
 			}

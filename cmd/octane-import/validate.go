@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/octane-import/octane-import/config"
-	"github.com/octane-import/octane-import/mapping"
 )
 
 func (a *app) validateCommand() *cobra.Command {
@@ -47,7 +46,7 @@ type problemJSON struct {
 	Message string `json:"message"`
 }
 
-func problemsJSON(ps []mapping.Problem) []problemJSON {
+func problemsJSON(ps []config.Problem) []problemJSON {
 	out := make([]problemJSON, len(ps))
 	for i, p := range ps {
 		out[i] = problemJSON{File: p.File, Line: p.Line, Column: p.Column, Message: p.Msg}
@@ -59,7 +58,7 @@ func (a *app) runValidate() error {
 	cfg, err := config.Load(a.configPath, a.configSet, a.hostname, a.env)
 	if a.jsonOutput() {
 		v := validateJSON{Path: a.configPath, OK: err == nil}
-		var le *mapping.LoadError
+		var le *config.LoadError
 		switch {
 		case errors.As(err, &le):
 			v.Problems = problemsJSON(le.Problems)

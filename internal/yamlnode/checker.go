@@ -332,3 +332,20 @@ func (c *Checker) Bool(n *yaml.Node, path string) (bool, bool) {
 func (c *Checker) Duration(n *yaml.Node, path string, accept duration.Accept) (time.Duration, bool) {
 	return read(c, n, path, "a duration", func(s string) (time.Duration, error) { return duration.Parse(s, accept) })
 }
+
+// Zone reads a time zone: an IANA name (Europe/Berlin, UTC) or "local" (the machine's).
+func (c *Checker) Zone(n *yaml.Node, path string) (string, *time.Location) {
+	s, ok := c.Text(n, path)
+	if !ok || s == "" {
+		return "", nil
+	}
+	if strings.EqualFold(s, "local") {
+		return "local", time.Local
+	}
+	loc, err := time.LoadLocation(s)
+	if err != nil {
+		c.Errorf(n, path, "%q is not a time zone (an IANA name such as Europe/Berlin or UTC, or local)", s)
+		return "", nil
+	}
+	return s, loc
+}

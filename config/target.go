@@ -1,4 +1,4 @@
-package mapping
+package config
 
 import (
 	"encoding/json"
@@ -57,7 +57,7 @@ func (t Target) String() string {
 }
 
 // GoString keeps %#v from printing the secrets.
-func (t Target) GoString() string { return "mapping.Target{" + t.String() + "}" }
+func (t Target) GoString() string { return "config.Target{" + t.String() + "}" }
 
 // LogValue gives slog the target without its secrets.
 func (t Target) LogValue() slog.Value {

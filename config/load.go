@@ -1,4 +1,4 @@
-package mapping
+package config
 
 import (
 	"os"
@@ -6,9 +6,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/octane-import/octane-import/importer"
 	"github.com/octane-import/octane-import/internal/duration"
 	"github.com/octane-import/octane-import/internal/glob"
 	"github.com/octane-import/octane-import/internal/yamlnode"
+	"github.com/octane-import/octane-import/mapping"
 	"gopkg.in/yaml.v3"
 )
 
@@ -20,8 +22,6 @@ type loader struct {
 	env      func(string) (string, bool)
 	baseDir  string
 	warnings []Problem
-	// ruleNodes holds, for each rule, its node and its target value's node.
-	ruleNodes [][2]*yaml.Node
 }
 
 func (l *loader) warnAt(n *yaml.Node, path, format string, a ...any) {
@@ -31,23 +31,6 @@ func (l *loader) warnAt(n *yaml.Node, path, format string, a ...any) {
 // durationVal reads a Go duration or whole days (30d).
 func (l *loader) durationVal(n *yaml.Node, path string) (time.Duration, bool) {
 	return l.Duration(n, path, duration.Accept{Days: true})
-}
-
-// timezone reads an IANA zone name (Europe/Berlin, UTC) or "local".
-func (l *loader) timezone(n *yaml.Node, path string) (string, *time.Location) {
-	s, ok := l.Text(n, path)
-	if !ok || s == "" {
-		return "", nil
-	}
-	if strings.EqualFold(s, "local") {
-		return "local", time.Local
-	}
-	loc, err := time.LoadLocation(s)
-	if err != nil {
-		l.Errorf(n, path, "%q is not a time zone (an IANA name such as Europe/Berlin or UTC, or local)", s)
-		return "", nil
-	}
-	return s, loc
 }
 
 // expand resolves ${env:...} and ${file:...} in a value, reporting failures.
@@ -66,8 +49,8 @@ func (l *loader) localPath(p string) string {
 	return filepath.Join(l.baseDir, p)
 }
 
-func (l *loader) load(data []byte) (cfg *Config) {
-	cfg = &Config{}
+func (l *loader) load(data []byte) (cfg *File) {
+	cfg = &File{}
 	root := l.Read(data)
 	if root == nil {
 		if len(l.Problems) == 0 {
@@ -80,7 +63,7 @@ func (l *loader) load(data []byte) (cfg *Config) {
 		l.Errorf(root, "", "the file must be a mapping with targets, sources, settings and rules")
 		return cfg
 	}
-	var rulesNode, targetsNode *yaml.Node
+	var rulesNode, rulesList, targetsNode *yaml.Node
 	l.Fields(root, "", []string{"version", "targets", "sources", "settings", "rules"}, func(key string, k, v *yaml.Node) {
 		switch key {
 		case "version":
@@ -95,10 +78,17 @@ func (l *loader) load(data []byte) (cfg *Config) {
 		case "settings":
 			l.settings(cfg, v)
 		case "rules":
-			rulesNode = k
-			l.rules(cfg, v)
+			rulesNode, rulesList = k, v
 		}
 	})
+	if rulesNode != nil {
+		// The rules go last: they name the targets.
+		names := make([]string, len(cfg.Targets))
+		for i, t := range cfg.Targets {
+			names[i] = t.Name
+		}
+		cfg.Rules = mapping.ParseRules(&l.Checker, rulesList, names)
+	}
 	if len(cfg.Targets) == 0 && targetsNode == nil {
 		l.Errorf(root, "", "no targets: add a targets list with at least one Octane workspace")
 	}
@@ -106,18 +96,17 @@ func (l *loader) load(data []byte) (cfg *Config) {
 		// A file with only targets (and sources) gets the same rule as no file at all.
 		l.warnAt(root, "", "no rules: the built-in default rule applies (the build is the report's folder, the job the folder above)")
 		host, _ := os.Hostname()
-		r := Default(host).Rules[0]
+		r := mapping.Default(host)[0]
 		r.Target = cfg.Targets[0].Name
-		cfg.Rules = []*Rule{r}
+		cfg.Rules = mapping.Rules{r}
 	}
-	l.checkRules(cfg)
 	return cfg
 }
 
 var targetKeys = []string{"name", "url", "shared_space", "workspace", "client_id", "client_secret", "user", "password",
 	"proxy", "no_proxy", "ca_file", "insecure"}
 
-func (l *loader) targets(cfg *Config, n *yaml.Node) {
+func (l *loader) targets(cfg *File, n *yaml.Node) {
 	if yamlnode.IsNull(n) {
 		l.Errorf(n, "", "targets is empty: add at least one Octane workspace")
 		return
@@ -195,10 +184,10 @@ func (l *loader) targets(cfg *Config, n *yaml.Node) {
 	}
 }
 
-func (l *loader) sources(cfg *Config, n *yaml.Node) {
+func (l *loader) sources(cfg *File, n *yaml.Node) {
 	for _, it := range l.List(n, "sources", "a list") {
 		sn, path := it.Node, it.Path
-		s := Source{Line: sn.Line}
+		s := importer.Source{Line: sn.Line}
 		globs := func(v *yaml.Node, p string) []string {
 			vals, nodes := l.Strings(v, p)
 			for j, pat := range vals {
@@ -212,7 +201,7 @@ func (l *loader) sources(cfg *Config, n *yaml.Node) {
 			p := yamlnode.Join(path, key)
 			switch key {
 			case "timezone":
-				s.Timezone, s.Zone = l.timezone(v, p)
+				s.Timezone, s.Zone = l.Zone(v, p)
 			case "dir":
 				if raw, ok := l.Text(v, p); ok {
 					s.Dir = filepath.Clean(l.localPath(l.expand(v, p, raw)))
@@ -235,7 +224,7 @@ func (l *loader) sources(cfg *Config, n *yaml.Node) {
 	}
 }
 
-func (l *loader) settings(cfg *Config, n *yaml.Node) {
+func (l *loader) settings(cfg *File, n *yaml.Node) {
 	st := &cfg.Settings
 	keys := []string{"state", "concurrency", "rate_limit", "max_runs_per_payload", "max_payload_bytes",
 		"settle", "poll", "reconcile", "manifest_wait", "skip_errors"}
@@ -266,34 +255,4 @@ func (l *loader) settings(cfg *Config, n *yaml.Node) {
 			st.SkipErrors, _ = l.Bool(v, p)
 		}
 	})
-}
-
-// pendingTemplate is a template whose captures are checked once the rule's
-// match is known (keys may come in any order).
-type pendingTemplate struct {
-	node *yaml.Node
-	path string
-	t    *template
-}
-
-type ruleLoader struct {
-	*loader
-	rule    *Rule
-	pending []pendingTemplate
-	node    *yaml.Node
-	tnode   *yaml.Node // the target value, for its position
-}
-
-func (l *loader) rules(cfg *Config, n *yaml.Node) {
-	if yamlnode.IsNull(n) {
-		l.Errorf(n, "", "rules is empty: every report would be unmatched")
-		return
-	}
-	for i, it := range l.List(n, "rules", "a list") {
-		rn := it.Node
-		rl := &ruleLoader{loader: l, rule: &Rule{Line: rn.Line, index: i + 1}, node: rn}
-		rl.load(it.Path)
-		cfg.Rules = append(cfg.Rules, rl.rule)
-		l.ruleNodes = append(l.ruleNodes, [2]*yaml.Node{rn, rl.tnode})
-	}
 }

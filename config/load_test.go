@@ -1,4 +1,4 @@
-package mapping
+package config
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/octane-import/octane-import/mapping"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -63,7 +65,7 @@ rules:
       build: "{file.stem}"
 `
 
-func mustParse(t *testing.T, src string) *Config {
+func mustParse(t *testing.T, src string) *File {
 	t.Helper()
 	cfg, err := Parse([]byte(src), "test.yaml", testEnv)
 	if err != nil {
@@ -180,14 +182,14 @@ func TestLoadFile(t *testing.T) {
 	if err := os.WriteFile(p, []byte(minimal), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := Load(p)
+	cfg, err := LoadFile(p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Targets[0].ClientSecret != "y" {
 		t.Error("Load did not read the process environment")
 	}
-	if _, err := Load(filepath.Join(dir, "missing.yaml")); err == nil || !errors.Is(err, os.ErrNotExist) {
+	if _, err := LoadFile(filepath.Join(dir, "missing.yaml")); err == nil || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
 	}
 }
@@ -355,14 +357,14 @@ func TestTargetNeverPrintsSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfgJSON, _ := json.Marshal(&Config{Targets: []Target{tg}})
+	cfgJSON, _ := json.Marshal(&File{Targets: []Target{tg}})
 	outputs := map[string]string{
 		"String": tg.String(),
 		"%v":     fmt.Sprintf("%v", tg),
 		"%+v":    fmt.Sprintf("%+v", tg),
 		"%#v":    fmt.Sprintf("%#v", tg),
 		"%s ptr": fmt.Sprint(&tg),
-		"config": fmt.Sprintf("%+v", Config{Targets: []Target{tg}}),
+		"config": fmt.Sprintf("%+v", File{Targets: []Target{tg}}),
 		"slog":   logBuf.String(),
 		"json":   string(js),
 		"cfg":    string(cfgJSON),
@@ -436,11 +438,11 @@ func TestMergeKeysAndAnchors(t *testing.T) {
     set: *common
 `
 	cfg := mustParse(t, src)
-	d, err := cfg.Decide(Input{Path: "/r/api/7/x.xml", Root: "/r", Report: props(map[string]string{"branch": "release/2026.1"})})
+	d, err := cfg.Rules.Decide(mapping.Input{Path: "/r/api/7/x.xml", Root: "/r", Report: mapping.ReportFacts{Properties: map[string]string{"branch": "release/2026.1"}}})
 	if err != nil || d.Rule != "a" || d.Job != "api" || d.Build != "7" || d.Release != "2026.1" {
 		t.Fatalf("rule a: %+v %v", d, err)
 	}
-	d, err = cfg.Decide(Input{Path: "/r/api/8/x.xml", Root: "/r"})
+	d, err = cfg.Rules.Decide(mapping.Input{Path: "/r/api/8/x.xml", Root: "/r"})
 	if err != nil || d.Rule != "b" || d.Build != "8" || d.Release != "" {
 		t.Fatalf("rule b: %+v %v", d, err)
 	}
@@ -463,7 +465,7 @@ func TestExampleFile(t *testing.T) {
 
 // loadExample parses the documented example, with its secret file moved
 // into a temporary directory and the environment it names.
-func loadExample(t *testing.T) *Config {
+func loadExample(t *testing.T) *File {
 	t.Helper()
 	src, err := os.ReadFile("../docs/examples/octane-import.yaml")
 	if err != nil {
@@ -492,7 +494,7 @@ func TestNoRulesMeansTheDefaultRule(t *testing.T) {
 	if len(cfg.Warnings) != 1 || !strings.Contains(cfg.Warnings[0].Msg, "built-in default rule") {
 		t.Errorf("warnings = %v", cfg.Warnings)
 	}
-	d, err := cfg.Decide(Input{Path: "/drops/api/17/TEST-a.xml", Root: "/drops"})
+	d, err := cfg.Rules.Decide(mapping.Input{Path: "/drops/api/17/TEST-a.xml", Root: "/drops"})
 	if err != nil || d.Job != "api" || d.Build != "17" {
 		t.Errorf("decision = %+v, %v", d, err)
 	}
