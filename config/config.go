@@ -54,6 +54,9 @@ type Run struct {
 	Ledger   string           // the ledger's path ("" for the sandbox's throw-away ledger)
 	Targets  map[string]octane.Config
 	Watch    importer.WatchOptions
+	// Unusable are the targets whose values could not be resolved (a secret's environment
+	// variable not set): an error for a command that connects, nothing for one that does not.
+	Unusable []error
 }
 
 // Resolve applies the precedence flag > environment > settings > default to the file and
@@ -87,6 +90,9 @@ func Resolve(f *File, o Overrides) *Run {
 	}
 	for _, t := range f.Targets {
 		r.Targets[t.Name] = octaneConfig(t, f, o)
+		if err := t.Usable(); err != nil && o.Sandbox == nil {
+			r.Unusable = append(r.Unusable, &importer.TargetError{Target: t.Name, Err: err})
+		}
 	}
 	return r
 }
@@ -105,6 +111,7 @@ func octaneConfig(t Target, f *File, o Overrides) octane.Config {
 		c.Proxy, c.NoProxy, c.CAFile, c.Insecure = t.Proxy, t.NoProxy, t.CAFile, t.Insecure
 		c.ApplyEnv(o.Env) // OCTANE_URL, OCTANE_CLIENT_ID ... fill what the file leaves empty
 	}
+	c.Compression, c.ClientType, c.BuildReporting = t.Compression, t.ClientType, f.Settings.BuildReporting
 	if o.Retries > 0 {
 		c.Retry.MaxAttempts = o.Retries
 	}

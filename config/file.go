@@ -24,6 +24,7 @@ type Settings struct {
 	Reconcile         time.Duration `json:"reconcile,omitempty"`
 	ManifestWait      time.Duration `json:"manifest_wait,omitempty"`
 	SkipErrors        bool          `json:"skip_errors,omitempty"`
+	BuildReporting    string        `json:"build_reporting,omitempty"` // builds (default) or events
 }
 
 // File is a loaded configuration file.

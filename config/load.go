@@ -11,6 +11,7 @@ import (
 	"github.com/octane-import/octane-import/internal/glob"
 	"github.com/octane-import/octane-import/internal/yamlnode"
 	"github.com/octane-import/octane-import/mapping"
+	"github.com/octane-import/octane-import/report"
 	"gopkg.in/yaml.v3"
 )
 
@@ -37,7 +38,7 @@ func (l *loader) durationVal(n *yaml.Node, path string) (time.Duration, bool) {
 func (l *loader) expand(n *yaml.Node, path, s string) string {
 	v, errs := expandRefs(s, l.env, l.baseDir)
 	for _, e := range errs {
-		l.Errorf(n, path, "%s", e)
+		l.Errorf(n, path, "%s", e.msg)
 	}
 	return v
 }
@@ -104,7 +105,7 @@ func (l *loader) load(data []byte) (cfg *File) {
 }
 
 var targetKeys = []string{"name", "url", "shared_space", "workspace", "client_id", "client_secret", "user", "password",
-	"proxy", "no_proxy", "ca_file", "insecure"}
+	"proxy", "no_proxy", "ca_file", "insecure", "compression", "client_type", "test_naming"}
 
 func (l *loader) targets(cfg *File, n *yaml.Node) {
 	if yamlnode.IsNull(n) {
@@ -130,7 +131,17 @@ func (l *loader) targets(cfg *File, n *yaml.Node) {
 			if (key == "client_secret" || key == "password") && raw != "" && !strings.Contains(raw, "${") {
 				l.warnAt(v, "", "%s is written inline: keep secrets out of the file with ${env:NAME} or ${file:PATH}", p)
 			}
-			val := l.expand(v, p, raw)
+			// A reference that cannot be resolved now (a secret in an environment variable that
+			// is only set where the importer connects) stops only the commands that connect.
+			val, errs := expandRefs(raw, l.env, l.baseDir)
+			for _, e := range errs {
+				if !e.unresolved {
+					l.Errorf(v, p, "%s", e.msg)
+					continue
+				}
+				t.Unresolved = append(t.Unresolved, l.Problem(v, p, "%s", e.msg))
+				l.warnAt(v, p, "%s (needed only to connect: scan, retry and watch)", e.msg)
+			}
 			switch key {
 			case "name":
 				t.Name = raw
@@ -154,6 +165,18 @@ func (l *loader) targets(cfg *File, n *yaml.Node) {
 				t.NoProxy = val
 			case "ca_file":
 				t.CAFile = l.localPath(val)
+			case "compression":
+				if val != "gzip" && val != "none" {
+					l.Errorf(v, p, "%q is not a compression (gzip or none)", val)
+				}
+				t.Compression = val
+			case "client_type":
+				t.ClientType = val
+			case "test_naming":
+				if _, err := report.ParseNaming(val); err != nil {
+					l.Errorf(v, p, "%v", err)
+				}
+				t.TestNaming = val
 			}
 		})
 		for _, req := range []string{"name", "url", "shared_space", "workspace"} {
@@ -227,7 +250,7 @@ func (l *loader) sources(cfg *File, n *yaml.Node) {
 func (l *loader) settings(cfg *File, n *yaml.Node) {
 	st := &cfg.Settings
 	keys := []string{"state", "concurrency", "rate_limit", "max_runs_per_payload", "max_payload_bytes",
-		"settle", "poll", "reconcile", "manifest_wait", "skip_errors"}
+		"settle", "poll", "reconcile", "manifest_wait", "skip_errors", "build_reporting"}
 	l.Fields(n, "settings", keys, func(key string, k, v *yaml.Node) {
 		p := yamlnode.Join("settings", key)
 		switch key {
@@ -253,6 +276,13 @@ func (l *loader) settings(cfg *File, n *yaml.Node) {
 			st.ManifestWait, _ = l.durationVal(v, p)
 		case "skip_errors":
 			st.SkipErrors, _ = l.Bool(v, p)
+		case "build_reporting":
+			if raw, ok := l.Text(v, p); ok {
+				if raw != "builds" && raw != "events" {
+					l.Errorf(v, p, "%q is not a way to report builds (builds: PUT analytics/ci/builds, the documented API; events: CI events, as the Octane plugins do)", raw)
+				}
+				st.BuildReporting = raw
+			}
 		}
 	})
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/octane-import/octane-import/octane"
 )
 
 // Target is one Octane workspace to send to. Its credentials are resolved
@@ -19,7 +21,23 @@ type Target struct {
 	User, Password                    string
 	Proxy, NoProxy, CAFile            string
 	Insecure                          bool
-	Line                              int // line of the target in the file (0 when built in)
+	Compression                       string // gzip (default) or none: how test-results payloads travel
+	ClientType                        string // the HPECLIENTTYPE header ("" = HPE_CI_CLIENT, "none" = not sent)
+	TestNaming                        string // split (default), clt or converter: how a classname becomes package and class
+	Line                              int    // line of the target in the file (0 when built in)
+
+	// Unresolved says why a value of the target could not be resolved at load (a
+	// ${env:NAME} not set, a ${file:PATH} that cannot be read). Only connecting needs those
+	// values: explain, validate, status and a dry run go on without them.
+	Unresolved []Problem
+}
+
+// Usable says whether the target can be connected to: its values all resolved.
+func (t Target) Usable() error {
+	if len(t.Unresolved) == 0 {
+		return nil
+	}
+	return &LoadError{File: t.Unresolved[0].File, Problems: t.Unresolved}
 }
 
 const redacted = "[redacted]"
@@ -48,7 +66,7 @@ func (t Target) String() string {
 		b.WriteString(" password=" + redacted)
 	}
 	if t.Proxy != "" {
-		fmt.Fprintf(&b, " proxy=%q", redactURL(t.Proxy))
+		fmt.Fprintf(&b, " proxy=%q", octane.RedactURL(t.Proxy))
 	}
 	if t.Insecure {
 		b.WriteString(" insecure")
@@ -70,7 +88,7 @@ func (t Target) LogValue() slog.Value {
 		slog.String("client_secret", redact(t.ClientSecret)),
 		slog.String("user", t.User),
 		slog.String("password", redact(t.Password)),
-		slog.String("proxy", redactURL(t.Proxy)),
+		slog.String("proxy", octane.RedactURL(t.Proxy)),
 		slog.Bool("insecure", t.Insecure),
 	)
 }
@@ -92,35 +110,25 @@ func (t Target) MarshalJSON() ([]byte, error) {
 		Insecure     bool   `json:"insecure,omitempty"`
 		Line         int    `json:"line,omitempty"`
 	}{t.Name, t.URL, t.SharedSpace, t.Workspace, t.ClientID, redact(t.ClientSecret), t.User, redact(t.Password),
-		redactURL(t.Proxy), t.NoProxy, t.CAFile, t.Insecure, t.Line})
-}
-
-// redactURL hides a password in a proxy URL such as http://u:pw@host:3128.
-func redactURL(s string) string {
-	scheme, rest, ok := strings.Cut(s, "://")
-	if !ok {
-		return s
-	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return s
-	}
-	user, _, hasPw := strings.Cut(rest[:at], ":")
-	if !hasPw {
-		return s
-	}
-	return scheme + "://" + user + ":" + redacted + rest[at:]
+		octane.RedactURL(t.Proxy), t.NoProxy, t.CAFile, t.Insecure, t.Line})
 }
 
 // expandRefs replaces ${env:NAME} and ${file:PATH} in s. `$${` stands for a
 // literal `${`. A relative PATH is taken from baseDir (the configuration
 // file's folder); one trailing newline (\n or \r\n) of the file is removed.
-func expandRefs(s string, env func(string) (string, bool), baseDir string) (string, []string) {
+// refProblem is why a ${...} reference did not expand: a mistake in the file, or a value
+// that is not there now (unresolved: a variable not set, a file that cannot be read).
+type refProblem struct {
+	msg        string
+	unresolved bool
+}
+
+func expandRefs(s string, env func(string) (string, bool), baseDir string) (string, []refProblem) {
 	if !strings.Contains(s, "${") {
 		return s, nil
 	}
 	var b strings.Builder
-	var errs []string
+	var errs []refProblem
 	for i := 0; i < len(s); i++ {
 		if strings.HasPrefix(s[i:], "$${") {
 			b.WriteString("${")
@@ -133,7 +141,7 @@ func expandRefs(s string, env func(string) (string, bool), baseDir string) (stri
 		}
 		end := strings.IndexByte(s[i:], '}')
 		if end < 0 {
-			errs = append(errs, fmt.Sprintf("unclosed ${ in %q", s))
+			errs = append(errs, refProblem{msg: fmt.Sprintf("unclosed ${ in %q", s)})
 			return s, errs
 		}
 		ref := s[i+2 : i+end]
@@ -142,18 +150,18 @@ func expandRefs(s string, env func(string) (string, bool), baseDir string) (stri
 		switch kind {
 		case "env":
 			if arg == "" {
-				errs = append(errs, "${env:} names no variable")
+				errs = append(errs, refProblem{msg: "${env:} names no variable"})
 				continue
 			}
 			v, ok := env(arg)
 			if !ok {
-				errs = append(errs, fmt.Sprintf("environment variable %s is not set (referenced as ${env:%s})", arg, arg))
+				errs = append(errs, refProblem{msg: fmt.Sprintf("environment variable %s is not set (referenced as ${env:%s})", arg, arg), unresolved: true})
 				continue
 			}
 			b.WriteString(v)
 		case "file":
 			if arg == "" {
-				errs = append(errs, "${file:} names no file")
+				errs = append(errs, refProblem{msg: "${file:} names no file"})
 				continue
 			}
 			p := arg
@@ -162,14 +170,14 @@ func expandRefs(s string, env func(string) (string, bool), baseDir string) (stri
 			}
 			data, err := readSecretFile(p)
 			if err != nil {
-				errs = append(errs, fmt.Sprintf("cannot read ${file:%s}: %v", arg, err))
+				errs = append(errs, refProblem{msg: fmt.Sprintf("cannot read ${file:%s}: %v", arg, err), unresolved: true})
 				continue
 			}
 			v := strings.TrimSuffix(string(data), "\n")
 			v = strings.TrimSuffix(v, "\r")
 			b.WriteString(v)
 		default:
-			errs = append(errs, fmt.Sprintf("unknown reference ${%s}: use ${env:NAME} or ${file:PATH} ($${ for a literal ${)", ref))
+			errs = append(errs, refProblem{msg: fmt.Sprintf("unknown reference ${%s}: use ${env:NAME} or ${file:PATH} ($${ for a literal ${)", ref)})
 		}
 	}
 	return b.String(), errs

@@ -139,6 +139,12 @@ func (a *app) openRun(f *importFlags, o config.Overrides, rep importer.Reporter)
 		o.Sandbox = &config.Sandbox{} // a dry run starts nothing, and keeps no ledger
 	}
 	run = config.Resolve(cfg, o)
+	if len(run.Unusable) > 0 && !f.dryRun {
+		if sb != nil {
+			sb.Close()
+		}
+		return nil, nil, nil, nil, &exitError{code: exitUsage, err: errors.Join(run.Unusable...)}
+	}
 	run.Importer.Reporter = rep
 	im, err = importer.Open(run.Importer, run.Ledger, run.Targets)
 	if err != nil {
