@@ -168,27 +168,24 @@ func (a *arrivals) byMarker(p *arrival, now time.Time) {
 
 // forget drops path and, for a folder, everything under it.
 func (a *arrivals) forget(path string) {
-	for p := range a.reports {
-		if within(p, path) {
-			delete(a.reports, p)
+	dropUnder(a.reports, path)
+	for _, m := range dropUnder(a.manifests, path) {
+		a.index(m, false)
+	}
+	dropUnder(a.markers, path)
+	dropUnder(a.dirty, path)
+}
+
+// dropUnder deletes the keys of m that are path or under it, and returns them.
+func dropUnder[V any](m map[string]V, path string) []string {
+	var out []string
+	for k := range m {
+		if within(k, path) {
+			delete(m, k)
+			out = append(out, k)
 		}
 	}
-	for p := range a.manifests {
-		if within(p, path) {
-			delete(a.manifests, p)
-			a.index(p, false)
-		}
-	}
-	for m := range a.markers {
-		if within(m, path) {
-			delete(a.markers, m)
-		}
-	}
-	for d := range a.dirty {
-		if within(d, path) {
-			delete(a.dirty, d)
-		}
-	}
+	return out
 }
 
 // index adds a manifest to (or removes it from) the folder indexes.

@@ -161,11 +161,13 @@ func (im *Importer) Watch(ctx context.Context, paths []string, opt WatchOptions,
 	}
 	// A step (look again, take what is ready, import it) runs when arrivals says something
 	// is due (a settle time over, a wait ending), when the queued work is to be tried
-	// again, and at least every Tick.
+	// again, and at least every Tick; never sooner than coalesce after the last one, so
+	// that a burst of files complete at once (renamed into place, marked) is one batch.
+	const coalesce = 20 * time.Millisecond
 	stepTimer := time.NewTimer(0)
 	defer stepTimer.Stop()
-	var stepAt time.Time     // when the step timer fires; zero once it has
-	drainAfter := time.Now() // work an earlier run left queued is sent at once, not with the next file
+	var stepAt, lastStep time.Time // when the step timer fires (zero once it has); when the last step ended
+	drainAfter := time.Now()       // work an earlier run left queued is sent at once, not with the next file
 	schedule := func() {
 		w.mu.Lock()
 		next := w.a.next()
@@ -176,6 +178,9 @@ func (im *Importer) Watch(ctx context.Context, paths []string, opt WatchOptions,
 		now := time.Now()
 		if next.IsZero() || next.After(now.Add(w.opt.Tick)) {
 			next = now.Add(w.opt.Tick)
+		}
+		if soonest := lastStep.Add(coalesce); next.Before(soonest) {
+			next = soonest
 		}
 		if stepAt.IsZero() || next.Before(stepAt) {
 			stepAt = next
@@ -236,6 +241,7 @@ func (im *Importer) Watch(ctx context.Context, paths []string, opt WatchOptions,
 				drainAfter = time.Time{}
 			}
 		}
+		lastStep = time.Now()
 		schedule()
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -70,27 +69,17 @@ func getJSON(addr, path string, v any) error {
 	return json.Unmarshal(b, v)
 }
 
-func mkfile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 const oneTest = `<testsuite name="s"><testcase classname="a.B" name="c" time="1"/></testsuite>`
 
 // Issue 14 item 4: watch --output json prints one JSON object per file on stdout (the
 // objects scan --output json prints) and nothing else there.
 func TestWatchJSONOutputIsOneObjectPerFile(t *testing.T) {
 	dir := t.TempDir()
-	mkfile(t, filepath.Join(dir, "job", "1", "TEST-a.xml"), oneTest)
-	mkfile(t, filepath.Join(dir, "job", "1", "TEST-b.xml"), oneTest)
+	writeTestFile(t, filepath.Join(dir, "job", "1", "TEST-a.xml"), oneTest)
+	writeTestFile(t, filepath.Join(dir, "job", "1", "TEST-b.xml"), oneTest)
 	w := startWatch(t, "watch", "--sandbox", "--output", "json", "--state", filepath.Join(t.TempDir(), "l.db"), "--settle", "100ms", "--manifest-wait", "0s", dir)
 	waitFor(t, "two file objects on stdout", func() bool { return strings.Count(w.out.String(), "\n") >= 2 })
-	mkfile(t, filepath.Join(dir, "job", "2", "TEST-c.xml"), oneTest)
+	writeTestFile(t, filepath.Join(dir, "job", "2", "TEST-c.xml"), oneTest)
 	waitFor(t, "a third file object on stdout", func() bool { return strings.Count(w.out.String(), "\n") >= 3 })
 	if c := w.stop(t); c != exitOK {
 		t.Errorf("exit %d after a stop, want 0; stderr %s", c, w.errb.String())
@@ -118,8 +107,8 @@ func TestWatchJSONOutputIsOneObjectPerFile(t *testing.T) {
 // Issue 14 item 3: /status lists the files the watcher holds back, and why.
 func TestWatchStatusListsTheFilesWaitingAndWhy(t *testing.T) {
 	dir := t.TempDir()
-	mkfile(t, filepath.Join(dir, "app", "1", "octane-build.yaml"), "version: 1\nserver: {instance_id: ci-1}\njob: {id: app}\nbuild: {id: \"1\"}\n")
-	mkfile(t, filepath.Join(dir, "app", "1", "TEST-a.xml"), oneTest)
+	writeTestFile(t, filepath.Join(dir, "app", "1", "octane-build.yaml"), "version: 1\nserver: {instance_id: ci-1}\njob: {id: app}\nbuild: {id: \"1\"}\n")
+	writeTestFile(t, filepath.Join(dir, "app", "1", "TEST-a.xml"), oneTest)
 	addr := freePort(t)
 	w := startWatch(t, "watch", "--sandbox", "--state", filepath.Join(t.TempDir(), "l.db"), "--settle", "100ms",
 		"--manifest-wait", "1h", "--health-listen", addr, dir)
@@ -133,7 +122,7 @@ func TestWatchStatusListsTheFilesWaitingAndWhy(t *testing.T) {
 	}
 	waitFor(t, "the first build imported", func() bool { return getJSON(addr, "/status", &st) == nil && st.Files["accepted"] == 1 })
 	report := filepath.Join(dir, "app", "2", "TEST-a.xml")
-	mkfile(t, report, oneTest)
+	writeTestFile(t, report, oneTest)
 	waitFor(t, "/status to list the report waiting for its manifest", func() bool {
 		if getJSON(addr, "/status", &st) != nil {
 			return false
