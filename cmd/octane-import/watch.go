@@ -25,10 +25,16 @@ func (a *app) watchCommand() *cobra.Command {
 		Short: "Keep importing files under PATHs (or the configured sources) as they appear, until stopped",
 		Long: `watch is a scan that never ends. It follows file events (fsnotify), or polls where events
 cannot work (NFS, SMB and FUSE mounts are detected and polled, with a log line saying so),
-imports each file once it is complete (its size and mtime held still for --settle, or a
---marker file appeared in its folder or above), and runs a full reconciliation pass every --reconcile
-so that a missed event costs latency, never a result. Octane being down leaves work queued
-in the ledger; it drains when Octane is back.
+imports each file once it is complete (its size and mtime held still for --settle, it was
+renamed into place whole, or a --marker file appeared in its folder or above), and runs a
+full reconciliation pass every --reconcile so that a missed event costs latency, never a
+result. Octane being down leaves work queued in the ledger; it drains when Octane is back.
+
+A report waits for its build manifest only where one is expected: its source lists
+manifests: patterns, or the build folder beside it has one. It waits up to --manifest-wait
+(said once per folder in the log); the manifest or a marker ends the wait. The
+--health-listen address's /status lists the files waiting and why. With --output json,
+stdout holds one JSON object per file, as scan --output json prints, and nothing else.
 
 SIGINT or SIGTERM: stop taking new files, checkpoint the batch in flight (what was sent is
 recorded, the rest stays queued for the next start), close the ledger and exit 0. A second signal exits at once; the ledger stays consistent.`,
