@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/octane-import/octane-import/internal/testkit"
 )
 
 // watchCLI runs `octane-import ARGS` in-process until the test ends (or stop is called),
@@ -75,11 +77,11 @@ const oneTest = `<testsuite name="s"><testcase classname="a.B" name="c" time="1"
 // objects scan --output json prints) and nothing else there.
 func TestWatchJSONOutputIsOneObjectPerFile(t *testing.T) {
 	dir := t.TempDir()
-	writeTestFile(t, filepath.Join(dir, "job", "1", "TEST-a.xml"), oneTest)
-	writeTestFile(t, filepath.Join(dir, "job", "1", "TEST-b.xml"), oneTest)
+	testkit.WriteFile(t, filepath.Join(dir, "job", "1", "TEST-a.xml"), oneTest)
+	testkit.WriteFile(t, filepath.Join(dir, "job", "1", "TEST-b.xml"), oneTest)
 	w := startWatch(t, "watch", "--sandbox", "--output", "json", "--state", filepath.Join(t.TempDir(), "l.db"), "--settle", "100ms", "--manifest-wait", "0s", dir)
 	waitFor(t, "two file objects on stdout", func() bool { return strings.Count(w.out.String(), "\n") >= 2 })
-	writeTestFile(t, filepath.Join(dir, "job", "2", "TEST-c.xml"), oneTest)
+	testkit.WriteFile(t, filepath.Join(dir, "job", "2", "TEST-c.xml"), oneTest)
 	waitFor(t, "a third file object on stdout", func() bool { return strings.Count(w.out.String(), "\n") >= 3 })
 	if c := w.stop(t); c != exitOK {
 		t.Errorf("exit %d after a stop, want 0; stderr %s", c, w.errb.String())
@@ -107,8 +109,8 @@ func TestWatchJSONOutputIsOneObjectPerFile(t *testing.T) {
 // Issue 14 item 3: /status lists the files the watcher holds back, and why.
 func TestWatchStatusListsTheFilesWaitingAndWhy(t *testing.T) {
 	dir := t.TempDir()
-	writeTestFile(t, filepath.Join(dir, "app", "1", "octane-build.yaml"), "version: 1\nserver: {instance_id: ci-1}\njob: {id: app}\nbuild: {id: \"1\"}\n")
-	writeTestFile(t, filepath.Join(dir, "app", "1", "TEST-a.xml"), oneTest)
+	testkit.WriteFile(t, filepath.Join(dir, "app", "1", "octane-build.yaml"), "version: 1\nserver: {instance_id: ci-1}\njob: {id: app}\nbuild: {id: \"1\"}\n")
+	testkit.WriteFile(t, filepath.Join(dir, "app", "1", "TEST-a.xml"), oneTest)
 	addr := freePort(t)
 	w := startWatch(t, "watch", "--sandbox", "--state", filepath.Join(t.TempDir(), "l.db"), "--settle", "100ms",
 		"--manifest-wait", "1h", "--health-listen", addr, dir)
@@ -122,7 +124,7 @@ func TestWatchStatusListsTheFilesWaitingAndWhy(t *testing.T) {
 	}
 	waitFor(t, "the first build imported", func() bool { return getJSON(addr, "/status", &st) == nil && st.Files["accepted"] == 1 })
 	report := filepath.Join(dir, "app", "2", "TEST-a.xml")
-	writeTestFile(t, report, oneTest)
+	testkit.WriteFile(t, report, oneTest)
 	waitFor(t, "/status to list the report waiting for its manifest", func() bool {
 		if getJSON(addr, "/status", &st) != nil {
 			return false
