@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/octane-import/octane-import/internal/glob"
 	"github.com/octane-import/octane-import/mapping"
 )
 
@@ -242,7 +243,7 @@ func runArrivals(t *testing.T, settle, wait time.Duration, acts []act) {
 	rel := func(path string) string { r, _ := filepath.Rel("/drops", path); return filepath.ToSlash(r) }
 	// see is the loop's consider: what discovery and --marker make of the file, observed.
 	see := func(path string, op arrivalOp, whole bool, now time.Time) {
-		o, ok := observationOf(drops, "*.done", path, disk[path], op)
+		o, ok := observationOf(drops, glob.MustCompile("*.done"), path, disk[path], op)
 		if ok {
 			o.whole = whole && o.kind == "report"
 			a.observe(o, now)

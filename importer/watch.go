@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/octane-import/octane-import/internal/glob"
 )
 
 // WatchOptions tune Watch.
@@ -101,6 +103,7 @@ type watcher struct {
 	fsw     *fsnotify.Watcher
 	polling bool
 	ctx     context.Context
+	marker  *glob.Glob      // --marker, nil when none
 	warned  map[string]bool // folders said to be unreadable
 
 	mu sync.Mutex // arrivals, for Metrics.Waiting
@@ -124,6 +127,11 @@ func (im *Importer) Watch(ctx context.Context, paths []string, opt WatchOptions,
 	}
 	w := &watcher{im: im, opt: opt, roots: roots, m: m, ctx: ctx, warned: map[string]bool{},
 		a: newArrivals(opt.Settle, opt.ManifestWait, sourceExpectsManifests)}
+	if opt.Marker != "" {
+		if w.marker, err = glob.Compile(opt.Marker); err != nil {
+			return fmt.Errorf("--marker: %w", err)
+		}
+	}
 	waiting := func() []WaitingFile {
 		w.mu.Lock()
 		defer w.mu.Unlock()
@@ -319,7 +327,7 @@ func (w *watcher) event(ev fsnotify.Event) {
 
 // consider observes a file an event or a walk found, if it is a marker, a manifest or a report.
 func (w *watcher) consider(r *root, path string, info fs.FileInfo, op arrivalOp) {
-	o, ok := observationOf(r, w.opt.Marker, path, info, op)
+	o, ok := observationOf(r, w.marker, path, info, op)
 	switch {
 	case !ok:
 	case o.op == opMarker:
@@ -332,11 +340,9 @@ func (w *watcher) consider(r *root, path string, info fs.FileInfo, op arrivalOp)
 // observationOf is what a file the watcher found is: a marker file (by --marker, before
 // anything else), or a manifest or report as discovery classifies and admits it (its
 // source's patterns and max_age); false for anything else.
-func observationOf(r *root, marker, path string, info fs.FileInfo, op arrivalOp) (observation, bool) {
-	if marker != "" && info.Mode().IsRegular() {
-		if ok, _ := filepath.Match(marker, filepath.Base(path)); ok {
-			return observation{op: opMarker, c: candidate{path: path, root: r, modTime: info.ModTime()}}, true
-		}
+func observationOf(r *root, marker *glob.Glob, path string, info fs.FileInfo, op arrivalOp) (observation, bool) {
+	if marker != nil && info.Mode().IsRegular() && marker.Match(filepath.Base(path)) {
+		return observation{op: opMarker, c: candidate{path: path, root: r, modTime: info.ModTime()}}, true
 	}
 	kind, pl := r.kindOf(path)
 	if kind == "" {
@@ -430,7 +436,7 @@ func (w *watcher) lookThroughDirty() {
 			file: func(kind string, c candidate) error { w.found(kind, c, opFound); return nil },
 			dir:  func(path string) error { w.watch(path); return nil },
 			other: func(path string, d fs.DirEntry) error {
-				if w.opt.Marker != "" {
+				if w.marker != nil {
 					if info, err := d.Info(); err == nil {
 						w.consider(r, path, info, opFound)
 					}

@@ -15,6 +15,7 @@ import (
 	"github.com/octane-import/octane-import/config"
 	"github.com/octane-import/octane-import/importer"
 	"github.com/octane-import/octane-import/importer/ledger"
+	"github.com/octane-import/octane-import/internal/glob"
 )
 
 func (a *app) watchCommand() *cobra.Command {
@@ -55,6 +56,11 @@ recorded, the rest stays queued for the next start), close the ledger and exit 0
 			}
 			o.Settle, o.Poll, o.Reconcile, o.ManifestWait = given("settle", &w.settle), given("poll", &w.poll),
 				given("reconcile", &w.reconcile), given("manifest-wait", &w.manifestWait)
+			if w.marker != "" {
+				if _, err := glob.Compile(w.marker); err != nil {
+					return usageErr("--marker: %v", err)
+				}
+			}
 			o.Marker = w.marker
 			return a.runWatch(cmd.Context(), &f, o, &w)
 		},

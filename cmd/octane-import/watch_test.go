@@ -140,3 +140,12 @@ func TestWatchStatusListsTheFilesWaitingAndWhy(t *testing.T) {
 		t.Errorf("the wait is not in the log:\n%s", w.errb.String())
 	}
 }
+
+// A --marker that is not a glob is a usage error, said before anything starts.
+func TestWatchBadMarkerIsAUsageError(t *testing.T) {
+	dir := t.TempDir()
+	_, errOut, code := cli(t, nil, "watch", "--sandbox", "--state", filepath.Join(dir, "l.db"), "--marker", "[.done", dir)
+	if code != exitUsage || !strings.Contains(errOut, "--marker: ") {
+		t.Errorf("exit %d, stderr %q; want 2 and the --marker error", code, errOut)
+	}
+}
