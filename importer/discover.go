@@ -194,37 +194,35 @@ func within(path, dir string) bool {
 	return strings.HasPrefix(path, dir+string(filepath.Separator))
 }
 
+// kindOf says what discovery makes of a file: "manifest" or "report" by its place's source
+// patterns (the defaults outside every source), "" for anything else; and where it stands.
+func (r *root) kindOf(path string) (string, place) {
+	pl := r.placeOf(path)
+	switch {
+	case pl.isManifest(path):
+		return "manifest", pl
+	case pl.isReport(path):
+		return "report", pl
+	}
+	return "", pl
+}
+
+// admit makes a candidate of a file discovery selected: a regular file, no older than its
+// source's max_age.
+func (r *root) admit(path string, pl place, info fs.FileInfo) (candidate, bool) {
+	if !info.Mode().IsRegular() {
+		return candidate{}, false
+	}
+	if pl.source != nil && pl.source.MaxAge > 0 && time.Since(info.ModTime()) > pl.source.MaxAge {
+		return candidate{}, false
+	}
+	return candidate{path: path, root: r, place: pl, size: info.Size(), modTime: info.ModTime()}, true
+}
+
 // walk calls fn for every regular file under the root that the source patterns select as a
 // manifest (kind "manifest") or a report (kind "report"). Unreadable directories and symlink
 // loops are reported through onErr and skipped; the walk goes on.
 func (r *root) walk(ctx context.Context, fn func(kind string, c candidate) error, onErr func(path string, err error)) error {
-	visit := func(path string, d fs.DirEntry) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		kind := ""
-		pl := r.placeOf(path)
-		switch {
-		case pl.isManifest(path):
-			kind = "manifest"
-		case pl.isReport(path):
-			kind = "report"
-		default:
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			onErr(path, err)
-			return nil
-		}
-		if !info.Mode().IsRegular() {
-			return nil
-		}
-		if pl.source != nil && pl.source.MaxAge > 0 && time.Since(info.ModTime()) > pl.source.MaxAge {
-			return nil
-		}
-		return fn(kind, candidate{path: path, root: r, place: pl, size: info.Size(), modTime: info.ModTime()})
-	}
 	if r.file != "" {
 		info, err := os.Stat(r.file)
 		if err != nil {
@@ -236,24 +234,68 @@ func (r *root) walk(ctx context.Context, fn func(kind string, c candidate) error
 		}
 		return fn(kind, candidate{path: r.file, root: r, place: r.placeOf(r.file), size: info.Size(), modTime: info.ModTime()})
 	}
+	return r.walkTree(ctx, r.dir, treeVisitor{file: fn, err: onErr})
+}
+
+// treeVisitor is what walkTree reports.
+type treeVisitor struct {
+	// file gets the manifests and reports (see walk).
+	file func(kind string, c candidate) error
+	// dir, when set, gets every folder before the walk lists it: watch adds the folder's
+	// watch there, so that a file made after the listing sends an event.
+	dir func(path string) error
+	// other, when set, gets every other regular file (watch looks for its markers there).
+	other func(path string, d fs.DirEntry) error
+	// err gets the folders and files that could not be read; the walk goes on.
+	err func(path string, err error)
+}
+
+// walkTree walks the folder dir, under the root, for walk and for watch.
+func (r *root) walkTree(ctx context.Context, dir string, v treeVisitor) error {
 	// Symbolic links are not followed: CI archives are full of them (Jenkins'
 	// lastSuccessfulBuild, GitLab's latest), and following one would import the same results
 	// a second time under another path. The walk reports them at debug level only.
-	return filepath.WalkDir(r.dir, func(path string, d fs.DirEntry, err error) error {
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if path == r.dir && errors.Is(err, fs.ErrNotExist) {
+			if path == dir && errors.Is(err, fs.ErrNotExist) {
 				return nil
 			}
-			onErr(path, err)
+			v.err(path, err)
 			if d != nil && d.IsDir() {
 				return fs.SkipDir
 			}
 			return nil
 		}
-		if d.IsDir() || d.Type()&fs.ModeSymlink != 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		path = filepath.Clean(path)
+		if d.IsDir() {
+			if v.dir != nil {
+				return v.dir(path)
+			}
 			return nil
 		}
-		return visit(filepath.Clean(path), d)
+		if d.Type()&fs.ModeSymlink != 0 {
+			return nil
+		}
+		kind, pl := r.kindOf(path)
+		if kind == "" {
+			if v.other != nil && d.Type().IsRegular() {
+				return v.other(path, d)
+			}
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			v.err(path, err)
+			return nil
+		}
+		c, ok := r.admit(path, pl, info)
+		if !ok {
+			return nil
+		}
+		return v.file(kind, c)
 	})
 }
 
@@ -323,25 +365,40 @@ func upFrom(dir, top string) iter.Seq[string] {
 // (`scan one-report.xml`, `scan its-folder`, `scan the-source`).
 func (r *root) walkManifests(ctx context.Context, fn func(kind string, c candidate) error, onErr func(path string, err error)) error {
 	above := r.dir
-	pl := r.placeOf(r.dir)
 	if r.file == "" || manifest.IsManifestName(filepath.Base(r.file)) {
 		if err := r.walk(ctx, fn, onErr); err != nil {
 			return err
 		}
 		if r.file == "" {
-			above = filepath.Dir(r.dir)
-			if above == r.dir || (pl.source != nil && !within(above, pl.base)) {
+			var ok bool
+			if above, ok = r.above(); !ok {
 				return nil
 			}
 		}
 	}
-	for dir := range upFrom(above, pl.manifestTop()) {
+	return r.manifestsAbove(ctx, above, fn, onErr)
+}
+
+// above is the first folder above a directory root where its reports' manifests may be:
+// its parent, unless the root is the top of the file system or its source's folder.
+func (r *root) above() (string, bool) {
+	above := filepath.Dir(r.dir)
+	if pl := r.placeOf(r.dir); above == r.dir || (pl.source != nil && !within(above, pl.base)) {
+		return "", false
+	}
+	return above, true
+}
+
+// manifestsAbove calls fn for the manifests in from and the folders above it, up to the
+// root's manifestTop (the folders themselves are not walked).
+func (r *root) manifestsAbove(ctx context.Context, from string, fn func(kind string, c candidate) error, onErr func(path string, err error)) error {
+	for dir := range upFrom(from, r.placeOf(r.dir).manifestTop()) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		entries, err := os.ReadDir(dir)
 		if err != nil {
-			if dir == above {
+			if dir == from {
 				onErr(dir, err) // further up, an unreadable folder is simply not ours to read
 			}
 			continue

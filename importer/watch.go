@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,17 +15,16 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/octane-import/octane-import/internal/glob"
-	"github.com/octane-import/octane-import/manifest"
 )
 
 // WatchOptions tune Watch.
 type WatchOptions struct {
 	Settle       time.Duration // a file is complete when its size and mtime held still this long; default 2s
-	Marker       string        // glob of a marker file (e.g. "*.done") that makes every file in its folder complete at once
+	Marker       string        // glob of a marker file (e.g. "*.done") that makes the files in its folder and below complete at once, and ends their wait for a manifest
 	Poll         time.Duration // poll instead of (or besides) events; 0 = events, polling only where events cannot work
 	Reconcile    time.Duration // full rescan period in every mode; default 10m
-	ManifestWait time.Duration // how long a report without a manifest waits for one; default 30s
-	Tick         time.Duration // how often pending files are looked at; default Settle/4 (at least 50ms)
+	ManifestWait time.Duration // how long a report waits for a manifest expected in its tree (see arrivals); 0 = no wait
+	Tick         time.Duration // at most this long between looks at pending files (they are looked at when due); default Settle/4 (at least 50ms)
 	NetworkPoll  time.Duration // poll period chosen on a network drive when Poll is 0; default 30s
 	RetryQueued  time.Duration // after Octane could not be reached, try the queued work again this often; default 30s
 	// NetworkFS reports whether a directory is on a file system that sends no events
@@ -68,7 +66,8 @@ func (o *WatchOptions) defaults() {
 	}
 }
 
-// Metrics are a watcher's counters, for /metrics and the logs. Safe for concurrent reads.
+// Metrics are a watcher's counters, for /metrics and the logs, and its list of the files it
+// holds back, for /status. Safe for concurrent reads.
 type Metrics struct {
 	FilesSeen     atomic.Int64
 	FilesImported atomic.Int64
@@ -79,21 +78,23 @@ type Metrics struct {
 	Rescans       atomic.Int64
 	OctaneErrors  atomic.Int64
 	lastLatencyNs atomic.Int64
+	waiting       atomic.Pointer[func() []WaitingFile]
 }
 
 // LastLatency is how long the latest batch took from its files being complete to Octane's answer.
 func (m *Metrics) LastLatency() time.Duration { return time.Duration(m.lastLatencyNs.Load()) }
 
-// pendingFile is a file seen but not yet complete (or complete and waiting for its manifest).
-type pendingFile struct {
-	size     int64
-	mtime    time.Time
-	stableAt time.Time // when size and mtime were last seen to change
-	readyAt  time.Time // when it became complete
-	root     *root
+// Waiting lists the reports the watcher has seen and holds back (settling, or waiting for
+// their build manifest), and why; empty when no watch runs.
+func (m *Metrics) Waiting() []WaitingFile {
+	if f := m.waiting.Load(); f != nil {
+		return (*f)()
+	}
+	return []WaitingFile{}
 }
 
-// watcher holds the state of one Watch call.
+// watcher is the loop of one Watch call: it feeds arrivals from fsnotify, polls and
+// rescans, and imports what arrivals says is ready.
 type watcher struct {
 	im      *Importer
 	opt     WatchOptions
@@ -101,10 +102,12 @@ type watcher struct {
 	m       *Metrics
 	fsw     *fsnotify.Watcher
 	polling bool
+	ctx     context.Context
+	marker  *glob.Glob      // --marker, nil when none
+	warned  map[string]bool // folders said to be unreadable
 
-	mu      sync.Mutex
-	pending map[string]*pendingFile
-	dirty   map[string]*root // directories to (re)scan for files
+	mu sync.Mutex // arrivals, for Metrics.Waiting
+	a  *arrivals
 }
 
 // Watch imports files under paths as they become complete, until ctx is cancelled. It is a
@@ -122,7 +125,19 @@ func (im *Importer) Watch(ctx context.Context, paths []string, opt WatchOptions,
 	if err != nil {
 		return err
 	}
-	w := &watcher{im: im, opt: opt, roots: roots, m: m, pending: map[string]*pendingFile{}, dirty: map[string]*root{}}
+	w := &watcher{im: im, opt: opt, roots: roots, m: m, ctx: ctx, warned: map[string]bool{},
+		a: newArrivals(opt.Settle, opt.ManifestWait, sourceExpectsManifests)}
+	if opt.Marker != "" {
+		if w.marker, err = glob.Compile(opt.Marker); err != nil {
+			return fmt.Errorf("--marker: %w", err)
+		}
+	}
+	waiting := func() []WaitingFile {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.a.waiting(time.Now())
+	}
+	m.waiting.Store(&waiting)
 	log := im.opt.Logger
 	if opt.Poll <= 0 {
 		for _, r := range roots {
@@ -143,19 +158,43 @@ func (im *Importer) Watch(ctx context.Context, paths []string, opt WatchOptions,
 			defer w.fsw.Close()
 		}
 	}
-	// Watches first, then the full scan: whatever is created in between shows up twice,
-	// and the ledger makes that harmless.
-	for _, r := range roots {
-		w.addTree(r, r.dir)
-	}
+	// The full scan adds the watches as it goes, each folder's before it is listed:
+	// whatever is created meanwhile shows up twice, and arrivals and the ledger make that
+	// harmless.
 	w.rescan()
 	var events <-chan fsnotify.Event
 	var errs <-chan error
 	if w.fsw != nil {
 		events, errs = w.fsw.Events, w.fsw.Errors
 	}
-	tick := time.NewTicker(w.opt.Tick)
-	defer tick.Stop()
+	// A step (look again, take what is ready, import it) runs when arrivals says something
+	// is due (a settle time over, a wait ending), when the queued work is to be tried
+	// again, and at least every Tick; never sooner than coalesce after the last one, so
+	// that a burst of files complete at once (renamed into place, marked) is one batch.
+	const coalesce = 20 * time.Millisecond
+	stepTimer := time.NewTimer(0)
+	defer stepTimer.Stop()
+	var stepAt, lastStep time.Time // when the step timer fires (zero once it has); when the last step ended
+	drainAfter := time.Now()       // work an earlier run left queued is sent at once, not with the next file
+	schedule := func() {
+		w.mu.Lock()
+		next := w.a.next()
+		w.mu.Unlock()
+		if !drainAfter.IsZero() && (next.IsZero() || drainAfter.Before(next)) {
+			next = drainAfter
+		}
+		now := time.Now()
+		if next.IsZero() || next.After(now.Add(w.opt.Tick)) {
+			next = now.Add(w.opt.Tick)
+		}
+		if soonest := lastStep.Add(coalesce); next.Before(soonest) {
+			next = soonest
+		}
+		if stepAt.IsZero() || next.Before(stepAt) {
+			stepAt = next
+			stepTimer.Reset(max(next.Sub(now), 0))
+		}
+	}
 	reconcile := time.NewTicker(w.opt.Reconcile)
 	defer reconcile.Stop()
 	var poll <-chan time.Time
@@ -164,11 +203,10 @@ func (im *Importer) Watch(ctx context.Context, paths []string, opt WatchOptions,
 		defer pt.Stop()
 		poll = pt.C
 	}
-	drainAfter := time.Now() // work an earlier run left queued is sent at once, not with the next file
 	for {
 		select {
 		case <-ctx.Done():
-			log.Info("watch stopping", "pending", len(w.pending))
+			log.Info("watch stopping", "pending", w.m.QueueDepth.Load())
 			return nil
 		case ev, ok := <-events:
 			if !ok {
@@ -176,6 +214,8 @@ func (im *Importer) Watch(ctx context.Context, paths []string, opt WatchOptions,
 				continue
 			}
 			w.event(ev)
+			schedule()
+			continue
 		case err, ok := <-errs:
 			if !ok {
 				errs = nil
@@ -193,13 +233,12 @@ func (im *Importer) Watch(ctx context.Context, paths []string, opt WatchOptions,
 			m.Rescans.Add(1)
 			w.checkRoots()
 			w.rescan()
-		case <-tick.C:
-			w.scanDirty()
-			ready := w.ready(time.Now())
-			if len(ready) == 0 && (drainAfter.IsZero() || time.Now().Before(drainAfter)) {
-				continue
-			}
-			if err := w.importBatch(ctx, ready); err != nil {
+		case <-stepTimer.C:
+			stepAt = time.Time{}
+		}
+		ready, since := w.step(time.Now())
+		if len(ready) > 0 || (!drainAfter.IsZero() && !time.Now().Before(drainAfter)) {
+			if err := w.importBatch(ctx, ready, since); err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
@@ -210,37 +249,26 @@ func (im *Importer) Watch(ctx context.Context, paths []string, opt WatchOptions,
 				drainAfter = time.Time{}
 			}
 		}
+		lastStep = time.Now()
+		schedule()
 	}
 }
 
-// addTree watches dir and every directory under it, and queues them for a scan.
-func (w *watcher) addTree(r *root, dir string) {
-	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if d != nil && d.IsDir() {
-				w.im.opt.Logger.Warn("cannot watch folder", "dir", path, "err", err)
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if !d.IsDir() {
-			return nil
-		}
-		if w.fsw != nil {
-			if err := w.fsw.Add(path); err != nil {
-				w.im.opt.Logger.Warn("cannot watch folder (inotify limit? see fs.inotify.max_user_watches); the periodic rescan still covers it", "dir", path, "err", err)
-			}
-		}
-		return nil
-	})
-	w.mu.Lock()
-	w.dirty[dir] = r
-	w.mu.Unlock()
+// sourceExpectsManifests tells arrivals whether a place's builds have manifests by its
+// source alone: the source names its manifest patterns (`manifests:`) explicitly. A rule
+// that matches on manifest fields or has_manifest would say so too, but mapping does not
+// tell which rules those are yet; elsewhere a manifest is expected where one was seen.
+func sourceExpectsManifests(pl place) bool {
+	return pl.source != nil && len(pl.source.Manifests) > 0
 }
 
+// rootOf is the innermost root that holds path (a file root holds only its file).
 func (w *watcher) rootOf(path string) *root {
 	var best *root
 	for _, r := range w.roots {
+		if r.file != "" && path != r.file {
+			continue
+		}
 		if within(path, r.dir) && (best == nil || len(r.dir) > len(best.dir)) {
 			best = r
 		}
@@ -248,8 +276,20 @@ func (w *watcher) rootOf(path string) *root {
 	return best
 }
 
-// event turns one fsnotify event into "look at this path again". No I/O but a stat: the
-// event loop must keep up with the kernel queue.
+// observe feeds arrivals one observation at time.Now().
+func (w *watcher) observe(o observation) {
+	w.mu.Lock()
+	added := w.a.observe(o, time.Now())
+	w.m.QueueDepth.Store(int64(w.a.pending()))
+	w.mu.Unlock()
+	if added {
+		w.m.FilesSeen.Add(1)
+	}
+}
+
+// event turns one fsnotify event into observations: a stat (and, for a new report, the
+// ledger and a look at its tail) but no walk, which the next step does: the event loop must
+// keep up with the kernel queue.
 func (w *watcher) event(ev fsnotify.Event) {
 	if ev.Op == fsnotify.Chmod {
 		return
@@ -259,30 +299,73 @@ func (w *watcher) event(ev fsnotify.Event) {
 	if r == nil {
 		return
 	}
+	switch {
+	case ev.Op.Has(fsnotify.Remove):
+		w.observe(observation{op: opRemoved, c: candidate{path: path}})
+		return
+	case ev.Op.Has(fsnotify.Rename):
+		w.observe(observation{op: opRenamed, c: candidate{path: path}})
+		return
+	}
+	info, err := os.Lstat(path)
+	if err != nil {
+		return // gone again: its removal comes as an event of its own
+	}
+	if info.IsDir() {
+		if ev.Op.Has(fsnotify.Create) {
+			w.observe(observation{op: opDirCreated, c: candidate{path: path, root: r}})
+			w.lookThroughDirty() // its watch at once: what is made in it from now on sends events
+		}
+		return
+	}
+	op := opWritten
 	if ev.Op.Has(fsnotify.Create) {
-		if info, err := os.Lstat(path); err == nil && info.IsDir() {
-			w.addTree(r, path) // add the watch, then scan it: files made before the watch are not missed
-			return
+		op = opCreated
+	}
+	w.consider(r, path, info, op)
+}
+
+// consider observes a file an event or a walk found, if it is a marker, a manifest or a report.
+func (w *watcher) consider(r *root, path string, info fs.FileInfo, op arrivalOp) {
+	o, ok := observationOf(r, w.marker, path, info, op)
+	switch {
+	case !ok:
+	case o.op == opMarker:
+		w.observe(o)
+	default:
+		w.found(o.kind, o.c, op)
+	}
+}
+
+// observationOf is what a file the watcher found is: a marker file (by --marker, before
+// anything else), or a manifest or report as discovery classifies and admits it (its
+// source's patterns and max_age); false for anything else.
+func observationOf(r *root, marker *glob.Glob, path string, info fs.FileInfo, op arrivalOp) (observation, bool) {
+	if marker != nil && info.Mode().IsRegular() && marker.Match(filepath.Base(path)) {
+		return observation{op: opMarker, c: candidate{path: path, root: r, modTime: info.ModTime()}}, true
+	}
+	kind, pl := r.kindOf(path)
+	if kind == "" {
+		return observation{}, false
+	}
+	c, ok := r.admit(path, pl, info)
+	return observation{op: op, kind: kind, c: c}, ok
+}
+
+// found observes a manifest or report discovery selected.
+func (w *watcher) found(kind string, c candidate, op arrivalOp) {
+	w.mu.Lock()
+	known := w.a.tracking(c.path)
+	w.mu.Unlock()
+	if kind == "report" && !known {
+		if f, ok, _ := w.im.opt.Ledger.File(c.path); ok && f.Same(c.size, c.modTime) && f.State != "seen" {
+			return // already in the ledger as it is now
 		}
 	}
-	if ev.Op.Has(fsnotify.Remove) || ev.Op.Has(fsnotify.Rename) {
-		w.mu.Lock()
-		delete(w.pending, path)
-		w.mu.Unlock()
-		if ev.Op.Has(fsnotify.Rename) {
-			return
-		}
-	}
-	w.consider(r, path)
-	if ev.Op.Has(fsnotify.Create) && renamedComplete(path) {
-		// A report that appears whole at once (an atomic rename into place, which inotify
-		// reports as a create) needs no settle time.
-		w.mu.Lock()
-		if p, ok := w.pending[path]; ok && p.readyAt.IsZero() {
-			p.readyAt = time.Now()
-		}
-		w.mu.Unlock()
-	}
+	// A report that appears whole at once (an atomic rename into place, which inotify
+	// reports as a create) needs no settle time.
+	whole := op == opCreated && kind == "report" && renamedComplete(c.path)
+	w.observe(observation{op: op, kind: kind, c: c, whole: whole})
 }
 
 // renamedComplete reports whether a file that just appeared is already a whole JUnit report:
@@ -314,85 +397,71 @@ func renamedComplete(path string) bool {
 	return false
 }
 
-// consider looks at one path: a report or a manifest goes (back) into the pending set; a
-// marker file makes its folder's files complete.
-func (w *watcher) consider(r *root, path string) {
-	base := filepath.Base(path)
-	if w.opt.Marker != "" {
-		if ok, _ := glob.Match(w.opt.Marker, base); ok {
-			w.markDone(filepath.Dir(path))
-			return
-		}
-	}
-	if pl := r.placeOf(path); !pl.isReport(path) && !pl.isManifest(path) {
-		return
-	}
-	info, err := os.Stat(path)
-	if err != nil || !info.Mode().IsRegular() {
-		return
-	}
-	now := time.Now()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	p, ok := w.pending[path]
-	if !ok {
-		if f, known, _ := w.im.opt.Ledger.File(path); known && f.Same(info.Size(), info.ModTime()) && f.State != "seen" {
-			return // already in the ledger as it is now
-		}
-		w.pending[path] = &pendingFile{size: info.Size(), mtime: info.ModTime(), stableAt: now, root: r}
-		w.m.FilesSeen.Add(1)
-		w.m.QueueDepth.Store(int64(len(w.pending)))
-		return
-	}
-	if p.size != info.Size() || !p.mtime.Equal(info.ModTime()) {
-		p.size, p.mtime, p.stableAt, p.readyAt = info.Size(), info.ModTime(), now, time.Time{}
-	}
-}
-
-func (w *watcher) markDone(dir string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	now := time.Now()
-	for path, p := range w.pending {
-		if filepath.Dir(path) == dir && p.readyAt.IsZero() {
-			p.readyAt = now
-		}
-	}
-}
-
-// rescan queues every root for a full look (polling and reconciliation).
+// rescan looks through every root (polling and reconciliation): discovery's walk, the
+// watches added on the way, and the manifests above each root.
 func (w *watcher) rescan() {
-	w.m.Scans.Add(1)
-	w.mu.Lock()
+	defer w.m.Scans.Add(1) // once done: the first scan's end says every watch is in place
 	for _, r := range w.roots {
-		w.dirty[r.dir] = r
+		dir := r.dir
+		if r.file != "" {
+			dir = r.file
+		}
+		w.observe(observation{op: opDirCreated, c: candidate{path: dir, root: r}})
 	}
-	w.mu.Unlock()
-	w.scanDirty()
+	w.lookThroughDirty()
 }
 
-// scanDirty walks the directories queued for a look and considers every file in them.
-func (w *watcher) scanDirty() {
+// lookThroughDirty walks the folders arrivals wants looked through, with discovery's walker:
+// each folder is watched before it is listed, and every file in it is considered.
+func (w *watcher) lookThroughDirty() {
 	w.mu.Lock()
-	dirty := w.dirty
-	w.dirty = map[string]*root{}
+	dirty := w.a.takeDirty()
 	w.mu.Unlock()
-	for dir, r := range dirty {
-		sub := *r
-		sub.file = ""
-		_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				if d != nil && d.IsDir() {
-					return fs.SkipDir
+	for _, dir := range sortedKeys(dirty) {
+		r := dirty[dir]
+		if r.file != "" {
+			w.watch(r.dir)
+			if info, err := os.Stat(r.file); err == nil {
+				w.consider(r, r.file, info, opFound)
+			}
+			continue
+		}
+		onErr := func(path string, err error) {
+			if !w.warned[path] {
+				w.warned[path] = true
+				w.im.opt.Logger.Warn("cannot read folder or file; the periodic rescan tries again", "path", path, "err", err)
+			}
+		}
+		_ = r.walkTree(w.ctx, dir, treeVisitor{
+			file: func(kind string, c candidate) error { w.found(kind, c, opFound); return nil },
+			dir:  func(path string) error { w.watch(path); return nil },
+			other: func(path string, d fs.DirEntry) error {
+				if w.marker != nil {
+					if info, err := d.Info(); err == nil {
+						w.consider(r, path, info, opFound)
+					}
 				}
 				return nil
-			}
-			if d.IsDir() || d.Type()&fs.ModeSymlink != 0 {
-				return nil
-			}
-			w.consider(&sub, filepath.Clean(path))
-			return nil
+			},
+			err: onErr,
 		})
+		if dir == r.dir {
+			// The manifests above the root: a report's build may have its manifest there.
+			if above, ok := r.above(); ok {
+				_ = r.manifestsAbove(w.ctx, above, func(kind string, c candidate) error { w.found(kind, c, opFound); return nil }, func(string, error) {})
+			}
+		}
+	}
+}
+
+// watch adds a folder's watch (a no-op when polling).
+func (w *watcher) watch(dir string) {
+	if w.fsw == nil {
+		return
+	}
+	if err := w.fsw.Add(dir); err != nil && !w.warned[dir] {
+		w.warned[dir] = true
+		w.im.opt.Logger.Warn("cannot watch folder (inotify limit? see fs.inotify.max_user_watches); the periodic rescan still covers it", "dir", dir, "err", err)
 	}
 }
 
@@ -413,99 +482,65 @@ func (w *watcher) checkRoots() {
 		}
 		if !watched[r.dir] {
 			w.im.opt.Logger.Warn("watched folder is back: watching it again", "dir", r.dir)
-			w.addTree(r, r.dir)
+			// rescan, which follows, walks it and adds its watches.
 		}
 	}
 }
 
-// ready takes out of the pending set the files that are complete (settled, or marked done)
-// and, for reports without a manifest, have waited long enough for one.
-func (w *watcher) ready(now time.Time) []*root {
+// step looks again at the files whose settle time is over, takes the reports that are
+// ready, logs the waits that began or ended, and returns the roots to import and when the
+// first of them was complete.
+func (w *watcher) step(now time.Time) ([]*root, time.Time) {
+	w.lookThroughDirty()
 	w.mu.Lock()
-	defer w.mu.Unlock()
+	again := w.a.lookAgain(now)
+	w.mu.Unlock()
+	for _, o := range again {
+		info, err := os.Stat(o.c.path)
+		if err != nil {
+			w.observe(observation{op: opRemoved, c: candidate{path: o.c.path}})
+			continue
+		}
+		o.c.size, o.c.modTime = info.Size(), info.ModTime()
+		w.observe(o)
+	}
+	w.mu.Lock()
+	ready, notes := w.a.ready(time.Now())
+	w.m.QueueDepth.Store(int64(w.a.pending()))
+	w.mu.Unlock()
+	for _, n := range notes {
+		w.im.opt.Logger.Info(n.String(w.opt.ManifestWait))
+	}
 	var out []*root
-	var paths []string
-	// Folders whose build manifest is still being written: their reports wait for it.
-	manifestDirs := map[string]bool{}
-	for path, p := range w.pending {
-		if p.readyAt.IsZero() && manifest.IsManifestName(filepath.Base(path)) {
-			manifestDirs[filepath.Dir(path)] = true
+	var since time.Time
+	for _, p := range ready {
+		r := *p.c.root // the same base and source: the decision is the scan's
+		r.dir, r.file = filepath.Dir(p.c.path), p.c.path
+		if info, err := os.Stat(p.c.path); err != nil || !info.Mode().IsRegular() {
+			continue // gone since its last look
 		}
-	}
-	for path, p := range w.pending {
-		if p.readyAt.IsZero() && now.Sub(p.stableAt) >= w.opt.Settle {
-			// Settled: look once more, the way gofmt checks a file did not change under it.
-			info, err := os.Stat(path)
-			if err != nil {
-				delete(w.pending, path)
-				continue
-			}
-			if info.Size() != p.size || !info.ModTime().Equal(p.mtime) {
-				p.size, p.mtime, p.stableAt = info.Size(), info.ModTime(), now
-				continue
-			}
-			p.readyAt = now
-		}
-		if p.readyAt.IsZero() || w.manifestPending(path, p.root, manifestDirs) {
-			continue
-		}
-		if w.opt.ManifestWait > 0 && !manifest.IsManifestName(filepath.Base(path)) && now.Sub(p.readyAt) < w.opt.ManifestWait && !w.hasManifest(path, p.root) {
-			continue
-		}
-		paths = append(paths, path)
-	}
-	sort.Strings(paths) // manifests and reports of one folder together, in a stable order
-	for _, path := range paths {
-		p := w.pending[path]
-		delete(w.pending, path)
-		r := *p.root // the same base and source: the decision is the scan's
-		r.dir, r.file = filepath.Dir(path), path
 		out = append(out, &r)
-	}
-	w.m.QueueDepth.Store(int64(len(w.pending)))
-	return out
-}
-
-// manifestPending reports whether a manifest in the report's folder or above is still settling.
-func (w *watcher) manifestPending(path string, r *root, dirs map[string]bool) bool {
-	if len(dirs) == 0 || manifest.IsManifestName(filepath.Base(path)) {
-		return false
-	}
-	for dir := filepath.Dir(path); ; dir = filepath.Dir(dir) {
-		if dirs[dir] {
-			return true
-		}
-		if dir == r.dir || !within(dir, r.dir) || dir == filepath.Dir(dir) {
-			return false
+		if since.IsZero() || p.complete.Before(since) {
+			since = p.complete
 		}
 	}
-}
-
-// hasManifest reports whether a manifest sits in the report's folder or above, up to its root.
-func (w *watcher) hasManifest(path string, r *root) bool {
-	for dir := filepath.Dir(path); ; dir = filepath.Dir(dir) {
-		for _, name := range manifest.Names {
-			if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
-				return true
-			}
-		}
-		if dir == r.dir || !within(dir, r.dir) || dir == filepath.Dir(dir) {
-			return false
-		}
-	}
+	return out, since
 }
 
 // importBatch runs the scan machinery over the ready files (and drains what the ledger has
 // queued, even when no file is ready).
-func (w *watcher) importBatch(ctx context.Context, ready []*root) error {
+func (w *watcher) importBatch(ctx context.Context, ready []*root, since time.Time) error {
 	start := time.Now()
+	if since.IsZero() {
+		since = start
+	}
 	sum, err := w.im.scan(ctx, ready)
 	if sum != nil {
 		w.m.FilesImported.Add(int64(sum.Outcomes[Imported]))
 		w.m.FilesFailed.Add(int64(sum.Outcomes[Failed] + sum.Outcomes[Unmatched]))
 		if sum.Outcomes[Imported] > 0 {
 			w.m.LastSuccess.Store(time.Now().Unix())
-			w.m.lastLatencyNs.Store(int64(time.Since(start)))
+			w.m.lastLatencyNs.Store(int64(time.Since(since)))
 		}
 		if len(ready) > 0 || sum.Files > 0 {
 			w.im.opt.Logger.Info("batch imported", "files", len(ready), "imported", sum.Outcomes[Imported],

@@ -1,11 +1,14 @@
 package importer_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,15 +17,31 @@ import (
 	"github.com/octane-import/octane-import/sandbox"
 )
 
-// watching runs Watch over dir until the returned stop is called; stop waits for Watch to return.
-func (e *env) watching(t *testing.T, dir string, wo importer.WatchOptions) (stop func() error) {
+// These tests run Watch over real folders with real file events and the stand-in Octane,
+// for what needs them: events, renames, new folders, polling, restarts, Octane's outages.
+// Each waits for an expected outcome with a deadline, never for a fixed time. What the
+// watcher decides (settled or not, waiting for a manifest or not) is table-tested on
+// arrivals (arrivals_test.go), with made-up events and a fake clock.
+
+// watchRun is one running Watch.
+type watchRun struct {
+	stop  func() error // cancels Watch and waits for it to return
+	m     *importer.Metrics
+	logs  *lockedBuffer // the watcher's log, info and above
+	files *fileLog      // what the watcher reported of each file
+}
+
+// watching runs Watch over dir until the returned run is stopped (or the test ends).
+func (e *env) watching(t *testing.T, dir string, wo importer.WatchOptions) *watchRun {
 	t.Helper()
 	l, err := ledger.Open(e.state, ledger.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	run := &watchRun{m: &importer.Metrics{}, logs: &lockedBuffer{}, files: &fileLog{}}
 	im, err := importer.New(importer.Options{
-		Rules: e.cfg.Rules, Sources: e.cfg.Sources, Ledger: l, MaxRunsPerPayload: 50,
+		Rules: e.cfg.Rules, Sources: e.cfg.Sources, Ledger: l, MaxRunsPerPayload: 50, Reporter: run.files,
+		Logger: slog.New(slog.NewTextHandler(run.logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		Client: func(string) (importer.Client, error) { return e.octaneClient(), nil },
 	})
 	if err != nil {
@@ -31,14 +50,11 @@ func (e *env) watching(t *testing.T, dir string, wo importer.WatchOptions) (stop
 	if wo.Settle == 0 {
 		wo.Settle = 150 * time.Millisecond
 	}
-	if wo.Tick == 0 {
-		wo.Tick = 25 * time.Millisecond
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- im.Watch(ctx, []string{dir}, wo, nil) }()
+	go func() { done <- im.Watch(ctx, []string{dir}, wo, run.m) }()
 	stopped := false
-	stop = func() error {
+	run.stop = func() error {
 		if stopped {
 			return nil
 		}
@@ -53,19 +69,98 @@ func (e *env) watching(t *testing.T, dir string, wo importer.WatchOptions) (stop
 			return nil
 		}
 	}
-	t.Cleanup(func() { _ = stop() })
-	return stop
+	t.Cleanup(func() { _ = run.stop() })
+	return run
+}
+
+// ready waits until the watcher's first scan is done: its watches are in place.
+func (r *watchRun) ready(t *testing.T) {
+	t.Helper()
+	eventually(t, "the first scan", func() bool { return r.m.Scans.Load() > 0 })
+}
+
+// waiting reports whether the watcher holds path back for reason.
+func (r *watchRun) waiting(path, reason string) bool {
+	for _, w := range r.m.Waiting() {
+		if w.Path == path && w.Reason == reason {
+			return true
+		}
+	}
+	return false
 }
 
 // eventually waits (with a deadline, not a fixed sleep) until cond holds.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	within(t, 20*time.Second, what, cond)
+}
+
+// within waits until cond holds, failing after d: where a test shows that a wait is not
+// taken, d is shorter than that wait.
+func within(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			t.Fatalf("timed out waiting (%v) for %s", d, what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// lockedBuffer is a log sink safe for the watcher's goroutine and the test's reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// fileLog is a Reporter keeping the outcomes reported for each file, in order.
+type fileLog struct {
+	mu sync.Mutex
+	by map[string][]importer.Outcome
+}
+
+func (f *fileLog) File(r importer.FileResult) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.by == nil {
+		f.by = map[string][]importer.Outcome{}
+	}
+	f.by[r.Path] = append(f.by[r.Path], r.Outcome)
+}
+
+func (*fileLog) Progress(importer.Progress) {}
+
+func (f *fileLog) outcomes(path string) []importer.Outcome {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]importer.Outcome(nil), f.by[path]...)
+}
+
+// writeInPlace writes a report as a slow producer would: in place, its tail not the end tag
+// (a comment), so that the watcher cannot take it for a report renamed into place whole.
+func writeInPlace(t *testing.T, path, class string, n int) {
+	t.Helper()
+	writeReport(t, path, class, n, false)
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(f, "<!-- written in place -->")
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -73,6 +168,16 @@ func runsInJob(srv *sandbox.Server, job string) int {
 	n := 0
 	for _, r := range srv.Runs() {
 		if r.JobCIID == job {
+			n++
+		}
+	}
+	return n
+}
+
+func runsInBuild(srv *sandbox.Server, job, build string) int {
+	n := 0
+	for _, r := range srv.Runs() {
+		if r.JobCIID == job && r.BuildCIID == build {
 			n++
 		}
 	}
@@ -95,7 +200,7 @@ func noDuplicates(t *testing.T, srv *sandbox.Server) {
 func TestWatchSlowWriteIsReadOnlyWhenComplete(t *testing.T) {
 	e := newEnv(t, nil)
 	dir := t.TempDir()
-	e.watching(t, dir, importer.WatchOptions{Settle: 400 * time.Millisecond})
+	w := e.watching(t, dir, importer.WatchOptions{Settle: 400 * time.Millisecond})
 	path := filepath.Join(dir, "slow", "1", "TEST-slow.xml")
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
@@ -108,14 +213,17 @@ func TestWatchSlowWriteIsReadOnlyWhenComplete(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		fmt.Fprintf(f, "<testcase classname=\"com.acme.Slow\" name=\"t%d\" time=\"0.1\"/>\n", i)
 		f.Sync()
-		time.Sleep(100 * time.Millisecond) // less than the settle time between writes
+		time.Sleep(100 * time.Millisecond) // the producer's pace: less than the settle time between writes
 	}
 	fmt.Fprintln(f, "</testsuite>")
 	f.Close()
-	eventually(t, "the slowly written report", func() bool { return runsInJob(e.srv, "slow") == 10 })
-	time.Sleep(600 * time.Millisecond)
+	eventually(t, "the slowly written report", func() bool { return len(w.files.outcomes(path)) > 0 })
+	// Read half-way, it would have been reported failed (truncated) first.
+	if got := w.files.outcomes(path); len(got) != 1 || got[0] != importer.Imported {
+		t.Errorf("outcomes of the slow report: %v, want [imported]", got)
+	}
 	if n := runsInJob(e.srv, "slow"); n != 10 {
-		t.Errorf("runs = %d, want 10 (read half-way, or twice)", n)
+		t.Errorf("runs = %d, want 10", n)
 	}
 }
 
@@ -141,7 +249,6 @@ func TestWatchRenameNewDirsAndRecreatedDir(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(dir, "a")); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond)
 	writeReport(t, filepath.Join(dir, "a", "b", "c", "deep", "8", "TEST-d.xml"), "com.acme.Deep", 5, true)
 	eventually(t, "the report in the recreated folder", func() bool { return runsInJob(e.srv, "deep") == 8 })
 	noDuplicates(t, e.srv)
@@ -167,18 +274,20 @@ func TestWatchExplicitPollingFindsFiles(t *testing.T) {
 func TestWatchRestartInTheMiddleOfABurst(t *testing.T) {
 	e := newEnv(t, nil)
 	dir := t.TempDir()
-	stop := e.watching(t, dir, importer.WatchOptions{Settle: 100 * time.Millisecond})
+	w := e.watching(t, dir, importer.WatchOptions{Settle: 100 * time.Millisecond})
 	const files = 60
 	for i := 0; i < files; i++ {
 		writeReport(t, filepath.Join(dir, "burst", fmt.Sprint(i%6), fmt.Sprintf("TEST-%02d.xml", i)), fmt.Sprintf("com.acme.B%02d", i), 5, false)
 	}
 	eventually(t, "some of the burst", func() bool { return runsInJob(e.srv, "burst") > 0 })
-	if err := stop(); err != nil {
+	if err := w.stop(); err != nil {
 		t.Fatalf("watch returned %v on cancellation", err)
 	}
-	e.watching(t, dir, importer.WatchOptions{Settle: 100 * time.Millisecond})
+	w = e.watching(t, dir, importer.WatchOptions{Settle: 100 * time.Millisecond})
 	eventually(t, "the whole burst after a restart", func() bool { return runsInJob(e.srv, "burst") == files*5 })
-	time.Sleep(300 * time.Millisecond)
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
 	if n := runsInJob(e.srv, "burst"); n != files*5 {
 		t.Errorf("runs = %d, want %d", n, files*5)
 	}
@@ -189,39 +298,39 @@ func TestWatchStopsDuringASendAndResumes(t *testing.T) {
 	e := newEnv(t, nil)
 	dir := t.TempDir()
 	e.srv.Inject(sandbox.Fault{Method: "POST", Path: "/test-results", Kind: sandbox.Latency, Delay: 2 * time.Second})
-	stop := e.watching(t, dir, importer.WatchOptions{Settle: 100 * time.Millisecond})
+	w := e.watching(t, dir, importer.WatchOptions{Settle: 100 * time.Millisecond})
 	writeReport(t, filepath.Join(dir, "slowoctane", "1", "TEST-s.xml"), "com.acme.S", 7, false)
-	eventually(t, "the post to start", func() bool {
+	// The stand-in records a request when it arrives, before the 2 s delay.
+	eventually(t, "the test results POST to be in flight", func() bool {
 		for _, r := range e.srv.Requests() {
-			if strings.HasSuffix(r.Path, "/ci_servers") {
+			if r.Method == "POST" && strings.HasSuffix(r.Path, "/test-results") {
 				return true
 			}
 		}
 		return false
 	})
-	time.Sleep(500 * time.Millisecond) // inside the slow POST
 	start := time.Now()
-	if err := stop(); err != nil {
+	if err := w.stop(); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("stopping took %v", took)
 	}
-	e.watching(t, dir, importer.WatchOptions{Settle: 100 * time.Millisecond})
+	w = e.watching(t, dir, importer.WatchOptions{Settle: 100 * time.Millisecond})
 	eventually(t, "the runs after the restart", func() bool { return runsInJob(e.srv, "slowoctane") == 7 })
-	time.Sleep(300 * time.Millisecond)
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
 	noDuplicates(t, e.srv)
 }
 
 func TestWatchMarkerMakesFilesCompleteAtOnce(t *testing.T) {
 	e := newEnv(t, nil)
 	dir := t.TempDir()
-	e.watching(t, dir, importer.WatchOptions{Settle: time.Hour, Marker: "*.done"})
-	writeReport(t, filepath.Join(dir, "marked", "1", "TEST-m.xml"), "com.acme.M", 3, false)
-	time.Sleep(300 * time.Millisecond)
-	if n := runsInJob(e.srv, "marked"); n != 0 {
-		t.Fatalf("imported before the marker (settle is an hour): %d", n)
-	}
+	w := e.watching(t, dir, importer.WatchOptions{Settle: time.Hour, Marker: "*.done"})
+	report := filepath.Join(dir, "marked", "1", "TEST-m.xml")
+	writeInPlace(t, report, "com.acme.M", 3)
+	eventually(t, "the report held back, settling (settle is an hour)", func() bool { return w.waiting(report, importer.WaitSettling) })
 	if err := os.WriteFile(filepath.Join(dir, "marked", "1", "build.done"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -232,16 +341,12 @@ func TestWatchOctaneDownThenBackDrainsTheQueue(t *testing.T) {
 	e := newEnv(t, nil)
 	dir := t.TempDir()
 	e.srv.Inject(sandbox.Fault{Kind: sandbox.HTML503, Times: 1_000_000})
-	e.watching(t, dir, importer.WatchOptions{RetryQueued: 200 * time.Millisecond})
+	w := e.watching(t, dir, importer.WatchOptions{RetryQueued: 200 * time.Millisecond})
 	for i := 0; i < 3; i++ {
 		writeReport(t, filepath.Join(dir, "down", fmt.Sprint(i), "TEST-d.xml"), "com.acme.D", 4, false)
 	}
-	// While Octane is down nothing arrives, and the work waits in the ledger.
-	eventually(t, "the importer to meet the outage", func() bool { return len(e.srv.Requests()) > 3 })
-	time.Sleep(500 * time.Millisecond)
-	if n := runsInJob(e.srv, "down"); n != 0 {
-		t.Fatalf("runs arrived during the outage: %d", n)
-	}
+	// While Octane is down the work waits in the ledger, and the watcher says so.
+	eventually(t, "the importer to meet the outage", func() bool { return w.m.OctaneErrors.Load() > 0 })
 	e.srv.ClearFaults()
 	eventually(t, "the queue to drain once Octane is back", func() bool { return runsInJob(e.srv, "down") == 12 })
 	// In order: the builds were reported oldest first (they share a start time, so by id).
@@ -258,11 +363,11 @@ func TestWatchOctaneDownThenBackDrainsTheQueue(t *testing.T) {
 func TestWatchAtomicRenameNeedsNoSettleTime(t *testing.T) {
 	e := newEnv(t, nil)
 	dir := t.TempDir()
-	e.watching(t, dir, importer.WatchOptions{Settle: time.Hour})
 	if err := os.MkdirAll(filepath.Join(dir, "atomic", "3"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond) // the new folder's watch is in place
+	w := e.watching(t, dir, importer.WatchOptions{Settle: time.Hour})
+	w.ready(t) // the folder's watch is in place
 	tmp := filepath.Join(dir, "atomic", "3", ".TEST-a.xml.tmp")
 	writeReport(t, tmp, "com.acme.Atomic", 3, false)
 	if err := os.Rename(tmp, filepath.Join(dir, "atomic", "3", "TEST-a.xml")); err != nil {
@@ -271,11 +376,11 @@ func TestWatchAtomicRenameNeedsNoSettleTime(t *testing.T) {
 	// Settle is an hour: only "complete at once" can import it within the deadline.
 	eventually(t, "the renamed report", func() bool { return runsInJob(e.srv, "atomic") == 3 })
 	// A half-written report in the same place waits for its settle time.
-	half := filepath.Join(dir, "atomic", "4", "TEST-h.xml")
+	half := filepath.Join(dir, "atomic", "3", "TEST-h.xml")
 	writeFile(t, half, `<testsuite name="s"><testcase classname="a.B" name="c"/>`)
-	time.Sleep(500 * time.Millisecond)
-	if n := runsInJob(e.srv, "atomic"); n != 3 {
-		t.Errorf("a half-written report was imported: runs %d", n)
+	eventually(t, "the half-written report held back, settling", func() bool { return w.waiting(half, importer.WaitSettling) })
+	if got := w.files.outcomes(half); len(got) != 0 {
+		t.Errorf("a half-written report was read: %v", got)
 	}
 }
 
@@ -291,4 +396,61 @@ func TestWatchSendsWorkLeftQueuedAtStart(t *testing.T) {
 	e.srv.ClearFaults()
 	e.watching(t, dir, importer.WatchOptions{})
 	eventually(t, "the queued runs, with no new file", func() bool { return runsInJob(e.srv, "left") == 5 })
+}
+
+// Issue 14 item 3: with no manifest in its tree, a report does not wait --manifest-wait
+// for one (it waited the full 30 s).
+func TestWatchWithoutManifestsDoesNotWaitForOne(t *testing.T) {
+	e := newEnv(t, nil)
+	dir := t.TempDir()
+	e.watching(t, dir, importer.WatchOptions{ManifestWait: time.Minute})
+	writeInPlace(t, filepath.Join(dir, "plain", "1", "TEST-p.xml"), "com.acme.P", 3)
+	within(t, 10*time.Second, "a report with no manifest in its tree imported", func() bool { return runsInJob(e.srv, "plain") == 3 })
+}
+
+// a build manifest for job "app" on the built-in rule's server (so that its pipeline and the
+// built-in rule's are one).
+func appManifest(build string) string {
+	return "version: 1\nserver: {instance_id: test-host}\njob: {id: app}\nbuild: {id: \"" + build + "\"}\n"
+}
+
+// Issue 14 item 3: where a manifest is expected (the build before had one), the wait is
+// logged once for the folder, and a marker ends it at once (it did not).
+func TestWatchMarkerEndsTheManifestWaitAndTheWaitIsLoggedOnce(t *testing.T) {
+	e := newEnv(t, nil)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "app", "1", "octane-build.yaml"), appManifest("1"))
+	writeReport(t, filepath.Join(dir, "app", "1", "TEST-a.xml"), "com.acme.A", 2, false)
+	w := e.watching(t, dir, importer.WatchOptions{ManifestWait: time.Hour, Marker: "*.done"})
+	within(t, 10*time.Second, "the build with its manifest", func() bool { return runsInJob(e.srv, "app") == 2 })
+	a, b := filepath.Join(dir, "app", "2", "TEST-a.xml"), filepath.Join(dir, "app", "2", "TEST-b.xml")
+	writeReport(t, a, "com.acme.A", 2, false)
+	writeReport(t, b, "com.acme.B", 2, false)
+	want := "waiting up to 1h0m0s for octane-build.yaml in " + filepath.Join(dir, "app", "2")
+	within(t, 10*time.Second, "both reports waiting for their manifest", func() bool {
+		return w.waiting(a, importer.WaitManifest) && w.waiting(b, importer.WaitManifest)
+	})
+	if n := strings.Count(w.logs.String(), want); n != 1 {
+		t.Errorf("the wait for app/2 logged %d times, want once:\n%s", n, w.logs)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "app", "2", "build.done"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	within(t, 10*time.Second, "the marked build imported without its manifest", func() bool { return runsInJob(e.srv, "app") == 6 })
+}
+
+// A report waiting for its manifest goes with the manifest once it arrives: its runs are in
+// the manifest's build.
+func TestWatchReportWaitsForItsManifestThenGoesWithIt(t *testing.T) {
+	e := newEnv(t, nil)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "app", "1", "octane-build.yaml"), appManifest("1"))
+	writeReport(t, filepath.Join(dir, "app", "1", "TEST-a.xml"), "com.acme.A", 2, false)
+	w := e.watching(t, dir, importer.WatchOptions{ManifestWait: time.Hour})
+	report := filepath.Join(dir, "app", "2", "surefire-reports", "TEST-a.xml")
+	writeReport(t, report, "com.acme.A", 3, false)
+	eventually(t, "the report waiting for its manifest", func() bool { return w.waiting(report, importer.WaitManifest) })
+	writeFile(t, filepath.Join(dir, "app", "2", "octane-build.yaml"), appManifest("2-from-manifest"))
+	eventually(t, "the report imported into its manifest's build", func() bool { return runsInBuild(e.srv, "app", "2-from-manifest") == 3 })
+	noDuplicates(t, e.srv)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,6 +15,7 @@ import (
 	"github.com/octane-import/octane-import/config"
 	"github.com/octane-import/octane-import/importer"
 	"github.com/octane-import/octane-import/importer/ledger"
+	"github.com/octane-import/octane-import/internal/glob"
 )
 
 func (a *app) watchCommand() *cobra.Command {
@@ -24,10 +26,16 @@ func (a *app) watchCommand() *cobra.Command {
 		Short: "Keep importing files under PATHs (or the configured sources) as they appear, until stopped",
 		Long: `watch is a scan that never ends. It follows file events (fsnotify), or polls where events
 cannot work (NFS, SMB and FUSE mounts are detected and polled, with a log line saying so),
-imports each file once it is complete (its size and mtime held still for --settle, or a
---marker file appeared in its folder), and runs a full reconciliation pass every --reconcile
-so that a missed event costs latency, never a result. Octane being down leaves work queued
-in the ledger; it drains when Octane is back.
+imports each file once it is complete (its size and mtime held still for --settle, it was
+renamed into place whole, or a --marker file appeared in its folder or above), and runs a
+full reconciliation pass every --reconcile so that a missed event costs latency, never a
+result. Octane being down leaves work queued in the ledger; it drains when Octane is back.
+
+A report waits for its build manifest only where one is expected: its source lists
+manifests: patterns, or the build folder beside it has one. It waits up to --manifest-wait
+(said once per folder in the log); the manifest or a marker ends the wait. The
+--health-listen address's /status lists the files waiting and why. With --output json,
+stdout holds one JSON object per file, as scan --output json prints, and nothing else.
 
 SIGINT or SIGTERM: stop taking new files, checkpoint the batch in flight (what was sent is
 recorded, the rest stays queued for the next start), close the ledger and exit 0. A second signal exits at once; the ledger stays consistent.`,
@@ -48,6 +56,11 @@ recorded, the rest stays queued for the next start), close the ledger and exit 0
 			}
 			o.Settle, o.Poll, o.Reconcile, o.ManifestWait = given("settle", &w.settle), given("poll", &w.poll),
 				given("reconcile", &w.reconcile), given("manifest-wait", &w.manifestWait)
+			if w.marker != "" {
+				if _, err := glob.Compile(w.marker); err != nil {
+					return usageErr("--marker: %v", err)
+				}
+			}
 			o.Marker = w.marker
 			return a.runWatch(cmd.Context(), &f, o, &w)
 		},
@@ -58,7 +71,7 @@ recorded, the rest stays queued for the next start), close the ledger and exit 0
 	fl.StringVar(&w.marker, "marker", "", "glob of a marker file that makes its folder's files complete at once, e.g. '*.done'")
 	fl.DurationVar(&w.poll, "poll", 0, "poll every interval instead of using file events (network drives); 0 = events (settings.poll)")
 	fl.DurationVar(&w.reconcile, "reconcile", importer.DefaultReconcile, "full rescan period, in every mode (settings.reconcile)")
-	fl.DurationVar(&w.manifestWait, "manifest-wait", importer.DefaultManifestWait, "how long a report without a build manifest waits for one (settings.manifest_wait)")
+	fl.DurationVar(&w.manifestWait, "manifest-wait", importer.DefaultManifestWait, "how long a report waits for a build manifest where one is expected (its source lists manifests:, or the build beside it had one); a --marker ends the wait (settings.manifest_wait)")
 	fl.StringVar(&w.health, "health-listen", "", "serve /healthz, /metrics (Prometheus text) and /status (the ledger, as status --output json) on this address, e.g. 127.0.0.1:9090")
 	return cmd
 }
@@ -80,7 +93,11 @@ func (a *app) runWatch(ctx context.Context, f *importFlags, o config.Overrides, 
 		}
 		o.Logger = a.logger
 	}
-	im, sb, run, stop, err := a.openRun(f, o, watchReporter{a})
+	rep := &watchReporter{a: a}
+	if a.jsonOutput() {
+		rep.json = json.NewEncoder(a.stdout)
+	}
+	im, sb, run, stop, err := a.openRun(f, o, rep)
 	if err != nil {
 		return err
 	}
@@ -98,7 +115,8 @@ func (a *app) runWatch(ctx context.Context, f *importFlags, o config.Overrides, 
 		a.logger.Info("health and metrics", "url", "http://"+ln.Addr().String()+"/metrics")
 	}
 	if sb != nil {
-		fmt.Fprintf(a.stdout, "Sandbox Octane at %s/ (in-process; it stops with watch)\n", sb.URL())
+		// stderr: watch's stdout is data only (the JSON objects of --output json).
+		fmt.Fprintf(a.stderr, "Sandbox Octane at %s/ (in-process; it stops with watch)\n", sb.URL())
 	}
 	a.logger.Info("watching", "paths", f.paths, "settle", wo.Settle, "poll", wo.Poll, "reconcile", wo.Reconcile)
 	err = im.Watch(ctx, f.paths, wo, m)
@@ -109,10 +127,20 @@ func (a *app) runWatch(ctx context.Context, f *importFlags, o config.Overrides, 
 	return nil
 }
 
-// watchReporter logs a watcher's failures (its summary is in the logs, not on stdout).
-type watchReporter struct{ a *app }
+// watchReporter logs a watcher's files (its summary is in the logs), and with --output json
+// prints each file's object on stdout, as scan does.
+type watchReporter struct {
+	a    *app
+	mu   sync.Mutex // one object a line, whatever goroutine reports
+	json *json.Encoder
+}
 
-func (r watchReporter) File(fr importer.FileResult) {
+func (r *watchReporter) File(fr importer.FileResult) {
+	if r.json != nil {
+		r.mu.Lock()
+		_ = r.json.Encode(fileJSON{Type: "file", FileResult: fr})
+		r.mu.Unlock()
+	}
 	switch fr.Outcome {
 	case importer.Failed, importer.Unmatched:
 		msg := ""
@@ -125,12 +153,20 @@ func (r watchReporter) File(fr importer.FileResult) {
 	}
 }
 
-func (watchReporter) Progress(importer.Progress) {}
+func (*watchReporter) Progress(importer.Progress) {}
+
+// watchStatusJSON is a running watcher's /status: the ledger's report (status --output
+// json) and the files the watcher holds back, and why.
+type watchStatusJSON struct {
+	statusJSON
+	Waiting []importer.WaitingFile `json:"waiting"`
+}
 
 func healthHandler(m *importer.Metrics, l *ledger.Ledger) http.Handler {
 	mux := http.NewServeMux()
 	// /status is `octane-import status --output json` of the running watcher's ledger, which
-	// no other process can open while the watcher holds it.
+	// no other process can open while the watcher holds it, and the files the watcher holds
+	// back (settling, or waiting for their build manifest) with the reason.
 	mux.HandleFunc("/status", func(w http.ResponseWriter, r *http.Request) {
 		st, err := ledgerStatus(l, r.URL.Query().Get("all") != "")
 		if err != nil {
@@ -138,7 +174,7 @@ func healthHandler(m *importer.Metrics, l *ledger.Ledger) http.Handler {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(st)
+		_ = json.NewEncoder(w).Encode(watchStatusJSON{statusJSON: st, Waiting: m.Waiting()})
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
