@@ -231,7 +231,7 @@ func runArrivals(t *testing.T, settle, wait time.Duration, acts []act) {
 	src := Source{Dir: "/drops/src", Manifests: []string{"**/build-info.json"}}
 	im := &Importer{sources: []sourceDir{{dir: "/drops/src", src: &src}}}
 	drops := &root{dir: "/drops", named: "/drops", im: im}
-	a := newArrivals(settle, wait, sourceExpectsManifests)
+	a := newArrivals(settle, wait, im.expectsManifests)
 	disk := map[string]fakeInfo{}
 	abs := func(rel string) string {
 		if rel == "" {

@@ -126,7 +126,7 @@ func (im *Importer) Watch(ctx context.Context, paths []string, opt WatchOptions,
 		return err
 	}
 	w := &watcher{im: im, opt: opt, roots: roots, m: m, ctx: ctx, warned: map[string]bool{},
-		a: newArrivals(opt.Settle, opt.ManifestWait, sourceExpectsManifests)}
+		a: newArrivals(opt.Settle, opt.ManifestWait, im.expectsManifests)}
 	if opt.Marker != "" {
 		if w.marker, err = glob.Compile(opt.Marker); err != nil {
 			return fmt.Errorf("--marker: %w", err)
@@ -254,12 +254,12 @@ func (im *Importer) Watch(ctx context.Context, paths []string, opt WatchOptions,
 	}
 }
 
-// sourceExpectsManifests tells arrivals whether a place's builds have manifests by its
-// source alone: the source names its manifest patterns (`manifests:`) explicitly. A rule
-// that matches on manifest fields or has_manifest would say so too, but mapping does not
-// tell which rules those are yet; elsewhere a manifest is expected where one was seen.
-func sourceExpectsManifests(pl place) bool {
-	return pl.source != nil && len(pl.source.Manifests) > 0
+// expectsManifests tells arrivals whether a place's builds have manifests by the
+// configuration alone: its source names its manifest patterns (`manifests:`) explicitly,
+// or a rule matches on manifest fields or has_manifest: true. Elsewhere a manifest is
+// expected where one was seen.
+func (im *Importer) expectsManifests(pl place) bool {
+	return (pl.source != nil && len(pl.source.Manifests) > 0) || im.opt.Rules.ExpectManifests()
 }
 
 // rootOf is the innermost root that holds path (a file root holds only its file).

@@ -432,3 +432,16 @@ func BenchmarkDecide(b *testing.B) {
 		}
 	}
 }
+
+func TestRulesExpectManifests(t *testing.T) {
+	for src, want := range map[string]bool{
+		targetsOnly + "rules:\n  - set: { server: { instance_id: s }, job: j, build: b }\n":                                            false,
+		targetsOnly + "rules:\n  - match: { has_manifest: false }\n    set: { server: { instance_id: s }, job: j, build: b }\n":        false,
+		targetsOnly + "rules:\n  - match: { has_manifest: true }\n    set: { server: { instance_id: s }, job: j, build: b }\n":         true,
+		targetsOnly + "rules:\n  - match: { manifest: { job: \"x-*\" } }\n    set: { server: { instance_id: s }, job: j, build: b }\n": true,
+	} {
+		if got := mustParse(t, src).ExpectManifests(); got != want {
+			t.Errorf("%s: ExpectManifests = %v", src, got)
+		}
+	}
+}

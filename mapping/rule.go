@@ -108,3 +108,14 @@ func isCatchAllRegexp(src string) bool {
 	}
 	return false
 }
+
+// ExpectManifests reports whether some rule asks for a build manifest: it matches on
+// manifest fields or on has_manifest: true. A watcher then waits for a report's manifest.
+func (rs Rules) ExpectManifests() bool {
+	for _, r := range rs {
+		if len(r.manifest) > 0 || (r.hasManifest != nil && *r.hasManifest) {
+			return true
+		}
+	}
+	return false
+}
