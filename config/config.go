@@ -14,6 +14,7 @@ import (
 	"github.com/octane-import/octane-import/importer"
 	"github.com/octane-import/octane-import/mapping"
 	"github.com/octane-import/octane-import/octane"
+	"github.com/octane-import/octane-import/report"
 )
 
 // Overrides are what the command line (flags and OCTANE_IMPORT_* variables) gives. A zero
@@ -90,6 +91,12 @@ func Resolve(f *File, o Overrides) *Run {
 	}
 	for _, t := range f.Targets {
 		r.Targets[t.Name] = octaneConfig(t, f, o)
+		if n, err := report.ParseNaming(t.TestNaming); err == nil && t.TestNaming != "" {
+			if r.Importer.TestNaming == nil {
+				r.Importer.TestNaming = map[string]report.Naming{}
+			}
+			r.Importer.TestNaming[t.Name] = n
+		}
 		if err := t.Usable(); err != nil && o.Sandbox == nil {
 			r.Unusable = append(r.Unusable, &importer.TargetError{Target: t.Name, Err: err})
 		}

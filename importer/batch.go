@@ -2,11 +2,13 @@ package importer
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/octane-import/octane-import/importer/ledger"
 	"github.com/octane-import/octane-import/mapping"
@@ -32,6 +34,7 @@ type batcher struct {
 	records     []ledger.File   // records of files with nothing to send, not yet written
 	waiting     map[string]bool // unchanged files an earlier run left queued: reported after sending
 	warns       map[string][]Warning
+	flaky       map[string]int
 }
 
 // record keeps the record of a file that needs nothing sent (failed, unmatched, empty,
@@ -78,7 +81,7 @@ type openPayload struct {
 
 func newBatcher(im *Importer, scanID uint64, sum *Summary) *batcher {
 	return &batcher{im: im, scanID: scanID, sum: sum, builds: map[string]*buildAcc{}, open: map[string]*openPayload{},
-		waiting: map[string]bool{}, warns: map[string][]Warning{}}
+		waiting: map[string]bool{}, warns: map[string][]Warning{}, flaky: map[string]int{}}
 }
 
 // build returns the accumulator of the build a decision sends to, with what earlier scans
@@ -169,7 +172,7 @@ func (b *batcher) add(rr *readResult) error {
 			op.enc = octane.NewEncoder(&op.buf, rc)
 			b.open[pk] = op
 		}
-		if err := op.enc.Encode(testRun(&rr.rep.Runs[i], d)); err != nil {
+		if err := op.enc.Encode(testRun(&rr.rep.Runs[i], d, b.im.naming(d))); err != nil {
 			return fmt.Errorf("%s: %w", rr.c.path, err)
 		}
 		op.runs++
@@ -367,12 +370,16 @@ func contextKey(rc octane.ResultContext) string {
 
 // testRun converts a report's run to Octane's. A run with no start time of its own gets its
 // build's (never "now": payloads must come out the same every time they are made).
-func testRun(r *report.Run, d *mapping.Decision) octane.TestRun {
+func testRun(r *report.Run, d *mapping.Decision, naming report.Naming) octane.TestRun {
 	tr := octane.TestRun{
 		Module: r.Module, Package: r.Package, Class: r.Class, Name: r.Name,
 		Status: string(r.Status), Duration: r.Duration, Started: r.Started,
-		ExternalReportURL: d.BuildURL, // back to the build's page in the CI
 	}
+	if naming != report.NamingSplit && r.Classname != "" {
+		// The identity another Octane client gave this test (docs/test-naming.md).
+		tr.Package, tr.Class = naming.Split(r.Classname)
+	}
+	tr.ExternalReportURL = d.RunURL(tr.Package, tr.Class, tr.Name, r.Suite) // back to the CI
 	switch {
 	case tr.Started.IsZero():
 		tr.Started = d.Start
@@ -386,6 +393,9 @@ func testRun(r *report.Run, d *mapping.Decision) octane.TestRun {
 	if r.Flaky {
 		desc = append(desc, "Flaky: passed on a rerun.")
 	}
+	for i, f := range r.EarlierFailures {
+		desc = append(desc, fmt.Sprintf("Attempt %d %s: %s", i+1, cmp.Or(f.Kind, "failure"), firstLine(cmp.Or(f.Message, f.Type, f.Body))))
+	}
 	if r.SkipMessage != "" {
 		desc = append(desc, "Skipped: "+r.SkipMessage)
 	}
@@ -395,15 +405,12 @@ func testRun(r *report.Run, d *mapping.Decision) octane.TestRun {
 	if r.SuiteLevel {
 		desc = append(desc, "Suite-level failure (setup or teardown) reported by the test tool.")
 	}
-	if len(desc) > 0 {
-		var buf bytes.Buffer
-		for i, s := range desc {
-			if i > 0 {
-				buf.WriteByte('\n')
-			}
-			buf.WriteString(s)
-		}
-		tr.Description = buf.String()
-	}
+	tr.Description = strings.Join(desc, "\n")
 	return tr
+}
+
+// firstLine is s up to its first line break.
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return line
 }

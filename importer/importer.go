@@ -14,6 +14,7 @@ import (
 	"github.com/octane-import/octane-import/importer/ledger"
 	"github.com/octane-import/octane-import/mapping"
 	"github.com/octane-import/octane-import/octane"
+	"github.com/octane-import/octane-import/report"
 )
 
 // Client is what the importer needs of an Octane target; *octane.Client implements it.
@@ -32,7 +33,10 @@ var _ Client = (*octane.Client)(nil)
 type Options struct {
 	Rules   mapping.Rules // how a report becomes a decision
 	Sources []Source      // the configured folders, with their patterns
-	Ledger  *ledger.Ledger
+	// TestNaming is each target's test identity style (docs/test-naming.md) where a rule
+	// says none; missing targets use report.NamingSplit.
+	TestNaming map[string]report.Naming
+	Ledger     *ledger.Ledger
 	// Client returns the client for a target named in the configuration.
 	Client func(target string) (Client, error)
 
@@ -102,4 +106,14 @@ func New(opt Options) (*Importer, error) {
 		return nil, fmt.Errorf("importer: no Octane client")
 	}
 	return &Importer{opt: opt, sources: normalizeSources(opt.Sources)}, nil
+}
+
+// naming is the test identity style of a decision: its rule's, else its target's.
+func (im *Importer) naming(d *mapping.Decision) report.Naming {
+	if d.TestNaming != "" {
+		if n, err := report.ParseNaming(d.TestNaming); err == nil {
+			return n
+		}
+	}
+	return im.opt.TestNaming[d.Target]
 }

@@ -38,6 +38,7 @@ type FileResult struct {
 	Runs       ledger.Counts `json:"runs"`
 	Task       string        `json:"task_id,omitempty"`
 	TaskStatus string        `json:"task_status,omitempty"`
+	Flaky      int           `json:"flaky,omitempty"` // runs that passed on a rerun (counted as passed too)
 	Warnings   []Warning     `json:"warnings,omitempty"`
 	Error      *ErrorInfo    `json:"error,omitempty"`
 }
@@ -136,6 +137,7 @@ type Summary struct {
 	Plan       *Plan              `json:"plan,omitempty"`
 	Warnings   []string           `json:"warnings,omitempty"`
 	Adjusted   int                `json:"files_adjusted,omitempty"` // files with warnings (FileResult.Warnings)
+	Flaky      int                `json:"flaky,omitempty"`          // imported runs that passed on a rerun (counted as passed too)
 	Errors     []string           `json:"errors,omitempty"`         // failures not tied to one file (Octane unreachable ...)
 	ByBuild    map[string]*BuildN `json:"-"`
 	DryRun     bool               `json:"dry_run,omitempty"`

@@ -41,11 +41,19 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 		}
 	}
 	warns := map[string][]Warning{} // what was adjusted in each file, until the file is reported
+	flaky := map[string]int{}       // runs of each file that passed on a rerun, likewise
 	emit := func(r FileResult) {
 		if w := warns[r.Path]; len(w) > 0 {
 			r.Warnings = w
 			delete(warns, r.Path)
 			sum.Adjusted++
+		}
+		if n := flaky[r.Path]; n > 0 {
+			r.Flaky = n
+			delete(flaky, r.Path)
+			if r.Outcome == Imported || r.Outcome == Planned {
+				sum.Flaky += n
+			}
 		}
 		sum.count(r)
 		im.opt.Reporter.File(r)
@@ -61,7 +69,7 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 
 	// Pass 2: the reports, read in parallel, batched in one goroutine.
 	b := newBatcher(im, scanID, sum)
-	b.warns = warns
+	b.warns, b.flaky = warns, flaky
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	cands := make(chan candidate, 64)
@@ -197,6 +205,13 @@ func (im *Importer) countQueued(sum *Summary) {
 func (im *Importer) take(b *batcher, rr *readResult, emit func(FileResult)) error {
 	if rr.rep != nil && len(rr.rep.Warnings) > 0 {
 		b.warns[rr.c.path] = readerWarnings(rr.rep)
+	}
+	if rr.rep != nil {
+		for i := range rr.rep.Runs {
+			if rr.rep.Runs[i].Flaky {
+				b.flaky[rr.c.path]++
+			}
+		}
 	}
 	if rr.err != nil && (errors.Is(rr.err, context.Canceled) || errors.Is(rr.err, context.DeadlineExceeded)) {
 		return nil // stopped while reading it: nothing about the file itself, so nothing recorded

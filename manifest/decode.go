@@ -31,7 +31,7 @@ func newDecoder(file string) *decoder {
 // themselves against these lists.
 var (
 	topKeys = []string{"version", "apiVersion", "server", "pipeline", "job", "build", "parameters", "causes", "reports",
-		"release", "release_id", "milestone_id", "environment", "test_fields", "product_areas", "backlog_items"}
+		"release", "release_id", "milestone_id", "environment", "test_fields", "product_areas", "backlog_items", "run_link"}
 	serverKeys    = []string{"instance_id", "name", "type", "url"}
 	pipelineKeys  = []string{"name", "root_job"}
 	jobKeys       = []string{"id", "name"}
@@ -373,6 +373,15 @@ func (d *decoder) manifest(root *yaml.Node) *Manifest {
 	// Octane context of the test runs.
 	if e, ok := top["release"]; ok {
 		m.Release, _ = d.text(e.Value, "release")
+	}
+	if e, ok := top["run_link"]; ok {
+		if s, ok := d.Scalar(e.Value, "run_link", "a link template"); ok {
+			if len(s) > 2048 {
+				d.Errorf(e.Value, "run_link", "%d characters long; a link takes at most 2048", len(s))
+			} else {
+				m.RunLink = s
+			}
+		}
 	}
 	if e, ok := top["release_id"]; ok && !yamlnode.IsNull(e.Value) {
 		m.ReleaseID, _ = d.id(e.Value, "release_id")

@@ -107,6 +107,10 @@ type Manifest struct {
 	// empty list owns no report.
 	Reports []string
 
+	// RunLink is the template of each test run's link back to the CI, as a rule's
+	// set.run_link (docs/configuration.md): {package}, {class}, {name}, {suite}, {env.X} ...
+	RunLink string
+
 	Release      string // release name (Octane <release name=…>), exclusive with ReleaseID
 	ReleaseID    int64  // release id (<release_ref id=…>)
 	Milestone    int64  // milestone id (<milestone_ref id=…>)

@@ -311,7 +311,7 @@ func TestProblems(t *testing.T) {
 		{"yaml control character", "m.yaml", "version: 1\njob: {id: a\x01}\n",
 			[]string{`m.yaml:2:12: invalid YAML: the character U+0001 is not allowed in YAML`}},
 		{"merge key", "m.yaml", "base: &b {instance_id: a}\n",
-			[]string{`m.yaml:1:1: base: unknown key; known keys: version, apiVersion, server, pipeline, job, build, parameters, causes, reports, release, release_id, milestone_id, environment, test_fields, product_areas, backlog_items`,
+			[]string{`m.yaml:1:1: base: unknown key; known keys: version, apiVersion, server, pipeline, job, build, parameters, causes, reports, release, release_id, milestone_id, environment, test_fields, product_areas, backlog_items, run_link`,
 				`m.yaml:1:1: version: required field is missing`,
 				`m.yaml:1:1: server.instance_id: required field is missing`,
 				`m.yaml:1:1: job.id: required field is missing`,

@@ -112,6 +112,8 @@ type Decision struct {
 	Parameters []Parameter   `json:"parameters,omitempty"`
 	Causes     []Cause       `json:"causes,omitempty"`
 	BuildURL   string        `json:"build_url,omitempty"` // the build's page in the CI; each run links to it
+	RunLink    string        `json:"run_link,omitempty"`  // the template of each run's link (RunURL), when set
+	TestNaming string        `json:"test_naming,omitempty"` // how classnames split, when the rule says ("" = the target's)
 
 	Release      string            `json:"release,omitempty"`
 	ReleaseID    int64             `json:"release_id,omitempty"`
@@ -121,7 +123,9 @@ type Decision struct {
 	ProductAreas []int64           `json:"product_areas,omitempty"`
 	BacklogItems []int64           `json:"backlog_items,omitempty"`
 
-	zone *time.Location // the zone of zone-less report timestamps (see InZone)
+	zone    *time.Location // the zone of zone-less report timestamps (see InZone)
+	runLink *template      // RunLink, compiled
+	linkCtx *evalContext   // what RunLink's other references resolve to
 
 	// From says where each value came from, by field: "manifest", "rule", "report" (the
 	// report's own timestamps, times or runs), "mtime" (the file's modification time),
@@ -417,6 +421,23 @@ func resolveDecision(r *Rule, ctx *evalContext, in Input) (*Decision, error) {
 	if u := ruleVal(s.buildURL); u != "" {
 		d.BuildURL, d.From["build_url"] = u, "rule"
 	}
+	d.TestNaming = r.TestNaming
+
+	// Each run's link: the manifest's run_link, the rule's, else the build's page.
+	switch {
+	case m != nil && m.RunLink != "":
+		t, err := parseTemplate(m.RunLink)
+		if err != nil {
+			problems = append(problems, "manifest run_link: "+err.Error())
+		} else {
+			d.RunLink, d.runLink, d.From["run_link"] = m.RunLink, t, "manifest"
+		}
+	case s.runLink != nil:
+		d.RunLink, d.runLink, d.From["run_link"] = s.runLink.src, s.runLink, "rule"
+	}
+	if d.runLink != nil {
+		d.linkCtx = ctx
+	}
 
 	// Parameters and causes: only a manifest has them.
 	if m != nil {
@@ -490,6 +511,17 @@ func (d *Decision) InZone(t time.Time) time.Time {
 		zone = time.Local
 	}
 	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), zone).UTC()
+}
+
+// RunURL is the link of one test run: RunLink with the run's package, class, name and
+// suite, else the build's page ("" when neither is known).
+func (d *Decision) RunURL(pkg, class, name, suite string) string {
+	if d.runLink == nil {
+		return d.BuildURL
+	}
+	c := *d.linkCtx
+	c.run = map[string]string{"package": pkg, "class": class, "name": name, "suite": suite}
+	return d.runLink.eval(&c)
 }
 
 // DeriveResult is a build's result when nothing says it: failure when a run failed.

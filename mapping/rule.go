@@ -17,6 +17,9 @@ type Rule struct {
 	Regexp   string // the regular expression, "" when none
 	CatchAll bool   // the rule matches every report
 	Timezone string // the zone of zone-less report timestamps ("" = the source's, else the machine's)
+	// TestNaming is how a test's classname becomes Octane's package and class: "split" (the
+	// default), "clt" or "converter" (docs/test-naming.md); "" = the target's.
+	TestNaming string
 
 	index       int // 1-based position in the list
 	path        *pathPattern
@@ -55,6 +58,7 @@ type ruleSet struct {
 	environment, testFields                             []namedTemplate
 	productAreas, backlogItems                          []*template
 	buildURL                                            *template // the build's page (links runs back to the CI)
+	runLink                                             *template // each run's link; may name {package}, {class}, {name}, {suite}
 }
 
 // label is how decisions and problems name the rule.

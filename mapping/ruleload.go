@@ -9,6 +9,7 @@ import (
 
 	"github.com/octane-import/octane-import/internal/glob"
 	"github.com/octane-import/octane-import/internal/yamlnode"
+	"github.com/octane-import/octane-import/report"
 	"gopkg.in/yaml.v3"
 )
 
@@ -21,11 +22,18 @@ var (
 func (rl *ruleLoader) load(path string) {
 	r := rl.rule
 	before := len(rl.Problems)
-	rl.Fields(rl.node, path, []string{"name", "target", "timezone", "match", "set"}, func(key string, k, v *yaml.Node) {
+	rl.Fields(rl.node, path, []string{"name", "target", "timezone", "test_naming", "match", "set"}, func(key string, k, v *yaml.Node) {
 		p := yamlnode.Join(path, key)
 		switch key {
 		case "name":
 			r.Name, _ = rl.Text(v, p)
+		case "test_naming":
+			if s, ok := rl.Text(v, p); ok && s != "" {
+				if _, err := report.ParseNaming(s); err != nil {
+					rl.Errorf(v, p, "%v", err)
+				}
+				r.TestNaming = s
+			}
 		case "timezone":
 			r.Timezone, r.zone = rl.Zone(v, p)
 		case "target":
@@ -46,7 +54,7 @@ func (rl *ruleLoader) load(path string) {
 	caps := r.captureNames()
 	for _, pt := range rl.pending {
 		for _, name := range pt.t.captureRefs() {
-			if caps[name] {
+			if caps[name] || (pt.t == r.set.runLink && slices.Contains(runRefs, name)) {
 				continue
 			}
 			switch {
@@ -165,7 +173,7 @@ func parseID(s string) (int64, error) {
 func (rl *ruleLoader) set(n *yaml.Node, path string) {
 	s := &rl.rule.set
 	keys := []string{"server", "pipeline", "job", "job_name", "build", "build_name", "start", "result",
-		"release", "release_id", "milestone", "environment", "test_fields", "product_areas", "backlog_items"}
+		"release", "release_id", "milestone", "environment", "test_fields", "product_areas", "backlog_items", "run_link"}
 	var releaseNode, releaseIDNode *yaml.Node
 	rl.Fields(n, path, keys, func(key string, k, v *yaml.Node) {
 		p := yamlnode.Join(path, key)
@@ -184,6 +192,8 @@ func (rl *ruleLoader) set(n *yaml.Node, path string) {
 					s.serverURL = rl.tmpl(v, sp)
 				}
 			})
+		case "run_link":
+			s.runLink = rl.tmpl(v, p)
 		case "pipeline":
 			s.pipeline = rl.tmpl(v, p)
 		case "job":

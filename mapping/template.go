@@ -229,8 +229,13 @@ func (t *template) isLiteral() bool {
 	return true
 }
 
+// runRefs are the references a run_link template may use beside the usual ones: the test
+// run's own values.
+var runRefs = []string{"package", "class", "name", "suite"}
+
 // evalContext holds the values a template can name.
 type evalContext struct {
+	run map[string]string // a test run's values, for run_link only
 	captures map[string]string
 	manifest map[string]string
 	props    map[string]string
@@ -241,7 +246,10 @@ type evalContext struct {
 func (c *evalContext) lookup(ref string) string {
 	prefix, rest, dotted := strings.Cut(ref, ".")
 	if !dotted {
-		return c.captures[ref]
+		if v, ok := c.captures[ref]; ok || c.run == nil {
+			return v
+		}
+		return c.run[ref] // a run_link's {package}, {class}, {name}, {suite}
 	}
 	switch prefix {
 	case "manifest":

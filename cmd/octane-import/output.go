@@ -242,7 +242,11 @@ func writeTotals(w io.Writer, sum *importer.Summary) {
 		return
 	}
 	fmt.Fprintf(w, "Files: %s.\n", strings.Join(parts, ", "))
-	fmt.Fprintf(w, "Test runs: %d passed, %d failed, %d skipped in %s", sum.Runs.Passed, sum.Runs.Failed, sum.Runs.Skipped, plural(sum.Builds, "build"))
+	flaky := ""
+	if sum.Flaky > 0 {
+		flaky = fmt.Sprintf(" (%d flaky: passed on a rerun)", sum.Flaky)
+	}
+	fmt.Fprintf(w, "Test runs: %d passed%s, %d failed, %d skipped in %s", sum.Runs.Passed, flaky, sum.Runs.Failed, sum.Runs.Skipped, plural(sum.Builds, "build"))
 	if sum.Payloads > 0 || sum.Sent > 0 || sum.Requests > 0 {
 		fmt.Fprintf(w, "; %s written, %d sent, %s", plural(sum.Payloads, "test-results payload"), sum.Sent, plural(sum.Requests, "request"))
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"net"
 	"path/filepath"
@@ -45,6 +46,7 @@ func TestScripts(t *testing.T) {
 			"gen":      cmdGen,
 			"sleep":    cmdSleep,
 			"waitfor":  cmdWaitFor,
+			"octane":   cmdOctane,
 		},
 	})
 }
@@ -126,6 +128,41 @@ func cmdWaitFor(ts *testscript.TestScript, neg bool, args []string) {
 		if time.Now().After(deadline) {
 			ts.Fatalf("waitfor: %d builds after a minute, want %d", len(srv.Builds()), n)
 		}
+	}
+}
+
+// octane runs|builds|servers|pipelines prints what the script's stand-in holds, one JSON
+// object per line, for stdout to match.
+func cmdOctane(ts *testscript.TestScript, neg bool, args []string) {
+	v, ok := standins.Load(ts)
+	if !ok || len(args) != 1 {
+		ts.Fatalf("usage: octane runs|builds|servers|pipelines (after standin)")
+	}
+	srv := v.(*sandbox.Server)
+	var items []any
+	switch args[0] {
+	case "runs":
+		for _, r := range srv.Runs() {
+			items = append(items, r)
+		}
+	case "builds":
+		for _, b := range srv.Builds() {
+			items = append(items, b)
+		}
+	case "servers":
+		for _, x := range srv.Servers() {
+			items = append(items, x)
+		}
+	case "pipelines":
+		for _, x := range srv.Pipelines() {
+			items = append(items, x)
+		}
+	default:
+		ts.Fatalf("octane: unknown %q", args[0])
+	}
+	enc := json.NewEncoder(ts.Stdout())
+	for _, it := range items {
+		ts.Check(enc.Encode(it))
 	}
 }
 
