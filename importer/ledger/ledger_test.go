@@ -192,3 +192,17 @@ func TestPayloadBytesLiveInTheSpoolAndLeaveWhenAccepted(t *testing.T) {
 		t.Errorf("accepted payload's bytes still in the spool: %v", entries)
 	}
 }
+
+func TestFilesAt(t *testing.T) {
+	l, _ := openTemp(t)
+	if err := l.PutFiles(File{Path: "/a", State: Seen, Size: 1}, File{Path: "/b", State: Failed, Error: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := l.FilesAt([]string{"/b", "/nope", "/a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["/a"].Size != 1 || got["/b"].Error != "x" || got["/a"].Path != "/a" {
+		t.Fatalf("FilesAt = %+v", got)
+	}
+}
