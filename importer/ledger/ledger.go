@@ -16,10 +16,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -166,7 +169,8 @@ var (
 // and read as it is when opened read-only.
 const schemaVersion = "2"
 
-// ErrLocked is returned by Open when another process holds the ledger.
+// ErrLocked is what Open's error is when another process holds the ledger: a *LockedError
+// that names the holder when it recorded itself (holder.go).
 var ErrLocked = errors.New("the ledger is in use by another octane-import process")
 
 // Ledger is the embedded ledger: a bbolt file, with payload bytes in a spool folder beside
@@ -179,6 +183,15 @@ type Ledger struct {
 	readOnly bool
 	now      func() time.Time
 	names    *names
+	closed   sync.Once
+	closeErr error
+
+	// Opened for writing: who this process is (the holder record beside the ledger) and
+	// the server of read-only views (view.go).
+	holder   *Holder
+	listener net.Listener
+	server   *http.Server
+	serving  sync.WaitGroup
 }
 
 // Options tune Open.
@@ -205,7 +218,7 @@ func Open(path string, opt Options) (*Ledger, error) {
 	db, err := openBolt(path, opt.ReadOnly, opt.Timeout)
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, fmt.Errorf("ledger %s: %w", path, ErrLocked)
+			return nil, lockedError(path)
 		}
 		return nil, fmt.Errorf("ledger %s: %w", path, err)
 	}
@@ -227,6 +240,7 @@ func Open(path string, opt Options) (*Ledger, error) {
 		l.db.Close()
 		return nil, fmt.Errorf("ledger %s: %w", path, err)
 	}
+	l.serve()
 	return l, nil
 }
 
@@ -383,12 +397,18 @@ func syncDir(dir string) error {
 // Path is where the ledger lives.
 func (l *Ledger) Path() string { return l.path }
 
-// Close closes the ledger.
+// Close closes the ledger (a second Close does nothing). A writer first stops serving views
+// and removes its holder record, while it still holds the lock: a record is never removed
+// from under the next holder.
 func (l *Ledger) Close() error {
-	if l.db == nil {
-		return nil
-	}
-	return l.db.Close()
+	l.closed.Do(func() {
+		if l.db == nil {
+			return
+		}
+		l.stopServing()
+		l.closeErr = l.db.Close()
+	})
+	return l.closeErr
 }
 
 // view runs fn in a read transaction, with the names of that transaction.
