@@ -31,7 +31,7 @@ var _ Client = (*octane.Client)(nil)
 // (a dry run may go without a ledger; with one it only reads it).
 type Options struct {
 	Config *mapping.Config
-	Ledger *ledger.Ledger
+	Ledger ledger.Store // the embedded ledger (*ledger.Ledger) or PostgreSQL (*ledger.Postgres)
 	// Client returns the client for a target named in the configuration.
 	Client func(target string) (Client, error)
 

@@ -2,12 +2,20 @@
 // (path, size, mtime, content hash), the build it went to and how far it got; for every
 // test-results payload, the exact bytes to send and what Octane answered.
 //
-// It is a single bbolt file of compact binary records (codec.go; schema 2, migrated from
-// schema 1's JSON when opened for writing), with payload bytes in a spool folder beside it.
-// Every change is one fsync'd transaction, so a kill -9 leaves the ledger as it was after the
+// Every change is one durable transaction, so a kill -9 leaves the ledger as it was after the
 // last completed step: a payload is written (with the files it covers) before it is sent, and
 // its task id after. A payload whose send had no recorded answer is sent again byte for byte,
 // which Octane deduplicates.
+//
+// Store is the ledger as the importer uses it, with two backends:
+//
+//   - Ledger, the embedded default: a single bbolt file of compact binary records (codec.go;
+//     schema 2, migrated from schema 1's JSON when opened for writing), with payload bytes in
+//     a spool folder beside it. One process holds it at a time; it records who it is beside
+//     the ledger (holder.go) and serves read-only views to other processes (view.go).
+//   - Postgres, selected by a postgres:// URL (OpenStore): the same records in PostgreSQL,
+//     shared by several instances on several machines, which claim files and payloads with
+//     leases and keep a heartbeat row each (postgres.go). Copy moves an embedded ledger there.
 package ledger
 
 import (
@@ -186,18 +194,31 @@ type Ledger struct {
 	closed   sync.Once
 	closeErr error
 
-	// Opened for writing: who this process is (the holder record beside the ledger) and
-	// the server of read-only views (view.go).
+	// Opened for writing: who this process is (the holder record beside the ledger), the
+	// server of read-only views (view.go), and the claims of this process, the ledger's
+	// one instance (claims.go).
+	opt      Options
+	started  time.Time
+	claims   claims
 	holder   *Holder
 	listener net.Listener
 	server   *http.Server
 	serving  sync.WaitGroup
 }
 
-// Options tune Open.
+// Options tune Open, OpenPostgres and OpenStore.
 type Options struct {
 	ReadOnly bool          // open for reading only (dry runs, status); a missing file is an empty ledger
-	Timeout  time.Duration // how long to wait for another process's lock; default 2s
+	Timeout  time.Duration // how long to wait for another process's lock (embedded); default 2s
+
+	// Version is this octane-import's version, as the instance's heartbeat row shows it.
+	Version string
+	// Lease is how long claims outlive their instance's last heartbeat (PostgreSQL);
+	// default 30s. Heartbeat is how often an instance renews its row and claims; default a
+	// third of the lease.
+	Lease, Heartbeat time.Duration
+	// CallTimeout bounds the calls that take no context (PostgreSQL); default 30s.
+	CallTimeout time.Duration
 }
 
 // Open opens or creates the ledger at path.
@@ -205,7 +226,7 @@ func Open(path string, opt Options) (*Ledger, error) {
 	if opt.Timeout == 0 {
 		opt.Timeout = 2 * time.Second
 	}
-	l := &Ledger{path: path, spool: path + ".spool", readOnly: opt.ReadOnly, now: time.Now, names: newNames()}
+	l := &Ledger{path: path, spool: path + ".spool", readOnly: opt.ReadOnly, now: time.Now, names: newNames(), opt: opt, started: time.Now()}
 	if opt.ReadOnly {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 			return l, nil // nothing recorded yet
@@ -424,7 +445,7 @@ func (l *Ledger) view(fn func(tx *bolt.Tx, lookup nameLookup) error) error {
 // update runs fn in a write transaction; names it adds are cached once it commits.
 func (l *Ledger) update(fn func(tx *bolt.Tx, w *nameTx) error) error {
 	if l.db == nil || l.readOnly {
-		return fmt.Errorf("ledger %s: opened read-only", l.path)
+		return errReadOnly(l.path)
 	}
 	var w *nameTx
 	err := l.db.Update(func(tx *bolt.Tx) error {
@@ -438,6 +459,10 @@ func (l *Ledger) update(fn func(tx *bolt.Tx, w *nameTx) error) error {
 		w.committed()
 	}
 	return err
+}
+
+func errReadOnly(path string) error {
+	return fmt.Errorf("ledger %s: opened read-only", path)
 }
 
 // NextScan allocates the number of a new scan (used to pick out the files a run touched).
@@ -505,7 +530,7 @@ func (l *Ledger) PutFiles(files ...File) error {
 		return nil
 	}
 	now := l.now()
-	return l.update(func(tx *bolt.Tx, w *nameTx) error {
+	err := l.update(func(tx *bolt.Tx, w *nameTx) error {
 		b := filesBucket(tx)
 		for _, f := range files {
 			f.Updated = now
@@ -515,6 +540,12 @@ func (l *Ledger) PutFiles(files ...File) error {
 		}
 		return nil
 	})
+	if err == nil {
+		for _, f := range files {
+			l.claims.releaseFiles([]string{f.Path})
+		}
+	}
+	return err
 }
 
 func putFile(b *bolt.Bucket, w *nameTx, f *File) error {
@@ -572,7 +603,7 @@ type NewPayload struct {
 // records of the files it lists. It returns the new ids in order.
 func (l *Ledger) Seal(payloads []NewPayload, files []File, builds []Build) ([]uint64, error) {
 	if l.readOnly || l.db == nil {
-		return nil, fmt.Errorf("ledger %s: opened read-only", l.path)
+		return nil, errReadOnly(l.path)
 	}
 	ids := make([]uint64, len(payloads))
 	now := l.now()
@@ -634,6 +665,9 @@ func (l *Ledger) Seal(payloads []NewPayload, files []File, builds []Build) ([]ui
 	if err != nil {
 		l.removeSpool(spooled...)
 		return nil, err
+	}
+	for _, f := range files {
+		l.claims.releaseFiles([]string{f.Path})
 	}
 	return ids, nil
 }
@@ -739,9 +773,13 @@ func (l *Ledger) MarkAttempt(id uint64, errText string) error {
 // Octane's task status and error details. Accepted payloads' bytes are dropped. The files it
 // covers become Accepted when all their payloads are, Failed as soon as one failed.
 func (l *Ledger) MarkDone(id uint64, state PayloadState, status, errText string) error {
-	return l.finishPayload(id, func(p *Payload) {
+	err := l.finishPayload(id, func(p *Payload) {
 		p.State, p.Status, p.Error = state, status, errText
 	})
+	if err == nil {
+		l.claims.releasePayloads(id)
+	}
+	return err
 }
 
 // Requeue puts a failed or skipped payload back in the queue with new bytes, in one
@@ -751,7 +789,7 @@ func (l *Ledger) MarkDone(id uint64, state PayloadState, status, errText string)
 // in Octane, and sending them again would duplicate them.
 func (l *Ledger) Requeue(id uint64, data []byte) error {
 	if l.readOnly || l.db == nil {
-		return fmt.Errorf("ledger %s: opened read-only", l.path)
+		return errReadOnly(l.path)
 	}
 	name, err := l.writeSpool(data)
 	if err == nil {
@@ -775,6 +813,7 @@ func (l *Ledger) Requeue(id uint64, data []byte) error {
 		return err
 	}
 	l.removeSpool(old)
+	l.claims.releasePayloads(id) // queued again: free to be handed out
 	return nil
 }
 

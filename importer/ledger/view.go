@@ -28,6 +28,10 @@ type View interface {
 	Files(fn func(File) bool) error
 	// FilesIn is Files restricted to the given states (all when none).
 	FilesIn(states []FileState, fn func(File) bool) error
+	// Instances lists the live instances working on the ledger: for PostgreSQL the
+	// instances with a recent heartbeat; for an embedded ledger the process holding it, if
+	// any.
+	Instances(ctx context.Context) ([]Instance, error)
 	// Through is the process the view reads through (the ledger's holder), or nil when it
 	// reads the ledger itself.
 	Through() *Holder
@@ -49,12 +53,18 @@ func (l *Ledger) FilesIn(states []FileState, fn func(File) bool) error {
 	})
 }
 
-// OpenView opens a read-only view of the ledger at path. When a process holds the ledger
-// for writing (a scan or a watch), bbolt's lock keeps every other process out of the file,
-// so the view asks that process, over the unix socket its holder record names; otherwise it
-// opens the file read-only (a missing file is an empty ledger). When the holder serves no
-// views (an older octane-import), the error is a *LockedError naming it.
+// OpenView opens a read-only view of the ledger at path, or at a postgres:// URL (which any
+// number of processes read at once). When a process holds an embedded ledger for writing (a
+// scan or a watch), bbolt's lock keeps every other process out of the file, so the view asks
+// that process, over the unix socket its holder record names; otherwise it opens the file
+// read-only (a missing file is an empty ledger). When the holder serves no views (an older
+// octane-import), the error is a *LockedError naming it.
 func OpenView(path string) (View, error) {
+	if IsURL(path) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return OpenPostgres(ctx, path, Options{ReadOnly: true})
+	}
 	var lastErr error
 	for range 3 {
 		h, err := ReadHolder(path)
@@ -86,6 +96,7 @@ func OpenView(path string) (View, error) {
 // The view server: the holder of a ledger answers read-only queries on a unix socket.
 //
 //	GET /holder          the holder record (a client checks it reached the process it read about)
+//	GET /instance        the holder as an Instance (files and payloads in flight)
 //	GET /summary         Summary as JSON
 //	GET /files?state=S   file records as JSON lines, in path order (all states when none given)
 //
@@ -119,6 +130,9 @@ func (l *Ledger) serve() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /holder", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, l.holder)
+	})
+	mux.HandleFunc("GET /instance", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, l.Instance())
 	})
 	mux.HandleFunc("GET /summary", func(w http.ResponseWriter, _ *http.Request) {
 		s, err := l.Summarize()
@@ -280,7 +294,18 @@ func (v *remoteView) get(ctx context.Context, path string, out any) error {
 	return nil
 }
 
-func (v *remoteView) Path() string     { return v.path }
+func (v *remoteView) Path() string { return v.path }
+
+// Instances is the holder, the one process working on an embedded ledger.
+func (v *remoteView) Instances(ctx context.Context) ([]Instance, error) {
+	var in Instance
+	err := v.get(ctx, "/instance", &in)
+	if err != nil {
+		return nil, err
+	}
+	return []Instance{in}, nil
+}
+
 func (v *remoteView) Through() *Holder { return v.holder }
 
 func (v *remoteView) Close() error {
