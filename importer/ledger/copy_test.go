@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -92,5 +93,33 @@ func TestCopyIntoPostgres(t *testing.T) {
 	defer held.Close()
 	if _, err := Copy(ctx, from, pgURL(t)); !errors.Is(err, ErrLocked) {
 		t.Errorf("copying a ledger a scan holds: %v, want ErrLocked", err)
+	}
+}
+
+// A schema-1 ledger, never opened by this version, copies as it reads.
+func TestCopySchema1IntoPostgres(t *testing.T) {
+	url := pgURL(t)
+	from := copyV1(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := Copy(ctx, from, url); err != nil {
+		t.Fatal(err)
+	}
+	p := openPG(t, url, testOptions)
+	got := dumpStore(t, p)
+	want := wantV1(t)
+	// want.json has the embedded ledger's spool file names; the copy has the bytes instead.
+	var wd ledgerDump
+	if err := json.Unmarshal([]byte(want), &wd); err != nil {
+		t.Fatal(err)
+	}
+	for i := range wd.Payloads {
+		wd.Payloads[i].Spool = ""
+	}
+	if canonical(t, got) != canonical(t, wd) {
+		t.Errorf("PostgreSQL after copying a schema-1 ledger:\n%s\nwant\n%s", canonical(t, got), canonical(t, wd))
+	}
+	if v := schemaOf(t, from); v != "1" {
+		t.Errorf("Copy changed the embedded ledger's schema to %q", v)
 	}
 }

@@ -759,6 +759,7 @@ func (p *Postgres) FilesIn(states []FileState, fn func(File) bool) error {
 			return p.fail("reading files", err)
 		}
 		if !fn(f) {
+			cancel() // or closing the rows would read the rest of them
 			return nil
 		}
 	}
