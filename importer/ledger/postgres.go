@@ -122,15 +122,12 @@ CREATE FUNCTION octane_import.change_payload(p_id bigint, p_instance text, p_op 
 	p_status text, p_error text, p_data bytea, p_now bigint) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-	q octane_import.payloads%ROWTYPE;
-	f octane_import.files%ROWTYPE;
+	q record;
 	o record;
-	v_state text;
-	v_task text;
-	v_status text;
-	v_errs text;
+	v_data_op text := 'keep'; -- the bytes are never read here: set, dropped or left alone
 BEGIN
-	SELECT * INTO q FROM octane_import.payloads WHERE id = p_id FOR UPDATE;
+	SELECT state, task, task_status, error, attempts, bytes, files, claimed_by, claim_expires INTO q
+	FROM octane_import.payloads WHERE id = p_id FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'payload %: not in the ledger', p_id USING ERRCODE = 'OIN01';
 	END IF;
@@ -144,7 +141,7 @@ BEGIN
 	ELSIF p_op = 'done' THEN
 		q.state := p_state; q.task_status := p_status; q.error := p_error;
 		IF p_state = 'accepted' THEN
-			q.data := NULL;
+			v_data_op := 'drop';
 		END IF;
 		IF p_state IN ('accepted', 'failed', 'skipped') THEN
 			q.claimed_by := NULL; q.claim_expires := NULL;
@@ -154,48 +151,45 @@ BEGIN
 			RAISE EXCEPTION 'payload % is %: only failed or skipped payloads can be sent again', p_id, q.state USING ERRCODE = 'OIR01';
 		END IF;
 		q.state := 'pending'; q.task := ''; q.task_status := ''; q.error := '';
-		q.bytes := octet_length(p_data); q.data := p_data; q.claimed_by := NULL; q.claim_expires := NULL;
+		q.bytes := octet_length(p_data); v_data_op := 'set'; q.claimed_by := NULL; q.claim_expires := NULL;
 	ELSE
 		RAISE EXCEPTION 'change_payload: no operation %', p_op;
 	END IF;
+	-- The bytes column is only written when it changes: writing it back unchanged would copy
+	-- the whole payload into a new TOAST value at every step.
 	UPDATE octane_import.payloads SET state = q.state, task = q.task, task_status = q.task_status, error = q.error,
-		attempts = q.attempts, bytes = q.bytes, data = q.data, claimed_by = q.claimed_by,
-		claim_expires = q.claim_expires, updated = p_now
+		attempts = q.attempts, bytes = q.bytes, claimed_by = q.claimed_by, claim_expires = q.claim_expires, updated = p_now,
+		data = CASE v_data_op WHEN 'set' THEN p_data WHEN 'drop' THEN NULL ELSE data END
 	WHERE id = p_id;
-	FOR f IN SELECT * FROM octane_import.files WHERE path = ANY(q.files) ORDER BY path FOR UPDATE LOOP
-		IF f.state = 'failed' AND f.error <> '' AND cardinality(f.payloads) = 0 THEN
-			CONTINUE;
-		END IF;
-		v_state := 'accepted'; v_task := ''; v_status := ''; v_errs := '';
-		FOR o IN SELECT x.id AS id, r.id IS NULL AS missing, r.state AS state, r.task AS task,
-				r.task_status AS task_status, r.error AS error
-			FROM unnest(f.payloads) WITH ORDINALITY AS x(id, n)
-			LEFT JOIN octane_import.payloads r ON r.id = x.id ORDER BY x.n LOOP
-			IF o.missing THEN
-				RAISE EXCEPTION 'file % names payload %, which is not in the ledger', f.path, o.id USING ERRCODE = 'OIN02';
-			END IF;
-			IF v_task = '' OR o.task <> '' THEN
-				v_task := o.task; v_status := o.task_status;
-			END IF;
-			IF o.state IN ('failed', 'skipped') THEN
-				v_state := 'failed';
-				IF v_errs = '' THEN
-					v_errs := o.error;
-				END IF;
-			ELSIF o.state = 'pending' THEN
-				IF v_state <> 'failed' THEN
-					v_state := 'parsed';
-				END IF;
-			ELSIF o.state = 'sent' THEN
-				IF v_state = 'accepted' THEN
-					v_state := 'sent';
-				END IF;
-			END IF;
-		END LOOP;
-		UPDATE octane_import.files SET state = v_state, task = v_task, task_status = v_status,
-			error = CASE WHEN v_state = 'failed' THEN v_errs ELSE '' END, updated = p_now
-		WHERE path = f.path;
-	END LOOP;
+	-- Settle the files in one statement (settleFile's rules): locked in path order first.
+	PERFORM 1 FROM octane_import.files WHERE path = ANY(q.files) ORDER BY path FOR UPDATE;
+	SELECT f.path, x.id INTO o FROM octane_import.files f, unnest(f.payloads) AS x(id)
+	WHERE f.path = ANY(q.files) AND NOT EXISTS (SELECT 1 FROM octane_import.payloads r WHERE r.id = x.id) LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'file % names payload %, which is not in the ledger', o.path, o.id USING ERRCODE = 'OIN02';
+	END IF;
+	UPDATE octane_import.files f SET state = s.state, task = s.task, task_status = s.status,
+		error = CASE WHEN s.state = 'failed' THEN s.errs ELSE '' END, updated = p_now
+	FROM (
+		SELECT fl.path,
+			CASE WHEN bool_or(r.state IN ('failed', 'skipped')) THEN 'failed'
+				WHEN bool_or(r.state = 'pending') THEN 'parsed'
+				WHEN bool_or(r.state = 'sent') THEN 'sent'
+				ELSE 'accepted' END AS state,
+			-- the last payload with a task, else the last payload
+			coalesce((array_agg(r.task ORDER BY x.n DESC) FILTER (WHERE r.task <> ''))[1],
+				(array_agg(r.task ORDER BY x.n DESC))[1], '') AS task,
+			coalesce((array_agg(r.task_status ORDER BY x.n DESC) FILTER (WHERE r.task <> ''))[1],
+				(array_agg(r.task_status ORDER BY x.n DESC))[1], '') AS status,
+			-- the first failed or skipped payload's reason
+			coalesce((array_agg(r.error ORDER BY x.n) FILTER (WHERE r.state IN ('failed', 'skipped') AND r.error <> ''))[1], '') AS errs
+		FROM octane_import.files fl
+		LEFT JOIN LATERAL unnest(fl.payloads) WITH ORDINALITY AS x(id, n) ON true
+		LEFT JOIN octane_import.payloads r ON r.id = x.id
+		WHERE fl.path = ANY(q.files)
+		GROUP BY fl.path
+	) s
+	WHERE f.path = s.path AND NOT (f.state = 'failed' AND f.error <> '' AND cardinality(f.payloads) = 0);
 END $$;
 `
 

@@ -65,6 +65,7 @@ var behaviour = []struct {
 	{"SealRejectsUnlistedFile", testSealRejectsUnlistedFile},
 	{"BuildsOrderedByStart", testBuildsOrderedByStart},
 	{"RequeueFailedPayload", testRequeueFailedPayload},
+	{"SettleRules", testSettleRules},
 	{"RecordsRoundTrip", testRecordsRoundTrip},
 	{"FilesInPathOrder", testFilesInPathOrder},
 	{"ClaimsOfOneInstance", testClaimsOfOneInstance},
@@ -472,4 +473,50 @@ func testReadOnly(t *testing.T, l Store, r *reopener) {
 	if err := ro.MarkDone(1, PayloadDone, "", ""); err == nil {
 		t.Error("read-only MarkDone wrote")
 	}
+}
+
+// How a file's state, task and error follow from its payloads, in order: failed wins over
+// pending over sent over accepted; the task is the last payload's that has one; the error is
+// the first failed payload's that gives a reason.
+func testSettleRules(t *testing.T, l Store, _ *reopener) {
+	var nps []NewPayload
+	for range 4 {
+		nps = append(nps, NewPayload{Target: "t", Build: "b", Files: []string{"/f", "/g"}, Runs: 1, Data: []byte("x")})
+	}
+	ids, err := l.Seal(nps, []File{{Path: "/f", State: Parsed}, {Path: "/g", State: Parsed}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(step string, state FileState, task, status, errText string) {
+		t.Helper()
+		for _, path := range []string{"/f", "/g"} {
+			f, _, err := l.File(path)
+			if err != nil || f.State != state || f.Task != task || f.Status != status || f.Error != errText {
+				t.Errorf("after %s, %s = %s task %q status %q error %q (%v); want %s %q %q %q",
+					step, path, f.State, f.Task, f.Status, f.Error, err, state, task, status, errText)
+			}
+		}
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(l.MarkSent(ids[1], "11", "queued"))
+	check("one sent", Parsed, "11", "queued", "")
+	must(l.MarkSent(ids[0], "10", "running"))
+	must(l.MarkSent(ids[2], "12", "queued"))
+	must(l.MarkSent(ids[3], "13", "queued"))
+	check("all sent", Sent, "13", "queued", "")
+	must(l.MarkDone(ids[3], PayloadDone, "success", ""))
+	check("the last accepted", Sent, "13", "success", "")
+	must(l.MarkDone(ids[0], PayloadFailed, "failed", ""))
+	check("the first failed without a reason", Failed, "13", "success", "")
+	must(l.MarkDone(ids[2], PayloadSkipped, "", "build refused"))
+	check("the third skipped", Failed, "13", "success", "build refused")
+	must(l.MarkDone(ids[1], PayloadFailed, "failed", "task 11 failed: bad"))
+	check("the second failed", Failed, "13", "success", "task 11 failed: bad")
+	must(l.Requeue(ids[1], []byte("y")))
+	check("the second requeued", Failed, "13", "success", "build refused")
 }
