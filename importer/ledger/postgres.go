@@ -771,14 +771,21 @@ func (p *Postgres) PutFiles(files ...File) error {
 	ctx, cancel := p.ctx()
 	defer cancel()
 	now := time.Now()
-	var c fileColumns
-	var paths []string
+	last := make(map[string]File, len(files)) // a path listed twice: the last record wins
 	for _, f := range files {
 		f.Updated = now
-		c.add(&f)
-		paths = append(paths, f.Path)
+		last[f.Path] = f
 	}
-	paths = dedupe(paths)
+	paths := make([]string, 0, len(last))
+	for path := range last {
+		paths = append(paths, path)
+	}
+	slices.Sort(paths) // rows are locked in path order, as every write does
+	var c fileColumns
+	for _, path := range paths {
+		f := last[path]
+		c.add(&f)
+	}
 	return p.do(ctx, "recording files", func(ctx context.Context) error {
 		b := &pgx.Batch{}
 		p.claimForWrite(b, paths)
@@ -825,22 +832,15 @@ func (p *Postgres) Seal(payloads []NewPayload, files []File, builds []Build) ([]
 			int64(ids[i]), np.Target, np.Build, nonNil(np.Files), np.Runs, len(np.Data), data, string(Pending), now.UnixNano())
 	}
 	var c fileColumns
-	for _, in := range files {
-		if f := sealed[in.Path]; f != nil {
-			delete(sealed, in.Path)
-			f.Updated = now
-			c.add(f)
-		}
+	for _, path := range paths { // in path order, as every write locks rows
+		f := sealed[path]
+		f.Updated = now
+		c.add(f)
 	}
 	if len(c.path) > 0 {
 		upsertFiles(b, &c)
 	}
-	builds = slices.Clone(builds)
-	for i := range builds {
-		builds[i].Updated = now
-	}
-	slices.SortFunc(builds, func(a, b Build) int { return strings.Compare(a.Key, b.Key) })
-	upsertBuilds(b, builds)
+	upsertBuilds(b, lastBuilds(builds, now))
 	releaseAfterWrite(b, paths, p.inst.ID)
 	// One round trip, one implicit transaction: all of it or nothing.
 	err = p.do(ctx, "sealing payloads", func(ctx context.Context) error {
@@ -1032,18 +1032,28 @@ func (p *Postgres) PutBuilds(builds ...Build) error {
 	}
 	ctx, cancel := p.ctx()
 	defer cancel()
-	now := time.Now()
-	builds = slices.Clone(builds)
-	for i := range builds {
-		builds[i].Updated = now
-	}
-	// Several instances may report builds at once: rows are written in key order.
-	slices.SortFunc(builds, func(a, b Build) int { return strings.Compare(a.Key, b.Key) })
-	return p.tx(ctx, "recording builds", func(tx pgx.Tx) error {
+	builds = lastBuilds(builds, time.Now())
+	return p.do(ctx, "recording builds", func(ctx context.Context) error {
 		b := &pgx.Batch{}
 		upsertBuilds(b, builds)
-		return tx.SendBatch(ctx, b).Close()
+		return p.pool.SendBatch(ctx, b).Close()
 	})
+}
+
+// lastBuilds is builds in key order (the order every write locks rows in), the last record
+// of a key listed twice, updated now.
+func lastBuilds(builds []Build, now time.Time) []Build {
+	last := make(map[string]Build, len(builds))
+	for _, bd := range builds {
+		bd.Updated = now
+		last[bd.Key] = bd
+	}
+	out := make([]Build, 0, len(last))
+	for _, bd := range last {
+		out = append(out, bd)
+	}
+	slices.SortFunc(out, func(a, b Build) int { return strings.Compare(a.Key, b.Key) })
+	return out
 }
 
 const buildCols = `key, target, start, spec, state, error, passed, failed, skipped, updated`

@@ -66,6 +66,7 @@ var behaviour = []struct {
 	{"BuildsOrderedByStart", testBuildsOrderedByStart},
 	{"RequeueFailedPayload", testRequeueFailedPayload},
 	{"SettleRules", testSettleRules},
+	{"SameRecordTwiceInOneCall", testSameRecordTwice},
 	{"RecordsRoundTrip", testRecordsRoundTrip},
 	{"FilesInPathOrder", testFilesInPathOrder},
 	{"ClaimsOfOneInstance", testClaimsOfOneInstance},
@@ -519,4 +520,29 @@ func testSettleRules(t *testing.T, l Store, _ *reopener) {
 	check("the second failed", Failed, "13", "success", "task 11 failed: bad")
 	must(l.Requeue(ids[1], []byte("y")))
 	check("the second requeued", Failed, "13", "success", "build refused")
+}
+
+// A file or build listed twice in one call is written once, as the last listing says.
+func testSameRecordTwice(t *testing.T, l Store, _ *reopener) {
+	if err := l.PutFiles(File{Path: "/a", State: Seen}, File{Path: "/b", State: Seen}, File{Path: "/a", State: Failed, Error: "second"}); err != nil {
+		t.Fatal(err)
+	}
+	if f, _, _ := l.File("/a"); f.State != Failed || f.Error != "second" {
+		t.Errorf("/a = %+v", f)
+	}
+	if err := l.PutBuilds(Build{Key: "k", State: BuildPending}, Build{Key: "k", State: BuildPut}); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := l.Seal([]NewPayload{{Target: "t", Build: "k", Files: []string{"/c"}, Runs: 1, Data: []byte("x")}},
+		[]File{{Path: "/c", State: Parsed, Rule: "first"}, {Path: "/c", State: Parsed, Rule: "second"}},
+		[]Build{{Key: "k", State: BuildPending}, {Key: "k", State: BuildFailed, Error: "last"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, _, _ := l.File("/c"); f.Rule != "second" || len(f.Payloads) != 1 || f.Payloads[0] != ids[0] {
+		t.Errorf("/c = %+v", f)
+	}
+	if bd, _, _ := l.Build("k"); bd.State != BuildFailed || bd.Error != "last" {
+		t.Errorf("build k = %+v", bd)
+	}
 }
