@@ -273,27 +273,41 @@ func vmHWM() int {
 	return 0
 }
 
-// benchStores are the backends of the cross-backend benchmarks: a new ledger of each kind.
-var benchStores = []struct {
-	name string
-	open func(b *testing.B) Store
-}{
-	{"bbolt", func(b *testing.B) Store {
-		l, err := Open(filepath.Join(b.TempDir(), "ledger.db"), Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return l
-	}},
-	{"postgres", func(b *testing.B) Store {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		p, err := OpenPostgres(ctx, pgURL(b), Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return p
-	}},
+// writeStores are the ledgers the write benchmarks fill again and again, as a long-running
+// process would (a watch, a backfill: connections, prepared statements and caches warm): an
+// embedded ledger (a new file each time) and a PostgreSQL one (emptied each time).
+type writeStore struct {
+	name  string
+	open  func(b *testing.B) Store // a new, empty ledger
+	close func(Store)
+}
+
+func writeStores(b *testing.B) []writeStore {
+	url := pgURL(b)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pg, err := OpenPostgres(ctx, url, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { pg.Close() })
+	return []writeStore{
+		{"bbolt", func(b *testing.B) Store {
+			l, err := Open(filepath.Join(b.TempDir(), "ledger.db"), Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return l
+		}, func(s Store) { s.Close() }},
+		{"postgres", func(b *testing.B) Store {
+			for _, q := range []string{`TRUNCATE octane_import.files, octane_import.payloads, octane_import.builds, octane_import.file_claims`} {
+				if _, err := pg.pool.Exec(context.Background(), q); err != nil {
+					b.Fatal(err)
+				}
+			}
+			return pg
+		}, func(Store) {}},
+	}
 }
 
 // BenchmarkWritePath is a backfill's writes: 2,000 files in 200 builds, each build's files
@@ -302,7 +316,7 @@ var benchStores = []struct {
 // the embedded ledger's time.
 func BenchmarkWritePath(b *testing.B) {
 	shape := benchShape{200, 10, false}
-	for _, st := range benchStores {
+	for _, st := range writeStores(b) {
 		for _, send := range []bool{false, true} {
 			name := st.name + "/seal"
 			if send {
@@ -318,7 +332,7 @@ func BenchmarkWritePath(b *testing.B) {
 					fillStore(b, l, shape, send)
 					elapsed += time.Since(start)
 					b.StopTimer()
-					l.Close()
+					st.close(l)
 					b.StartTimer()
 				}
 				b.ReportMetric(float64(elapsed.Microseconds())/1000/float64(b.N), "ms/2000files")
@@ -326,6 +340,33 @@ func BenchmarkWritePath(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkWritePathRatio runs BenchmarkWritePath's seal+send on both backends back to back
+// in every iteration and reports PostgreSQL's time over the embedded ledger's: on a shared
+// machine whose disk is busy, the two separate figures drift with the load; their ratio
+// taken side by side drifts less.
+func BenchmarkWritePathRatio(b *testing.B) {
+	shape := benchShape{200, 10, false}
+	stores := writeStores(b)
+	var took [2]time.Duration
+	for b.Loop() {
+		for i, st := range stores {
+			b.StopTimer()
+			l := st.open(b)
+			b.StartTimer()
+			start := time.Now()
+			fillStore(b, l, shape, true)
+			took[i] += time.Since(start)
+			b.StopTimer()
+			st.close(l)
+			b.StartTimer()
+		}
+	}
+	b.ReportMetric(float64(took[0].Milliseconds())/float64(b.N), "bbolt-ms")
+	b.ReportMetric(float64(took[1].Milliseconds())/float64(b.N), "postgres-ms")
+	b.ReportMetric(float64(took[1])/float64(took[0]), "postgres/bbolt")
+	b.ReportMetric(0, "ns/op")
 }
 
 // BenchmarkRescanStore looks the 100,000 files of an imported tree up in batches of 512
@@ -404,30 +445,4 @@ func BenchmarkRescanStore(b *testing.B) {
 		})
 		l.Close()
 	}
-}
-
-// BenchmarkWritePathRatio runs BenchmarkWritePath's seal+send on both backends back to back
-// in every iteration and reports PostgreSQL's time over the embedded ledger's: on a shared
-// machine whose disk is busy, the two separate figures drift with the load; their ratio
-// taken side by side drifts less.
-func BenchmarkWritePathRatio(b *testing.B) {
-	shape := benchShape{200, 10, false}
-	var took [2]time.Duration
-	for b.Loop() {
-		for i, st := range benchStores {
-			b.StopTimer()
-			l := st.open(b)
-			b.StartTimer()
-			start := time.Now()
-			fillStore(b, l, shape, true)
-			took[i] += time.Since(start)
-			b.StopTimer()
-			l.Close()
-			b.StartTimer()
-		}
-	}
-	b.ReportMetric(float64(took[0].Milliseconds())/float64(b.N), "bbolt-ms")
-	b.ReportMetric(float64(took[1].Milliseconds())/float64(b.N), "postgres-ms")
-	b.ReportMetric(float64(took[1])/float64(took[0]), "postgres/bbolt")
-	b.ReportMetric(0, "ns/op")
 }
