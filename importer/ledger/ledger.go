@@ -118,10 +118,11 @@ const (
 )
 
 // Payload is one test-results request: gzip'd XML for one build, covering runs from one or
-// more files. Its bytes live in a file of the spool folder beside the ledger (written and
-// synced before the payload's record commits), and are deleted once Octane accepted them:
-// kept out of the bbolt file, they never sit in its memory map, so a backfill's memory does
-// not grow with the bytes it has queued.
+// more files. In the embedded ledger its bytes live in a file of the spool folder beside it
+// (written and synced before the payload's record commits), and are deleted once Octane
+// accepted them: kept out of the bbolt file, they never sit in its memory map, so a
+// backfill's memory does not grow with the bytes it has queued. In PostgreSQL they are a
+// column of the payload's row (every instance may have to send them), dropped likewise.
 type Payload struct {
 	ID       uint64       `json:"id"`
 	Target   string       `json:"target"`
@@ -129,7 +130,7 @@ type Payload struct {
 	Files    []string     `json:"files"`
 	Runs     int          `json:"runs"`
 	Bytes    int          `json:"bytes"`
-	Spool    string       `json:"spool,omitempty"` // the file in the spool folder holding its bytes
+	Spool    string       `json:"spool,omitempty"` // the file in the spool folder holding its bytes (embedded ledger)
 	State    PayloadState `json:"state"`
 	Task     string       `json:"task,omitempty"`
 	Status   string       `json:"task_status,omitempty"`
