@@ -36,7 +36,7 @@ type Options struct {
 	// TestNaming is each target's test identity style (docs/test-naming.md) where a rule
 	// says none; missing targets use report.NamingSplit.
 	TestNaming map[string]report.Naming
-	Ledger     *ledger.Ledger
+	Ledger     ledger.Store // the embedded ledger (*ledger.Ledger) or PostgreSQL (*ledger.Postgres)
 	// Client returns the client for a target named in the configuration.
 	Client func(target string) (Client, error)
 
@@ -53,6 +53,7 @@ type Options struct {
 
 	Logger   *slog.Logger
 	Reporter Reporter
+	Version  string // this octane-import's version (a shared ledger's instance list shows it)
 	Env      func(string) (string, bool)
 }
 

@@ -33,12 +33,13 @@ var errNoURL = errors.New("no url")
 func (e *TargetError) Unwrap() error { return e.Err }
 
 // Open opens what one run needs and returns the importer that uses it; Close releases it.
-//   - The ledger at ledgerPath, read-only for a dry run. An empty path is a throw-away
+//   - The ledger at ledgerPath (a file: the embedded ledger; a postgres:// URL: PostgreSQL),
+//     read-only for a dry run. An empty path is a throw-away
 //     ledger in a temporary folder, removed by Close (the sandbox's: the in-process
 //     stand-in forgets everything when the command ends, and so must its ledger).
 //   - An Octane client per target, made here (not for a dry run, which sends nothing and
 //     needs no credentials), so that a target that cannot work is a *TargetError at once.
-func Open(opt Options, ledgerPath string, targets map[string]octane.Config) (*Importer, error) {
+func Open(ctx context.Context, opt Options, ledgerPath string, targets map[string]octane.Config) (*Importer, error) {
 	res := &resources{clients: map[string]*octane.Client{}}
 	path := ledgerPath
 	if path == "" {
@@ -67,7 +68,7 @@ func Open(opt Options, ledgerPath string, targets map[string]octane.Config) (*Im
 			res.clients[name] = c
 		}
 	}
-	l, err := ledger.Open(path, ledger.Options{ReadOnly: opt.DryRun})
+	l, err := ledger.OpenStore(ctx, path, ledger.Options{ReadOnly: opt.DryRun, Version: opt.Version})
 	if err != nil {
 		res.close()
 		return nil, err
@@ -90,7 +91,7 @@ func Open(opt Options, ledgerPath string, targets map[string]octane.Config) (*Im
 type resources struct {
 	mu      sync.Mutex
 	clients map[string]*octane.Client
-	ledger  *ledger.Ledger
+	ledger  ledger.Store
 	tmpDir  string
 }
 
@@ -122,7 +123,7 @@ func (r *resources) close() error {
 }
 
 // Ledger is the ledger the importer records in (nil for a dry run without one).
-func (im *Importer) Ledger() *ledger.Ledger { return im.opt.Ledger }
+func (im *Importer) Ledger() ledger.Store { return im.opt.Ledger }
 
 // Close releases what Open opened: it signs out of Octane, closes the ledger, and removes
 // a throw-away ledger. An importer made with New has nothing to release.

@@ -111,8 +111,8 @@ type Decision struct {
 	Result     string        `json:"result,omitempty"` // "" only when nothing says (no runs read)
 	Parameters []Parameter   `json:"parameters,omitempty"`
 	Causes     []Cause       `json:"causes,omitempty"`
-	BuildURL   string        `json:"build_url,omitempty"` // the build's page in the CI; each run links to it
-	RunLink    string        `json:"run_link,omitempty"`  // the template of each run's link (RunURL), when set
+	BuildURL   string        `json:"build_url,omitempty"`   // the build's page in the CI; each run links to it
+	RunLink    string        `json:"run_link,omitempty"`    // the template of each run's link (RunURL), when set
 	TestNaming string        `json:"test_naming,omitempty"` // how classnames split, when the rule says ("" = the target's)
 
 	Release      string            `json:"release,omitempty"`

@@ -235,7 +235,7 @@ var runRefs = []string{"package", "class", "name", "suite"}
 
 // evalContext holds the values a template can name.
 type evalContext struct {
-	run map[string]string // a test run's values, for run_link only
+	run      map[string]string // a test run's values, for run_link only
 	captures map[string]string
 	manifest map[string]string
 	props    map[string]string

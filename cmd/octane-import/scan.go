@@ -121,7 +121,7 @@ func (a *app) overrides(f *importFlags) config.Overrides {
 // openRun loads the configuration, resolves the command line against it, starts the
 // in-process sandbox when asked, and opens the importer (ledger, clients). stop releases
 // all of it.
-func (a *app) openRun(f *importFlags, o config.Overrides, rep importer.Reporter) (im *importer.Importer, sb *sandbox.Server, run *config.Run, stop func(), err error) {
+func (a *app) openRun(ctx context.Context, f *importFlags, o config.Overrides, rep importer.Reporter) (im *importer.Importer, sb *sandbox.Server, run *config.Run, stop func(), err error) {
 	cfg, err := a.loadConfig()
 	if err != nil {
 		return nil, nil, nil, nil, err
@@ -146,7 +146,8 @@ func (a *app) openRun(f *importFlags, o config.Overrides, rep importer.Reporter)
 		return nil, nil, nil, nil, &exitError{code: exitUsage, err: errors.Join(run.Unusable...)}
 	}
 	run.Importer.Reporter = rep
-	im, err = importer.Open(run.Importer, run.Ledger, run.Targets)
+	run.Importer.Version = versionString()
+	im, err = importer.Open(ctx, run.Importer, run.Ledger, run.Targets)
 	if err != nil {
 		if sb != nil {
 			sb.Close()
@@ -170,7 +171,7 @@ func (a *app) runImport(ctx context.Context, o *importOptions) error {
 	out := a.newPrinter()
 	ov := a.overrides(o.flags)
 	ov.FailFast = true // a target down at the start: fail within seconds, the work stays queued
-	im, sb, _, stop, err := a.openRun(o.flags, ov, out)
+	im, sb, _, stop, err := a.openRun(ctx, o.flags, ov, out)
 	if err != nil {
 		return err
 	}

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"cmp"
+	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,23 +21,31 @@ import (
 type statusJSON struct {
 	Ledger string `json:"ledger"`
 	ledger.Summary
-	Failed []ledger.File `json:"failed"`
+	Failed    []ledger.File     `json:"failed"`
+	Instances []ledger.Instance `json:"instances"` // the processes working on the ledger now
+	Through   *ledger.Holder    `json:"through,omitempty"`
 }
 
-// ledgerStatus reads what status reports: the counts, and the files that did not make it
-// (and, with all, those not yet settled).
-func ledgerStatus(l *ledger.Ledger, all bool) (statusJSON, error) {
+// ledgerStatus reads what status reports: the counts, the files that did not make it
+// (and, with all, those not yet settled), and the instances working on the ledger.
+func ledgerStatus(ctx context.Context, l ledger.View, all bool) (statusJSON, error) {
 	sum, err := l.Summarize()
 	if err != nil {
 		return statusJSON{}, err
 	}
-	st := statusJSON{Ledger: l.Path(), Summary: sum, Failed: []ledger.File{}}
-	err = l.Files(func(f ledger.File) bool {
-		if f.State == ledger.Failed || f.State == ledger.Unmatched || (all && !f.State.Terminal()) {
-			st.Failed = append(st.Failed, f)
-		}
+	st := statusJSON{Ledger: l.Path(), Summary: sum, Failed: []ledger.File{}, Through: l.Through()}
+	states := []ledger.FileState{ledger.Failed, ledger.Unmatched}
+	if all {
+		states = append(states, ledger.Seen, ledger.Parsed, ledger.Sent)
+	}
+	err = l.FilesIn(states, func(f ledger.File) bool {
+		st.Failed = append(st.Failed, f)
 		return true
 	})
+	if err != nil {
+		return st, err
+	}
+	st.Instances, err = l.Instances(ctx)
 	return st, err
 }
 
@@ -57,18 +68,16 @@ watcher at /status on its --health-listen address).`,
 				return err
 			}
 			path := config.LedgerPath(cfg, config.Overrides{State: a.statePath})
-			if _, err := os.Stat(path); err != nil {
+			if _, err := os.Stat(path); err != nil && !ledger.IsURL(path) {
 				return &exitError{code: exitUsage, err: fmt.Errorf("no ledger at %s (nothing imported with it yet; --state names another)", path)}
 			}
-			l, err := ledger.Open(path, ledger.Options{ReadOnly: true})
-			if errors.Is(err, ledger.ErrLocked) {
-				err = fmt.Errorf("%w (a running watch holds it: its --health-listen address serves the same report at /status)", err)
-			}
+			// A ledger another process holds (a scan, a watch) is read through that process.
+			l, err := ledger.OpenView(path)
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
 			defer l.Close()
-			st, err := ledgerStatus(l, all)
+			st, err := ledgerStatus(cmd.Context(), l, all)
 			if err != nil {
 				return err
 			}
@@ -76,7 +85,18 @@ watcher at /status on its --health-listen address).`,
 			if a.jsonOutput() {
 				return json.NewEncoder(a.stdout).Encode(st)
 			}
-			fmt.Fprintf(a.stdout, "Ledger %s\n\n", l.Path())
+			fmt.Fprintf(a.stdout, "Ledger %s\n", l.Path())
+			if h := st.Through; h != nil {
+				fmt.Fprintf(a.stdout, "In use by pid %d on %s (%s) since %s: read through it.\n", h.PID, h.Host, strings.Join(h.Command, " "), h.Since.Local().Format(time.DateTime))
+			}
+			if len(st.Instances) > 1 || (len(st.Instances) == 1 && ledger.IsURL(path)) {
+				fmt.Fprintf(a.stdout, "%s working on it:\n", capital(plural(len(st.Instances), "instance")))
+				for _, in := range st.Instances {
+					fmt.Fprintf(a.stdout, "  %s pid %d, %s, since %s, last seen %s, %d in flight\n", in.Host, in.PID, cmp.Or(in.Version, "-"),
+						in.Started.Local().Format(time.DateTime), in.LastSeen.Local().Format(time.TimeOnly), in.InFlight)
+				}
+			}
+			fmt.Fprintln(a.stdout)
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "FILES\tCOUNT")
 			for _, k := range sortedKeys(sum.Files) {

@@ -97,7 +97,7 @@ func (a *app) runWatch(ctx context.Context, f *importFlags, o config.Overrides, 
 	if a.jsonOutput() {
 		rep.json = json.NewEncoder(a.stdout)
 	}
-	im, sb, run, stop, err := a.openRun(f, o, rep)
+	im, sb, run, stop, err := a.openRun(ctx, f, o, rep)
 	if err != nil {
 		return err
 	}
@@ -162,13 +162,13 @@ type watchStatusJSON struct {
 	Waiting []importer.WaitingFile `json:"waiting"`
 }
 
-func healthHandler(m *importer.Metrics, l *ledger.Ledger) http.Handler {
+func healthHandler(m *importer.Metrics, l ledger.View) http.Handler {
 	mux := http.NewServeMux()
 	// /status is `octane-import status --output json` of the running watcher's ledger, which
 	// no other process can open while the watcher holds it, and the files the watcher holds
 	// back (settling, or waiting for their build manifest) with the reason.
 	mux.HandleFunc("/status", func(w http.ResponseWriter, r *http.Request) {
-		st, err := ledgerStatus(l, r.URL.Query().Get("all") != "")
+		st, err := ledgerStatus(r.Context(), l, r.URL.Query().Get("all") != "")
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return

@@ -2,10 +2,20 @@
 // (path, size, mtime, content hash), the build it went to and how far it got; for every
 // test-results payload, the exact bytes to send and what Octane answered.
 //
-// It is a single bbolt file. Every change is one fsync'd transaction, so a kill -9 leaves
-// the ledger as it was after the last completed step: a payload is written (with the files
-// it covers) before it is sent, and its task id after. A payload whose send had no recorded
-// answer is sent again byte for byte, which Octane deduplicates.
+// Every change is one durable transaction, so a kill -9 leaves the ledger as it was after the
+// last completed step: a payload is written (with the files it covers) before it is sent, and
+// its task id after. A payload whose send had no recorded answer is sent again byte for byte,
+// which Octane deduplicates.
+//
+// Store is the ledger as the importer uses it, with two backends:
+//
+//   - Ledger, the embedded default: a single bbolt file of compact binary records (codec.go;
+//     schema 2, migrated from schema 1's JSON when opened for writing), with payload bytes in
+//     a spool folder beside it. One process holds it at a time; it records who it is beside
+//     the ledger (holder.go) and serves read-only views to other processes (view.go).
+//   - Postgres, selected by a postgres:// URL (OpenStore): the same records in PostgreSQL,
+//     shared by several instances on several machines, which claim files and payloads with
+//     leases and keep a heartbeat row each (postgres.go). Copy moves an embedded ledger there.
 package ledger
 
 import (
@@ -14,10 +24,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -105,10 +118,11 @@ const (
 )
 
 // Payload is one test-results request: gzip'd XML for one build, covering runs from one or
-// more files. Its bytes live in a file of the spool folder beside the ledger (written and
-// synced before the payload's record commits), and are deleted once Octane accepted them:
-// kept out of the bbolt file, they never sit in its memory map, so a backfill's memory does
-// not grow with the bytes it has queued.
+// more files. In the embedded ledger its bytes live in a file of the spool folder beside it
+// (written and synced before the payload's record commits), and are deleted once Octane
+// accepted them: kept out of the bbolt file, they never sit in its memory map, so a
+// backfill's memory does not grow with the bytes it has queued. In PostgreSQL they are a
+// column of the payload's row (every instance may have to send them), dropped likewise.
 type Payload struct {
 	ID       uint64       `json:"id"`
 	Target   string       `json:"target"`
@@ -116,7 +130,7 @@ type Payload struct {
 	Files    []string     `json:"files"`
 	Runs     int          `json:"runs"`
 	Bytes    int          `json:"bytes"`
-	Spool    string       `json:"spool,omitempty"` // the file in the spool folder holding its bytes
+	Spool    string       `json:"spool,omitempty"` // the file in the spool folder holding its bytes (embedded ledger)
 	State    PayloadState `json:"state"`
 	Task     string       `json:"task,omitempty"`
 	Status   string       `json:"task_status,omitempty"`
@@ -152,19 +166,24 @@ type Build struct {
 var (
 	bucketFiles    = []byte("files")
 	bucketPayloads = []byte("payloads")
-	bucketData     = []byte("payload-data")
+	bucketData     = []byte("payload-data") // payload bytes from before the spool (schema 1)
 	bucketBuilds   = []byte("builds")
 	bucketMeta     = []byte("meta")
 	keyVersion     = []byte("version")
 	keyScan        = []byte("scan")
 )
 
-const schemaVersion = "1"
+// schemaVersion is the layout this code writes: 2 is binary records with shared names
+// (codec.go); 1 was JSON records. A ledger of schema 1 is migrated when opened for writing,
+// and read as it is when opened read-only.
+const schemaVersion = "2"
 
-// ErrLocked is returned by Open when another process holds the ledger.
+// ErrLocked is what Open's error is when another process holds the ledger: a *LockedError
+// that names the holder when it recorded itself (holder.go).
 var ErrLocked = errors.New("the ledger is in use by another octane-import process")
 
-// Ledger is an open ledger. It is safe for concurrent use.
+// Ledger is the embedded ledger: a bbolt file, with payload bytes in a spool folder beside
+// it. One process at a time holds it. It is safe for concurrent use.
 type Ledger struct {
 	db       *bolt.DB
 	path     string
@@ -172,12 +191,35 @@ type Ledger struct {
 	seq      atomic.Uint64
 	readOnly bool
 	now      func() time.Time
+	names    *names
+	closed   sync.Once
+	closeErr error
+
+	// Opened for writing: who this process is (the holder record beside the ledger), the
+	// server of read-only views (view.go), and the claims of this process, the ledger's
+	// one instance (claims.go).
+	opt      Options
+	started  time.Time
+	claims   claims
+	holder   *Holder
+	listener net.Listener
+	server   *http.Server
+	serving  sync.WaitGroup
 }
 
-// Options tune Open.
+// Options tune Open, OpenPostgres and OpenStore.
 type Options struct {
 	ReadOnly bool          // open for reading only (dry runs, status); a missing file is an empty ledger
-	Timeout  time.Duration // how long to wait for another process's lock; default 2s
+	Timeout  time.Duration // how long to wait for another process's lock (embedded); default 2s
+
+	// Version is this octane-import's version, as the instance's heartbeat row shows it.
+	Version string
+	// Lease is how long claims outlive their instance's last heartbeat (PostgreSQL);
+	// default 30s. Heartbeat is how often an instance renews its row and claims; default a
+	// third of the lease.
+	Lease, Heartbeat time.Duration
+	// CallTimeout bounds the calls that take no context (PostgreSQL); default 30s.
+	CallTimeout time.Duration
 }
 
 // Open opens or creates the ledger at path.
@@ -185,7 +227,7 @@ func Open(path string, opt Options) (*Ledger, error) {
 	if opt.Timeout == 0 {
 		opt.Timeout = 2 * time.Second
 	}
-	l := &Ledger{path: path, spool: path + ".spool", readOnly: opt.ReadOnly, now: time.Now}
+	l := &Ledger{path: path, spool: path + ".spool", readOnly: opt.ReadOnly, now: time.Now, names: newNames(), opt: opt, started: time.Now()}
 	if opt.ReadOnly {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 			return l, nil // nothing recorded yet
@@ -195,40 +237,106 @@ func Open(path string, opt Options) (*Ledger, error) {
 			return nil, fmt.Errorf("ledger %s: %w", path, err)
 		}
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opt.Timeout, ReadOnly: opt.ReadOnly})
+	db, err := openBolt(path, opt.ReadOnly, opt.Timeout)
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, fmt.Errorf("ledger %s: %w", path, ErrLocked)
+			return nil, lockedError(path)
 		}
 		return nil, fmt.Errorf("ledger %s: %w", path, err)
 	}
 	l.db = db
-	if opt.ReadOnly {
-		return l, l.checkVersion()
+	version, err := l.version()
+	if err == nil && opt.ReadOnly {
+		return l, nil
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketFiles, bucketPayloads, bucketData, bucketBuilds, bucketMeta} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		meta := tx.Bucket(bucketMeta)
-		if v := meta.Get(keyVersion); v == nil {
-			return meta.Put(keyVersion, []byte(schemaVersion))
-		}
-		return nil
-	})
+	if err == nil && version == "1" {
+		err = l.migrate()
+	}
 	if err == nil {
-		err = l.checkVersion()
+		err = l.init()
 	}
 	if err == nil {
 		err = l.cleanSpool()
 	}
 	if err != nil {
-		db.Close()
+		l.db.Close()
 		return nil, fmt.Errorf("ledger %s: %w", path, err)
 	}
+	l.serve()
 	return l, nil
+}
+
+// openBolt opens the bbolt file at path, waiting up to timeout for its lock, and makes sure
+// the file it locked is still the one at path: a migration replaces the file (migrate.go),
+// and a process that waited for the old one's lock must not write to a file no one reads.
+func openBolt(path string, readOnly bool, timeout time.Duration) (*bolt.DB, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		var file *os.File
+		db, err := bolt.Open(path, 0o600, &bolt.Options{
+			Timeout: max(time.Until(deadline), time.Millisecond), ReadOnly: readOnly,
+			OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+				f, err := os.OpenFile(name, flag, perm)
+				file = f
+				return f, err
+			},
+		})
+		if err != nil {
+			return nil, err
+		}
+		held, herr := file.Stat()
+		now, nerr := os.Stat(path)
+		if herr == nil && nerr == nil && os.SameFile(held, now) {
+			return db, nil
+		}
+		db.Close()
+		if herr != nil {
+			return nil, herr
+		}
+		if errors.Is(nerr, os.ErrNotExist) && readOnly {
+			return nil, nerr
+		}
+		if time.Now().After(deadline) {
+			return nil, berrors.ErrTimeout
+		}
+	}
+}
+
+// version reads the schema version, refusing one this code does not know.
+func (l *Ledger) version() (string, error) {
+	var v string
+	err := l.db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			if l.readOnly {
+				return fmt.Errorf("not an octane-import ledger (no meta bucket)")
+			}
+			return nil // new
+		}
+		v = string(meta.Get(keyVersion))
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	switch v {
+	case "", "1", schemaVersion:
+		return v, nil
+	}
+	return v, fmt.Errorf("schema version %q: written by a newer octane-import (this one knows up to %s); use that version or newer", v, schemaVersion)
+}
+
+// init creates the buckets of a new ledger (and any a migration left out) and records the
+// schema version.
+func (l *Ledger) init() error {
+	return l.db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketFiles, bucketPayloads, bucketData, bucketBuilds, bucketMeta, bucketNames, bucketNameIDs} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(keyVersion, []byte(schemaVersion))
+	})
 }
 
 // cleanSpool creates the spool folder and removes what a crash left in it: half-written
@@ -238,11 +346,11 @@ func (l *Ledger) cleanSpool() error {
 		return err
 	}
 	keep := map[string]bool{}
-	err := l.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketPayloads).ForEach(func(_, v []byte) error {
-			var p Payload
-			if err := json.Unmarshal(v, &p); err != nil {
-				return err
+	err := l.view(func(tx *bolt.Tx, lookup nameLookup) error {
+		return tx.Bucket(bucketPayloads).ForEach(func(k, v []byte) error {
+			p, err := decodePayload(btoi(k), v, lookup, true)
+			if err != nil {
+				return fmt.Errorf("payload %d: %w", btoi(k), err)
 			}
 			if p.Spool != "" && p.State != PayloadDone {
 				keep[p.Spool] = true
@@ -308,42 +416,54 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-func (l *Ledger) checkVersion() error {
-	return l.view(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		if meta == nil {
-			return fmt.Errorf("ledger %s: not an octane-import ledger (no meta bucket)", l.path)
-		}
-		if v := string(meta.Get(keyVersion)); v != schemaVersion {
-			return fmt.Errorf("ledger %s: schema version %q, this octane-import reads %q", l.path, v, schemaVersion)
-		}
-		return nil
-	})
-}
-
 // Path is where the ledger lives.
 func (l *Ledger) Path() string { return l.path }
 
-// Close closes the ledger.
+// Close closes the ledger (a second Close does nothing). A writer first stops serving views
+// and removes its holder record, while it still holds the lock: a record is never removed
+// from under the next holder.
 func (l *Ledger) Close() error {
+	l.closed.Do(func() {
+		if l.db == nil {
+			return
+		}
+		l.stopServing()
+		l.closeErr = l.db.Close()
+	})
+	return l.closeErr
+}
+
+// view runs fn in a read transaction, with the names of that transaction.
+func (l *Ledger) view(fn func(tx *bolt.Tx, lookup nameLookup) error) error {
 	if l.db == nil {
 		return nil
 	}
-	return l.db.Close()
+	return l.db.View(func(tx *bolt.Tx) error {
+		return fn(tx, l.names.reader(tx))
+	})
 }
 
-func (l *Ledger) view(fn func(tx *bolt.Tx) error) error {
-	if l.db == nil {
-		return nil
-	}
-	return l.db.View(fn)
-}
-
-func (l *Ledger) update(fn func(tx *bolt.Tx) error) error {
+// update runs fn in a write transaction; names it adds are cached once it commits.
+func (l *Ledger) update(fn func(tx *bolt.Tx, w *nameTx) error) error {
 	if l.db == nil || l.readOnly {
-		return fmt.Errorf("ledger %s: opened read-only", l.path)
+		return errReadOnly(l.path)
 	}
-	return l.db.Update(fn)
+	var w *nameTx
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		// Grow the file by a 32nd of its size (32 KiB to 16 MiB) rather than bbolt's
+		// default (the next power of two up to 16 MiB): a small ledger would be mostly empty.
+		tx.DB().AllocSize = min(max(int(tx.Size()/32), 32<<10), 16<<20)
+		w = l.names.writer(tx)
+		return fn(tx, w)
+	})
+	if err == nil {
+		w.committed()
+	}
+	return err
+}
+
+func errReadOnly(path string) error {
+	return fmt.Errorf("ledger %s: opened read-only", path)
 }
 
 // NextScan allocates the number of a new scan (used to pick out the files a run touched).
@@ -352,7 +472,7 @@ func (l *Ledger) NextScan() (uint64, error) {
 		return 0, nil
 	}
 	var n uint64
-	err := l.update(func(tx *bolt.Tx) error {
+	err := l.update(func(tx *bolt.Tx, _ *nameTx) error {
 		meta := tx.Bucket(bucketMeta)
 		if v := meta.Get(keyScan); len(v) == 8 {
 			n = binary.BigEndian.Uint64(v)
@@ -367,15 +487,42 @@ func (l *Ledger) NextScan() (uint64, error) {
 func (l *Ledger) File(path string) (File, bool, error) {
 	var f File
 	var ok bool
-	err := l.view(func(tx *bolt.Tx) error {
+	err := l.view(func(tx *bolt.Tx, lookup nameLookup) error {
 		v := tx.Bucket(bucketFiles).Get([]byte(path))
 		if v == nil {
 			return nil
 		}
 		ok = true
-		return json.Unmarshal(v, &f)
+		var err error
+		f, err = decodeFile(path, v, lookup)
+		if err != nil {
+			return fmt.Errorf("file record %q: %w", path, err)
+		}
+		return nil
 	})
 	return f, ok, err
+}
+
+// FilesAt returns the records of the given paths that the ledger holds, by path, in one
+// read: a rescan looks its files up in batches.
+func (l *Ledger) FilesAt(paths []string) (map[string]File, error) {
+	out := make(map[string]File, len(paths))
+	err := l.view(func(tx *bolt.Tx, lookup nameLookup) error {
+		b := tx.Bucket(bucketFiles)
+		for _, path := range paths {
+			v := b.Get([]byte(path))
+			if v == nil {
+				continue
+			}
+			f, err := decodeFile(path, v, lookup)
+			if err != nil {
+				return fmt.Errorf("file record %q: %w", path, err)
+			}
+			out[path] = f
+		}
+		return nil
+	})
+	return out, err
 }
 
 // PutFiles records files (one transaction).
@@ -384,25 +531,55 @@ func (l *Ledger) PutFiles(files ...File) error {
 		return nil
 	}
 	now := l.now()
-	return l.update(func(tx *bolt.Tx) error {
+	err := l.update(func(tx *bolt.Tx, w *nameTx) error {
 		b := filesBucket(tx)
 		for _, f := range files {
 			f.Updated = now
-			if err := putJSON(b, []byte(f.Path), f); err != nil {
+			if err := putFile(b, w, &f); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+	if err == nil {
+		for _, f := range files {
+			l.claims.releaseFiles([]string{f.Path})
+		}
+	}
+	return err
+}
+
+func putFile(b *bolt.Bucket, w *nameTx, f *File) error {
+	v, err := encodeFile(f, w.assign)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(f.Path), v)
+}
+
+func putPayload(b *bolt.Bucket, w *nameTx, p *Payload) error {
+	v, err := encodePayload(p, w.assign)
+	if err != nil {
+		return err
+	}
+	return b.Put(itob(p.ID), v)
+}
+
+func putBuild(b *bolt.Bucket, w *nameTx, bd *Build) error {
+	v, err := encodeBuild(bd, w.assign)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(bd.Key), v)
 }
 
 // Files calls fn for every file record in path order; fn returning false stops.
 func (l *Ledger) Files(fn func(File) bool) error {
-	return l.view(func(tx *bolt.Tx) error {
+	return l.view(func(tx *bolt.Tx, lookup nameLookup) error {
 		c := tx.Bucket(bucketFiles).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			var f File
-			if err := json.Unmarshal(v, &f); err != nil {
+			f, err := decodeFile(string(k), v, lookup)
+			if err != nil {
 				return fmt.Errorf("file record %q: %w", k, err)
 			}
 			if !fn(f) {
@@ -427,7 +604,7 @@ type NewPayload struct {
 // records of the files it lists. It returns the new ids in order.
 func (l *Ledger) Seal(payloads []NewPayload, files []File, builds []Build) ([]uint64, error) {
 	if l.readOnly || l.db == nil {
-		return nil, fmt.Errorf("ledger %s: opened read-only", l.path)
+		return nil, errReadOnly(l.path)
 	}
 	ids := make([]uint64, len(payloads))
 	now := l.now()
@@ -446,11 +623,11 @@ func (l *Ledger) Seal(payloads []NewPayload, files []File, builds []Build) ([]ui
 			return nil, fmt.Errorf("spool: %w", err)
 		}
 	}
-	err := l.update(func(tx *bolt.Tx) error {
-		pb, fb, bb := tx.Bucket(bucketPayloads), filesBucket(tx), tx.Bucket(bucketBuilds)
-		byPath := make(map[string]*File, len(files))
-		for i := range files {
-			byPath[files[i].Path] = &files[i]
+	err := l.update(func(tx *bolt.Tx, w *nameTx) error {
+		pb, fb, bb := bucket(tx, bucketPayloads), filesBucket(tx), bucket(tx, bucketBuilds)
+		sealed, err := sealFiles(payloads, files)
+		if err != nil {
+			return err
 		}
 		for i, np := range payloads {
 			id, err := pb.NextSequence()
@@ -460,26 +637,27 @@ func (l *Ledger) Seal(payloads []NewPayload, files []File, builds []Build) ([]ui
 			ids[i] = id
 			p := Payload{ID: id, Target: np.Target, Build: np.Build, Files: np.Files, Runs: np.Runs,
 				Bytes: len(np.Data), Spool: spooled[i], State: Pending, Created: now, Updated: now}
-			if err := putJSON(pb, itob(id), p); err != nil {
+			if err := putPayload(pb, w, &p); err != nil {
 				return err
 			}
 			for _, path := range np.Files {
-				f, ok := byPath[path]
-				if !ok {
-					return fmt.Errorf("payload for build %s names file %s that is not sealed with it", np.Build, path)
-				}
-				f.Payloads = append(f.Payloads, id)
+				sealed[path].Payloads = append(sealed[path].Payloads, id)
 			}
 		}
-		for _, f := range files {
+		for _, in := range files {
+			f := sealed[in.Path]
+			if f == nil {
+				continue // listed twice: written already
+			}
+			delete(sealed, in.Path)
 			f.Updated = now
-			if err := putJSON(fb, []byte(f.Path), f); err != nil {
+			if err := putFile(fb, w, f); err != nil {
 				return err
 			}
 		}
 		for _, b := range builds {
 			b.Updated = now
-			if err := putJSON(bb, []byte(b.Key), b); err != nil {
+			if err := putBuild(bb, w, &b); err != nil {
 				return err
 			}
 		}
@@ -489,21 +667,50 @@ func (l *Ledger) Seal(payloads []NewPayload, files []File, builds []Build) ([]ui
 		l.removeSpool(spooled...)
 		return nil, err
 	}
+	for _, f := range files {
+		l.claims.releaseFiles([]string{f.Path})
+	}
 	return ids, nil
+}
+
+// sealFiles indexes the files sealed with payloads by path (copies: the ids are appended to
+// them) and checks that every file a payload names is among them.
+func sealFiles(payloads []NewPayload, files []File) (map[string]*File, error) {
+	byPath := make(map[string]*File, len(files))
+	for i := range files {
+		f := files[i]
+		f.Payloads = slices.Clone(f.Payloads)
+		byPath[f.Path] = &f
+	}
+	for _, np := range payloads {
+		for _, path := range np.Files {
+			if _, ok := byPath[path]; !ok {
+				return nil, fmt.Errorf("payload for build %s names file %s that is not sealed with it", np.Build, path)
+			}
+		}
+	}
+	return byPath, nil
 }
 
 // Payloads returns the payloads in the given states (all when none given), by id.
 func (l *Ledger) Payloads(states ...PayloadState) ([]Payload, error) {
 	var out []Payload
-	err := l.view(func(tx *bolt.Tx) error {
+	err := l.view(func(tx *bolt.Tx, lookup nameLookup) error {
 		return tx.Bucket(bucketPayloads).ForEach(func(k, v []byte) error {
-			var p Payload
-			if err := json.Unmarshal(v, &p); err != nil {
+			if len(states) > 0 {
+				head, err := decodePayload(btoi(k), v, lookup, true)
+				if err != nil {
+					return fmt.Errorf("payload %d: %w", btoi(k), err)
+				}
+				if !slices.Contains(states, head.State) {
+					return nil
+				}
+			}
+			p, err := decodePayload(btoi(k), v, lookup, false)
+			if err != nil {
 				return fmt.Errorf("payload %d: %w", btoi(k), err)
 			}
-			if len(states) == 0 || slices.Contains(states, p.State) {
-				out = append(out, p)
-			}
+			out = append(out, p)
 			return nil
 		})
 	})
@@ -514,13 +721,14 @@ func (l *Ledger) Payloads(states ...PayloadState) ([]Payload, error) {
 func (l *Ledger) PayloadData(id uint64) ([]byte, error) {
 	var p Payload
 	var legacy []byte
-	err := l.view(func(tx *bolt.Tx) error {
+	err := l.view(func(tx *bolt.Tx, lookup nameLookup) error {
 		v := tx.Bucket(bucketPayloads).Get(itob(id))
 		if v == nil {
 			return fmt.Errorf("payload %d: not in the ledger", id)
 		}
-		if err := json.Unmarshal(v, &p); err != nil {
-			return err
+		var err error
+		if p, err = decodePayload(id, v, lookup, true); err != nil {
+			return fmt.Errorf("payload %d: %w", id, err)
 		}
 		if p.Spool == "" {
 			if d := tx.Bucket(bucketData).Get(itob(id)); d != nil {
@@ -566,9 +774,13 @@ func (l *Ledger) MarkAttempt(id uint64, errText string) error {
 // Octane's task status and error details. Accepted payloads' bytes are dropped. The files it
 // covers become Accepted when all their payloads are, Failed as soon as one failed.
 func (l *Ledger) MarkDone(id uint64, state PayloadState, status, errText string) error {
-	return l.finishPayload(id, func(p *Payload) {
+	err := l.finishPayload(id, func(p *Payload) {
 		p.State, p.Status, p.Error = state, status, errText
 	})
+	if err == nil {
+		l.claims.releasePayloads(id)
+	}
+	return err
 }
 
 // Requeue puts a failed or skipped payload back in the queue with new bytes, in one
@@ -578,7 +790,7 @@ func (l *Ledger) MarkDone(id uint64, state PayloadState, status, errText string)
 // in Octane, and sending them again would duplicate them.
 func (l *Ledger) Requeue(id uint64, data []byte) error {
 	if l.readOnly || l.db == nil {
-		return fmt.Errorf("ledger %s: opened read-only", l.path)
+		return errReadOnly(l.path)
 	}
 	name, err := l.writeSpool(data)
 	if err == nil {
@@ -590,8 +802,8 @@ func (l *Ledger) Requeue(id uint64, data []byte) error {
 	}
 	var old string
 	err = l.changePayload(id, func(tx *bolt.Tx, p *Payload) error {
-		if p.State != PayloadFailed && p.State != PayloadSkipped {
-			return fmt.Errorf("payload %d is %s: only failed or skipped payloads can be sent again", id, p.State)
+		if err := requeueable(p); err != nil {
+			return err
 		}
 		old = p.Spool
 		p.State, p.Task, p.Status, p.Error, p.Bytes, p.Spool = Pending, "", "", "", len(data), name
@@ -602,6 +814,14 @@ func (l *Ledger) Requeue(id uint64, data []byte) error {
 		return err
 	}
 	l.removeSpool(old)
+	l.claims.releasePayloads(id) // queued again: free to be handed out
+	return nil
+}
+
+func requeueable(p *Payload) error {
+	if p.State != PayloadFailed && p.State != PayloadSkipped {
+		return fmt.Errorf("payload %d is %s: only failed or skipped payloads can be sent again", p.ID, p.State)
+	}
 	return nil
 }
 
@@ -615,43 +835,62 @@ func (l *Ledger) finishPayload(id uint64, change func(*Payload)) error {
 func (l *Ledger) changePayload(id uint64, change func(*bolt.Tx, *Payload) error) error {
 	now := l.now()
 	var drop string // spool file of a payload Octane accepted: deleted once that is on disk
-	err := l.update(func(tx *bolt.Tx) error {
-		pb, fb := tx.Bucket(bucketPayloads), filesBucket(tx)
-		var p Payload
+	err := l.update(func(tx *bolt.Tx, w *nameTx) error {
+		pb, fb := bucket(tx, bucketPayloads), filesBucket(tx)
 		v := pb.Get(itob(id))
 		if v == nil {
 			return fmt.Errorf("payload %d: not in the ledger", id)
 		}
-		if err := json.Unmarshal(v, &p); err != nil {
-			return err
+		p, err := decodePayload(id, v, w.lookup, false)
+		if err != nil {
+			return fmt.Errorf("payload %d: %w", id, err)
 		}
 		if err := change(tx, &p); err != nil {
 			return err
 		}
 		p.Updated = now
-		if err := putJSON(pb, itob(id), p); err != nil {
-			return err
-		}
 		if p.State == PayloadDone {
-			drop = p.Spool
+			drop, p.Spool = p.Spool, "" // its bytes go: the record no longer names them
 			if err := tx.Bucket(bucketData).Delete(itob(id)); err != nil {
 				return err
 			}
 		}
+		if err := putPayload(pb, w, &p); err != nil {
+			return err
+		}
+		states := func(ids []uint64) (map[uint64]Payload, error) {
+			out := make(map[uint64]Payload, len(ids))
+			for _, id := range ids {
+				v := pb.Get(itob(id))
+				if v == nil {
+					continue
+				}
+				q, err := decodePayload(id, v, w.lookup, false)
+				if err != nil {
+					return nil, fmt.Errorf("payload %d: %w", id, err)
+				}
+				out[id] = q
+			}
+			return out, nil
+		}
 		for _, path := range p.Files {
-			var f File
 			fv := fb.Get([]byte(path))
 			if fv == nil {
 				continue
 			}
-			if err := json.Unmarshal(fv, &f); err != nil {
+			f, err := decodeFile(path, fv, w.lookup)
+			if err != nil {
+				return fmt.Errorf("file record %q: %w", path, err)
+			}
+			others, err := states(f.Payloads)
+			if err != nil {
 				return err
 			}
-			if err := settleFile(pb, &f); err != nil {
+			if err := settleFile(&f, others); err != nil {
 				return err
 			}
 			f.Updated = now
-			if err := putJSON(fb, []byte(path), f); err != nil {
+			if err := putFile(fb, w, &f); err != nil {
 				return err
 			}
 		}
@@ -663,21 +902,17 @@ func (l *Ledger) changePayload(id uint64, change func(*bolt.Tx, *Payload) error)
 	return err
 }
 
-// settleFile derives a file's state from its payloads.
-func settleFile(pb *bolt.Bucket, f *File) error {
+// settleFile derives a file's state from its payloads (by id).
+func settleFile(f *File, payloads map[uint64]Payload) error {
 	if f.State == Failed && f.Error != "" && len(f.Payloads) == 0 {
 		return nil
 	}
 	all := Accepted
 	var task, status, errs string
 	for _, id := range f.Payloads {
-		var p Payload
-		v := pb.Get(itob(id))
-		if v == nil {
+		p, ok := payloads[id]
+		if !ok {
 			return fmt.Errorf("file %s names payload %d, which is not in the ledger", f.Path, id)
-		}
-		if err := json.Unmarshal(v, &p); err != nil {
-			return err
 		}
 		if task == "" || p.Task != "" {
 			task, status = p.Task, p.Status
@@ -710,11 +945,11 @@ func settleFile(pb *bolt.Bucket, f *File) error {
 // PutBuilds records builds.
 func (l *Ledger) PutBuilds(builds ...Build) error {
 	now := l.now()
-	return l.update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketBuilds)
+	return l.update(func(tx *bolt.Tx, w *nameTx) error {
+		b := bucket(tx, bucketBuilds)
 		for _, bd := range builds {
 			bd.Updated = now
-			if err := putJSON(b, []byte(bd.Key), bd); err != nil {
+			if err := putBuild(b, w, &bd); err != nil {
 				return err
 			}
 		}
@@ -726,13 +961,17 @@ func (l *Ledger) PutBuilds(builds ...Build) error {
 func (l *Ledger) Build(key string) (Build, bool, error) {
 	var bd Build
 	var ok bool
-	err := l.view(func(tx *bolt.Tx) error {
+	err := l.view(func(tx *bolt.Tx, lookup nameLookup) error {
 		v := tx.Bucket(bucketBuilds).Get([]byte(key))
 		if v == nil {
 			return nil
 		}
 		ok = true
-		return json.Unmarshal(v, &bd)
+		var err error
+		if bd, err = decodeBuild(key, v, lookup); err != nil {
+			return fmt.Errorf("build %q: %w", key, err)
+		}
+		return nil
 	})
 	return bd, ok, err
 }
@@ -740,10 +979,10 @@ func (l *Ledger) Build(key string) (Build, bool, error) {
 // Builds returns the builds in the given states (all when none), oldest start first.
 func (l *Ledger) Builds(states ...BuildState) ([]Build, error) {
 	var out []Build
-	err := l.view(func(tx *bolt.Tx) error {
+	err := l.view(func(tx *bolt.Tx, lookup nameLookup) error {
 		return tx.Bucket(bucketBuilds).ForEach(func(k, v []byte) error {
-			var b Build
-			if err := json.Unmarshal(v, &b); err != nil {
+			b, err := decodeBuild(string(k), v, lookup)
+			if err != nil {
 				return fmt.Errorf("build %q: %w", k, err)
 			}
 			if len(states) == 0 || slices.Contains(states, b.State) {
@@ -752,13 +991,17 @@ func (l *Ledger) Builds(states ...BuildState) ([]Build, error) {
 			return nil
 		})
 	})
+	sortBuilds(out)
+	return out, err
+}
+
+func sortBuilds(out []Build) {
 	sort.SliceStable(out, func(i, j int) bool {
 		if !out[i].Start.Equal(out[j].Start) {
 			return out[i].Start.Before(out[j].Start)
 		}
 		return out[i].Key < out[j].Key
 	})
-	return out, err
 }
 
 // Summary counts files by state and payloads by state.
@@ -769,14 +1012,18 @@ type Summary struct {
 	Runs     Counts               `json:"runs"` // runs of accepted files
 }
 
+func newSummary() Summary {
+	return Summary{Files: map[FileState]int{}, Payloads: map[PayloadState]int{}, Builds: map[BuildState]int{}}
+}
+
 // Summarize counts what the ledger holds.
 func (l *Ledger) Summarize() (Summary, error) {
-	s := Summary{Files: map[FileState]int{}, Payloads: map[PayloadState]int{}, Builds: map[BuildState]int{}}
-	err := l.view(func(tx *bolt.Tx) error {
+	s := newSummary()
+	err := l.view(func(tx *bolt.Tx, lookup nameLookup) error {
 		if err := tx.Bucket(bucketFiles).ForEach(func(k, v []byte) error {
-			var f File
-			if err := json.Unmarshal(v, &f); err != nil {
-				return err
+			f, err := decodeFile(string(k), v, lookup)
+			if err != nil {
+				return fmt.Errorf("file record %q: %w", k, err)
 			}
 			s.Files[f.State]++
 			if f.State == Accepted {
@@ -787,9 +1034,9 @@ func (l *Ledger) Summarize() (Summary, error) {
 			return err
 		}
 		if err := tx.Bucket(bucketPayloads).ForEach(func(k, v []byte) error {
-			var p Payload
-			if err := json.Unmarshal(v, &p); err != nil {
-				return err
+			p, err := decodePayload(btoi(k), v, lookup, true)
+			if err != nil {
+				return fmt.Errorf("payload %d: %w", btoi(k), err)
 			}
 			s.Payloads[p.State]++
 			return nil
@@ -797,9 +1044,9 @@ func (l *Ledger) Summarize() (Summary, error) {
 			return err
 		}
 		return tx.Bucket(bucketBuilds).ForEach(func(k, v []byte) error {
-			var b Build
-			if err := json.Unmarshal(v, &b); err != nil {
-				return err
+			b, err := decodeBuild(string(k), v, lookup)
+			if err != nil {
+				return fmt.Errorf("build %q: %w", k, err)
 			}
 			s.Builds[b.State]++
 			return nil
@@ -811,18 +1058,15 @@ func (l *Ledger) Summarize() (Summary, error) {
 // filesBucket is the files bucket set up for writing. Files arrive mostly in path order (the
 // walk's), so pages are split nearly full: half-empty pages would double the ledger, and a
 // rescan reads all of it.
-func filesBucket(tx *bolt.Tx) *bolt.Bucket {
-	b := tx.Bucket(bucketFiles)
+func filesBucket(tx *bolt.Tx) *bolt.Bucket { return bucket(tx, bucketFiles) }
+
+// bucket is a bucket set up for writing: pages split 90 % full (bbolt's default is half),
+// since keys mostly arrive in order (payload and name ids always do, files in the walk's
+// order, builds oldest first).
+func bucket(tx *bolt.Tx, name []byte) *bolt.Bucket {
+	b := tx.Bucket(name)
 	b.FillPercent = 0.9
 	return b
-}
-
-func putJSON(b *bolt.Bucket, key []byte, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return b.Put(key, data)
 }
 
 func itob(n uint64) []byte {
