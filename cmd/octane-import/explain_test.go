@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/octane-import/octane-import/internal/testkit"
 )
 
 // layoutReport is one file of the shared drive of the worked example in
@@ -118,13 +120,13 @@ func TestExplainWorkedExample(t *testing.T) {
 	if code != exitFailed || !strings.Contains(errOut, "1 of 9 files could not be mapped") {
 		t.Errorf("explain of a tree with an unmatched file: exit %d, stderr %q", code, errOut)
 	}
-	golden(t, "explain-worked-example", relabel(out))
+	testkit.Golden(t, filepath.Join(testdata, "explain-worked-example.golden"), relabel(out))
 
 	out, _, code = cli(t, nil, "explain", "--config", cfg, "--output", "json", root)
 	if code != exitFailed {
 		t.Errorf("explain --output json: exit %d, want the same 1 as the text form", code)
 	}
-	golden(t, "explain-worked-example.jsonl", relabel(out))
+	testkit.Golden(t, filepath.Join(testdata, "explain-worked-example.jsonl.golden"), relabel(out))
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	files := 0
 	for i, line := range lines {
@@ -170,7 +172,7 @@ func TestExplainBuiltInRule(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	golden(t, "explain-built-in", strings.ReplaceAll(out, root, "/drops"))
+	testkit.Golden(t, filepath.Join(testdata, "explain-built-in.golden"), strings.ReplaceAll(out, root, "/drops"))
 }
 
 // TestExplainExampleBuilds: the README's rule over testdata/builds; the manifests' duration,
@@ -206,7 +208,7 @@ rules:
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	golden(t, "explain-example-builds", strings.ReplaceAll(out, builds, "testdata/builds"))
+	testkit.Golden(t, filepath.Join(testdata, "explain-example-builds.golden"), strings.ReplaceAll(out, builds, "testdata/builds"))
 	for _, want := range []string{"duration:      2m31s  [manifest]", "parameters:    BRANCH=main SKIP_SLOW=false  [manifest]",
 		"causes:        payments-pipeline#311  [manifest]"} {
 		if !strings.Contains(out, want) {

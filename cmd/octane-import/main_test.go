@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"io"
 	"net"
 	"net/http"
@@ -15,9 +14,9 @@ import (
 	"sync"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files")
+	"github.com/octane-import/octane-import/internal/testkit"
+)
 
 // cli runs the command line in-process with captured streams and a controlled environment.
 func cli(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, code int) {
@@ -35,26 +34,6 @@ var elapsed = regexp.MustCompile(`\d+(\.\d+)?(ms|s|µs)\.`)
 // testdata is the package's testdata folder, absolute: a test may change its directory.
 var testdata, _ = filepath.Abs("testdata")
 
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join(testdata, name+".golden")
-	if *update {
-		if err := os.MkdirAll(testdata, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs from the golden file (-update rewrites it)\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
-
 func TestSandboxScanOfTheExampleBuilds(t *testing.T) {
 	dir := t.TempDir()
 	_, errOut, code := cli(t, nil, "scan", "--sandbox", "--config", filepath.Join(dir, "none.yaml"), filepath.Join("..", "..", "testdata", "builds"))
@@ -65,7 +44,7 @@ func TestSandboxScanOfTheExampleBuilds(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	golden(t, "scan-sandbox", elapsed.ReplaceAllString(out, "ELAPSED."))
+	testkit.Golden(t, filepath.Join(testdata, "scan-sandbox.golden"), elapsed.ReplaceAllString(out, "ELAPSED."))
 }
 
 func TestScanJSONOutput(t *testing.T) {
