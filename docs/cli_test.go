@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/octane-import/octane-import/internal/testkit"
 )
 
 // TestReadmeWalkthrough runs the README's five-minute walk through: its configuration
@@ -30,8 +32,8 @@ func TestReadmeWalkthrough(t *testing.T) {
 	}
 	sb := startSandbox(t)
 	dir := t.TempDir()
-	copyTree(t, filepath.Join("..", "testdata", "builds"), filepath.Join(dir, "testdata", "builds"))
-	writeFile(t, filepath.Join(dir, "octane-import.yaml"), strings.ReplaceAll(block("<!-- walkthrough:config -->"), "http://127.0.0.1:8080", sb.url))
+	testkit.CopyTreeTo(t, filepath.Join("..", "testdata", "builds"), filepath.Join(dir, "testdata", "builds"))
+	testkit.WriteFile(t, filepath.Join(dir, "octane-import.yaml"), strings.ReplaceAll(block("<!-- walkthrough:config -->"), "http://127.0.0.1:8080", sb.url))
 
 	commands := strings.Split(strings.TrimSpace(block("<!-- walkthrough:commands -->")), "\n")
 	env := map[string]string{}
@@ -174,15 +176,15 @@ func TestConventions(t *testing.T) {
 			continue
 		}
 		f := filepath.Join(t.TempDir(), "completion."+sh)
-		writeFile(t, f, string(script))
+		testkit.WriteFile(t, f, string(script))
 		if out, err := exec.Command(path, "-n", f).CombinedOutput(); err != nil {
 			t.Errorf("%s -n on the completion script: %v\n%s", sh, err, out)
 		}
 	}
 	// Data on stdout, errors on stderr, no colour codes when not on a terminal.
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "r", "j", "1", "bad.xml"), "<html/>")
-	writeFile(t, filepath.Join(dir, "r", "j", "2", "good.xml"), goodReport)
+	testkit.WriteFile(t, filepath.Join(dir, "r", "j", "1", "bad.xml"), "<html/>")
+	testkit.WriteFile(t, filepath.Join(dir, "r", "j", "2", "good.xml"), goodReport)
 	r := runBin(t, dir, nil, "scan", "--sandbox", "r")
 	if r.code != 1 || !strings.Contains(r.stdout, "Files: 1 imported, 1 failed.") || strings.Contains(r.stdout, "bad.xml") {
 		t.Errorf("scan: exit %d, stdout %q: want 1, the summary, and no failure line on stdout", r.code, r.stdout)

@@ -37,7 +37,7 @@ func TestCookbookLayouts(t *testing.T) {
 				if content == "" {
 					content = testkit.SmallReport
 				}
-				writeFile(t, filepath.Join(root, filepath.FromSlash(name)), content)
+				testkit.WriteFile(t, filepath.Join(root, filepath.FromSlash(name)), content)
 			}
 			if l.Name == "jenkins" {
 				// Jenkins' own links: never followed, or build 58 would be read twice.
@@ -47,7 +47,7 @@ func TestCookbookLayouts(t *testing.T) {
 				}
 			}
 			cfgPath := filepath.Join(t.TempDir(), "octane-import.yaml")
-			writeFile(t, cfgPath, targets+strings.ReplaceAll(l.Config, "/drops", root))
+			testkit.WriteFile(t, cfgPath, targets+strings.ReplaceAll(l.Config, "/drops", root))
 			cfg, err := config.LoadFile(cfgPath)
 			if err != nil {
 				t.Fatalf("the snippet does not load:\n%v", err)

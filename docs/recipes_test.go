@@ -20,8 +20,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -34,6 +32,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/octane-import/octane-import/internal/testkit"
 	"gopkg.in/yaml.v3"
 )
 
@@ -175,12 +174,12 @@ func newMachine(t *testing.T) *machine {
 			t.Fatal(err)
 		}
 	}
-	copyTree(t, filepath.Join("..", "testdata", "builds"), filepath.Join(m.root, "srv", "ci-drops"))
+	testkit.CopyTreeTo(t, filepath.Join("..", "testdata", "builds"), filepath.Join(m.root, "srv", "ci-drops"))
 	cfg := m.subst(readRecipe(t, "octane-import.yaml"))
 	cfg = strings.Replace(cfg, "client_id: octane-import", "client_id: "+sandboxClientID, 1)
 	cfg = strings.Replace(cfg, "https://octane.example.com", m.sandbox.url, 1)
-	writeFile(t, filepath.Join(m.root, "etc", "octane-import", "octane-import.yaml"), cfg)
-	writeFile(t, filepath.Join(m.root, "etc", "octane-import", "client-secret"), sandboxSecret+"\n")
+	testkit.WriteFile(t, filepath.Join(m.root, "etc", "octane-import", "octane-import.yaml"), cfg)
+	testkit.WriteFile(t, filepath.Join(m.root, "etc", "octane-import", "client-secret"), sandboxSecret+"\n")
 	return m
 }
 
@@ -198,41 +197,6 @@ func (m *machine) subst(s string) string {
 
 func (m *machine) config() string {
 	return filepath.Join(m.root, "etc", "octane-import", "octane-import.yaml")
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // Credentials of the sandbox (the sandbox's defaults, printed by `octane-import sandbox`).
@@ -368,18 +332,6 @@ func expectOK(t *testing.T, r result, wants ...string) {
 	mustContain(t, "stdout", r.stdout, wants...)
 }
 
-// freeAddr returns a loopback address nobody listens on (for --health-listen).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // ---------------------------------------------------------------------------------------
 // Every recipe has a test.
 
@@ -426,8 +378,8 @@ func ciWorkspace(t *testing.T, sb *sandbox) string {
 	t.Helper()
 	ws := t.TempDir()
 	cfg := strings.Replace(readRecipe(t, "ci-octane-import.yaml"), "https://octane.example.com", sb.url, 1)
-	writeFile(t, filepath.Join(ws, "ci", "octane-import.yaml"), cfg)
-	copyTree(t, filepath.Join("..", "testdata", "builds", "payments", "unit", "1041", "surefire-reports"),
+	testkit.WriteFile(t, filepath.Join(ws, "ci", "octane-import.yaml"), cfg)
+	testkit.CopyTreeTo(t, filepath.Join("..", "testdata", "builds", "payments", "unit", "1041", "surefire-reports"),
 		filepath.Join(ws, "target", "surefire-reports"))
 	return ws
 }
@@ -883,7 +835,7 @@ func TestRecipeSystemd(t *testing.T) {
 	}
 
 	m := newMachine(t)
-	health := freeAddr(t)
+	health := testkit.FreeAddr(t)
 	line := strings.Replace(m.subst(exec0), "127.0.0.1:9090", health, 1)
 	argv := strings.Fields(line)
 	if argv[0] != bin {
@@ -907,7 +859,7 @@ func verifyUnit(t *testing.T, sa string, m *machine, text, execLine string) {
 	unit := m.subst(text)
 	unit = regexp.MustCompile(`(?m)^ExecStart=.*$`).ReplaceAllLiteralString(unit, "ExecStart="+execLine)
 	path := filepath.Join(dir, "octane-import-watch.service")
-	writeFile(t, path, unit)
+	testkit.WriteFile(t, path, unit)
 	out, _ := exec.Command(sa, "verify", "--man=no", path).CombinedOutput()
 	for _, l := range strings.Split(string(out), "\n") {
 		if !strings.Contains(l, "octane-import-watch.service:") {
@@ -1019,7 +971,7 @@ func TestRecipeContainerfile(t *testing.T) {
 
 	// The final stage's command line: ENTRYPOINT + CMD, with the mounted paths.
 	m := newMachine(t)
-	health := freeAddr(t)
+	health := testkit.FreeAddr(t)
 	argv := append(append([]string{}, entrypoint...), cmdArgs...)
 	for i := range argv {
 		argv[i] = strings.Replace(m.subst(argv[i]), "0.0.0.0:9090", health, 1)

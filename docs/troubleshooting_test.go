@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/octane-import/octane-import/internal/testkit"
 )
 
 // A bad input of docs/troubleshooting.md: the files of a working directory, a command
@@ -101,7 +103,7 @@ func TestTroubleshootingMessages(t *testing.T) {
 			}
 			dir := t.TempDir()
 			for name, content := range tc.files {
-				writeFile(t, filepath.Join(dir, filepath.FromSlash(name)), strings.ReplaceAll(content, "{url}", sb.url))
+				testkit.WriteFile(t, filepath.Join(dir, filepath.FromSlash(name)), strings.ReplaceAll(content, "{url}", sb.url))
 			}
 			r := runBin(t, dir, tc.env, tc.args...)
 			if r.code != tc.code {
@@ -121,7 +123,7 @@ func TestTroubleshootingLedgerLocked(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "r", "j", "1", "a.xml"), goodReport)
+	testkit.WriteFile(t, filepath.Join(dir, "r", "j", "1", "a.xml"), goodReport)
 	state := filepath.Join(dir, "ledger.db")
 	w := exec.Command(bin, "watch", "--sandbox", "--state", state, "r")
 	w.Dir = dir
@@ -154,7 +156,7 @@ func TestTroubleshootingHealthPortInUse(t *testing.T) {
 	}
 	defer ln.Close()
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "r", "j", "1", "a.xml"), goodReport)
+	testkit.WriteFile(t, filepath.Join(dir, "r", "j", "1", "a.xml"), goodReport)
 	r := runBin(t, dir, nil, "watch", "--sandbox", "--health-listen", ln.Addr().String(), "r")
 	want := "--health-listen: listen tcp " + ln.Addr().String() + ": bind: address already in use"
 	if r.code != 2 || !strings.Contains(r.stderr, want) {

@@ -1,7 +1,6 @@
 package importer_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/octane-import/octane-import/importer"
 	"github.com/octane-import/octane-import/importer/ledger"
+	"github.com/octane-import/octane-import/internal/testkit"
 	"github.com/octane-import/octane-import/sandbox"
 )
 
@@ -27,8 +27,8 @@ import (
 type watchRun struct {
 	stop  func() error // cancels Watch and waits for it to return
 	m     *importer.Metrics
-	logs  *lockedBuffer // the watcher's log, info and above
-	files *fileLog      // what the watcher reported of each file
+	logs  *testkit.SyncBuffer // the watcher's log, info and above
+	files *fileLog            // what the watcher reported of each file
 }
 
 // watching runs Watch over dir until the returned run is stopped (or the test ends).
@@ -38,7 +38,7 @@ func (e *env) watching(t *testing.T, dir string, wo importer.WatchOptions) *watc
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := &watchRun{m: &importer.Metrics{}, logs: &lockedBuffer{}, files: &fileLog{}}
+	run := &watchRun{m: &importer.Metrics{}, logs: &testkit.SyncBuffer{}, files: &fileLog{}}
 	im, err := importer.New(importer.Options{
 		Rules: e.cfg.Rules, Sources: e.cfg.Sources, Ledger: l, MaxRunsPerPayload: 50, Reporter: run.files,
 		Logger: slog.New(slog.NewTextHandler(run.logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
@@ -108,24 +108,7 @@ func within(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// lockedBuffer is a log sink safe for the watcher's goroutine and the test's reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
+// testkit.SyncBuffer is a log sink safe for the watcher's goroutine and the test's reads.
 // fileLog is a Reporter keeping the outcomes reported for each file, in order.
 type fileLog struct {
 	mu sync.Mutex
@@ -377,7 +360,7 @@ func TestWatchAtomicRenameNeedsNoSettleTime(t *testing.T) {
 	eventually(t, "the renamed report", func() bool { return runsInJob(e.srv, "atomic") == 3 })
 	// A half-written report in the same place waits for its settle time.
 	half := filepath.Join(dir, "atomic", "3", "TEST-h.xml")
-	writeFile(t, half, `<testsuite name="s"><testcase classname="a.B" name="c"/>`)
+	testkit.WriteFile(t, half, `<testsuite name="s"><testcase classname="a.B" name="c"/>`)
 	eventually(t, "the half-written report held back, settling", func() bool { return w.waiting(half, importer.WaitSettling) })
 	if got := w.files.outcomes(half); len(got) != 0 {
 		t.Errorf("a half-written report was read: %v", got)
@@ -419,7 +402,7 @@ func appManifest(build string) string {
 func TestWatchMarkerEndsTheManifestWaitAndTheWaitIsLoggedOnce(t *testing.T) {
 	e := newEnv(t, nil)
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "app", "1", "octane-build.yaml"), appManifest("1"))
+	testkit.WriteFile(t, filepath.Join(dir, "app", "1", "octane-build.yaml"), appManifest("1"))
 	writeReport(t, filepath.Join(dir, "app", "1", "TEST-a.xml"), "com.acme.A", 2, false)
 	w := e.watching(t, dir, importer.WatchOptions{ManifestWait: time.Hour, Marker: "*.done"})
 	within(t, 10*time.Second, "the build with its manifest", func() bool { return runsInJob(e.srv, "app") == 2 })
@@ -444,13 +427,13 @@ func TestWatchMarkerEndsTheManifestWaitAndTheWaitIsLoggedOnce(t *testing.T) {
 func TestWatchReportWaitsForItsManifestThenGoesWithIt(t *testing.T) {
 	e := newEnv(t, nil)
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "app", "1", "octane-build.yaml"), appManifest("1"))
+	testkit.WriteFile(t, filepath.Join(dir, "app", "1", "octane-build.yaml"), appManifest("1"))
 	writeReport(t, filepath.Join(dir, "app", "1", "TEST-a.xml"), "com.acme.A", 2, false)
 	w := e.watching(t, dir, importer.WatchOptions{ManifestWait: time.Hour})
 	report := filepath.Join(dir, "app", "2", "surefire-reports", "TEST-a.xml")
 	writeReport(t, report, "com.acme.A", 3, false)
 	eventually(t, "the report waiting for its manifest", func() bool { return w.waiting(report, importer.WaitManifest) })
-	writeFile(t, filepath.Join(dir, "app", "2", "octane-build.yaml"), appManifest("2-from-manifest"))
+	testkit.WriteFile(t, filepath.Join(dir, "app", "2", "octane-build.yaml"), appManifest("2-from-manifest"))
 	eventually(t, "the report imported into its manifest's build", func() bool { return runsInBuild(e.srv, "app", "2-from-manifest") == 3 })
 	noDuplicates(t, e.srv)
 }

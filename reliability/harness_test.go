@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/octane-import/octane-import/importer/ledger"
+	"github.com/octane-import/octane-import/internal/testkit"
 	"github.com/octane-import/octane-import/sandbox"
 )
 
@@ -337,20 +338,10 @@ func (d *dataset) writeJobs(t *testing.T, data string, first, jobs, builds, repo
 				}
 				buf.WriteString("</testsuite>\n")
 				path := filepath.Join(data, job, build, fmt.Sprintf("TEST-%d.xml", r))
-				writeFile(t, path, buf.Bytes())
+				testkit.WriteFile(t, path, buf.Bytes())
 				d.addReport(path)
 			}
 		}
-	}
-}
-
-func writeFile(t *testing.T, path string, data []byte) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/octane-import/octane-import/internal/testkit"
 )
 
 // hostile is one hostile input: files written under data/hostile/1/, and what must happen.
@@ -37,7 +39,7 @@ var hostileInputs = []hostile{
 				fmt.Fprintf(&b, "%s</testsuite>\n", strings.Repeat(" ", i))
 			}
 			b.WriteString("</testsuites>\n")
-			writeFile(t, filepath.Join(dir, "nested.xml"), []byte(b.String()))
+			testkit.WriteFile(t, filepath.Join(dir, "nested.xml"), []byte(b.String()))
 		},
 		imported: func() [][2]string {
 			var out [][2]string
@@ -59,7 +61,7 @@ var hostileInputs = []hostile{
 				prev = name
 			}
 			b.WriteString("]>\n<testsuite name=\"lolz\"><testcase classname=\"laughs\" name=\"&lol9;\"/></testsuite>\n")
-			writeFile(t, filepath.Join(dir, "lolz.xml"), []byte(b.String()))
+			testkit.WriteFile(t, filepath.Join(dir, "lolz.xml"), []byte(b.String()))
 		},
 		errHas: "DOCTYPE",
 		absent: "lollollol",
@@ -67,7 +69,7 @@ var hostileInputs = []hostile{
 	{
 		name: "external entity to /etc/passwd",
 		write: func(t *testing.T, dir string) {
-			writeFile(t, filepath.Join(dir, "xxe.xml"), []byte(`<?xml version="1.0"?>
+			testkit.WriteFile(t, filepath.Join(dir, "xxe.xml"), []byte(`<?xml version="1.0"?>
 <!DOCTYPE testsuite [ <!ENTITY xxe SYSTEM "file:///etc/passwd"> ]>
 <testsuite name="xxe"><testcase classname="xxe" name="leak"><failure message="&xxe;">&xxe;</failure></testcase></testsuite>
 `))
@@ -79,7 +81,7 @@ var hostileInputs = []hostile{
 		name: "100,000-character test name",
 		write: func(t *testing.T, dir string) {
 			name := strings.Repeat("n", 100000)
-			writeFile(t, filepath.Join(dir, "long.xml"), []byte(`<testsuite name="long" timestamp="2025-03-01T08:00:00Z"><testcase classname="long.Name" name="`+name+`"/></testsuite>`))
+			testkit.WriteFile(t, filepath.Join(dir, "long.xml"), []byte(`<testsuite name="long" timestamp="2025-03-01T08:00:00Z"><testcase classname="long.Name" name="`+name+`"/></testsuite>`))
 		},
 		// Octane's names hold 255 characters: the run arrives with its name cut (and a warning).
 		imported: [][2]string{{"long.Name", strings.Repeat("n", 255)}},
@@ -87,7 +89,7 @@ var hostileInputs = []hostile{
 	{
 		name: "invalid UTF-8",
 		write: func(t *testing.T, dir string) {
-			writeFile(t, filepath.Join(dir, "utf8.xml"), []byte("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"bad\"><testcase classname=\"utf8\" name=\"caf\xe9 \xff\xfe\"/></testsuite>\n"))
+			testkit.WriteFile(t, filepath.Join(dir, "utf8.xml"), []byte("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"bad\"><testcase classname=\"utf8\" name=\"caf\xe9 \xff\xfe\"/></testsuite>\n"))
 		},
 		errHas: "UTF-8",
 	},
@@ -102,15 +104,15 @@ var hostileInputs = []hostile{
 				x ^= x << 5
 				data[i] = byte(x)
 			}
-			writeFile(t, filepath.Join(dir, "garbage.xml"), data)
+			testkit.WriteFile(t, filepath.Join(dir, "garbage.xml"), data)
 		},
 		errHas: "garbage.xml",
 	},
 	{
 		name: "manifest with a 10 MB field",
 		write: func(t *testing.T, dir string) {
-			writeFile(t, filepath.Join(dir, "octane-build.yaml"), []byte("version: 1\nserver: {instance_id: rel-ci}\njob: {id: hostile}\nbuild: {id: \"1\", name: \""+strings.Repeat("x", 10<<20)+"\"}\n"))
-			writeFile(t, filepath.Join(dir, "owned.xml"), []byte(`<testsuite name="o" timestamp="2025-03-01T08:00:00Z"><testcase classname="owned" name="by a huge manifest"/></testsuite>`))
+			testkit.WriteFile(t, filepath.Join(dir, "octane-build.yaml"), []byte("version: 1\nserver: {instance_id: rel-ci}\njob: {id: hostile}\nbuild: {id: \"1\", name: \""+strings.Repeat("x", 10<<20)+"\"}\n"))
+			testkit.WriteFile(t, filepath.Join(dir, "owned.xml"), []byte(`<testsuite name="o" timestamp="2025-03-01T08:00:00Z"><testcase classname="owned" name="by a huge manifest"/></testsuite>`))
 		},
 		errHas: "manifest",
 	},

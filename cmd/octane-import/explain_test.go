@@ -60,7 +60,7 @@ func writeWorkedExample(t *testing.T) (root, cfg string) {
 	mtime := time.Date(2026, 3, 5, 7, 30, 0, 0, time.UTC)
 	write := func(rel, content string) {
 		p := filepath.Join(root, filepath.FromSlash(rel))
-		writeTestFile(t, p, content)
+		testkit.WriteFile(t, p, content)
 		if err := os.Chtimes(p, mtime, mtime); err != nil {
 			t.Fatal(err)
 		}
@@ -88,25 +88,15 @@ func writeWorkedExample(t *testing.T) (root, cfg string) {
 		t.Fatal(err)
 	}
 	secret := filepath.Join(dir, "octane-staging-secret")
-	writeTestFile(t, secret, "staging-secret\n")
+	testkit.WriteFile(t, secret, "staging-secret\n")
 	text := strings.ReplaceAll(string(src), "/run/secrets/octane-staging-secret", filepath.ToSlash(secret))
 	text = strings.ReplaceAll(text, "/drops", filepath.ToSlash(root))
 	text = strings.ReplaceAll(text, "/var/lib/octane-import/state.db", filepath.ToSlash(filepath.Join(dir, "state.db")))
 	cfg = filepath.Join(dir, "octane-import.yaml")
-	writeTestFile(t, cfg, text)
+	testkit.WriteFile(t, cfg, text)
 	t.Setenv("OCTANE_CLIENT_ID", "id-123")
 	t.Setenv("OCTANE_CLIENT_SECRET", "s3cret-value")
 	return root, cfg
-}
-
-func writeTestFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestExplainWorkedExample is the worked example of docs/configuration.md through the
@@ -184,7 +174,7 @@ func TestExplainExampleBuilds(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(t.TempDir(), "octane-import.yaml")
-	writeTestFile(t, cfg, `targets:
+	testkit.WriteFile(t, cfg, `targets:
   - name: sandbox
     url: http://127.0.0.1:8080
     shared_space: "1001"

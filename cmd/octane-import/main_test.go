@@ -5,13 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -84,12 +82,7 @@ func TestScanJSONOutput(t *testing.T) {
 func TestExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "job", "1", "broken.xml")
-	if err := os.MkdirAll(filepath.Dir(bad), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bad, []byte("<testsuite><testcase name=\"a\">"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, bad, "<testsuite><testcase name=\"a\">")
 	_, errOut, code := cli(t, nil, "scan", "--sandbox", dir)
 	if code != exitFailed {
 		t.Errorf("a truncated report: exit %d, want 1", code)
@@ -140,20 +133,10 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 func TestWatchServesHealthAndMetricsAndStopsCleanly(t *testing.T) {
 	dir := t.TempDir()
-	addr := freePort(t)
-	var out, errb syncBuffer
+	addr := testkit.FreeAddr(t)
+	var out, errb testkit.SyncBuffer
 	a := newApp(&out, &errb)
 	a.env = func(string) (string, bool) { return "", false }
 	ctx, cancel := context.WithCancel(context.Background())
@@ -177,12 +160,7 @@ func TestWatchServesHealthAndMetricsAndStopsCleanly(t *testing.T) {
 		t.Fatalf("/healthz = %q; stderr %s", body, errb.String())
 	}
 	report := filepath.Join(dir, "job", "3", "TEST-a.xml")
-	if err := os.MkdirAll(filepath.Dir(report), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(report, []byte(`<testsuite name="s"><testcase classname="a.B" name="c" time="1"/></testsuite>`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, report, `<testsuite name="s"><testcase classname="a.B" name="c" time="1"/></testsuite>`)
 	var metrics string
 	for time.Now().Before(deadline) {
 		resp, err := http.Get("http://" + addr + "/metrics")
@@ -223,24 +201,7 @@ func TestWatchServesHealthAndMetricsAndStopsCleanly(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a running command.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
+// testkit.SyncBuffer is a bytes.Buffer safe for the concurrent writes of a running command.
 func TestFlagsFromTheEnvironment(t *testing.T) {
 	dir := t.TempDir()
 	state := filepath.Join(dir, "from-env.db")

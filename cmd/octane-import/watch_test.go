@@ -16,7 +16,7 @@ import (
 // watchCLI runs `octane-import ARGS` in-process until the test ends (or stop is called),
 // with the streams captured.
 type watchCLI struct {
-	out, errb syncBuffer
+	out, errb testkit.SyncBuffer
 	cancel    context.CancelFunc
 	code      chan int
 }
@@ -111,7 +111,7 @@ func TestWatchStatusListsTheFilesWaitingAndWhy(t *testing.T) {
 	dir := t.TempDir()
 	testkit.WriteFile(t, filepath.Join(dir, "app", "1", "octane-build.yaml"), "version: 1\nserver: {instance_id: ci-1}\njob: {id: app}\nbuild: {id: \"1\"}\n")
 	testkit.WriteFile(t, filepath.Join(dir, "app", "1", "TEST-a.xml"), oneTest)
-	addr := freePort(t)
+	addr := testkit.FreeAddr(t)
 	w := startWatch(t, "watch", "--sandbox", "--state", filepath.Join(t.TempDir(), "l.db"), "--settle", "100ms",
 		"--manifest-wait", "1h", "--health-listen", addr, dir)
 	var st struct {

@@ -3,6 +3,7 @@
 package testkit
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -10,7 +11,7 @@ import (
 )
 
 // WriteFile writes content at path, making its folders.
-func WriteFile(t testing.TB, path, content string) {
+func WriteFile[T string | []byte](t testing.TB, path string, content T) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
@@ -24,6 +25,13 @@ func WriteFile(t testing.TB, path, content string) {
 func CopyTree(t testing.TB, src string) string {
 	t.Helper()
 	dst := t.TempDir()
+	CopyTreeTo(t, src, dst)
+	return dst
+}
+
+// CopyTreeTo copies the folder src to dst (made if needed), over what dst holds.
+func CopyTreeTo(t testing.TB, src, dst string) {
+	t.Helper()
 	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -41,24 +49,32 @@ func CopyTree(t testing.TB, src string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return dst
 }
 
 // RepoRoot is the repository's top folder (the one holding go.mod), found from the
 // current directory up.
 func RepoRoot(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	dir, err := repoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return dir
+}
+
+// repoRoot is the folder holding go.mod, found from the current directory up.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
+			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Fatal("no go.mod above the test's folder")
+			return "", errors.New("no go.mod above the test's folder")
 		}
 		dir = parent
 	}
