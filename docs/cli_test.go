@@ -79,7 +79,7 @@ func TestDocumentedCommandLines(t *testing.T) {
 			return h
 		}
 		args := append(strings.Fields(cmd), "--help")
-		out, err := exec.Command(bin, args...).CombinedOutput()
+		out, err := exec.Command(testkit.Binary(t), args...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("octane-import %s --help: %v\n%s", cmd, err, out)
 		}
@@ -147,11 +147,12 @@ func TestDocumentedCommandLines(t *testing.T) {
 
 // TestConventions checks what docs/cli.md promises of every command.
 func TestConventions(t *testing.T) {
+	bin := testkit.Binary(t)
 	out, err := exec.Command(bin, "--version").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "octane-import " + testVersion + " (commit " + testCommit[:12] + ", built " + testDate + ")\n"
+	want := "octane-import " + testkit.BinaryVersion + " (commit " + testkit.BinaryCommit[:12] + ", built " + testkit.BinaryDate + ")\n"
 	if string(out) != want {
 		t.Errorf("--version = %q, want %q", out, want)
 	}

@@ -56,7 +56,7 @@ func TestCookbookLayouts(t *testing.T) {
 				t.Errorf("the snippet loads with warnings: %v", cfg.Warnings)
 			}
 
-			out, err := exec.Command(bin, "explain", "--config", cfgPath, "--output", "json", root).Output()
+			out, err := exec.Command(testkit.Binary(t), "explain", "--config", cfgPath, "--output", "json", root).Output()
 			unmatched := 0
 			for _, r := range l.Rows {
 				if r.Job == "unmatched" {

@@ -25,7 +25,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -36,47 +35,11 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Version information the test binary is built with (as scripts/release.sh does).
-const (
-	testVersion = "v0.0.0-docs"
-	testCommit  = "0123456789abcdef"
-	testDate    = "2026-11-27T00:00:00Z"
-)
-
-var (
-	bin    string // the octane-import binary under test
-	binDir string // its directory, put first on PATH
-)
-
+// TestMain removes the binary the tests built (testkit.Binary) once they are done.
 func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "docs tests: no go tool on PATH, skipping:", err)
-		return 0
-	}
-	binDir, err = os.MkdirTemp("", "octane-import-docs-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(binDir)
-	name := "octane-import"
-	if runtime.GOOS == "windows" {
-		name += ".exe"
-	}
-	bin = filepath.Join(binDir, name)
-	ldflags := fmt.Sprintf("-X main.version=%s -X main.commit=%s -X main.date=%s", testVersion, testCommit, testDate)
-	build := exec.Command(goTool, "build", "-trimpath", "-ldflags", ldflags, "-o", bin, "../cmd/octane-import")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "docs tests: building octane-import:", err)
-		return 1
-	}
-	return m.Run()
+	code := m.Run()
+	testkit.RemoveBinary()
+	os.Exit(code)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -157,6 +120,7 @@ func readRecipe(t *testing.T, name string) string {
 // machine is a temporary stand-in for the paths of a server the recipes name.
 type machine struct {
 	root    string
+	bin     string // the octane-import binary under test, for /usr/local/bin/octane-import
 	sandbox *sandbox
 }
 
@@ -168,7 +132,7 @@ var machinePaths = []string{"/usr/local/bin/octane-import", "/etc/octane-import"
 // fresh sandbox.
 func newMachine(t *testing.T) *machine {
 	t.Helper()
-	m := &machine{root: t.TempDir(), sandbox: startSandbox(t)}
+	m := &machine{root: t.TempDir(), bin: testkit.Binary(t), sandbox: startSandbox(t)}
 	for _, d := range []string{"etc/octane-import", "var/lib/octane-import"} {
 		if err := os.MkdirAll(filepath.Join(m.root, d), 0o755); err != nil {
 			t.Fatal(err)
@@ -188,7 +152,7 @@ func (m *machine) subst(s string) string {
 	for _, p := range machinePaths {
 		local := filepath.Join(m.root, filepath.FromSlash(strings.TrimPrefix(p, "/")))
 		if p == "/usr/local/bin/octane-import" {
-			local = bin
+			local = m.bin
 		}
 		s = strings.ReplaceAll(s, p, local)
 	}
@@ -215,7 +179,7 @@ var listenLine = regexp.MustCompile(`listening on (http://\S+)`)
 // address from the first line it prints. It stops with the test, and must exit 0 on SIGTERM.
 func startSandbox(t *testing.T) *sandbox {
 	t.Helper()
-	cmd := exec.Command(bin, "sandbox", "--listen", "127.0.0.1:0")
+	cmd := exec.Command(testkit.Binary(t), "sandbox", "--listen", "127.0.0.1:0")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -276,9 +240,10 @@ type result struct {
 
 // cleanEnv is a minimal environment (as cron or a CI runner gives) with the binary on PATH:
 // no variable of the machine running the tests leaks into a recipe.
-func cleanEnv(extra map[string]string) []string {
+func cleanEnv(t *testing.T, extra map[string]string) []string {
+	t.Helper()
 	env := []string{
-		"PATH=" + binDir + string(os.PathListSeparator) + os.Getenv("PATH"),
+		"PATH=" + filepath.Dir(testkit.Binary(t)) + string(os.PathListSeparator) + os.Getenv("PATH"),
 		"HOME=" + os.TempDir(),
 		"TMPDIR=" + os.TempDir(),
 		"LANG=C.UTF-8",
@@ -300,7 +265,7 @@ func runBash(t *testing.T, dir string, env map[string]string, script string, arg
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bash, append([]string{"-euo", "pipefail", "-c", script, "recipe"}, args...)...)
 	cmd.Dir = dir
-	cmd.Env = cleanEnv(env)
+	cmd.Env = cleanEnv(t, env)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err = cmd.Run()
@@ -716,7 +681,7 @@ func runWatch(t *testing.T, dir string, argv []string, health string, env map[st
 	t.Helper()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
-	cmd.Env = cleanEnv(env)
+	cmd.Env = cleanEnv(t, env)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
@@ -838,7 +803,7 @@ func TestRecipeSystemd(t *testing.T) {
 	health := testkit.FreeAddr(t)
 	line := strings.Replace(m.subst(exec0), "127.0.0.1:9090", health, 1)
 	argv := strings.Fields(line)
-	if argv[0] != bin {
+	if argv[0] != m.bin {
 		t.Fatalf("ExecStart runs %q, want /usr/local/bin/octane-import", argv[0])
 	}
 	if sa, err := exec.LookPath("systemd-analyze"); err == nil {
@@ -976,7 +941,7 @@ func TestRecipeContainerfile(t *testing.T) {
 	for i := range argv {
 		argv[i] = strings.Replace(m.subst(argv[i]), "0.0.0.0:9090", health, 1)
 	}
-	if argv[0] != bin {
+	if argv[0] != m.bin {
 		t.Fatalf("ENTRYPOINT runs %q, want /usr/local/bin/octane-import", argv[0])
 	}
 	argv[0] = built

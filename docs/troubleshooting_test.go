@@ -125,7 +125,7 @@ func TestTroubleshootingLedgerLocked(t *testing.T) {
 	dir := t.TempDir()
 	testkit.WriteFile(t, filepath.Join(dir, "r", "j", "1", "a.xml"), goodReport)
 	state := filepath.Join(dir, "ledger.db")
-	w := exec.Command(bin, "watch", "--sandbox", "--state", state, "r")
+	w := exec.Command(testkit.Binary(t), "watch", "--sandbox", "--state", state, "r")
 	w.Dir = dir
 	var werr bytes.Buffer
 	w.Stderr = &werr
@@ -167,9 +167,9 @@ func TestTroubleshootingHealthPortInUse(t *testing.T) {
 // runBin runs the binary in dir with a clean environment.
 func runBin(t *testing.T, dir string, env map[string]string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(testkit.Binary(t), args...)
 	cmd.Dir = dir
-	cmd.Env = cleanEnv(env)
+	cmd.Env = cleanEnv(t, env)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	done := make(chan error, 1)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/octane-import/octane-import/importer/ledger"
+	"github.com/octane-import/octane-import/internal/testkit"
 )
 
 // TestLedgerDiskFull fills the ledger's disk: the importer runs under a file-size limit
@@ -44,7 +45,7 @@ func TestLedgerDiskFull(t *testing.T) {
 	defer cancel()
 	args := []string{"scan", "--output", "json", e.data}
 	cmd, stdout, stderr := e.command(ctx, args...)
-	cmd.Args = append([]string{prlimit, fmt.Sprintf("--fsize=%d", limit), "--", binary}, cmd.Args[1:]...)
+	cmd.Args = append([]string{prlimit, fmt.Sprintf("--fsize=%d", limit), "--", testkit.Binary(t)}, cmd.Args[1:]...)
 	cmd.Path = prlimit
 	r := e.wait(cmd, stdout, stderr, args, cmd.Start())
 	t.Logf("under a %d-byte file size limit: exit %d in %s; stderr: %s", limit, r.code, r.elapsed.Round(time.Millisecond), clipText(r.stderr, 600))

@@ -41,8 +41,6 @@ const (
 )
 
 var (
-	binary string // the octane-import binary built by TestMain
-
 	// Figures for docs/reliability.md, printed at the end of the run.
 	crashPoints    atomic.Int64
 	faultsInjected atomic.Int64
@@ -53,26 +51,13 @@ var (
 	secretScans    atomic.Int64
 )
 
+// TestMain prints the suite's figures at the end and removes the binary the tests built
+// (testkit.Binary: world-readable, so that a child run as an unprivileged user can run it).
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "octane-import-reliability-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	// World-readable so that a child run as an unprivileged user (permission tests) can run it.
-	_ = os.Chmod(dir, 0o755)
-	binary = filepath.Join(dir, "octane-import")
-	build := exec.Command("go", "build", "-o", binary, "../cmd/octane-import")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building octane-import:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
 	code := m.Run()
 	fmt.Printf("reliability figures: crash points survived %d, faults injected %d, hostile inputs tried %d, runs checked %d, runs lost %d, runs duplicated %d, secret scans %d\n",
 		crashPoints.Load(), faultsInjected.Load(), inputsTried.Load(), runsChecked.Load(), runsLost.Load(), runsDuplicated.Load(), secretScans.Load())
-	os.RemoveAll(dir)
+	testkit.RemoveBinary()
 	os.Exit(code)
 }
 
@@ -184,7 +169,7 @@ func clipText(s string, n int) string {
 // command prepares the binary with the env's configuration and the secret in its environment.
 func (e *env) command(ctx context.Context, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
 	full := append([]string{"--config", e.cfg}, args...)
-	cmd := exec.CommandContext(ctx, binary, full...)
+	cmd := exec.CommandContext(ctx, testkit.Binary(e.t), full...)
 	cmd.Env = append(os.Environ(), "OCTANE_CLIENT_SECRET="+clientSecret, "NO_COLOR=1")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
