@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/octane-import/octane-import/bench/gen"
 	"github.com/octane-import/octane-import/config"
 	"github.com/octane-import/octane-import/importer"
 	"github.com/octane-import/octane-import/importer/ledger"
@@ -128,20 +129,17 @@ func outcomes(files []importer.FileResult) map[importer.Outcome]int {
 
 func runsIn(srv *sandbox.Server) int { return len(srv.Runs()) }
 
-// writeReport writes a small JUnit report with n passing tests (and one failing when fail).
+// writeReport writes a small JUnit report (bench/gen's exact suite) with n tests of class
+// class, named test0, test1, ..., the first failing when fail.
 func writeReport(t testing.TB, path, class string, n int, fail bool) {
 	t.Helper()
-	var b strings.Builder
-	fmt.Fprintf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=%q tests=\"%d\" timestamp=\"2026-03-01T10:00:00Z\">\n", class, n)
-	for i := 0; i < n; i++ {
-		if fail && i == 0 {
-			fmt.Fprintf(&b, "  <testcase classname=%q name=\"test%d\" time=\"0.5\"><failure type=\"AssertionError\" message=\"boom\">at %s.test%d</failure></testcase>\n", class, i, class, i)
-			continue
-		}
-		fmt.Fprintf(&b, "  <testcase classname=%q name=\"test%d\" time=\"0.25\"/>\n", class, i)
+	s := gen.Suite{Name: class, Cases: n, Timestamp: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)}
+	if fail {
+		s.Failed = 1
 	}
-	b.WriteString("</testsuite>\n")
-	testkit.WriteFile(t, path, b.String())
+	if _, err := gen.WriteSuite(path, s); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestScanPostBuildFolder(t *testing.T) {

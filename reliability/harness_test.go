@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/octane-import/octane-import/bench/gen"
 	"github.com/octane-import/octane-import/importer/ledger"
 	"github.com/octane-import/octane-import/internal/testkit"
 	"github.com/octane-import/octane-import/sandbox"
@@ -296,7 +297,8 @@ func (d *dataset) writeBuilds(t *testing.T, data string, jobs, builds, reports, 
 	d.writeJobs(t, data, 0, jobs, builds, reports, cases)
 }
 
-// writeJobs is writeBuilds for the jobs numbered first to first+jobs-1.
+// writeJobs is writeBuilds for the jobs numbered first to first+jobs-1. The reports are
+// bench/gen's exact suites: one in seven cases fails, one in seven is skipped.
 func (d *dataset) writeJobs(t *testing.T, data string, first, jobs, builds, reports, cases int) {
 	t.Helper()
 	base := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
@@ -306,28 +308,31 @@ func (d *dataset) writeJobs(t *testing.T, data string, first, jobs, builds, repo
 			build := fmt.Sprintf("%d", 100+b)
 			start := base.Add(time.Duration(j*builds+b) * time.Hour)
 			for r := range reports {
-				class := fmt.Sprintf("com.example.%s.Suite%d", strings.ReplaceAll(job, "-", ""), r)
-				var buf bytes.Buffer
-				fmt.Fprintf(&buf, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=%q tests=\"%d\" timestamp=%q>\n", class, cases, start.Add(time.Duration(r)*time.Minute).Format(time.RFC3339))
-				for c := range cases {
-					name := fmt.Sprintf("case %d of build %s", c, build)
-					switch c % 7 {
-					case 3:
-						fmt.Fprintf(&buf, "  <testcase classname=%q name=%q time=\"0.5\"><failure message=\"expected 1, got 2\" type=\"AssertionError\">at line %d</failure></testcase>\n", class, name, c)
-					case 5:
-						fmt.Fprintf(&buf, "  <testcase classname=%q name=%q time=\"0\"><skipped/></testcase>\n", class, name)
-					default:
-						fmt.Fprintf(&buf, "  <testcase classname=%q name=%q time=\"0.25\"/>\n", class, name)
-					}
-					d.runs[identity{serverID, job, build, class, name}] = true
-				}
-				buf.WriteString("</testsuite>\n")
 				path := filepath.Join(data, job, build, fmt.Sprintf("TEST-%d.xml", r))
-				testkit.WriteFile(t, path, buf.Bytes())
-				d.addReport(path)
+				d.writeSuite(t, path, job, build, gen.Suite{
+					Name:      fmt.Sprintf("com.example.%s.Suite%d", strings.ReplaceAll(job, "-", ""), r),
+					Cases:     cases,
+					Failed:    cases / 7,
+					Skipped:   cases / 7,
+					Timestamp: start.Add(time.Duration(r) * time.Minute),
+					CaseName:  func(c int) string { return fmt.Sprintf("case %d of build %s", c, build) },
+				})
 			}
 		}
 	}
+}
+
+// writeSuite writes the report s at path (bench/gen) as a report of the build job#build:
+// its runs must all arrive.
+func (d *dataset) writeSuite(t *testing.T, path, job, build string, s gen.Suite) {
+	t.Helper()
+	if _, err := gen.WriteSuite(path, s); err != nil {
+		t.Fatal(err)
+	}
+	for c := range s.Cases {
+		d.runs[identity{serverID, job, build, s.Class(c), s.Case(c)}] = true
+	}
+	d.addReport(path)
 }
 
 // ---- the checks -------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 package reliability_test
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/octane-import/octane-import/bench/gen"
 	"github.com/octane-import/octane-import/internal/testkit"
 )
 
@@ -201,7 +201,12 @@ func TestOneGigabyteReport(t *testing.T) {
 	const cases = 20000
 	path := filepath.Join(e.data, "huge", "1", "TEST-huge.xml")
 	start := time.Now()
-	writeHuge(t, path, 1<<30, cases)
+	d := newDataset()
+	d.writeSuite(t, path, "huge", "1", gen.Suite{
+		Name: "com.example.huge", Classes: 50, Cases: cases, Output: (1 << 30) / cases,
+		Timestamp: time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC),
+		CaseName:  func(c int) string { return fmt.Sprintf("case %d", c) },
+	})
 	fi, _ := os.Stat(path)
 	t.Logf("wrote %d MB in %s", fi.Size()>>20, time.Since(start).Round(time.Millisecond))
 	inputsTried.Add(1)
@@ -211,40 +216,5 @@ func TestOneGigabyteReport(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("the 1 GB report:\n%s", r)
 	}
-	d := newDataset()
-	for c := range cases {
-		d.runs[identity{serverID, "huge", "1", fmt.Sprintf("com.example.huge.C%d", c%50), fmt.Sprintf("case %d", c)}] = true
-	}
 	e.exactlyOnce(d)
-}
-
-// writeHuge streams a report of about size bytes with cases test cases; each case carries
-// an equal share of the bulk as system-out.
-func writeHuge(t *testing.T, path string, size int64, cases int) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := bufio.NewWriterSize(f, 4<<20)
-	fmt.Fprintf(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"huge\" tests=\"%d\" timestamp=\"2025-03-01T08:00:00Z\">\n", cases)
-	line := "2025-03-01 08:00:00.123 DEBUG com.example.huge - a chatty log line of the test under way\n"
-	per := int(size/int64(cases)) / len(line)
-	for c := range cases {
-		fmt.Fprintf(w, "<testcase classname=\"com.example.huge.C%d\" name=\"case %d\" time=\"0.01\"><system-out>", c%50, c)
-		for range per {
-			w.WriteString(line)
-		}
-		w.WriteString("</system-out></testcase>\n")
-	}
-	w.WriteString("</testsuite>\n")
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
 }
