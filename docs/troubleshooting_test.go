@@ -50,17 +50,7 @@ var troubles = []trouble{
 		msg: `--since: "yesterday" is not a time: use RFC 3339 (2026-01-31T12:00:00Z) or a date (2026-01-31)`},
 	{name: "no config", args: []string{"scan", "--config", "nope.yaml", "."}, code: 2,
 		msg: "reading configuration: open nope.yaml: no such file or directory"},
-	{name: "unknown key", files: map[string]string{"octane-import.yaml": `targets:
-  - name: octane
-    url: {url}
-    shared_space: "1001"
-    workspace: "1002"
-    client_id: sandbox-client
-    client_secret: ${env:OCTANE_CLIENT_SECRET}
-    wrkspace: "1002"
-rules:
-  - set: { server: { instance_id: box }, job: j, build: "1" }
-`}, args: []string{"validate"}, env: map[string]string{"OCTANE_CLIENT_SECRET": sandboxSecret}, code: 2,
+	{name: "unknown key", files: map[string]string{"octane-import.yaml": targetConfig(`    wrkspace: "1002"` + "\n")}, args: []string{"validate"}, env: map[string]string{"OCTANE_CLIENT_SECRET": sandboxSecret}, code: 2,
 		msg: "octane-import.yaml:8:5: targets[0].wrkspace: unknown key (did you mean workspace?)"},
 	{name: "secret not set", files: map[string]string{"octane-import.yaml": targetConfig("")}, args: []string{"scan", "."}, code: 2,
 		msg: "targets[0].client_secret: environment variable OCTANE_CLIENT_SECRET is not set (referenced as ${env:OCTANE_CLIENT_SECRET})"},

@@ -190,3 +190,20 @@ func TestSuiteExact(t *testing.T) {
 		})
 	}
 }
+
+// TestTokenFloor counts the test cases WriteSuite wrote, and names a file that is not XML.
+func TestTokenFloor(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "TEST-a.xml")
+	if _, err := WriteSuite(path, Suite{Name: "a.B", Cases: 250, Classes: 5, Failed: 3, Output: 100}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := TokenFloor(path); n != 250 || err != nil {
+		t.Errorf("TokenFloor = %d, %v; want 250", n, err)
+	}
+	if err := os.WriteFile(path, []byte("<testsuite><testcase"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := TokenFloor(path); err == nil {
+		t.Error("a truncated report counted without error")
+	}
+}
