@@ -238,12 +238,13 @@ func writeReport(bdir string, spec Spec, team string, b, f int, started time.Tim
 	}
 	name := "TEST-" + pkg + "." + class + ".xml"
 	path := filepath.Join(bdir, name)
-	fh, err := os.Create(path)
-	if err != nil {
-		return Stats{}, err
-	}
-	cw := &countWriter{w: fh}
-	w := bufio.NewWriterSize(cw, 64<<10)
+	return streamTo(path, 64<<10, func(w *bufio.Writer) Stats {
+		return writeSurefire(w, r, spec, team, pkg, class, f, started)
+	})
+}
+
+// writeSurefire writes the report of writeReport.
+func writeSurefire(w *bufio.Writer, r *rand.Rand, spec Spec, team, pkg, class string, f int, started time.Time) Stats {
 	n := spec.CasesPerFile
 	if n > 4 {
 		n = n*8/10 + r.IntN(n*4/10+1)
@@ -296,8 +297,21 @@ func writeReport(bdir string, spec Spec, team string, b, f int, started time.Tim
 	if nested {
 		fmt.Fprintln(w, "</testsuites>")
 	}
+	return st
+}
+
+// streamTo creates the file at path and writes it through a buffer of size bytes with
+// write, which returns what it wrote; the bytes are counted here.
+func streamTo(path string, size int, write func(w *bufio.Writer) Stats) (Stats, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return Stats{}, err
+	}
+	cw := &countWriter{w: f}
+	w := bufio.NewWriterSize(cw, size)
+	st := write(w)
 	err = w.Flush()
-	if cerr := fh.Close(); err == nil {
+	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	st.Bytes = cw.n

@@ -66,12 +66,11 @@ func WriteSuite(path string, s Suite) (Stats, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return Stats{}, err
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		return Stats{}, err
-	}
-	cw := &countWriter{w: f}
-	w := bufio.NewWriterSize(cw, 1<<20)
+	return streamTo(path, 1<<20, func(w *bufio.Writer) Stats { return s.write(w) })
+}
+
+// write writes the report.
+func (s Suite) write(w *bufio.Writer) Stats {
 	st := Stats{Reports: 1, Cases: s.Cases}
 	ts := s.Timestamp
 	if ts.IsZero() {
@@ -129,15 +128,7 @@ func WriteSuite(path string, s Suite) (Stats, error) {
 	if nested {
 		fmt.Fprintln(w, "</testsuites>")
 	}
-	err = w.Flush()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	st.Bytes = cw.n
-	if err != nil {
-		return st, fmt.Errorf("%s: %w", path, err)
-	}
-	return st, nil
+	return st
 }
 
 // esc escapes s for an XML attribute.

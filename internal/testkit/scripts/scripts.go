@@ -125,27 +125,22 @@ func cmdOctane(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: octane runs|builds|servers|pipelines (after standin)")
 	}
 	srv := standin(ts, "octane")
-	var items []any
 	switch args[0] {
 	case "runs":
-		for _, r := range srv.Runs() {
-			items = append(items, r)
-		}
+		printJSON(ts, srv.Runs())
 	case "builds":
-		for _, b := range srv.Builds() {
-			items = append(items, b)
-		}
+		printJSON(ts, srv.Builds())
 	case "servers":
-		for _, x := range srv.Servers() {
-			items = append(items, x)
-		}
+		printJSON(ts, srv.Servers())
 	case "pipelines":
-		for _, x := range srv.Pipelines() {
-			items = append(items, x)
-		}
+		printJSON(ts, srv.Pipelines())
 	default:
 		ts.Fatalf("octane: unknown %q", args[0])
 	}
+}
+
+// printJSON prints items on the script's stdout, one JSON object per line.
+func printJSON[T any](ts *testscript.TestScript, items []T) {
 	enc := json.NewEncoder(ts.Stdout())
 	for _, it := range items {
 		ts.Check(enc.Encode(it))
