@@ -17,14 +17,7 @@ import (
 	"github.com/octane-import/octane-import/mapping"
 )
 
-func envMap(m map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) {
-		v, ok := m[k]
-		return v, ok
-	}
-}
-
-var testEnv = envMap(map[string]string{"OCTANE_CLIENT_ID": "id-123", "OCTANE_CLIENT_SECRET": "s3cret-value"})
+var testEnv = testkit.LookupEnv(map[string]string{"OCTANE_CLIENT_ID": "id-123", "OCTANE_CLIENT_SECRET": "s3cret-value"})
 
 // minimal is a valid file; the error cases below append to or edit it.
 const minimal = `targets:
@@ -119,7 +112,7 @@ rules:
       build: "{build}"
 `
 	cfgPath := filepath.Join(dir, "octane-import.yaml")
-	cfg, err := Parse([]byte(src), cfgPath, envMap(map[string]string{"OCTANE_HOST": "octane.local"}))
+	cfg, err := Parse([]byte(src), cfgPath, testkit.LookupEnv(map[string]string{"OCTANE_HOST": "octane.local"}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -92,23 +92,9 @@ func (r *watchRun) waiting(path, reason string) bool {
 // eventually waits (with a deadline, not a fixed sleep) until cond holds.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	within(t, 20*time.Second, what, cond)
+	testkit.Within(t, 20*time.Second, what, cond)
 }
 
-// within waits until cond holds, failing after d: where a test shows that a wait is not
-// taken, d is shorter than that wait.
-func within(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting (%v) for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// testkit.SyncBuffer is a log sink safe for the watcher's goroutine and the test's reads.
 // fileLog is a Reporter keeping the outcomes reported for each file, in order.
 type fileLog struct {
 	mu sync.Mutex
@@ -388,7 +374,7 @@ func TestWatchWithoutManifestsDoesNotWaitForOne(t *testing.T) {
 	dir := t.TempDir()
 	e.watching(t, dir, importer.WatchOptions{ManifestWait: time.Minute})
 	writeInPlace(t, filepath.Join(dir, "plain", "1", "TEST-p.xml"), "com.acme.P", 3)
-	within(t, 10*time.Second, "a report with no manifest in its tree imported", func() bool { return runsInJob(e.srv, "plain") == 3 })
+	testkit.Within(t, 10*time.Second, "a report with no manifest in its tree imported", func() bool { return runsInJob(e.srv, "plain") == 3 })
 }
 
 // a build manifest for job "app" on the built-in rule's server (so that its pipeline and the
@@ -405,12 +391,12 @@ func TestWatchMarkerEndsTheManifestWaitAndTheWaitIsLoggedOnce(t *testing.T) {
 	testkit.WriteFile(t, filepath.Join(dir, "app", "1", "octane-build.yaml"), appManifest("1"))
 	writeReport(t, filepath.Join(dir, "app", "1", "TEST-a.xml"), "com.acme.A", 2, false)
 	w := e.watching(t, dir, importer.WatchOptions{ManifestWait: time.Hour, Marker: "*.done"})
-	within(t, 10*time.Second, "the build with its manifest", func() bool { return runsInJob(e.srv, "app") == 2 })
+	testkit.Within(t, 10*time.Second, "the build with its manifest", func() bool { return runsInJob(e.srv, "app") == 2 })
 	a, b := filepath.Join(dir, "app", "2", "TEST-a.xml"), filepath.Join(dir, "app", "2", "TEST-b.xml")
 	writeReport(t, a, "com.acme.A", 2, false)
 	writeReport(t, b, "com.acme.B", 2, false)
 	want := "waiting up to 1h0m0s for octane-build.yaml in " + filepath.Join(dir, "app", "2")
-	within(t, 10*time.Second, "both reports waiting for their manifest", func() bool {
+	testkit.Within(t, 10*time.Second, "both reports waiting for their manifest", func() bool {
 		return w.waiting(a, importer.WaitManifest) && w.waiting(b, importer.WaitManifest)
 	})
 	if n := strings.Count(w.logs.String(), want); n != 1 {
@@ -419,7 +405,7 @@ func TestWatchMarkerEndsTheManifestWaitAndTheWaitIsLoggedOnce(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "app", "2", "build.done"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	within(t, 10*time.Second, "the marked build imported without its manifest", func() bool { return runsInJob(e.srv, "app") == 6 })
+	testkit.Within(t, 10*time.Second, "the marked build imported without its manifest", func() bool { return runsInJob(e.srv, "app") == 6 })
 }
 
 // A report waiting for its manifest goes with the manifest once it arrives: its runs are in

@@ -21,7 +21,7 @@ func cli(t *testing.T, env map[string]string, args ...string) (stdout, stderr st
 	t.Helper()
 	var out, errb bytes.Buffer
 	a := newApp(&out, &errb)
-	a.env = func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	a.env = testkit.LookupEnv(env)
 	a.hostname = func() (string, error) { return "ci-agent", nil }
 	code = a.execute(context.Background(), args)
 	return out.String(), errb.String(), code
@@ -201,7 +201,6 @@ func TestWatchServesHealthAndMetricsAndStopsCleanly(t *testing.T) {
 	}
 }
 
-// testkit.SyncBuffer is a bytes.Buffer safe for the concurrent writes of a running command.
 func TestFlagsFromTheEnvironment(t *testing.T) {
 	dir := t.TempDir()
 	state := filepath.Join(dir, "from-env.db")

@@ -51,11 +51,7 @@ func (w *watchCLI) stop(t *testing.T) int {
 // waitFor polls until cond holds, failing after 15 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(15 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
+	testkit.Within(t, 15*time.Second, what, cond)
 }
 
 func getJSON(addr, path string, v any) error {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // WriteFile writes content at path, making its folders.
@@ -77,5 +78,25 @@ func repoRoot() (string, error) {
 			return "", errors.New("no go.mod above the test's folder")
 		}
 		dir = parent
+	}
+}
+
+// Within waits until cond holds, checking every 20 ms, and fails the test after d, naming
+// what it waited for. Where a test shows that a wait is not taken, d is shorter than it.
+func Within(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(d); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting (%v) for %s", d, what)
+		}
+	}
+}
+
+// LookupEnv is an environment made of m, in the shape of os.LookupEnv, for code that
+// takes its environment as a function.
+func LookupEnv(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := m[k]
+		return v, ok
 	}
 }
