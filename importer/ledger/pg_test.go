@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/octane-import/octane-import/internal/testkit"
 )
 
 // testPG is the PostgreSQL server the package's tests share: started by TestMain from the
@@ -155,7 +154,10 @@ func needPG(t testing.TB) {
 	if testPG.err == nil {
 		return
 	}
-	testkit.Missing(t, "PostgreSQL tests: "+testPG.err.Error())
+	if os.Getenv("CI") != "" {
+		t.Fatalf("PostgreSQL tests: %v (CI is set: they must run)", testPG.err)
+	}
+	t.Skipf("PostgreSQL tests: %v", testPG.err)
 }
 
 // pgURL creates a database for the test and returns its URL.
