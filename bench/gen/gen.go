@@ -238,7 +238,7 @@ func writeReport(bdir string, spec Spec, team string, b, f int, started time.Tim
 	}
 	name := "TEST-" + pkg + "." + class + ".xml"
 	path := filepath.Join(bdir, name)
-	return streamTo(path, 64<<10, func(w *bufio.Writer) Stats {
+	return streamTo(path, func(w *bufio.Writer) Stats {
 		return writeSurefire(w, r, spec, team, pkg, class, f, started)
 	})
 }
@@ -300,15 +300,15 @@ func writeSurefire(w *bufio.Writer, r *rand.Rand, spec Spec, team, pkg, class st
 	return st
 }
 
-// streamTo creates the file at path and writes it through a buffer of size bytes with
-// write, which returns what it wrote; the bytes are counted here.
-func streamTo(path string, size int, write func(w *bufio.Writer) Stats) (Stats, error) {
+// streamTo creates the file at path and writes it through a 64 KiB buffer with write,
+// which returns what it wrote; the bytes are counted here.
+func streamTo(path string, write func(w *bufio.Writer) Stats) (Stats, error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return Stats{}, err
 	}
 	cw := &countWriter{w: f}
-	w := bufio.NewWriterSize(cw, size)
+	w := bufio.NewWriterSize(cw, 64<<10)
 	st := write(w)
 	err = w.Flush()
 	if cerr := f.Close(); err == nil {

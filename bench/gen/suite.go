@@ -66,7 +66,7 @@ func WriteSuite(path string, s Suite) (Stats, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return Stats{}, err
 	}
-	return streamTo(path, 1<<20, func(w *bufio.Writer) Stats { return s.write(w) })
+	return streamTo(path, func(w *bufio.Writer) Stats { return s.write(w) })
 }
 
 // write writes the report.
