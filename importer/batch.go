@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 
@@ -30,9 +31,11 @@ type batcher struct {
 	open   map[string]*openPayload
 	tick   int
 
-	pendingSeal []*openPayload  // closed, not yet written
-	records     []ledger.File   // records of files with nothing to send, not yet written
-	waiting     map[string]bool // unchanged files an earlier run left queued: reported after sending
+	pendingSeal []*openPayload      // closed, not yet written
+	staged      []ledger.NewPayload // large reports' own payloads, staged on disk, not yet written
+	stagedFiles []ledger.File       // the records of those reports
+	records     []ledger.File       // records of files with nothing to send, not yet written
+	waiting     map[string]bool     // unchanged files an earlier run left queued: reported after sending
 	warns       map[string][]Warning
 	flaky       map[string]int
 }
@@ -117,6 +120,7 @@ func (b *batcher) build(d *mapping.Decision) (*buildAcc, error) {
 func (b *batcher) add(rr *readResult) error {
 	d := rr.dec
 	if !b.inWindow(d, rr) {
+		rr.runs.discard()
 		return nil
 	}
 	acc, err := b.build(d)
@@ -139,61 +143,47 @@ func (b *batcher) add(rr *readResult) error {
 		rr.outcome = Planned
 		return nil
 	}
+	if len(rr.runs.staged) > 0 {
+		// A large report, cut into payloads of its own as it was read: they are sealed with
+		// its record, in one transaction.
+		b.staged = append(b.staged, rr.runs.staged...)
+		b.stagedFiles = append(b.stagedFiles, rr.rec)
+		b.builds[d.Key()].line.Payloads += len(rr.runs.staged)
+		rr.runs.staged = nil
+		return b.flush()
+	}
+	frag, n := rr.runs.runs()
 	rc := resultContext(d)
-	ctxKey := contextKey(rc)
-	pk := d.Key() + "\x00" + ctxKey
+	pk := d.Key() + "\x00" + contextKey(rc)
 	op := b.open[pk]
-	split := false
-	seen := 0 // the encoder's warnings before this file's runs
-	if op != nil {
-		seen = len(op.enc.Warnings())
+	if op != nil && (op.runs+n > b.im.opt.MaxRunsPerPayload || op.buf.Len()+len(frag) > b.im.opt.MaxPayloadBytes) {
+		// The report's runs do not fit: the open payload is written without them.
+		delete(b.open, pk)
+		if err := b.seal(op); err != nil {
+			return err
+		}
+		op = nil
 	}
-	cut := func(op *openPayload) { // this file's values the encoder had to change
-		ws := op.enc.Warnings()
-		for _, w := range ws[min(seen, len(ws)):] {
-			if len(b.warns[rr.c.path]) < maxFileWarnings {
-				b.warns[rr.c.path] = append(b.warns[rr.c.path], Warning{Code: "octane-limit", Message: w})
-			}
-		}
-		seen = 0
+	if op == nil {
+		op = &openPayload{key: pk, build: d.Key(), target: d.Target, attempt: rr.rec.Attempt}
+		op.enc = octane.NewEncoder(&op.buf, rc)
+		b.open[pk] = op
 	}
-	for i := range rr.rep.Runs {
-		if op != nil && (op.runs >= b.im.opt.MaxRunsPerPayload || op.buf.Len() >= b.im.opt.MaxPayloadBytes) {
-			// Full: close it and keep it with this file; all are written when the file ends.
-			cut(op)
-			if err := b.close(op); err != nil {
-				return err
-			}
-			b.pendingSeal = append(b.pendingSeal, op)
-			op, split = nil, true
-		}
-		if op == nil {
-			op = &openPayload{key: pk, build: d.Key(), target: d.Target, attempt: rr.rec.Attempt}
-			op.enc = octane.NewEncoder(&op.buf, rc)
-			b.open[pk] = op
-		}
-		if err := op.enc.Encode(testRun(&rr.rep.Runs[i], d, b.im.naming(d))); err != nil {
-			return fmt.Errorf("%s: %w", rr.c.path, err)
-		}
-		op.runs++
-		if len(op.names) == 0 || op.names[len(op.names)-1] != rr.c.path {
-			op.names = append(op.names, rr.c.path)
+	seen := len(op.enc.Warnings()) // the context's, said with the payload's first report
+	if err := op.enc.WriteEncoded(frag, n); err != nil {
+		return fmt.Errorf("%s: %w", rr.c.path, err)
+	}
+	for _, w := range op.enc.Warnings()[seen:] {
+		if len(b.warns[rr.c.path]) < maxFileWarnings {
+			b.warns[rr.c.path] = append(b.warns[rr.c.path], Warning{Code: "octane-limit", Message: w})
 		}
 	}
+	op.runs += n
+	op.names = append(op.names, rr.c.path)
+	rr.runs = nil
 	b.tick++
 	op.lastUse = b.tick
 	op.files = append(op.files, rr.rec)
-	cut(op)
-	if split {
-		// The file spans several payloads: write them all, this one too, so that the file's
-		// record goes with every payload holding its runs.
-		delete(b.open, pk)
-		if err := b.close(op); err != nil {
-			return err
-		}
-		b.pendingSeal = append(b.pendingSeal, op)
-		return b.flush()
-	}
 	if op.runs >= b.im.opt.MaxRunsPerPayload || op.buf.Len() >= b.im.opt.MaxPayloadBytes {
 		delete(b.open, pk)
 		return b.seal(op)
@@ -270,13 +260,22 @@ func (b *batcher) seal(op *openPayload) error {
 
 // flush writes the closed payloads, their files and builds in one ledger transaction.
 func (b *batcher) flush() error {
-	if len(b.pendingSeal) == 0 {
+	if len(b.pendingSeal) == 0 && len(b.staged) == 0 {
 		return nil
 	}
 	var nps []ledger.NewPayload
 	var files []ledger.File
 	buildSet := map[string]bool{}
 	var builds []ledger.Build
+	nps = append(nps, b.staged...)
+	files = append(files, b.stagedFiles...)
+	for _, np := range b.staged {
+		if !buildSet[np.Build] {
+			buildSet[np.Build] = true
+			builds = append(builds, b.ledgerBuild(b.builds[np.Build]))
+		}
+		b.sum.Payloads++
+	}
 	for _, op := range b.pendingSeal {
 		data, err := octane.Gzip(op.buf.Bytes())
 		if err != nil {
@@ -291,11 +290,21 @@ func (b *batcher) flush() error {
 		b.builds[op.build].line.Payloads++
 		b.sum.Payloads++
 	}
-	if _, err := b.im.opt.Ledger.Seal(nps, files, builds); err != nil {
+	_, err := b.im.opt.Ledger.Seal(nps, files, builds)
+	b.discardStaged() // sealed (the ledger took the files), or not: either way they are gone
+	if err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
 	b.pendingSeal = b.pendingSeal[:0]
 	return nil
+}
+
+// discardStaged forgets the staged payloads not yet written, removing what is left of them.
+func (b *batcher) discardStaged() {
+	for _, np := range b.staged {
+		_ = os.Remove(np.Staged) // gone already when the ledger took it
+	}
+	b.staged, b.stagedFiles = b.staged[:0], b.stagedFiles[:0]
 }
 
 func (b *batcher) ledgerBuild(acc *buildAcc) ledger.Build {

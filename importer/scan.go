@@ -104,7 +104,7 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 	for range im.opt.Readers {
 		wg.Go(func() {
 			for c := range cands {
-				results <- im.read(ctx, c, ms, scanID)
+				results <- im.read(ctx, c, ms, scanID, !im.opt.DryRun)
 			}
 		})
 	}
@@ -127,6 +127,7 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 			}
 			progress.FilesDone++
 			if batchErr != nil {
+				rr.runs.discard()
 				continue // drain
 			}
 			if err := im.take(b, &rr, emit); err != nil {
@@ -203,15 +204,11 @@ func (im *Importer) countQueued(sum *Summary) {
 
 // take routes one read report: final outcomes are reported at once, the rest batched.
 func (im *Importer) take(b *batcher, rr *readResult, emit func(FileResult)) error {
-	if rr.rep != nil && len(rr.rep.Warnings) > 0 {
-		b.warns[rr.c.path] = readerWarnings(rr.rep)
+	if len(rr.warnings) > 0 {
+		b.warns[rr.c.path] = rr.warnings
 	}
-	if rr.rep != nil {
-		for i := range rr.rep.Runs {
-			if rr.rep.Runs[i].Flaky {
-				b.flaky[rr.c.path]++
-			}
-		}
+	if rr.flaky > 0 {
+		b.flaky[rr.c.path] = rr.flaky
 	}
 	if rr.err != nil && (errors.Is(rr.err, context.Canceled) || errors.Is(rr.err, context.DeadlineExceeded)) {
 		return nil // stopped while reading it: nothing about the file itself, so nothing recorded

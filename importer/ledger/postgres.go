@@ -823,13 +823,16 @@ func (p *Postgres) Seal(payloads []NewPayload, files []File, builds []Build) ([]
 		for _, path := range np.Files {
 			sealed[path].Payloads = append(sealed[path].Payloads, ids[i])
 		}
-		data := np.Data
+		data, err := np.data()
+		if err != nil {
+			return nil, err
+		}
 		if data == nil {
 			data = []byte{}
 		}
 		b.Queue(`INSERT INTO octane_import.payloads (id, target, build, files, runs, bytes, data, state, task, task_status, error, attempts, created, updated)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', '', '', 0, $9, $9)`,
-			int64(ids[i]), np.Target, np.Build, nonNil(np.Files), np.Runs, len(np.Data), data, string(Pending), now.UnixNano())
+			int64(ids[i]), np.Target, np.Build, nonNil(np.Files), np.Runs, len(data), data, string(Pending), now.UnixNano())
 	}
 	var c fileColumns
 	for _, path := range paths { // in path order, as every write locks rows
@@ -849,8 +852,17 @@ func (p *Postgres) Seal(payloads []NewPayload, files []File, builds []Build) ([]
 	if err != nil {
 		return nil, err
 	}
+	for _, np := range payloads {
+		if np.Data == nil && np.Staged != "" {
+			_ = os.Remove(np.Staged) // its bytes are in the database now
+		}
+	}
 	return ids, nil
 }
+
+// StageDir is "": staged payloads go to the system's temporary folder, and Seal reads them
+// into the database.
+func (p *Postgres) StageDir() string { return "" }
 
 // payloadIDs hands out n new payload ids. The sequence counts in blocks of 64 (one nextval
 // is 64 ids), which an instance keeps and hands out in order: ids are unique across

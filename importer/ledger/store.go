@@ -42,6 +42,9 @@ type Store interface {
 	// transaction, assigns the payloads their ids, and appends each payload's id to the
 	// records of the files it lists. It returns the new ids in order.
 	Seal(payloads []NewPayload, files []File, builds []Build) ([]uint64, error)
+	// StageDir is the folder to write staged payloads in (NewPayload.Staged); "" means the
+	// system's temporary folder.
+	StageDir() string
 	// Payloads returns the payloads in the given states (all when none given), by id.
 	Payloads(states ...PayloadState) ([]Payload, error)
 	// PayloadData returns the stored bytes of a payload.
