@@ -55,6 +55,10 @@ type Client struct {
 	// (CIServer values), for the server info of CI events.
 	servers sync.Map
 
+	// posted holds the size of each payload this client posted, by task id, until WaitTask
+	// waits for its task (firstPoll).
+	posted sync.Map
+
 	// plain is set once Octane refused a compressed test-results payload
 	// and took it uncompressed: later payloads go uncompressed.
 	plain atomic.Bool
