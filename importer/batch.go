@@ -38,6 +38,10 @@ type batcher struct {
 	waiting     map[string]bool     // unchanged files an earlier run left queued: reported after sending
 	warns       map[string][]Warning
 	flaky       map[string]int
+
+	plan      *sendPlan                   // the sender's, when it runs meanwhile
+	remaining map[string]int              // reports of each planned build not yet taken
+	sealedFor map[string][]ledger.Payload // payloads sealed for each build, until handed over
 }
 
 // record keeps the record of a file that needs nothing sent (failed, unmatched, empty,
@@ -64,11 +68,12 @@ func (b *batcher) flushRecords() error {
 }
 
 type buildAcc struct {
-	spec     *mapping.Build
-	runs     ledger.Counts // all runs of the build, earlier scans included
-	line     *BuildN
-	touched  bool
-	inLedger bool
+	spec       *mapping.Build
+	runs       ledger.Counts // all runs of the build, earlier scans included
+	line       *BuildN
+	touched    bool
+	inLedger   bool
+	handedOver bool // sealed and given to the sender: its record is the sender's now
 }
 
 type openPayload struct {
@@ -84,7 +89,8 @@ type openPayload struct {
 
 func newBatcher(im *Importer, scanID uint64, sum *Summary) *batcher {
 	return &batcher{im: im, scanID: scanID, sum: sum, builds: map[string]*buildAcc{}, open: map[string]*openPayload{},
-		waiting: map[string]bool{}, warns: map[string][]Warning{}, flaky: map[string]int{}}
+		waiting: map[string]bool{}, warns: map[string][]Warning{}, flaky: map[string]int{},
+		sealedFor: map[string][]ledger.Payload{}}
 }
 
 // build returns the accumulator of the build a decision sends to, with what earlier scans
@@ -290,12 +296,52 @@ func (b *batcher) flush() error {
 		b.builds[op.build].line.Payloads++
 		b.sum.Payloads++
 	}
-	_, err := b.im.opt.Ledger.Seal(nps, files, builds)
+	ids, err := b.im.opt.Ledger.Seal(nps, files, builds)
 	b.discardStaged() // sealed (the ledger took the files), or not: either way they are gone
 	if err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
+	for i, np := range nps {
+		b.sealedFor[np.Build] = append(b.sealedFor[np.Build], ledger.Payload{ID: ids[i], Target: np.Target,
+			Build: np.Build, Files: np.Files, Runs: np.Runs, State: ledger.Pending})
+	}
 	b.pendingSeal = b.pendingSeal[:0]
+	return nil
+}
+
+// taken counts a planned report as taken (whatever came of it): when it was its build's
+// last, the build's open payloads are sealed and the build goes to the sender.
+func (b *batcher) taken(key string) error {
+	if b.plan == nil || key == "" {
+		return nil
+	}
+	b.remaining[key]--
+	if b.remaining[key] > 0 {
+		return nil
+	}
+	delete(b.remaining, key)
+	for pk, op := range b.open {
+		if op.build == key {
+			delete(b.open, pk)
+			if err := b.close(op); err != nil {
+				return err
+			}
+			b.pendingSeal = append(b.pendingSeal, op)
+		}
+	}
+	if err := b.flush(); err != nil {
+		return err
+	}
+	if err := b.flushRecords(); err != nil {
+		return err
+	}
+	var line *BuildN
+	if acc := b.builds[key]; acc != nil {
+		line = acc.line
+		acc.handedOver = true
+	}
+	b.plan.complete(key, b.sealedFor[key], line)
+	delete(b.sealedFor, key)
 	return nil
 }
 
@@ -337,11 +383,20 @@ func (b *batcher) finish() error {
 	}
 	var builds []ledger.Build
 	for _, acc := range b.builds {
-		if acc.touched {
+		if acc.touched && !acc.handedOver {
 			builds = append(builds, b.ledgerBuild(acc))
 		}
 	}
-	return b.im.opt.Ledger.PutBuilds(builds...)
+	if err := b.im.opt.Ledger.PutBuilds(builds...); err != nil {
+		return err
+	}
+	lines := map[string]*BuildN{}
+	for key, acc := range b.builds {
+		lines[key] = acc.line
+	}
+	b.plan.finish(b.sealedFor, lines)
+	clear(b.sealedFor)
+	return nil
 }
 
 // resultContext is the result-level part of a payload: the build it belongs to and the

@@ -41,31 +41,9 @@ type readResult struct {
 // are read when encode is set (fileRuns), and the decision takes the whole report's times
 // and counts at the end. Scan, watch, retry and explain all read here.
 func (im *Importer) read(ctx context.Context, c candidate, ms *manifests, scanID uint64, encode bool) (rr readResult) {
-	rr = readResult{c: c, rec: ledger.File{Path: c.path, Root: c.place.base, Size: c.size, ModTime: c.modTime.UnixNano(), Scan: scanID}}
-	var prev ledger.File
-	var known bool
-	if im.opt.Ledger != nil {
-		var err error
-		prev, known, err = im.opt.Ledger.File(c.path)
-		if err != nil {
-			return rr.fail(fmt.Errorf("ledger: %w", err))
-		}
-	}
-	if known {
-		rr.rec.Attempt = prev.Attempt
-		if prev.Same(c.size, c.modTime) {
-			switch prev.State {
-			case ledger.Failed:
-				rr.outcome, rr.prevFail = Failed, prev.Error
-				rr.rec = prev
-				return rr
-			case ledger.Unmatched, ledger.Seen:
-				// mapping may have changed since: look again
-			default:
-				rr.outcome, rr.rec = Unchanged, prev
-				return rr
-			}
-		}
+	rr, prev, known, done := im.settled(c, scanID)
+	if done {
+		return rr
 	}
 	f, err := os.Open(c.path)
 	if err != nil {
@@ -118,6 +96,36 @@ func (im *Importer) read(ctx context.Context, c candidate, ms *manifests, scanID
 		rr.rec.Error = "the report holds no test cases"
 	}
 	return rr
+}
+
+// settled looks the report up in the ledger: done when its record settles it without
+// reading it (unchanged since it was imported, or failed and unchanged since).
+func (im *Importer) settled(c candidate, scanID uint64) (rr readResult, prev ledger.File, known, done bool) {
+	rr = readResult{c: c, rec: ledger.File{Path: c.path, Root: c.place.base, Size: c.size, ModTime: c.modTime.UnixNano(), Scan: scanID}}
+	if im.opt.Ledger != nil {
+		var err error
+		prev, known, err = im.opt.Ledger.File(c.path)
+		if err != nil {
+			return rr.fail(fmt.Errorf("ledger: %w", err)), prev, known, true
+		}
+	}
+	if known {
+		rr.rec.Attempt = prev.Attempt
+		if prev.Same(c.size, c.modTime) {
+			switch prev.State {
+			case ledger.Failed:
+				rr.outcome, rr.prevFail = Failed, prev.Error
+				rr.rec = prev
+				return rr, prev, known, true
+			case ledger.Unmatched, ledger.Seen:
+				// mapping may have changed since: look again
+			default:
+				rr.outcome, rr.rec = Unchanged, prev
+				return rr, prev, known, true
+			}
+		}
+	}
+	return rr, prev, known, false
 }
 
 // decodeRuns reads the report: its head, the decision, every run (encoded when encode is

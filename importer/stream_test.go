@@ -2,14 +2,18 @@ package importer_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/octane-import/octane-import/config"
 	"github.com/octane-import/octane-import/importer"
 	"github.com/octane-import/octane-import/importer/ledger"
+	"github.com/octane-import/octane-import/octane"
 )
 
 // testResultPosts counts the test-results payloads the stand-in received.
@@ -201,5 +205,65 @@ rules:
 				t.Errorf("TEST-b.xml: unexpected late-property warning %v", late)
 			}
 		}
+	}
+}
+
+// putWatcher closes first when the first build is reported.
+type putWatcher struct {
+	importer.Client
+	once  sync.Once
+	first chan struct{}
+}
+
+func (p *putWatcher) PutBuild(ctx context.Context, b octane.Build) error {
+	err := p.Client.PutBuild(ctx, b)
+	p.once.Do(func() { close(p.first) })
+	return err
+}
+
+// blockingRecorder holds the scan at the report named block until release is closed.
+type blockingRecorder struct {
+	recorder
+	block   string
+	release <-chan struct{}
+	t       *testing.T
+}
+
+func (r *blockingRecorder) File(f importer.FileResult) {
+	if filepath.Base(f.Path) == r.block {
+		select {
+		case <-r.release:
+		case <-time.After(time.Minute):
+			r.t.Error("the first build was not reported while the last report was still to be read: reading and sending do not overlap")
+		}
+	}
+	r.recorder.File(f)
+}
+
+// Reading overlaps sending: the oldest build is reported while the newest is still to be
+// read. The scan is held on the newest build's report (an empty one, reported as soon as it
+// is read) until the first build reaches Octane; a scan that read everything before sending
+// would wait there for a minute and fail.
+func TestBuildsAreSentWhileLaterOnesAreRead(t *testing.T) {
+	e := newEnv(t, nil)
+	dir := t.TempDir()
+	for i := 1; i <= 5; i++ {
+		writeReport(t, filepath.Join(dir, "job", fmt.Sprint(i), "TEST-a.xml"), "com.acme.A", 5, false)
+	}
+	writeFile(t, filepath.Join(dir, "job", "9", "TEST-empty.xml"), `<testsuite name="s" tests="0" timestamp="2026-04-01T10:00:00Z"></testsuite>`)
+	pw := &putWatcher{first: make(chan struct{})}
+	e.wrap = func(c importer.Client) importer.Client { pw.Client = c; return pw }
+	rec := &blockingRecorder{block: "TEST-empty.xml", release: pw.first, t: t}
+	sum, _, err := e.run(context.Background(), func(o *importer.Options) { o.Reporter = rec }, func(im *importer.Importer) (*importer.Summary, error) {
+		return im.Scan(context.Background(), []string{dir})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Outcomes[importer.Imported] != 5 || sum.Outcomes[importer.Empty] != 1 {
+		t.Errorf("outcomes %v: want 5 imported, 1 empty", sum.Outcomes)
+	}
+	if got := len(e.srv.Builds()); got != 5 {
+		t.Errorf("builds in the stand-in: %d, want 5", got)
 	}
 }
