@@ -3,6 +3,7 @@ package importer
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -35,6 +36,7 @@ type batcher struct {
 	staged      []ledger.NewPayload // large reports' own payloads, staged on disk, not yet written
 	stagedFiles []ledger.File       // the records of those reports
 	records     []ledger.File       // records of files with nothing to send, not yet written
+	released    []string            // files whose claims are to be given up
 	waiting     map[string]bool     // unchanged files an earlier run left queued: reported after sending
 	warns       map[string][]Warning
 	flaky       map[string]int
@@ -42,6 +44,20 @@ type batcher struct {
 	plan      *sendPlan                   // the sender's, when it runs meanwhile
 	remaining map[string]int              // reports of each planned build not yet taken
 	sealedFor map[string][]ledger.Payload // payloads sealed for each build, until handed over
+	late      []ledger.Payload            // sealed for builds outside the plan
+	sealedIDs []uint64                    // every payload sealed (and so claimed) by this scan
+}
+
+// releaseSealed gives up the claims of the payloads this scan sealed, once its sending is
+// over: what it could not send is another instance's, or a later run's, to send.
+func (b *batcher) releaseSealed() {
+	if len(b.sealedIDs) == 0 {
+		return
+	}
+	if err := b.im.opt.Ledger.ReleasePayloads(context.Background(), b.sealedIDs); err != nil {
+		b.im.opt.Logger.Warn("ledger: releasing payload claims failed (they expire with the lease)", "err", err)
+	}
+	b.sealedIDs = nil
 }
 
 // record keeps the record of a file that needs nothing sent (failed, unmatched, empty,
@@ -52,6 +68,31 @@ func (b *batcher) record(f ledger.File) error {
 	b.records = append(b.records, f)
 	if len(b.records) >= 512 {
 		return b.flushRecords()
+	}
+	return nil
+}
+
+// release gives up the claim of a file that needs nothing written (unchanged, out of the
+// window, stopped while read), in batches like record.
+func (b *batcher) release(path string) error {
+	if b.im.opt.DryRun {
+		return nil // a dry run claims nothing
+	}
+	b.released = append(b.released, path)
+	if len(b.released) >= 512 {
+		return b.flushReleases()
+	}
+	return nil
+}
+
+func (b *batcher) flushReleases() error {
+	if len(b.released) == 0 {
+		return nil
+	}
+	err := b.im.opt.Ledger.ReleaseFiles(context.Background(), b.released)
+	b.released = b.released[:0]
+	if err != nil {
+		return fmt.Errorf("ledger: releasing claims: %w", err)
 	}
 	return nil
 }
@@ -301,6 +342,7 @@ func (b *batcher) flush() error {
 	if err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
+	b.sealedIDs = append(b.sealedIDs, ids...)
 	for i, np := range nps {
 		b.sealedFor[np.Build] = append(b.sealedFor[np.Build], ledger.Payload{ID: ids[i], Target: np.Target,
 			Build: np.Build, Files: np.Files, Runs: np.Runs, State: ledger.Pending})
@@ -381,6 +423,9 @@ func (b *batcher) finish() error {
 	if err := b.flushRecords(); err != nil {
 		return err
 	}
+	if err := b.flushReleases(); err != nil {
+		return err
+	}
 	var builds []ledger.Build
 	for _, acc := range b.builds {
 		if acc.touched && !acc.handedOver {
@@ -393,6 +438,11 @@ func (b *batcher) finish() error {
 	lines := map[string]*BuildN{}
 	for key, acc := range b.builds {
 		lines[key] = acc.line
+	}
+	for key, ps := range b.sealedFor {
+		if !b.plan.has(key) {
+			b.late = append(b.late, ps...) // outside the plan: for the sender's second pass
+		}
 	}
 	b.plan.finish(b.sealedFor, lines)
 	clear(b.sealedFor)

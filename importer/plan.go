@@ -1,6 +1,8 @@
 package importer
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"sort"
 	"sync"
@@ -25,9 +27,15 @@ type lookResult struct {
 	d       *mapping.Decision // the build its head decides; nil when the head could not be read or decided (the read says why)
 }
 
-// look reads a report's ledger record, then its head, and decides its build.
-func (im *Importer) look(c candidate, ms *manifests, scanID uint64) lookResult {
-	rr, _, _, done := im.settled(c, scanID)
+// look takes a report's ledger record (claimed: see claimFiles), then reads its head and
+// decides its build.
+func (im *Importer) look(cl claimed, ms *manifests, scanID uint64) lookResult {
+	c := cl.c
+	if cl.elsewhere {
+		rr := readResult{c: c, outcome: Skipped, elsewhere: true}
+		return lookResult{c: c, settled: &rr}
+	}
+	rr, done := im.settledBy(c, scanID, cl.prev, cl.known)
 	if done {
 		return lookResult{c: c, settled: &rr}
 	}
@@ -45,6 +53,66 @@ func (im *Importer) look(c candidate, ms *manifests, scanID uint64) lookResult {
 		return lookResult{c: c}
 	}
 	return lookResult{c: c, d: d}
+}
+
+// claimed is a report this instance claimed (or found claimed by another, elsewhere), with
+// its ledger record as it was once claimed.
+type claimed struct {
+	c         candidate
+	prev      ledger.File
+	known     bool
+	elsewhere bool
+}
+
+// claimBatch is how many reports are claimed and looked up in the ledger at a time.
+const claimBatch = 256
+
+// claimFiles claims the reports found, in batches (one ledger round trip for the claims and
+// one for the records of each batch), and passes them on; a report another live instance
+// holds is passed on as elsewhere. It stops at the first ledger error, which it returns.
+func (im *Importer) claimFiles(ctx context.Context, found <-chan candidate, out chan<- claimed) error {
+	l := im.opt.Ledger
+	batch := make([]candidate, 0, claimBatch)
+	for c := range found {
+		batch = append(batch[:0], c)
+	fill:
+		for len(batch) < claimBatch {
+			select {
+			case c, ok := <-found:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, c)
+			default:
+				break fill
+			}
+		}
+		paths := make([]string, len(batch))
+		for i, c := range batch {
+			paths[i] = c.path
+		}
+		held, err := l.ClaimFiles(ctx, paths)
+		if err != nil {
+			return fmt.Errorf("ledger: claiming files: %w", err)
+		}
+		recs, err := l.FilesAt(held)
+		if err != nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
+		mine := make(map[string]bool, len(held))
+		for _, p := range held {
+			mine[p] = true
+		}
+		for _, c := range batch {
+			prev, known := recs[c.path]
+			select {
+			case out <- claimed{c: c, prev: prev, known: known, elsewhere: !mine[c.path]}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	return nil
 }
 
 // sendPlan is what a scan reads, for the sender that runs meanwhile: every build with its

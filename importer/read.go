@@ -22,17 +22,18 @@ var errChanged = errors.New("the file changed while it was being read (still bei
 
 // readResult is one report, read and mapped, on its way to the batcher.
 type readResult struct {
-	c        candidate
-	rec      ledger.File // the record to write (path, size, mtime, hash, rule, target ...)
-	outcome  Outcome     // set when the file needs nothing more (unchanged, failed, ...)
-	err      error
-	dec      *mapping.Decision
-	man      *manifest.Manifest
-	counts   ledger.Counts
-	flaky    int       // runs that passed on a rerun
-	warnings []Warning // what the reader (and the encoder) adjusted
-	runs     *fileRuns // the encoded runs (a scan that sends); nil otherwise
-	prevFail string    // the reason it failed in an earlier scan
+	c         candidate
+	rec       ledger.File // the record to write (path, size, mtime, hash, rule, target ...)
+	outcome   Outcome     // set when the file needs nothing more (unchanged, failed, ...)
+	err       error
+	dec       *mapping.Decision
+	man       *manifest.Manifest
+	counts    ledger.Counts
+	flaky     int       // runs that passed on a rerun
+	warnings  []Warning // what the reader (and the encoder) adjusted
+	runs      *fileRuns // the encoded runs (a scan that sends); nil otherwise
+	prevFail  string    // the reason it failed in an earlier scan
+	elsewhere bool      // another live instance holds its claim: it imports it
 }
 
 // read stats, checks the ledger, reads, hashes and maps one report, in one pass over the
@@ -101,14 +102,21 @@ func (im *Importer) read(ctx context.Context, c candidate, ms *manifests, scanID
 // settled looks the report up in the ledger: done when its record settles it without
 // reading it (unchanged since it was imported, or failed and unchanged since).
 func (im *Importer) settled(c candidate, scanID uint64) (rr readResult, prev ledger.File, known, done bool) {
-	rr = readResult{c: c, rec: ledger.File{Path: c.path, Root: c.place.base, Size: c.size, ModTime: c.modTime.UnixNano(), Scan: scanID}}
 	if im.opt.Ledger != nil {
 		var err error
 		prev, known, err = im.opt.Ledger.File(c.path)
 		if err != nil {
+			rr = readResult{c: c, rec: ledger.File{Path: c.path, Root: c.place.base, Size: c.size, ModTime: c.modTime.UnixNano(), Scan: scanID}}
 			return rr.fail(fmt.Errorf("ledger: %w", err)), prev, known, true
 		}
 	}
+	rr, done = im.settledBy(c, scanID, prev, known)
+	return rr, prev, known, done
+}
+
+// settledBy is settled with the report's record at hand (prev, when known).
+func (im *Importer) settledBy(c candidate, scanID uint64, prev ledger.File, known bool) (rr readResult, done bool) {
+	rr = readResult{c: c, rec: ledger.File{Path: c.path, Root: c.place.base, Size: c.size, ModTime: c.modTime.UnixNano(), Scan: scanID}}
 	if known {
 		rr.rec.Attempt = prev.Attempt
 		if prev.Same(c.size, c.modTime) {
@@ -116,16 +124,16 @@ func (im *Importer) settled(c candidate, scanID uint64) (rr readResult, prev led
 			case ledger.Failed:
 				rr.outcome, rr.prevFail = Failed, prev.Error
 				rr.rec = prev
-				return rr, prev, known, true
+				return rr, true
 			case ledger.Unmatched, ledger.Seen:
 				// mapping may have changed since: look again
 			default:
 				rr.outcome, rr.rec = Unchanged, prev
-				return rr, prev, known, true
+				return rr, true
 			}
 		}
 	}
-	return rr, prev, known, false
+	return rr, false
 }
 
 // decodeRuns reads the report: its head, the decision, every run (encoded when encode is

@@ -73,6 +73,7 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 	// builds; then it reads them build by build in that order (in parallel, batched in this
 	// goroutine) while the sender reports each build as soon as it is read (plan.go).
 	b := newBatcher(im, scanID, sum)
+	defer b.releaseSealed()
 	b.warns, b.flaky = warns, flaky
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -153,11 +154,20 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 	var order []lookResult
 	if !im.opt.DryRun {
 		// The first look: ledger and head.
+		// The first look: the claim and the ledger record (in batches), then the head.
+		claims := make(chan claimed, claimBatch)
+		var claimErr error
+		go func() {
+			defer close(claims)
+			claimErr = im.claimFiles(ctx, found, claims)
+			for range found { // stopped early: let the walker end
+			}
+		}()
 		looks := make(chan any, im.opt.Readers)
 		var looked []lookResult
 		pump(im.opt.Readers, func() {
-			for c := range found {
-				looks <- im.look(c, ms, scanID)
+			for cl := range claims {
+				looks <- im.look(cl, ms, scanID)
 			}
 		}, looks, func(v any) {
 			lr := v.(lookResult)
@@ -167,6 +177,9 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 			}
 			looked = append(looked, lr)
 		})
+		if claimErr != nil {
+			return sum, claimErr
+		}
 		var remaining map[string]int
 		plan, order, remaining, err = im.makePlan(looked)
 		if err != nil {
@@ -285,6 +298,7 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 		im.opt.Reporter.Progress(progress)
 	}
 	if sendErr == nil {
+		snd.extra = b.late
 		sendErr = snd.run(ctx, nil)
 		snd.merge(sum)
 	}
@@ -327,15 +341,21 @@ func (im *Importer) take(b *batcher, rr *readResult, emit func(FileResult)) erro
 	if rr.flaky > 0 {
 		b.flaky[rr.c.path] = rr.flaky
 	}
+	if rr.elsewhere {
+		r := FileResult{Path: rr.c.path, Outcome: Skipped,
+			Error: &ErrorInfo{Message: "another octane-import instance is importing it (it holds the file's claim in the shared ledger)"}}
+		emit(r)
+		return nil
+	}
 	if rr.err != nil && (errors.Is(rr.err, context.Canceled) || errors.Is(rr.err, context.DeadlineExceeded)) {
-		return nil // stopped while reading it: nothing about the file itself, so nothing recorded
+		return b.release(rr.c.path) // stopped while reading it: nothing about the file itself, so nothing recorded
 	}
 	switch rr.outcome {
 	case Unchanged:
 		if st := rr.rec.State; !im.opt.DryRun && (st == ledger.Parsed || st == ledger.Sent) {
 			// Queued by an earlier run: reported once the send phase settles it.
 			b.waiting[rr.rec.Path] = true
-			return nil
+			return b.release(rr.rec.Path)
 		}
 		// Touched but not changed (same hash): remember the new size and mtime.
 		if !im.opt.DryRun && (rr.rec.Size != rr.c.size || rr.rec.ModTime != rr.c.modTime.UnixNano()) {
@@ -343,11 +363,16 @@ func (im *Importer) take(b *batcher, rr *readResult, emit func(FileResult)) erro
 			if err := b.record(rr.rec); err != nil {
 				return err
 			}
+		} else if err := b.release(rr.rec.Path); err != nil {
+			return err
 		}
 		emit(im.resultOf(rr.rec, Unchanged))
 		return nil
 	case Failed, Unmatched, Empty:
 		if rr.prevFail != "" {
+			if err := b.release(rr.rec.Path); err != nil {
+				return err
+			}
 			r := im.resultOf(rr.rec, Failed)
 			r.Error = &ErrorInfo{Message: "failed in an earlier run and unchanged since (fix it, then run `octane-import retry`): " + rr.prevFail}
 			emit(r)
@@ -370,6 +395,11 @@ func (im *Importer) take(b *batcher, rr *readResult, emit func(FileResult)) erro
 		return err
 	}
 	if rr.outcome == Skipped || rr.outcome == Planned {
+		if rr.outcome == Skipped {
+			if err := b.release(rr.rec.Path); err != nil {
+				return err
+			}
+		}
 		r := im.resultOf(rr.rec, rr.outcome)
 		if acc := b.builds[rr.rec.Build]; acc != nil {
 			id := idOf(acc.spec)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -53,6 +54,8 @@ type sender struct {
 	warnings    []string                    // for the summary, under mu
 	extraBuilds int                         // builds an earlier run left queued, sent by this one
 
+	extra []ledger.Payload          // sealed by this instance outside the plan: sent by the next prepare
+	held  []uint64                  // the payloads this sender holds claims on, under mu
 	order []ledger.Build            // what prepare found, in order
 	specs map[string]*mapping.Build // by build key
 	jobs  map[string][]octane.Job   // by pipeline
@@ -123,9 +126,16 @@ func (s *sender) prepare(plan *sendPlan) error {
 	for _, w := range s.descs.Warnings {
 		s.warn(w)
 	}
-	queued, err := l.Payloads(ledger.Pending, ledger.PayloadSent)
+	// What is queued and no live instance holds (another may be sending the rest), and
+	// what this instance sealed outside the plan (it holds those already).
+	queued, err := l.ClaimPayloads(context.Background(), math.MaxInt32, ledger.Pending, ledger.PayloadSent)
 	if err != nil {
-		return err
+		return fmt.Errorf("ledger: claiming payloads: %w", err)
+	}
+	queued = append(queued, s.extra...)
+	s.extra = nil
+	for _, p := range queued {
+		s.held = append(s.held, p.ID)
 	}
 	s.mu.Lock()
 	s.payloads = map[string][]ledger.Payload{}
@@ -139,8 +149,10 @@ func (s *sender) prepare(plan *sendPlan) error {
 	return nil
 }
 
-// send sends what prepare found, and the plan's builds as they are read.
+// send sends what prepare found, and the plan's builds as they are read. At the end it gives
+// up its claims of the payloads it did not settle, for another instance or a later run.
 func (s *sender) send(ctx context.Context) error {
+	defer s.releaseHeld()
 	builds, specs, jobs := s.order, s.specs, s.jobs
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -281,6 +293,9 @@ func (s *sender) reportInTurn(ctx context.Context, b ledger.Build, sp *mapping.B
 		}
 		sealed, line := s.plan.taken(b.Key)
 		s.mu.Lock()
+		for _, p := range sealed {
+			s.held = append(s.held, p.ID)
+		}
 		s.payloads[b.Key] = append(s.payloads[b.Key], sealed...)
 		s.total += len(sealed)
 		if line != nil {
@@ -302,6 +317,21 @@ func (s *sender) reportInTurn(ctx context.Context, b ledger.Build, sp *mapping.B
 		return err
 	}
 	return s.queuePayloads(b.Key, posts)
+}
+
+// releaseHeld gives up the claims of the payloads this sender held (those it settled are
+// released already; releasing them again is harmless).
+func (s *sender) releaseHeld() {
+	s.mu.Lock()
+	held := s.held
+	s.held = nil
+	s.mu.Unlock()
+	if len(held) == 0 {
+		return
+	}
+	if err := s.im.opt.Ledger.ReleasePayloads(context.Background(), held); err != nil {
+		s.im.opt.Logger.Warn("ledger: releasing payload claims failed (they expire with the lease)", "err", err)
+	}
 }
 
 // warn adds a warning to the run's summary and log.

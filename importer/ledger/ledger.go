@@ -730,6 +730,7 @@ func (l *Ledger) Seal(payloads []NewPayload, files []File, builds []Build) ([]ui
 	for _, f := range files {
 		l.claims.releaseFiles([]string{f.Path})
 	}
+	l.claims.claimPayloads(ids...) // the sealer sends them next
 	return ids, nil
 }
 

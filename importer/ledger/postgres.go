@@ -830,9 +830,11 @@ func (p *Postgres) Seal(payloads []NewPayload, files []File, builds []Build) ([]
 		if data == nil {
 			data = []byte{}
 		}
-		b.Queue(`INSERT INTO octane_import.payloads (id, target, build, files, runs, bytes, data, state, task, task_status, error, attempts, created, updated)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', '', '', 0, $9, $9)`,
-			int64(ids[i]), np.Target, np.Build, nonNil(np.Files), np.Runs, len(data), data, string(Pending), now.UnixNano())
+		// Claimed by the instance that seals it, which sends it next: another instance's
+		// ClaimPayloads does not hand it out meanwhile (ReleasePayloads gives it up).
+		b.Queue(`INSERT INTO octane_import.payloads (id, target, build, files, runs, bytes, data, state, task, task_status, error, attempts, created, updated, claimed_by, claim_expires)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', '', '', 0, $9, $9, $10, now() + $11::interval)`,
+			int64(ids[i]), np.Target, np.Build, nonNil(np.Files), np.Runs, len(data), data, string(Pending), now.UnixNano(), p.inst.ID, p.opt.Lease)
 	}
 	var c fileColumns
 	for _, path := range paths { // in path order, as every write locks rows

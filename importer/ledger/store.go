@@ -40,7 +40,8 @@ type Store interface {
 
 	// Seal writes payloads, the files they cover and the builds they belong to in one
 	// transaction, assigns the payloads their ids, and appends each payload's id to the
-	// records of the files it lists. It returns the new ids in order.
+	// records of the files it lists. It returns the new ids in order. The new payloads are
+	// claimed by this instance, which sends them next (ReleasePayloads gives them up).
 	Seal(payloads []NewPayload, files []File, builds []Build) ([]uint64, error)
 	// StageDir is the folder to write staged payloads in (NewPayload.Staged); "" means the
 	// system's temporary folder.

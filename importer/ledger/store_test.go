@@ -373,8 +373,19 @@ func testClaimsOfOneInstance(t *testing.T, l Store, r *reopener) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Sealing releases the files' claims and claims the new payloads for the sealer, which
+	// sends them next: nobody else is handed them until it releases them.
+	if n := inFlight(t, l); n != 3 {
+		t.Errorf("after sealing, %d in flight; want the 3 payloads", n)
+	}
+	if mine, err := l.ClaimPayloads(ctx, 5); err != nil || len(mine) != 0 {
+		t.Fatalf("payloads the sealer holds handed out: %+v, %v", mine, err)
+	}
+	if err := l.ReleasePayloads(ctx, ids); err != nil {
+		t.Fatal(err)
+	}
 	if n := inFlight(t, l); n != 0 {
-		t.Errorf("sealing released the files' claims, yet %d in flight", n)
+		t.Errorf("after releasing them, %d in flight", n)
 	}
 	first, err := l.ClaimPayloads(ctx, 2)
 	if err != nil || len(first) != 2 || first[0].ID != ids[0] || first[1].ID != ids[1] {
