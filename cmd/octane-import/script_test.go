@@ -13,13 +13,14 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/octane-import/octane-import/bench/gen"
+	"github.com/octane-import/octane-import/internal/testkit"
 	"github.com/octane-import/octane-import/sandbox"
 )
 
 // TestMain lets the test binary run as octane-import inside the scripts: `exec
 // octane-import` in a script runs main, as the built binary would.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(testkit.WithPostgres(m), map[string]func(){
 		"octane-import": main,
 	})
 }
