@@ -206,6 +206,7 @@ Exit status: 0 all files imported, 1 some files failed, 2 usage or configuration
 		a.validateCommand(),
 		a.statusCommand(),
 		a.retryCommand(),
+		a.ledgerCommand(),
 		a.sandboxCommand(),
 	)
 	return root
