@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 )
@@ -39,7 +38,7 @@ func BenchmarkPostgresSize(b *testing.B) {
 			FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'octane_import' AND c.relkind = 'r'`).Scan(&tables); err != nil {
 			b.Fatal(err)
 		}
-		b.Log(fmt.Sprintf("%d files: %s", shape.files(), tables))
+		b.Logf("%d files: %s", shape.files(), tables)
 		perFile = float64(size) / float64(shape.files())
 		p.Close()
 		cancel()
