@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/octane-import/octane-import/importer"
+	"github.com/octane-import/octane-import/importer/ledger"
 	"github.com/octane-import/octane-import/internal/duration"
 	"github.com/octane-import/octane-import/internal/glob"
 	"github.com/octane-import/octane-import/internal/yamlnode"
@@ -256,7 +257,10 @@ func (l *loader) settings(cfg *File, n *yaml.Node) {
 		switch key {
 		case "state":
 			if raw, ok := l.Text(v, p); ok {
-				st.State = l.localPath(l.expand(v, p, raw))
+				// A path is relative to the file; a postgres:// URL is taken as it is.
+				if st.State = l.expand(v, p, raw); !ledger.IsURL(st.State) {
+					st.State = l.localPath(st.State)
+				}
 			}
 		case "concurrency":
 			st.Concurrency, _ = l.Int(v, p)

@@ -35,6 +35,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/octane-import/octane-import/internal/testkit"
 )
 
 // Version information the test binary is built with (as scripts/release.sh does).
@@ -77,7 +79,7 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "docs tests: building octane-import:", err)
 		return 1
 	}
-	return m.Run()
+	return testkit.Main(m) // and the PostgreSQL server of the tests that started one
 }
 
 // ---------------------------------------------------------------------------------------

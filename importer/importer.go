@@ -55,6 +55,11 @@ type Options struct {
 	Reporter Reporter
 	Version  string // this octane-import's version (a shared ledger's instance list shows it)
 	Env      func(string) (string, bool)
+
+	// Lease is how long a PostgreSQL ledger keeps the claims of an instance that stopped
+	// beating (default 30s); instances beat, and share each target's rate limit anew, every
+	// third of it. Open passes it to the ledger.
+	Lease time.Duration
 }
 
 func (o *Options) defaults() {

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/octane-import/octane-import/importer/ledger"
+	"github.com/octane-import/octane-import/internal/testkit"
 	"github.com/octane-import/octane-import/sandbox"
 )
 
@@ -68,7 +69,7 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := testkit.Main(m) // and the PostgreSQL server of the tests that started one
 	fmt.Printf("reliability figures: crash points survived %d, faults injected %d, hostile inputs tried %d, runs checked %d, runs lost %d, runs duplicated %d, secret scans %d\n",
 		crashPoints.Load(), faultsInjected.Load(), inputsTried.Load(), runsChecked.Load(), runsLost.Load(), runsDuplicated.Load(), secretScans.Load())
 	os.RemoveAll(dir)

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -13,13 +16,14 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/octane-import/octane-import/bench/gen"
+	"github.com/octane-import/octane-import/internal/testkit"
 	"github.com/octane-import/octane-import/sandbox"
 )
 
 // TestMain lets the test binary run as octane-import inside the scripts: `exec
 // octane-import` in a script runs main, as the built binary would.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(testkit.WithPostgres(m), map[string]func(){
 		"octane-import": main,
 	})
 }
@@ -40,7 +44,22 @@ func TestScripts(t *testing.T) {
 			e.Setenv("TZ", "UTC")
 			return nil
 		},
+		// [postgres]: this test process has a PostgreSQL server (internal/testkit) for pgdb. A
+		// script skips without one, unless CI is set: there it fails.
+		Condition: func(cond string) (bool, error) {
+			if cond != "postgres" {
+				return false, fmt.Errorf("unknown condition %q", cond)
+			}
+			if _, err := testkit.StartPostgres(); err != nil {
+				if os.Getenv("CI") != "" {
+					return false, fmt.Errorf("PostgreSQL tests: %v (CI is set: they must run)", err)
+				}
+				return false, nil
+			}
+			return true, nil
+		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"pgdb":     cmdPGDB,
 			"standin":  cmdStandin,
 			"deadport": cmdDeadPort,
 			"gen":      cmdGen,
@@ -89,6 +108,23 @@ func cmdStandin(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv("OCTANE_WORKSPACE", so.Workspace)
 	ts.Setenv("OCTANE_CLIENT_ID", so.Credentials[0].ID)
 	ts.Setenv("OCTANE_CLIENT_SECRET", so.Credentials[0].Secret)
+}
+
+// pgdb NAME creates an empty database on the test process's PostgreSQL server (after
+// [postgres]) and sets NAME to its URL, and PG_TEST_PASSWORD to the password in it, for the
+// script to check that it never shows (not PGPASSWORD, which the driver would read).
+func cmdPGDB(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: pgdb NAME")
+	}
+	srv, err := testkit.StartPostgres()
+	ts.Check(err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	url, err := srv.CreateDatabase(ctx)
+	ts.Check(err)
+	ts.Setenv(args[0], url)
+	ts.Setenv("PG_TEST_PASSWORD", srv.Password())
 }
 
 // gen -builds N -files F -cases C DIR writes generated builds (bench/gen: manifests and

@@ -1,5 +1,6 @@
-// Package testkit holds what the project's tests share: files on disk, golden files, and
-// the layouts of docs/cookbook.md. Only tests import it.
+// Package testkit holds what the project's tests share: files on disk, golden files, the
+// layouts of docs/cookbook.md, and a PostgreSQL server of the test process's own (Postgres).
+// Only tests import it.
 package testkit
 
 import (
