@@ -77,6 +77,7 @@ func Resolve(f *File, o Overrides) *Run {
 			MaxRunsPerPayload: first(o.MaxRuns, st.MaxRunsPerPayload),
 			MaxPayloadBytes:   st.MaxPayloadBytes,
 			SkipErrors:        o.SkipErrors || st.SkipErrors,
+			Lease:             st.Lease,
 			Logger:            o.Logger,
 			Env:               o.Env,
 		},

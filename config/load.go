@@ -251,7 +251,7 @@ func (l *loader) sources(cfg *File, n *yaml.Node) {
 func (l *loader) settings(cfg *File, n *yaml.Node) {
 	st := &cfg.Settings
 	keys := []string{"state", "concurrency", "rate_limit", "max_runs_per_payload", "max_payload_bytes",
-		"settle", "poll", "reconcile", "manifest_wait", "skip_errors", "build_reporting"}
+		"settle", "poll", "reconcile", "manifest_wait", "skip_errors", "build_reporting", "lease"}
 	l.Fields(n, "settings", keys, func(key string, k, v *yaml.Node) {
 		p := yamlnode.Join("settings", key)
 		switch key {
@@ -280,6 +280,13 @@ func (l *loader) settings(cfg *File, n *yaml.Node) {
 			st.ManifestWait, _ = l.durationVal(v, p)
 		case "skip_errors":
 			st.SkipErrors, _ = l.Bool(v, p)
+		case "lease":
+			if d, ok := l.durationVal(v, p); ok {
+				if d < 3*time.Second {
+					l.Errorf(v, p, "%s is too short for a lease: an instance renews its claims every third of it, so it must be at least 3s (default 30s)", d)
+				}
+				st.Lease = d
+			}
 		case "build_reporting":
 			if raw, ok := l.Text(v, p); ok {
 				if raw != "builds" && raw != "events" {

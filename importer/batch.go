@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -339,6 +340,21 @@ func (b *batcher) flush() error {
 	}
 	ids, err := b.im.opt.Ledger.Seal(nps, files, builds)
 	b.discardStaged() // sealed (the ledger took the files), or not: either way they are gone
+	if errors.Is(err, ledger.ErrClaimed) {
+		// This instance's claims expired while it read (it stalled, or lost the database
+		// for longer than the lease) and another instance holds some of the files now:
+		// that one imports them. Nothing of this transaction was written.
+		var names []string
+		for _, f := range files {
+			names = append(names, f.Path)
+		}
+		w := fmt.Sprintf("%d report(s) were taken over by another octane-import instance while this one read them (this one's claims had expired); that instance imports them: %s",
+			len(names), strings.Join(names, ", "))
+		b.sum.Warnings = appendLimited(b.sum.Warnings, w)
+		b.im.opt.Logger.Warn(w)
+		b.pendingSeal = b.pendingSeal[:0]
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}

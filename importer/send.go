@@ -615,7 +615,7 @@ func (s *sender) post(ctx context.Context, p ledger.Payload) (*waitItem, error) 
 			return nil, l.MarkDone(p.ID, ledger.PayloadFailed, "", err.Error())
 		}
 		if err := l.MarkSent(p.ID, task.ID, task.Status); err != nil {
-			return nil, err
+			return nil, s.elsewhere(p, err)
 		}
 		s.mu.Lock()
 		s.sent++
@@ -646,14 +646,25 @@ func (s *sender) wait(ctx context.Context, w waitItem) error {
 	}
 	switch task.Status {
 	case "success", "warning":
-		return l.MarkDone(p.ID, ledger.PayloadDone, task.Status, task.ErrorDetails)
+		return s.elsewhere(p, l.MarkDone(p.ID, ledger.PayloadDone, task.Status, task.ErrorDetails))
 	default:
 		msg := task.ErrorDetails
 		if msg == "" {
 			msg = "Octane's task ended " + task.Status
 		}
-		return l.MarkDone(p.ID, ledger.PayloadFailed, task.Status, fmt.Sprintf("task %s %s: %s", task.ID, task.Status, msg))
+		return s.elsewhere(p, l.MarkDone(p.ID, ledger.PayloadFailed, task.Status, fmt.Sprintf("task %s %s: %s", task.ID, task.Status, msg)))
 	}
+}
+
+// elsewhere passes a ledger error on, except a payload another instance holds now (this
+// one's claim expired while it worked): that one settles it, and this one lets it go.
+func (s *sender) elsewhere(p ledger.Payload, err error) error {
+	if errors.Is(err, ledger.ErrClaimed) {
+		s.im.opt.Logger.Warn("payload taken over by another octane-import instance (this one's claim had expired); it settles it",
+			"payload", p.ID, "build", idOfKey(p.Build).String())
+		return nil
+	}
+	return err
 }
 
 func (s *sender) count() {
