@@ -68,6 +68,10 @@ func Open(ctx context.Context, opt Options, ledgerPath string, targets map[strin
 				return nil, &TargetError{Target: name, Err: err}
 			}
 			res.clients[name] = c
+			if opt.Identities == nil {
+				opt.Identities = map[string]string{}
+			}
+			opt.Identities[name] = TargetIdentity(targets[name])
 		}
 	}
 	l, err := ledger.OpenStore(ctx, path, ledger.Options{ReadOnly: opt.DryRun, Version: opt.Version, Lease: opt.Lease})

@@ -60,6 +60,11 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 		im.opt.Reporter.File(r)
 	}
 
+	// Is every target still the Octane the ledger imported to?
+	if err := im.checkTargets(ctx, sum); err != nil {
+		return sum, err
+	}
+
 	// Pass 1: the build manifests; pass 2 below reads the reports.
 	ms, total, err := im.loadManifests(ctx, roots, func(c candidate, err error) { im.recordFailure(emit, c, scanID, err) })
 	if err != nil {

@@ -6,10 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,7 +73,8 @@ func TestScripts(t *testing.T) {
 	})
 }
 
-// standin [-refuse-compressed] [-no-ci-job-create] starts a stand-in Octane for the script,
+// standin [-refuse-compressed] [-no-ci-job-create] [-latency D] starts a stand-in Octane for the script
+// (standin -restart puts a new, empty one at the same address: an Octane restarted or reset),
 // stopped when the script ends, and sets OCTANE_URL, OCTANE_SHARED_SPACE,
 // OCTANE_WORKSPACE, OCTANE_CLIENT_ID and OCTANE_CLIENT_SECRET to reach it.
 func cmdStandin(ts *testscript.TestScript, neg bool, args []string) {
@@ -79,8 +83,11 @@ func cmdStandin(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	var o sandbox.Options
 	var latency time.Duration
+	restart := false
 	for i := 0; i < len(args); i++ {
 		switch args[i] {
+		case "-restart":
+			restart = true
 		case "-refuse-compressed":
 			o.RefuseCompressed = true
 		case "-no-ci-job-create":
@@ -94,21 +101,54 @@ func cmdStandin(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("standin: unknown flag %s", args[i])
 		}
 	}
-	srv, err := sandbox.Start(o)
-	ts.Check(err)
+	// The stand-in is served through a switch, so that `standin -restart` can put a new,
+	// empty one at the same address (an Octane restarted, or reset).
+	if restart {
+		v, ok := switches.Load(ts)
+		if !ok {
+			ts.Fatalf("standin -restart: no stand-in to restart")
+		}
+		sw := v.(*standinSwitch)
+		old := sw.cur.Load()
+		srv := sandbox.New(old.Options())
+		sw.cur.Store(srv)
+		standins.Store(ts, srv)
+		old.Close()
+		ts.Defer(srv.Close)
+		return
+	}
+	srv := sandbox.New(o)
+	sw := &standinSwitch{}
+	sw.cur.Store(srv)
+	hs := httptest.NewServer(sw)
+	ts.Defer(hs.Close)
+	switches.Store(ts, sw)
+	ts.Defer(func() { switches.Delete(ts) })
 	standins.Store(ts, srv)
 	ts.Defer(func() { standins.Delete(ts) })
 	if latency > 0 {
 		srv.Inject(sandbox.Fault{Kind: sandbox.Latency, Delay: latency, Times: 1 << 30})
 	}
-	ts.Defer(srv.Close)
+	ts.Defer(func() { sw.cur.Load().Close() })
 	so := srv.Options()
-	ts.Setenv("OCTANE_URL", srv.URL())
+	ts.Setenv("OCTANE_URL", hs.URL)
 	ts.Setenv("OCTANE_SHARED_SPACE", so.SharedSpace)
 	ts.Setenv("OCTANE_WORKSPACE", so.Workspace)
 	ts.Setenv("OCTANE_CLIENT_ID", so.Credentials[0].ID)
 	ts.Setenv("OCTANE_CLIENT_SECRET", so.Credentials[0].Secret)
 }
+
+// standinSwitch serves the current stand-in of a script.
+type standinSwitch struct {
+	cur atomic.Pointer[sandbox.Server]
+}
+
+func (sw *standinSwitch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	sw.cur.Load().ServeHTTP(w, r)
+}
+
+// switches holds each script's standinSwitch.
+var switches sync.Map
 
 // pgdb NAME creates an empty database on the test process's PostgreSQL server (after
 // [postgres]) and sets NAME to its URL, and PG_TEST_PASSWORD to the password in it, for the

@@ -509,6 +509,31 @@ func (l *Ledger) NextScan() (uint64, error) {
 	return n, err
 }
 
+// TargetIdentity returns the identity recorded for a target name.
+func (l *Ledger) TargetIdentity(name string) (uint64, bool, error) {
+	var id uint64
+	var ok bool
+	err := l.view(func(tx *bolt.Tx, _ nameLookup) error {
+		if v := tx.Bucket(bucketMeta).Get(targetKey(name)); len(v) == 8 {
+			id, ok = binary.BigEndian.Uint64(v), true
+		}
+		return nil
+	})
+	return id, ok, err
+}
+
+// SetTargetIdentity records the identity of a target name.
+func (l *Ledger) SetTargetIdentity(name string, identity uint64) error {
+	if l.readOnly || l.db == nil {
+		return errReadOnly(l.path)
+	}
+	return l.update(func(tx *bolt.Tx, _ *nameTx) error {
+		return tx.Bucket(bucketMeta).Put(targetKey(name), itob(identity))
+	})
+}
+
+func targetKey(name string) []byte { return []byte("target/" + name) }
+
 // File returns the record of path, if any.
 func (l *Ledger) File(path string) (File, bool, error) {
 	var f File

@@ -685,6 +685,38 @@ func (p *Postgres) NextScan() (uint64, error) {
 	return uint64(n), err
 }
 
+// TargetIdentity returns the identity recorded for a target name (a meta row; the
+// identity's 64 bits are stored as a bigint).
+func (p *Postgres) TargetIdentity(name string) (uint64, bool, error) {
+	ctx, cancel := p.ctx()
+	defer cancel()
+	var v int64
+	found := false
+	err := p.do(ctx, "reading a target's identity", func(ctx context.Context) error {
+		err := p.pool.QueryRow(ctx, `SELECT value FROM octane_import.meta WHERE key = $1`, "target/"+name).Scan(&v)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		found = err == nil
+		return err
+	})
+	return uint64(v), found, err
+}
+
+// SetTargetIdentity records the identity of a target name.
+func (p *Postgres) SetTargetIdentity(name string, identity uint64) error {
+	if err := p.writable(); err != nil {
+		return err
+	}
+	ctx, cancel := p.ctx()
+	defer cancel()
+	return p.do(ctx, "recording a target's identity", func(ctx context.Context) error {
+		_, err := p.pool.Exec(ctx, `INSERT INTO octane_import.meta (key, value) VALUES ($1, $2)
+			ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, "target/"+name, int64(identity))
+		return err
+	})
+}
+
 // File returns the record of path, if any.
 func (p *Postgres) File(path string) (File, bool, error) {
 	ctx, cancel := p.ctx()

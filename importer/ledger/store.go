@@ -30,6 +30,11 @@ type Store interface {
 
 	// NextScan allocates the number of a new scan (used to pick out the files a run touched).
 	NextScan() (uint64, error)
+	// TargetIdentity returns the identity (a hash of its URL, shared space and workspace)
+	// the target of that name had when the ledger last imported to it; SetTargetIdentity
+	// records it. A file is imported to a target: see importer's checkTargets.
+	TargetIdentity(name string) (uint64, bool, error)
+	SetTargetIdentity(name string, identity uint64) error
 	// File returns the record of path, if any.
 	File(path string) (File, bool, error)
 	// FilesAt returns the records of the given paths that the ledger holds, by path, in one

@@ -72,6 +72,31 @@ var behaviour = []struct {
 	{"ClaimsOfOneInstance", testClaimsOfOneInstance},
 	{"InstancesListsItself", testInstancesListsItself},
 	{"ReadOnly", testReadOnly},
+	{"TargetIdentity", testTargetIdentity},
+}
+
+// A target's identity is kept by name, across reopening, all 64 bits of it.
+func testTargetIdentity(t *testing.T, l Store, r *reopener) {
+	if _, ok, err := l.TargetIdentity("prod"); err != nil || ok {
+		t.Fatalf("a new ledger knows target prod: %v, %v", ok, err)
+	}
+	const big = uint64(0xfedcba9876543210) // the top bit set: stored as a negative bigint
+	if err := l.SetTargetIdentity("prod", big); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SetTargetIdentity("test", 7); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SetTargetIdentity("test", 8); err != nil {
+		t.Fatal(err)
+	}
+	l = r.reopen(l)
+	defer l.Close()
+	for name, want := range map[string]uint64{"prod": big, "test": 8} {
+		if got, ok, err := l.TargetIdentity(name); err != nil || !ok || got != want {
+			t.Errorf("TargetIdentity(%q) = %x, %v, %v; want %x", name, got, ok, err, want)
+		}
+	}
 }
 
 func TestBehaviour(t *testing.T) {
