@@ -768,11 +768,7 @@ func (p *Postgres) FilesIn(states []FileState, fn func(File) bool) error {
 	var args []any
 	if len(states) > 0 {
 		q = `SELECT ` + fileCols + ` FROM octane_import.files WHERE state = ANY($1) ORDER BY path`
-		ss := make([]string, len(states))
-		for i, s := range states {
-			ss[i] = string(s)
-		}
-		args = append(args, ss)
+		args = append(args, stateStrings(states))
 	}
 	rows, err := p.pool.Query(ctx, q, args...)
 	if err != nil {
@@ -894,6 +890,33 @@ func (p *Postgres) Seal(payloads []NewPayload, files []File, builds []Build) ([]
 	return ids, nil
 }
 
+// stateStrings is states as the text the state columns hold.
+func stateStrings[S ~string](states []S) []string {
+	out := make([]string, len(states))
+	for i, s := range states {
+		out[i] = string(s)
+	}
+	return out
+}
+
+// collect runs a query and scans every row it returns.
+func collect[T any](ctx context.Context, p *Postgres, q string, args []any, scan func(pgx.Rows) (T, error)) ([]T, error) {
+	rows, err := p.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 // StageDir is "": staged payloads go to the system's temporary folder, and Seal reads them
 // into the database.
 func (p *Postgres) StageDir() string { return "" }
@@ -953,30 +976,15 @@ func (p *Postgres) Payloads(states ...PayloadState) ([]Payload, error) {
 	defer cancel()
 	var out []Payload
 	err := p.do(ctx, "reading payloads", func(ctx context.Context) error {
-		out = out[:0]
 		q := `SELECT ` + payloadCols + ` FROM octane_import.payloads ORDER BY id`
 		var args []any
 		if len(states) > 0 {
 			q = `SELECT ` + payloadCols + ` FROM octane_import.payloads WHERE state = ANY($1) ORDER BY id`
-			ss := make([]string, len(states))
-			for i, s := range states {
-				ss[i] = string(s)
-			}
-			args = append(args, ss)
+			args = append(args, stateStrings(states))
 		}
-		rows, err := p.pool.Query(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			q, err := scanPayload(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, q)
-		}
-		return rows.Err()
+		var err error
+		out, err = collect(ctx, p, q, args, func(r pgx.Rows) (Payload, error) { return scanPayload(r) })
+		return err
 	})
 	return out, err
 }
@@ -1139,30 +1147,15 @@ func (p *Postgres) Builds(states ...BuildState) ([]Build, error) {
 	defer cancel()
 	var out []Build
 	err := p.do(ctx, "reading builds", func(ctx context.Context) error {
-		out = out[:0]
 		q := `SELECT ` + buildCols + ` FROM octane_import.builds`
 		var args []any
 		if len(states) > 0 {
 			q += ` WHERE state = ANY($1)`
-			ss := make([]string, len(states))
-			for i, s := range states {
-				ss[i] = string(s)
-			}
-			args = append(args, ss)
+			args = append(args, stateStrings(states))
 		}
-		rows, err := p.pool.Query(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			bd, err := scanBuild(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, bd)
-		}
-		return rows.Err()
+		var err error
+		out, err = collect(ctx, p, q, args, func(r pgx.Rows) (Build, error) { return scanBuild(r) })
+		return err
 	})
 	sortBuilds(out)
 	return out, err
@@ -1263,10 +1256,7 @@ func (p *Postgres) ClaimPayloads(ctx context.Context, limit int, states ...Paylo
 	if len(states) == 0 {
 		states = []PayloadState{Pending, PayloadSent}
 	}
-	ss := make([]string, len(states))
-	for i, s := range states {
-		ss[i] = string(s)
-	}
+	ss := stateStrings(states)
 	var out []Payload
 	err := p.do(ctx, "claiming payloads", func(ctx context.Context) error {
 		out = out[:0]
