@@ -18,6 +18,7 @@ import (
 	"github.com/octane-import/octane-import/config"
 	"github.com/octane-import/octane-import/importer"
 	"github.com/octane-import/octane-import/importer/ledger"
+	"github.com/octane-import/octane-import/internal/testkit"
 	"github.com/octane-import/octane-import/octane"
 	"github.com/octane-import/octane-import/report"
 	"github.com/octane-import/octane-import/sandbox"
@@ -57,7 +58,7 @@ func corpus(b *testing.B) (string, gen.Stats, []string) {
 }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := testkit.Main(m) // and the PostgreSQL server of the tests that started one
 	if corpusDir != "" {
 		os.RemoveAll(corpusDir)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/octane-import/octane-import/importer"
+	"github.com/octane-import/octane-import/importer/ledger"
 	"github.com/octane-import/octane-import/mapping"
 	"github.com/octane-import/octane-import/octane"
 	"github.com/octane-import/octane-import/report"
@@ -76,6 +77,7 @@ func Resolve(f *File, o Overrides) *Run {
 			MaxRunsPerPayload: first(o.MaxRuns, st.MaxRunsPerPayload),
 			MaxPayloadBytes:   st.MaxPayloadBytes,
 			SkipErrors:        o.SkipErrors || st.SkipErrors,
+			Lease:             st.Lease,
 			Logger:            o.Logger,
 			Env:               o.Env,
 		},
@@ -134,16 +136,16 @@ func octaneConfig(t Target, f *File, o Overrides) octane.Config {
 	return c
 }
 
-// LedgerPath is where the ledger lives: --state, else settings.state (relative to the
-// file), else octane-import.state beside the file (or in the current folder). With the
-// sandbox and neither given, "": the run uses a throw-away ledger, since the in-process
-// stand-in forgets everything when the command ends.
+// LedgerPath is where the ledger lives: --state, else settings.state (a path relative to
+// the file, or a postgres:// URL), else octane-import.state beside the file (or in the
+// current folder). With the sandbox and neither given, "": the run uses a throw-away
+// ledger, since the in-process stand-in forgets everything when the command ends.
 func LedgerPath(f *File, o Overrides) string {
 	switch {
 	case o.State != "":
 		return o.State
 	case f.Settings.State != "":
-		if filepath.IsAbs(f.Settings.State) || f.Path == "" {
+		if filepath.IsAbs(f.Settings.State) || f.Path == "" || ledger.IsURL(f.Settings.State) {
 			return f.Settings.State
 		}
 		return filepath.Join(filepath.Dir(f.Path), f.Settings.State)

@@ -25,6 +25,9 @@ type Settings struct {
 	ManifestWait      time.Duration `json:"manifest_wait,omitempty"`
 	SkipErrors        bool          `json:"skip_errors,omitempty"`
 	BuildReporting    string        `json:"build_reporting,omitempty"` // builds (default) or events
+	// Lease is how long a PostgreSQL ledger keeps the claims of an instance that stopped
+	// renewing them (killed, host lost) before another takes its work over; default 30s.
+	Lease time.Duration `json:"lease,omitempty"`
 }
 
 // File is a loaded configuration file.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/octane-import/octane-import/importer"
+	"github.com/octane-import/octane-import/importer/ledger"
 	"github.com/octane-import/octane-import/internal/duration"
 	"github.com/octane-import/octane-import/internal/glob"
 	"github.com/octane-import/octane-import/internal/yamlnode"
@@ -250,13 +251,16 @@ func (l *loader) sources(cfg *File, n *yaml.Node) {
 func (l *loader) settings(cfg *File, n *yaml.Node) {
 	st := &cfg.Settings
 	keys := []string{"state", "concurrency", "rate_limit", "max_runs_per_payload", "max_payload_bytes",
-		"settle", "poll", "reconcile", "manifest_wait", "skip_errors", "build_reporting"}
+		"settle", "poll", "reconcile", "manifest_wait", "skip_errors", "build_reporting", "lease"}
 	l.Fields(n, "settings", keys, func(key string, k, v *yaml.Node) {
 		p := yamlnode.Join("settings", key)
 		switch key {
 		case "state":
 			if raw, ok := l.Text(v, p); ok {
-				st.State = l.localPath(l.expand(v, p, raw))
+				// A path is relative to the file; a postgres:// URL is taken as it is.
+				if st.State = l.expand(v, p, raw); !ledger.IsURL(st.State) {
+					st.State = l.localPath(st.State)
+				}
 			}
 		case "concurrency":
 			st.Concurrency, _ = l.Int(v, p)
@@ -276,6 +280,13 @@ func (l *loader) settings(cfg *File, n *yaml.Node) {
 			st.ManifestWait, _ = l.durationVal(v, p)
 		case "skip_errors":
 			st.SkipErrors, _ = l.Bool(v, p)
+		case "lease":
+			if d, ok := l.durationVal(v, p); ok {
+				if d < 3*time.Second {
+					l.Errorf(v, p, "%s is too short for a lease: an instance renews its claims every third of it, so it must be at least 3s (default 30s)", d)
+				}
+				st.Lease = d
+			}
 		case "build_reporting":
 			if raw, ok := l.Text(v, p); ok {
 				if raw != "builds" && raw != "events" {

@@ -104,6 +104,7 @@ settings:
   reconcile: 1h
   manifest_wait: 90s
   skip_errors: true
+  lease: 12s
 rules:
   - match: { path: "{job}/{build}/*.xml" }
     set:
@@ -132,7 +133,7 @@ rules:
 	}
 	wantSettings := Settings{State: filepath.Join(dir, "state.db"), Concurrency: 8, RateLimit: 12.5, MaxRunsPerPayload: 5000,
 		MaxPayloadBytes: 10000000, Settle: 3 * time.Second, Poll: time.Minute, Reconcile: time.Hour,
-		ManifestWait: 90 * time.Second, SkipErrors: true}
+		ManifestWait: 90 * time.Second, SkipErrors: true, Lease: 12 * time.Second}
 	if cfg.Settings != wantSettings {
 		t.Errorf("settings = %+v\nwant %+v", cfg.Settings, wantSettings)
 	}
@@ -190,6 +191,7 @@ func TestParseErrors(t *testing.T) {
 		{"negative duration", minimal + "settings:\n  poll: -1s\n", "15:9: settings.poll: duration must not be negative, got -1s"},
 		{"bad int", minimal + "settings:\n  concurrency: many\n", "15:16: settings.concurrency: expected a whole number ≥ 0, got the string \"many\""},
 		{"bad bool", minimal + "settings:\n  skip_errors: yes\n", "15:16: settings.skip_errors: expected true or false, got the string \"yes\""},
+		{"short lease", minimal + "settings:\n  lease: 1s\n", "15:10: settings.lease: 1s is too short for a lease"},
 		{"bad float", minimal + "settings:\n  rate_limit: fast\n", "15:15: settings.rate_limit: expected a number ≥ 0, got the string \"fast\""},
 		{"unknown settings key", minimal + "settings:\n  workers: 3\n", "15:3: settings.workers: unknown key; known keys: state, concurrency"},
 		{"bad pattern", rule("  - match: { path: \"{job\" }\n"), "14:20: rules[1].match.path: bad pattern: pattern \"{job\": unclosed '{' at offset 0"},

@@ -118,6 +118,11 @@ func TestDocumentedCommandLines(t *testing.T) {
 						continue
 					}
 					words = words[1:]
+					// A command's own commands (ledger copy): the flags are the subcommand's.
+					if len(words) > 0 && regexp.MustCompile(`(?m)^  `+regexp.QuoteMeta(words[0])+` {2,}`).MatchString(helpOf(cmd)) {
+						cmd += " " + words[0]
+						words = words[1:]
+					}
 				}
 				h := helpOf(cmd)
 				for _, w := range words {

@@ -31,15 +31,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/octane-import/octane-import/internal/testkit"
 	"gopkg.in/yaml.v3"
+
+	"github.com/octane-import/octane-import/internal/testkit"
 )
 
-// TestMain removes the binary the tests built (testkit.Binary) once they are done.
+// TestMain removes the binary the tests built (testkit.Binary) and the PostgreSQL server
+// of the tests that started one, once they are done.
 func TestMain(m *testing.M) {
-	code := m.Run()
-	testkit.RemoveBinary()
-	os.Exit(code)
+	os.Exit(testkit.Main(m))
 }
 
 // ---------------------------------------------------------------------------------------

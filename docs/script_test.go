@@ -14,7 +14,7 @@ import (
 // TestScripts runs testdata/script/*.txtar, what the pages promise as a user would check
 // it: command lines and what they must print, against the built binary (first on PATH) in
 // a minimal environment (testscript's: no variable of the machine running the tests leaks
-// in). The custom commands are scripts.Commands'; BINARY_VERSION, BINARY_COMMIT12 and
+// in). The custom commands and conditions are scripts'; BINARY_VERSION, BINARY_COMMIT12 and
 // BINARY_DATE are the version information the binary was built with.
 func TestScripts(t *testing.T) {
 	bin := testkit.Binary(t)
@@ -28,6 +28,7 @@ func TestScripts(t *testing.T) {
 			e.Setenv("BINARY_DATE", testkit.BinaryDate)
 			return nil
 		},
-		Cmds: scripts.Commands(),
+		Condition: scripts.Condition,
+		Cmds:      scripts.Commands(),
 	})
 }

@@ -2,6 +2,8 @@ package docs_test
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -9,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/octane-import/octane-import/internal/testkit"
 )
@@ -151,6 +155,93 @@ func TestTroubleshootingHealthPortInUse(t *testing.T) {
 	want := "--health-listen: listen tcp " + ln.Addr().String() + ": bind: address already in use"
 	if r.code != 2 || !strings.Contains(r.stderr, want) {
 		t.Errorf("exit %d, stderr %q; want 2 and %q", r.code, r.stderr, want)
+	}
+}
+
+// The messages of a PostgreSQL ledger (docs/operations.md, high availability), each
+// produced against the tests' own server: unreachable, a wrong password or database, a
+// schema newer than the binary, a copy into a ledger that holds records, status of a
+// database nothing was imported with. Each is exit 2 and shows no password.
+func TestTroubleshootingPostgres(t *testing.T) {
+	srv := testkit.NeedPostgres(t)
+	page, err := os.ReadFile("troubleshooting.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	testkit.WriteFile(t, filepath.Join(dir, "r", "j", "1", "a.xml"), goodReport)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadPort := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	base := srv.Database(t) // ...@127.0.0.1:PORT/NAME?sslmode=disable
+	otherDB := func(name string) string {
+		return base[:strings.LastIndex(base, "/")+1] + name + "?sslmode=disable"
+	}
+
+	// A ledger written by a newer octane-import (its schema version raised by hand).
+	newer := srv.Database(t)
+	if r := runBin(t, dir, nil, "scan", "--sandbox", "--state", newer, "r"); r.code != 0 {
+		t.Fatalf("scan: exit %d\n%s", r.code, r.stderr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, newer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.Exec(ctx, `UPDATE octane_import.schema_version SET version = 99`)
+	conn.Close(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A PostgreSQL ledger that holds records already.
+	full := srv.Database(t)
+	if r := runBin(t, dir, nil, "scan", "--sandbox", "--state", "ledger.db", "r"); r.code != 0 {
+		t.Fatalf("scan: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := runBin(t, dir, nil, "ledger", "copy", "--from", "ledger.db", "--to", full); r.code != 0 {
+		t.Fatalf("ledger copy: exit %d\n%s", r.code, r.stderr)
+	}
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		msg  string // in the page and on stderr
+		also string // on stderr
+	}{
+		{"unreachable", []string{"scan", "--sandbox", "--state", fmt.Sprintf("postgres://ledger:%s@127.0.0.1:%d/octane?sslmode=disable", srv.Password(), deadPort), "r"},
+			"connect: connection refused (the database is unavailable: try again once it is back)", ""},
+		{"wrong password", []string{"scan", "--sandbox", "--state", strings.Replace(base, srv.Password(), "wrong-password", 1), "r"},
+			`password authentication failed for user "`, ""},
+		{"no such database", []string{"scan", "--sandbox", "--state", otherDB("octane_import"), "r"},
+			`database "octane_import" does not exist (SQLSTATE 3D000)`, ""},
+		{"newer schema", []string{"scan", "--sandbox", "--state", newer, "r"},
+			"newer than this octane-import knows (", "its schema is version 99, newer than this octane-import knows (1): use the octane-import that wrote it, or a newer one"},
+		{"copy into a ledger that holds records", []string{"ledger", "copy", "--from", "ledger.db", "--to", full},
+			"records: copy into a ledger that holds nothing", ""},
+		{"status of an empty database", []string{"status", "--state", srv.Database(t)},
+			"no octane-import ledger in this database yet (nothing imported with it)", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(string(page), tc.msg) {
+				t.Errorf("troubleshooting.md does not explain %q", tc.msg)
+			}
+			r := runBin(t, dir, nil, tc.args...)
+			if r.code != 2 || !strings.Contains(r.stderr, tc.msg) || !strings.Contains(r.stderr, tc.also) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q %q", r.code, r.stderr, tc.msg, tc.also)
+			}
+			if !strings.Contains(r.stderr, "postgres://ledger:xxxxx@127.0.0.1:") {
+				t.Errorf("the message does not name the ledger by its masked URL: %q", r.stderr)
+			}
+			for _, secret := range []string{srv.Password(), "wrong-password"} {
+				if strings.Contains(r.stdout+r.stderr, secret) {
+					t.Errorf("the password shows:\n%s%s", r.stdout, r.stderr)
+				}
+			}
+		})
 	}
 }
 

@@ -3,10 +3,13 @@ package importer
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 
@@ -30,11 +33,32 @@ type batcher struct {
 	open   map[string]*openPayload
 	tick   int
 
-	pendingSeal []*openPayload  // closed, not yet written
-	records     []ledger.File   // records of files with nothing to send, not yet written
-	waiting     map[string]bool // unchanged files an earlier run left queued: reported after sending
+	pendingSeal []*openPayload      // closed, not yet written
+	staged      []ledger.NewPayload // large reports' own payloads, staged on disk, not yet written
+	stagedFiles []ledger.File       // the records of those reports
+	records     []ledger.File       // records of files with nothing to send, not yet written
+	released    []string            // files whose claims are to be given up
+	waiting     map[string]bool     // unchanged files an earlier run left queued: reported after sending
 	warns       map[string][]Warning
 	flaky       map[string]int
+
+	plan      *sendPlan                   // the sender's, when it runs meanwhile
+	remaining map[string]int              // reports of each planned build not yet taken
+	sealedFor map[string][]ledger.Payload // payloads sealed for each build, until handed over
+	late      []ledger.Payload            // sealed for builds outside the plan
+	sealedIDs []uint64                    // every payload sealed (and so claimed) by this scan
+}
+
+// releaseSealed gives up the claims of the payloads this scan sealed, once its sending is
+// over: what it could not send is another instance's, or a later run's, to send.
+func (b *batcher) releaseSealed() {
+	if len(b.sealedIDs) == 0 {
+		return
+	}
+	if err := b.im.opt.Ledger.ReleasePayloads(context.Background(), b.sealedIDs); err != nil {
+		b.im.opt.Logger.Warn("ledger: releasing payload claims failed (they expire with the lease)", "err", err)
+	}
+	b.sealedIDs = nil
 }
 
 // record keeps the record of a file that needs nothing sent (failed, unmatched, empty,
@@ -45,6 +69,31 @@ func (b *batcher) record(f ledger.File) error {
 	b.records = append(b.records, f)
 	if len(b.records) >= 512 {
 		return b.flushRecords()
+	}
+	return nil
+}
+
+// release gives up the claim of a file that needs nothing written (unchanged, out of the
+// window, stopped while read), in batches like record.
+func (b *batcher) release(path string) error {
+	if b.im.opt.DryRun {
+		return nil // a dry run claims nothing
+	}
+	b.released = append(b.released, path)
+	if len(b.released) >= 512 {
+		return b.flushReleases()
+	}
+	return nil
+}
+
+func (b *batcher) flushReleases() error {
+	if len(b.released) == 0 {
+		return nil
+	}
+	err := b.im.opt.Ledger.ReleaseFiles(context.Background(), b.released)
+	b.released = b.released[:0]
+	if err != nil {
+		return fmt.Errorf("ledger: releasing claims: %w", err)
 	}
 	return nil
 }
@@ -61,11 +110,12 @@ func (b *batcher) flushRecords() error {
 }
 
 type buildAcc struct {
-	spec     *mapping.Build
-	runs     ledger.Counts // all runs of the build, earlier scans included
-	line     *BuildN
-	touched  bool
-	inLedger bool
+	spec       *mapping.Build
+	runs       ledger.Counts // all runs of the build, earlier scans included
+	line       *BuildN
+	touched    bool
+	inLedger   bool
+	handedOver bool // sealed and given to the sender: its record is the sender's now
 }
 
 type openPayload struct {
@@ -81,7 +131,8 @@ type openPayload struct {
 
 func newBatcher(im *Importer, scanID uint64, sum *Summary) *batcher {
 	return &batcher{im: im, scanID: scanID, sum: sum, builds: map[string]*buildAcc{}, open: map[string]*openPayload{},
-		waiting: map[string]bool{}, warns: map[string][]Warning{}, flaky: map[string]int{}}
+		waiting: map[string]bool{}, warns: map[string][]Warning{}, flaky: map[string]int{},
+		sealedFor: map[string][]ledger.Payload{}}
 }
 
 // build returns the accumulator of the build a decision sends to, with what earlier scans
@@ -117,6 +168,7 @@ func (b *batcher) build(d *mapping.Decision) (*buildAcc, error) {
 func (b *batcher) add(rr *readResult) error {
 	d := rr.dec
 	if !b.inWindow(d, rr) {
+		rr.runs.discard()
 		return nil
 	}
 	acc, err := b.build(d)
@@ -139,61 +191,47 @@ func (b *batcher) add(rr *readResult) error {
 		rr.outcome = Planned
 		return nil
 	}
+	if len(rr.runs.staged) > 0 {
+		// A large report, cut into payloads of its own as it was read: they are sealed with
+		// its record, in one transaction.
+		b.staged = append(b.staged, rr.runs.staged...)
+		b.stagedFiles = append(b.stagedFiles, rr.rec)
+		b.builds[d.Key()].line.Payloads += len(rr.runs.staged)
+		rr.runs.staged = nil
+		return b.flush()
+	}
+	frag, n := rr.runs.runs()
 	rc := resultContext(d)
-	ctxKey := contextKey(rc)
-	pk := d.Key() + "\x00" + ctxKey
+	pk := d.Key() + "\x00" + contextKey(rc)
 	op := b.open[pk]
-	split := false
-	seen := 0 // the encoder's warnings before this file's runs
-	if op != nil {
-		seen = len(op.enc.Warnings())
+	if op != nil && (op.runs+n > b.im.opt.MaxRunsPerPayload || op.buf.Len()+len(frag) > b.im.opt.MaxPayloadBytes) {
+		// The report's runs do not fit: the open payload is written without them.
+		delete(b.open, pk)
+		if err := b.seal(op); err != nil {
+			return err
+		}
+		op = nil
 	}
-	cut := func(op *openPayload) { // this file's values the encoder had to change
-		ws := op.enc.Warnings()
-		for _, w := range ws[min(seen, len(ws)):] {
-			if len(b.warns[rr.c.path]) < maxFileWarnings {
-				b.warns[rr.c.path] = append(b.warns[rr.c.path], Warning{Code: "octane-limit", Message: w})
-			}
-		}
-		seen = 0
+	if op == nil {
+		op = &openPayload{key: pk, build: d.Key(), target: d.Target, attempt: rr.rec.Attempt}
+		op.enc = octane.NewEncoder(&op.buf, rc)
+		b.open[pk] = op
 	}
-	for i := range rr.rep.Runs {
-		if op != nil && (op.runs >= b.im.opt.MaxRunsPerPayload || op.buf.Len() >= b.im.opt.MaxPayloadBytes) {
-			// Full: close it and keep it with this file; all are written when the file ends.
-			cut(op)
-			if err := b.close(op); err != nil {
-				return err
-			}
-			b.pendingSeal = append(b.pendingSeal, op)
-			op, split = nil, true
-		}
-		if op == nil {
-			op = &openPayload{key: pk, build: d.Key(), target: d.Target, attempt: rr.rec.Attempt}
-			op.enc = octane.NewEncoder(&op.buf, rc)
-			b.open[pk] = op
-		}
-		if err := op.enc.Encode(testRun(&rr.rep.Runs[i], d, b.im.naming(d))); err != nil {
-			return fmt.Errorf("%s: %w", rr.c.path, err)
-		}
-		op.runs++
-		if len(op.names) == 0 || op.names[len(op.names)-1] != rr.c.path {
-			op.names = append(op.names, rr.c.path)
+	seen := len(op.enc.Warnings()) // the context's, said with the payload's first report
+	if err := op.enc.WriteEncoded(frag, n); err != nil {
+		return fmt.Errorf("%s: %w", rr.c.path, err)
+	}
+	for _, w := range op.enc.Warnings()[seen:] {
+		if len(b.warns[rr.c.path]) < maxFileWarnings {
+			b.warns[rr.c.path] = append(b.warns[rr.c.path], Warning{Code: "octane-limit", Message: w})
 		}
 	}
+	op.runs += n
+	op.names = append(op.names, rr.c.path)
+	rr.runs = nil
 	b.tick++
 	op.lastUse = b.tick
 	op.files = append(op.files, rr.rec)
-	cut(op)
-	if split {
-		// The file spans several payloads: write them all, this one too, so that the file's
-		// record goes with every payload holding its runs.
-		delete(b.open, pk)
-		if err := b.close(op); err != nil {
-			return err
-		}
-		b.pendingSeal = append(b.pendingSeal, op)
-		return b.flush()
-	}
 	if op.runs >= b.im.opt.MaxRunsPerPayload || op.buf.Len() >= b.im.opt.MaxPayloadBytes {
 		delete(b.open, pk)
 		return b.seal(op)
@@ -270,13 +308,22 @@ func (b *batcher) seal(op *openPayload) error {
 
 // flush writes the closed payloads, their files and builds in one ledger transaction.
 func (b *batcher) flush() error {
-	if len(b.pendingSeal) == 0 {
+	if len(b.pendingSeal) == 0 && len(b.staged) == 0 {
 		return nil
 	}
 	var nps []ledger.NewPayload
 	var files []ledger.File
 	buildSet := map[string]bool{}
 	var builds []ledger.Build
+	nps = append(nps, b.staged...)
+	files = append(files, b.stagedFiles...)
+	for _, np := range b.staged {
+		if !buildSet[np.Build] {
+			buildSet[np.Build] = true
+			builds = append(builds, b.ledgerBuild(b.builds[np.Build]))
+		}
+		b.sum.Payloads++
+	}
 	for _, op := range b.pendingSeal {
 		data, err := octane.Gzip(op.buf.Bytes())
 		if err != nil {
@@ -291,11 +338,77 @@ func (b *batcher) flush() error {
 		b.builds[op.build].line.Payloads++
 		b.sum.Payloads++
 	}
-	if _, err := b.im.opt.Ledger.Seal(nps, files, builds); err != nil {
+	ids, err := b.im.opt.Ledger.Seal(nps, files, builds)
+	b.discardStaged() // sealed (the ledger took the files), or not: either way they are gone
+	if errors.Is(err, ledger.ErrClaimed) {
+		// This instance's claims expired while it read (it stalled, or lost the database
+		// for longer than the lease) and another instance holds some of the files now:
+		// that one imports them. Nothing of this transaction was written.
+		var names []string
+		for _, f := range files {
+			names = append(names, f.Path)
+		}
+		w := fmt.Sprintf("%d report(s) were taken over by another octane-import instance while this one read them (this one's claims had expired); that instance imports them: %s",
+			len(names), strings.Join(names, ", "))
+		b.sum.Warnings = appendLimited(b.sum.Warnings, w)
+		b.im.opt.Logger.Warn(w)
+		b.pendingSeal = b.pendingSeal[:0]
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("ledger: %w", err)
+	}
+	b.sealedIDs = append(b.sealedIDs, ids...)
+	for i, np := range nps {
+		b.sealedFor[np.Build] = append(b.sealedFor[np.Build], ledger.Payload{ID: ids[i], Target: np.Target,
+			Build: np.Build, Files: np.Files, Runs: np.Runs, State: ledger.Pending})
 	}
 	b.pendingSeal = b.pendingSeal[:0]
 	return nil
+}
+
+// taken counts a planned report as taken (whatever came of it): when it was its build's
+// last, the build's open payloads are sealed and the build goes to the sender.
+func (b *batcher) taken(key string) error {
+	if b.plan == nil || key == "" {
+		return nil
+	}
+	b.remaining[key]--
+	if b.remaining[key] > 0 {
+		return nil
+	}
+	delete(b.remaining, key)
+	for pk, op := range b.open {
+		if op.build == key {
+			delete(b.open, pk)
+			if err := b.close(op); err != nil {
+				return err
+			}
+			b.pendingSeal = append(b.pendingSeal, op)
+		}
+	}
+	if err := b.flush(); err != nil {
+		return err
+	}
+	if err := b.flushRecords(); err != nil {
+		return err
+	}
+	var line *BuildN
+	if acc := b.builds[key]; acc != nil {
+		line = acc.line
+		acc.handedOver = true
+	}
+	b.plan.complete(key, b.sealedFor[key], line)
+	delete(b.sealedFor, key)
+	return nil
+}
+
+// discardStaged forgets the staged payloads not yet written, removing what is left of them.
+func (b *batcher) discardStaged() {
+	for _, np := range b.staged {
+		_ = os.Remove(np.Staged) // gone already when the ledger took it
+	}
+	b.staged, b.stagedFiles = b.staged[:0], b.stagedFiles[:0]
 }
 
 func (b *batcher) ledgerBuild(acc *buildAcc) ledger.Build {
@@ -326,13 +439,30 @@ func (b *batcher) finish() error {
 	if err := b.flushRecords(); err != nil {
 		return err
 	}
+	if err := b.flushReleases(); err != nil {
+		return err
+	}
 	var builds []ledger.Build
 	for _, acc := range b.builds {
-		if acc.touched {
+		if acc.touched && !acc.handedOver {
 			builds = append(builds, b.ledgerBuild(acc))
 		}
 	}
-	return b.im.opt.Ledger.PutBuilds(builds...)
+	if err := b.im.opt.Ledger.PutBuilds(builds...); err != nil {
+		return err
+	}
+	lines := map[string]*BuildN{}
+	for key, acc := range b.builds {
+		lines[key] = acc.line
+	}
+	for key, ps := range b.sealedFor {
+		if !b.plan.has(key) {
+			b.late = append(b.late, ps...) // outside the plan: for the sender's second pass
+		}
+	}
+	b.plan.finish(b.sealedFor, lines)
+	clear(b.sealedFor)
+	return nil
 }
 
 // resultContext is the result-level part of a payload: the build it belongs to and the

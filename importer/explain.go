@@ -47,11 +47,8 @@ func (im *Importer) Explain(ctx context.Context, paths []string, fn func(Explana
 				return nil
 			}
 			seen[c.path] = true
-			rr := im.read(ctx, c, ms, 0)
-			ex := Explanation{Path: c.path, Root: c.place.base, Decision: rr.dec, Runs: rr.counts, Err: rr.err}
-			if rr.rep != nil {
-				ex.Warnings = readerWarnings(rr.rep)
-			}
+			rr := im.read(ctx, c, ms, 0, false)
+			ex := Explanation{Path: c.path, Root: c.place.base, Decision: rr.dec, Runs: rr.counts, Err: rr.err, Warnings: rr.warnings}
 			if d := rr.dec; d != nil && rr.err == nil {
 				if b, ok := builds[d.Key()]; ok {
 					b.Add(d, rr.counts.Total(), rr.counts.Failed)

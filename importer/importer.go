@@ -24,6 +24,7 @@ type Client interface {
 	PutBuild(ctx context.Context, b octane.Build) error
 	PostTestResults(ctx context.Context, gzipped []byte, skipErrors bool) (octane.Task, error)
 	WaitTask(ctx context.Context, id string) (octane.Task, error)
+	HasCIServer(ctx context.Context, instanceID string) (bool, error)
 }
 
 var _ Client = (*octane.Client)(nil)
@@ -55,6 +56,15 @@ type Options struct {
 	Reporter Reporter
 	Version  string // this octane-import's version (a shared ledger's instance list shows it)
 	Env      func(string) (string, bool)
+
+	// Lease is how long a PostgreSQL ledger keeps the claims of an instance that stopped
+	// beating (default 30s); instances beat, and share each target's rate limit anew, every
+	// third of it. Open passes it to the ledger.
+	Lease time.Duration
+	// Identities are the targets' identities (TargetIdentity), by name: a report is
+	// imported to a target, and the ledger says when a target's Octane changed
+	// (checkTargets). Open fills them from the targets; empty: not checked.
+	Identities map[string]string
 }
 
 func (o *Options) defaults() {
@@ -92,6 +102,8 @@ type Importer struct {
 	opt     Options
 	sources []sourceDir // the configuration's sources, folders normalised
 	res     *resources  // what Open opened, released by Close
+
+	targetsChecked bool // checkTargets ran (once per Importer)
 }
 
 // New checks the options and returns an Importer.

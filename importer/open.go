@@ -39,6 +39,8 @@ func (e *TargetError) Unwrap() error { return e.Err }
 //     stand-in forgets everything when the command ends, and so must its ledger).
 //   - An Octane client per target, made here (not for a dry run, which sends nothing and
 //     needs no credentials), so that a target that cannot work is a *TargetError at once.
+//   - For a PostgreSQL ledger, which other instances may share, a loop that divides each
+//     target's rate limit among the live instances every heartbeat period (peers.go).
 func Open(ctx context.Context, opt Options, ledgerPath string, targets map[string]octane.Config) (*Importer, error) {
 	res := &resources{clients: map[string]*octane.Client{}}
 	path := ledgerPath
@@ -66,9 +68,13 @@ func Open(ctx context.Context, opt Options, ledgerPath string, targets map[strin
 				return nil, &TargetError{Target: name, Err: err}
 			}
 			res.clients[name] = c
+			if opt.Identities == nil {
+				opt.Identities = map[string]string{}
+			}
+			opt.Identities[name] = TargetIdentity(targets[name])
 		}
 	}
-	l, err := ledger.OpenStore(ctx, path, ledger.Options{ReadOnly: opt.DryRun, Version: opt.Version})
+	l, err := ledger.OpenStore(ctx, path, ledger.Options{ReadOnly: opt.DryRun, Version: opt.Version, Lease: opt.Lease})
 	if err != nil {
 		res.close()
 		return nil, err
@@ -84,6 +90,17 @@ func Open(ctx context.Context, opt Options, ledgerPath string, targets map[strin
 		return nil, err
 	}
 	im.res = res
+	if pg, ok := l.(*ledger.Postgres); ok && !opt.DryRun {
+		// Several instances may work on this ledger: they share each target's rate limit.
+		clients := map[string]rateLimited{}
+		for name, c := range res.clients {
+			clients[name] = c
+		}
+		if s := newRateShare(pg, clients, heartbeatPeriod(opt.Lease), im.opt.Logger); s != nil {
+			s.start(ctx)
+			res.share = s
+		}
+	}
 	return im, nil
 }
 
@@ -92,7 +109,17 @@ type resources struct {
 	mu      sync.Mutex
 	clients map[string]*octane.Client
 	ledger  ledger.Store
+	share   *rateShare // nil unless the ledger is shared
 	tmpDir  string
+}
+
+// heartbeatPeriod is how often a PostgreSQL ledger's instance beats for a lease (default
+// 30 s): a third of it, as the ledger's own default.
+func heartbeatPeriod(lease time.Duration) time.Duration {
+	if lease <= 0 {
+		lease = 30 * time.Second
+	}
+	return lease / 3
 }
 
 func (r *resources) client(target string) (Client, error) {
@@ -110,6 +137,7 @@ func (r *resources) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var errs []error
+	r.share.close()
 	for _, c := range r.clients {
 		_ = c.Close(ctx) // signs out; a failure there loses nothing
 	}

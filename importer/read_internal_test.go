@@ -39,7 +39,7 @@ func TestChangedWhileReadIsReadAgainNextTime(t *testing.T) {
 	r := im.newRoot(dir, true)
 	// Discovery saw the file earlier, shorter and older, than the reader found it.
 	early := candidate{path: path, root: r, size: info.Size() - 20, modTime: info.ModTime().Add(-time.Second)}
-	rr := im.read(context.Background(), early, newManifests(), 1)
+	rr := im.read(context.Background(), early, newManifests(), 1, true)
 	if !errors.Is(rr.err, errChanged) {
 		t.Fatalf("read of a file that changed: %v, want errChanged", rr.err)
 	}
@@ -48,8 +48,8 @@ func TestChangedWhileReadIsReadAgainNextTime(t *testing.T) {
 	}
 	// The next scan sees the finished file.
 	now := candidate{path: path, root: r, size: info.Size(), modTime: info.ModTime()}
-	rr = im.read(context.Background(), now, newManifests(), 2)
-	if rr.outcome == Failed || rr.err != nil || rr.rep == nil || len(rr.rep.Runs) != 1 {
+	rr = im.read(context.Background(), now, newManifests(), 2, true)
+	if frag, n := rr.runs.runs(); rr.outcome == Failed || rr.err != nil || rr.counts.Total() != 1 || n != 1 || len(frag) == 0 {
 		t.Fatalf("the finished file on the next scan: outcome %q, err %v, prevFail %q", rr.outcome, rr.err, rr.prevFail)
 	}
 }

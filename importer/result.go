@@ -62,12 +62,8 @@ func (w Warning) String() string {
 // maxFileWarnings bounds the warnings kept per file; the rest are counted in one more.
 const maxFileWarnings = 20
 
-// readerWarnings are the report reader's adjustments of one report, with their codes (see
-// docs/report-warnings.md).
-func readerWarnings(rep *report.Report) []Warning {
-	return fromReport(rep.Warnings)
-}
-
+// fromReport are the report reader's adjustments of one report, with their codes (see
+// docs/report-warnings.md), at most maxFileWarnings and a count of the rest.
 func fromReport(ws []report.Warning) []Warning {
 	var out []Warning
 	for i, w := range ws {

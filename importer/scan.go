@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/octane-import/octane-import/importer/ledger"
@@ -59,6 +60,11 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 		im.opt.Reporter.File(r)
 	}
 
+	// Is every target still the Octane the ledger imported to?
+	if err := im.checkTargets(ctx, sum); err != nil {
+		return sum, err
+	}
+
 	// Pass 1: the build manifests; pass 2 below reads the reports.
 	ms, total, err := im.loadManifests(ctx, roots, func(c candidate, err error) { im.recordFailure(emit, c, scanID, err) })
 	if err != nil {
@@ -67,17 +73,20 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 	progress := Progress{Phase: "reading", FilesTotal: total}
 	im.opt.Reporter.Progress(progress)
 
-	// Pass 2: the reports, read in parallel, batched in one goroutine.
+	// Pass 2: the reports. A dry run reads them as they are found. A scan that sends first
+	// looks at each one's head (in parallel), which fixes its build and the order of the
+	// builds; then it reads them build by build in that order (in parallel, batched in this
+	// goroutine) while the sender reports each build as soon as it is read (plan.go).
 	b := newBatcher(im, scanID, sum)
+	defer b.releaseSealed()
 	b.warns, b.flaky = warns, flaky
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	cands := make(chan candidate, 64)
-	results := make(chan readResult, im.opt.Readers)
 	walkErrs := make(chan FileResult, 16)
 	var walkErr error
+	found := make(chan candidate, 64)
 	go func() {
-		defer close(cands)
+		defer close(found)
 		seen := map[string]bool{} // overlapping paths or sources: each file is read once
 		for _, r := range roots {
 			err := r.walk(ctx, func(kind string, c candidate) error {
@@ -86,7 +95,7 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 				}
 				seen[c.path] = true
 				select {
-				case cands <- c:
+				case found <- c:
 					return nil
 				case <-ctx.Done():
 					return ctx.Err()
@@ -100,40 +109,145 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 			}
 		}
 	}()
-	var wg sync.WaitGroup
-	for range im.opt.Readers {
-		wg.Go(func() {
-			for c := range cands {
-				results <- im.read(ctx, c, ms, scanID)
+
+	var sendTotal, sendDone atomic.Int64 // the sender's progress, shown with the next tick
+	var batchErr error
+	take := func(rr *readResult) {
+		progress.FilesDone++
+		if batchErr != nil {
+			rr.runs.discard()
+			return // drain
+		}
+		if err := im.take(b, rr, emit); err != nil {
+			batchErr = err
+		}
+		progress.Runs += rr.counts.Total()
+	}
+	// pump runs fn over the items of in on Readers goroutines, passing each result to
+	// handle in this goroutine, with progress and the walker's errors in between.
+	pump := func(n int, work func(), out <-chan any, handle func(any)) {
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(work)
+		}
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		for {
+			select {
+			case wr := <-walkErrs:
+				emit(wr)
+			case <-tick.C:
+				progress.Elapsed = time.Since(started)
+				progress.PayloadsTotal, progress.PayloadsDone = int(sendTotal.Load()), int(sendDone.Load())
+				im.opt.Reporter.Progress(progress)
+			case v := <-out:
+				handle(v)
+			case <-done:
+				for {
+					select {
+					case v := <-out:
+						handle(v)
+					default:
+						return
+					}
+				}
+			}
+		}
+	}
+
+	var plan *sendPlan
+	var order []lookResult
+	if !im.opt.DryRun {
+		// The first look: ledger and head.
+		// The first look: the claim and the ledger record (in batches), then the head.
+		claims := make(chan claimed, claimBatch)
+		var claimErr error
+		go func() {
+			defer close(claims)
+			claimErr = im.claimFiles(ctx, found, claims)
+			for range found { // stopped early: let the walker end
+			}
+		}()
+		looks := make(chan any, im.opt.Readers)
+		var looked []lookResult
+		pump(im.opt.Readers, func() {
+			for cl := range claims {
+				looks <- im.look(cl, ms, scanID)
+			}
+		}, looks, func(v any) {
+			lr := v.(lookResult)
+			if lr.settled != nil {
+				take(lr.settled)
+				return
+			}
+			looked = append(looked, lr)
+		})
+		if claimErr != nil {
+			return sum, claimErr
+		}
+		var remaining map[string]int
+		plan, order, remaining, err = im.makePlan(looked)
+		if err != nil {
+			return sum, err
+		}
+		b.plan, b.remaining = plan, remaining
+	}
+
+	// The sender runs meanwhile, with its own summary fields (merged at the end).
+	var snd *sender
+	sendCtx, stopSending := context.WithCancel(ctx)
+	defer stopSending()
+	sent := make(chan error, 1)
+	if !im.opt.DryRun && len(order) > 0 {
+		snd = newSender(im, sum)
+		snd.progress = func(total, done int) { sendTotal.Store(int64(total)); sendDone.Store(int64(done)) }
+		if err := snd.prepare(plan); err != nil {
+			return sum, err
+		}
+		go func() { sent <- snd.send(sendCtx) }()
+	}
+
+	// The reading.
+	results := make(chan any, im.opt.Readers)
+	if im.opt.DryRun {
+		pump(im.opt.Readers, func() {
+			for c := range found {
+				results <- im.read(ctx, c, ms, scanID, false)
+			}
+		}, results, func(v any) { rr := v.(readResult); take(&rr) })
+	} else {
+		items := make(chan lookResult)
+		go func() {
+			defer close(items)
+			for _, lr := range order {
+				select {
+				case items <- lr:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+		type planned struct {
+			rr  readResult
+			key string
+		}
+		pump(im.opt.Readers, func() {
+			for lr := range items {
+				p := planned{rr: im.read(ctx, lr.c, ms, scanID, true)}
+				if lr.d != nil {
+					p.key = lr.d.Key()
+				}
+				results <- p
+			}
+		}, results, func(v any) {
+			p := v.(planned)
+			take(&p.rr)
+			if batchErr == nil {
+				if err := b.taken(p.key); err != nil {
+					batchErr = err
+				}
 			}
 		})
-	}
-	go func() { wg.Wait(); close(results) }()
-
-	var batchErr error
-	for results != nil {
-		select {
-		case wr := <-walkErrs:
-			emit(wr)
-			continue
-		case <-tick.C:
-			progress.Elapsed = time.Since(started)
-			im.opt.Reporter.Progress(progress)
-			continue
-		case rr, ok := <-results:
-			if !ok {
-				results = nil
-				continue
-			}
-			progress.FilesDone++
-			if batchErr != nil {
-				continue // drain
-			}
-			if err := im.take(b, &rr, emit); err != nil {
-				batchErr = err
-			}
-			progress.Runs += rr.counts.Total()
-		}
 	}
 	for len(walkErrs) > 0 {
 		emit(<-walkErrs)
@@ -146,30 +260,53 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 	if batchErr == nil {
 		batchErr = b.finish()
 	}
+	var sendErr error
+	if snd != nil {
+		if batchErr != nil {
+			stopSending()
+		}
+		plan.finish(nil, nil) // whatever happened to the reading, the sender is not kept waiting
+		sendErr = <-sent
+		snd.merge(sum)
+	}
 	if batchErr != nil {
 		return sum, batchErr
 	}
-	sum.Builds = len(b.builds)
+	sum.Builds += len(b.builds)
 	if im.opt.DryRun {
 		sum.Plan = im.plan(b, sum)
 		return sum, ctx.Err()
 	}
 	if err := ctx.Err(); err != nil {
 		sum.Interrupt = true
-		im.reportSent(emit, sum, scanID, b.waiting)
+		if snd != nil {
+			for p := range b.waiting {
+				snd.handled[p] = true
+			}
+			im.reportSent(emit, sum, scanID, snd.handled)
+		} else {
+			im.reportSent(emit, sum, scanID, b.waiting)
+		}
 		im.countQueued(sum)
 		return sum, err
 	}
 
-	// Send what the ledger holds: this scan's work and anything an earlier run left queued.
+	// Then what is left in the ledger: anything an earlier run left queued (when this scan
+	// read nothing), builds this scan's reading found outside its plan (a report that
+	// changed between its two looks), payloads the first sending could not send.
 	progress.Phase = "sending"
-	snd := newSender(im, sum)
+	if snd == nil {
+		snd = newSender(im, sum)
+	}
 	snd.progress = func(total, done int) {
 		progress.PayloadsTotal, progress.PayloadsDone, progress.Elapsed = total, done, time.Since(started)
 		im.opt.Reporter.Progress(progress)
 	}
-	sendErr := snd.run(ctx)
-	sum.Requests, sum.Sent = snd.requests, snd.sent
+	if sendErr == nil {
+		snd.extra = b.late
+		sendErr = snd.run(ctx, nil)
+		snd.merge(sum)
+	}
 	switch {
 	case errors.Is(sendErr, context.Canceled):
 		sum.Interrupt = true // said as such, not as an error
@@ -203,25 +340,27 @@ func (im *Importer) countQueued(sum *Summary) {
 
 // take routes one read report: final outcomes are reported at once, the rest batched.
 func (im *Importer) take(b *batcher, rr *readResult, emit func(FileResult)) error {
-	if rr.rep != nil && len(rr.rep.Warnings) > 0 {
-		b.warns[rr.c.path] = readerWarnings(rr.rep)
+	if len(rr.warnings) > 0 {
+		b.warns[rr.c.path] = rr.warnings
 	}
-	if rr.rep != nil {
-		for i := range rr.rep.Runs {
-			if rr.rep.Runs[i].Flaky {
-				b.flaky[rr.c.path]++
-			}
-		}
+	if rr.flaky > 0 {
+		b.flaky[rr.c.path] = rr.flaky
+	}
+	if rr.elsewhere {
+		r := FileResult{Path: rr.c.path, Outcome: Skipped,
+			Error: &ErrorInfo{Message: "another octane-import instance is importing it (it holds the file's claim in the shared ledger)"}}
+		emit(r)
+		return nil
 	}
 	if rr.err != nil && (errors.Is(rr.err, context.Canceled) || errors.Is(rr.err, context.DeadlineExceeded)) {
-		return nil // stopped while reading it: nothing about the file itself, so nothing recorded
+		return b.release(rr.c.path) // stopped while reading it: nothing about the file itself, so nothing recorded
 	}
 	switch rr.outcome {
 	case Unchanged:
 		if st := rr.rec.State; !im.opt.DryRun && (st == ledger.Parsed || st == ledger.Sent) {
 			// Queued by an earlier run: reported once the send phase settles it.
 			b.waiting[rr.rec.Path] = true
-			return nil
+			return b.release(rr.rec.Path)
 		}
 		// Touched but not changed (same hash): remember the new size and mtime.
 		if !im.opt.DryRun && (rr.rec.Size != rr.c.size || rr.rec.ModTime != rr.c.modTime.UnixNano()) {
@@ -229,11 +368,16 @@ func (im *Importer) take(b *batcher, rr *readResult, emit func(FileResult)) erro
 			if err := b.record(rr.rec); err != nil {
 				return err
 			}
+		} else if err := b.release(rr.rec.Path); err != nil {
+			return err
 		}
 		emit(im.resultOf(rr.rec, Unchanged))
 		return nil
 	case Failed, Unmatched, Empty:
 		if rr.prevFail != "" {
+			if err := b.release(rr.rec.Path); err != nil {
+				return err
+			}
 			r := im.resultOf(rr.rec, Failed)
 			r.Error = &ErrorInfo{Message: "failed in an earlier run and unchanged since (fix it, then run `octane-import retry`): " + rr.prevFail}
 			emit(r)
@@ -256,6 +400,11 @@ func (im *Importer) take(b *batcher, rr *readResult, emit func(FileResult)) erro
 		return err
 	}
 	if rr.outcome == Skipped || rr.outcome == Planned {
+		if rr.outcome == Skipped {
+			if err := b.release(rr.rec.Path); err != nil {
+				return err
+			}
+		}
 		r := im.resultOf(rr.rec, rr.outcome)
 		if acc := b.builds[rr.rec.Build]; acc != nil {
 			id := idOf(acc.spec)

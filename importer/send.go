@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -47,17 +48,41 @@ type sender struct {
 	// ownPipeline holds the jobs (pipeline key\x00job) Octane would not add to their
 	// pipeline: their builds go under a pipeline of their own.
 	ownPipeline map[string]bool
-	payloads    map[string][]ledger.Payload
+	payloads    map[string][]ledger.Payload // under mu
+	plan        *sendPlan                   // the builds the scan is reading meanwhile; nil: none
+	lines       map[string]*BuildN          // the summary's line of each build, under mu
+	warnings    []string                    // for the summary, under mu
+	extraBuilds int                         // builds an earlier run left queued, sent by this one
+
+	extra []ledger.Payload          // sealed by this instance outside the plan: sent by the next prepare
+	held  []uint64                  // the payloads this sender holds claims on, under mu
+	order []ledger.Build            // what prepare found, in order
+	specs map[string]*mapping.Build // by build key
+	jobs  map[string][]octane.Job   // by pipeline
 }
 
 func newSender(im *Importer, sum *Summary) *sender {
 	return &sender{im: im, sum: sum, handled: map[string]bool{}, servers: map[string]octane.CIServer{},
-		pipes: map[string]bool{}, failed: map[string]string{}, ownPipeline: map[string]bool{}}
+		pipes: map[string]bool{}, failed: map[string]string{}, ownPipeline: map[string]bool{}, lines: map[string]*BuildN{}}
 }
 
-// run sends everything pending in the ledger.
-func (s *sender) run(ctx context.Context) error {
+// run sends everything pending in the ledger, and the builds of plan (nil: none) as the
+// scan that made it reads them: each when it is read (sendPlan.ready) and the builds
+// before it are reported. It may run while the scan reads: it writes nothing of the
+// summary but its own fields (merge brings the rest in afterwards).
+func (s *sender) run(ctx context.Context, plan *sendPlan) error {
+	if err := s.prepare(plan); err != nil {
+		return err
+	}
+	return s.send(ctx)
+}
+
+// prepare reads what the ledger holds to be sent, and the plan. It must come before the
+// scan seals anything of the plan's builds: the payloads sealed afterwards come through the
+// plan (sendPlan.complete), never twice.
+func (s *sender) prepare(plan *sendPlan) error {
 	l := s.im.opt.Ledger
+	s.plan = plan
 	builds, err := l.Builds(ledger.BuildPending)
 	if err != nil {
 		return err
@@ -70,43 +95,71 @@ func (s *sender) run(ctx context.Context) error {
 		}
 		specs[b.Key] = sp
 	}
+	if plan != nil {
+		for key, sp := range plan.specs {
+			if _, ok := specs[key]; !ok {
+				specs[key] = sp
+				builds = append(builds, ledger.Build{Key: key, Target: sp.Target, Start: sp.Start, State: ledger.BuildPending})
+			}
+		}
+	}
 	builds = orderBuilds(builds, specs)
 	jobs := pipelineJobs(specs)
 	s.mu.Lock()
 	for _, b := range builds {
-		if _, ok := s.sum.ByBuild[b.Key]; !ok {
+		// (With a plan, the scan is writing the summary meanwhile: the plan says what it reads.)
+		leftover := !plan.has(b.Key)
+		if plan == nil {
+			_, touched := s.sum.ByBuild[b.Key]
+			leftover = !touched
+		}
+		if leftover {
 			// Left queued by an earlier run: this run sends it, so its summary says so.
 			sp := specs[b.Key]
-			s.sum.ByBuild[b.Key] = &BuildN{ID: idOf(sp), Target: sp.Target, Pipeline: sp.Pipeline, Start: sp.Start,
+			s.lines[b.Key] = &BuildN{ID: idOf(sp), Target: sp.Target, Pipeline: sp.Pipeline, Start: sp.Start,
 				Result: wireBuild(sp).Result, Runs: b.Runs}
-			s.sum.Builds++
+			s.extraBuilds++
 		}
 	}
 	s.mu.Unlock()
 	s.descs = serversOf(specs)
 	for _, w := range s.descs.Warnings {
-		s.sum.Warnings = appendLimited(s.sum.Warnings, w)
-		s.im.opt.Logger.Warn(w)
+		s.warn(w)
 	}
-	queued, err := l.Payloads(ledger.Pending, ledger.PayloadSent)
+	// What is queued and no live instance holds (another may be sending the rest), and
+	// what this instance sealed outside the plan (it holds those already).
+	queued, err := l.ClaimPayloads(context.Background(), math.MaxInt32, ledger.Pending, ledger.PayloadSent)
 	if err != nil {
-		return err
+		return fmt.Errorf("ledger: claiming payloads: %w", err)
 	}
+	queued = append(queued, s.extra...)
+	s.extra = nil
+	for _, p := range queued {
+		s.held = append(s.held, p.ID)
+	}
+	s.mu.Lock()
 	s.payloads = map[string][]ledger.Payload{}
 	for _, p := range queued {
 		s.payloads[p.Build] = append(s.payloads[p.Build], p)
 	}
-	s.mu.Lock()
 	s.total = len(builds) + len(queued)
 	s.report()
 	s.mu.Unlock()
+	s.order, s.specs, s.jobs = builds, specs, jobs
+	return nil
+}
 
+// send sends what prepare found, and the plan's builds as they are read. At the end it gives
+// up its claims of the payloads it did not settle, for another instance or a later run.
+func (s *sender) send(ctx context.Context) error {
+	defer s.releaseHeld()
+	builds, specs, jobs := s.order, s.specs, s.jobs
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var firstErr error
 	var errOnce sync.Once
 	fail := func(err error) { errOnce.Do(func() { firstErr = err; cancel() }) }
-	waits := make(chan waitItem, len(queued))
+	waits := make(chan waitItem, 64)
 	var waiters sync.WaitGroup
 	for range s.im.opt.Senders {
 		waiters.Go(func() {
@@ -120,7 +173,7 @@ func (s *sender) run(ctx context.Context) error {
 	}
 
 	// Posters take payloads as soon as their build is reported.
-	posts := make(chan ledger.Payload, len(queued))
+	posts := make(chan ledger.Payload, 64)
 	var posters sync.WaitGroup
 	for range s.im.opt.Senders {
 		posters.Go(func() {
@@ -146,11 +199,13 @@ func (s *sender) run(ctx context.Context) error {
 		pendingBuild[b.Key] = true
 	}
 	var keys []string
+	s.mu.Lock()
 	for key := range s.payloads {
 		if !pendingBuild[key] {
 			keys = append(keys, key)
 		}
 	}
+	s.mu.Unlock()
 	sort.Strings(keys)
 	for _, key := range keys {
 		if err := s.queuePayloads(key, posts); err != nil {
@@ -225,10 +280,85 @@ func (s *sender) reportInTurn(ctx context.Context, b ledger.Build, sp *mapping.B
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if ready := s.plan.readyOf(b.Key); ready != nil {
+		// Being read by the scan: wait until it is, then take it as the ledger has it.
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		bd, ok, err := s.im.opt.Ledger.Build(b.Key)
+		if err != nil {
+			return err
+		}
+		sealed, line := s.plan.taken(b.Key)
+		s.mu.Lock()
+		for _, p := range sealed {
+			s.held = append(s.held, p.ID)
+		}
+		s.payloads[b.Key] = append(s.payloads[b.Key], sealed...)
+		s.total += len(sealed)
+		if line != nil {
+			s.lines[b.Key] = line
+		}
+		s.mu.Unlock()
+		if !ok || bd.State != ledger.BuildPending {
+			// Nothing of it to report (its reports were unchanged, failed or out of the
+			// window); what an earlier run left of it still goes.
+			s.finished()
+			return s.queuePayloads(b.Key, posts)
+		}
+		if sp, err = unmarshalBuild(bd); err != nil {
+			return fmt.Errorf("ledger: build %s: %w", b.Key, err)
+		}
+		b = bd
+	}
 	if err := s.reportBuild(ctx, b, sp, jobs); err != nil {
 		return err
 	}
 	return s.queuePayloads(b.Key, posts)
+}
+
+// releaseHeld gives up the claims of the payloads this sender held (those it settled are
+// released already; releasing them again is harmless).
+func (s *sender) releaseHeld() {
+	s.mu.Lock()
+	held := s.held
+	s.held = nil
+	s.mu.Unlock()
+	if len(held) == 0 {
+		return
+	}
+	if err := s.im.opt.Ledger.ReleasePayloads(context.Background(), held); err != nil {
+		s.im.opt.Logger.Warn("ledger: releasing payload claims failed (they expire with the lease)", "err", err)
+	}
+}
+
+// warn adds a warning to the run's summary and log.
+func (s *sender) warn(w string) {
+	s.mu.Lock()
+	s.warnings = appendLimited(s.warnings, w)
+	s.mu.Unlock()
+	s.im.opt.Logger.Warn(w)
+}
+
+// merge brings what the sender found into the summary, once it is done.
+func (s *sender) merge(sum *Summary) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for key, line := range s.lines {
+		if _, ok := sum.ByBuild[key]; !ok {
+			sum.ByBuild[key] = line
+		}
+	}
+	sum.Builds += s.extraBuilds
+	for _, w := range s.warnings {
+		sum.Warnings = appendLimited(sum.Warnings, w)
+	}
+	s.lines, s.warnings, s.extraBuilds = map[string]*BuildN{}, nil, 0
+	sum.Requests += s.requests
+	sum.Sent += s.sent
+	s.requests, s.sent = 0, 0
 }
 
 // reportBuild reports one build; Octane refusing it is recorded (its payloads will fail with
@@ -253,7 +383,7 @@ func (s *sender) reportBuild(ctx context.Context, b ledger.Build, sp *mapping.Bu
 	own := s.ownPipeline[pipeKey(sp)+"\x00"+sp.Job]
 	s.ensure.Unlock()
 	s.mu.Lock()
-	if line := s.sum.ByBuild[b.Key]; line != nil {
+	if line := s.lines[b.Key]; line != nil {
 		line.State = string(b.State)
 		if own {
 			line.Pipeline = cmp.Or(sp.JobName, sp.Job)
@@ -278,7 +408,11 @@ func (s *sender) queuePayloads(key string, posts chan<- ledger.Payload) error {
 			why, refused = "Octane refused its build: "+bd.Error, true
 		}
 	}
-	for _, p := range s.payloads[key] {
+	s.mu.Lock()
+	ps := s.payloads[key]
+	delete(s.payloads, key)
+	s.mu.Unlock()
+	for _, p := range ps {
 		if !refused {
 			posts <- p
 			continue
@@ -428,10 +562,7 @@ func (s *sender) jobsRefused(sp *mapping.Build, refused *octane.JobRefusedError)
 		"their builds are reported under a pipeline of their own, each job its root. To have them in %q, add the jobs "+
 		"to that pipeline in Octane (Octane 16.2.100 and later can add them itself); the builds already reported stay where they are",
 		strings.Join(ids, ", "), sp.Pipeline, sp.Server.InstanceID, refused.Err, sp.Pipeline)
-	s.mu.Lock()
-	s.sum.Warnings = appendLimited(s.sum.Warnings, w)
-	s.mu.Unlock()
-	s.im.opt.Logger.Warn(w)
+	s.warn(w)
 }
 
 func (s *sender) report() {
@@ -484,7 +615,7 @@ func (s *sender) post(ctx context.Context, p ledger.Payload) (*waitItem, error) 
 			return nil, l.MarkDone(p.ID, ledger.PayloadFailed, "", err.Error())
 		}
 		if err := l.MarkSent(p.ID, task.ID, task.Status); err != nil {
-			return nil, err
+			return nil, s.elsewhere(p, err)
 		}
 		s.mu.Lock()
 		s.sent++
@@ -515,14 +646,25 @@ func (s *sender) wait(ctx context.Context, w waitItem) error {
 	}
 	switch task.Status {
 	case "success", "warning":
-		return l.MarkDone(p.ID, ledger.PayloadDone, task.Status, task.ErrorDetails)
+		return s.elsewhere(p, l.MarkDone(p.ID, ledger.PayloadDone, task.Status, task.ErrorDetails))
 	default:
 		msg := task.ErrorDetails
 		if msg == "" {
 			msg = "Octane's task ended " + task.Status
 		}
-		return l.MarkDone(p.ID, ledger.PayloadFailed, task.Status, fmt.Sprintf("task %s %s: %s", task.ID, task.Status, msg))
+		return s.elsewhere(p, l.MarkDone(p.ID, ledger.PayloadFailed, task.Status, fmt.Sprintf("task %s %s: %s", task.ID, task.Status, msg)))
 	}
+}
+
+// elsewhere passes a ledger error on, except a payload another instance holds now (this
+// one's claim expired while it worked): that one settles it, and this one lets it go.
+func (s *sender) elsewhere(p ledger.Payload, err error) error {
+	if errors.Is(err, ledger.ErrClaimed) {
+		s.im.opt.Logger.Warn("payload taken over by another octane-import instance (this one's claim had expired); it settles it",
+			"payload", p.ID, "build", idOfKey(p.Build).String())
+		return nil
+	}
+	return err
 }
 
 func (s *sender) count() {

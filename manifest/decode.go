@@ -127,6 +127,30 @@ func (d *decoder) checkText(n *yaml.Node, path, s string) bool {
 }
 
 // required reports a missing required field, at the mapping that lacks it.
+// idName reads the section key of the manifest (job, build): its id, required, and its
+// name; it returns the section's fields for the caller to read the rest.
+func (d *decoder) idName(root *yaml.Node, top map[string]yamlnode.Pair, key string, keys []string) (id, name string, section map[string]yamlnode.Pair) {
+	e, ok := top[key]
+	if !ok || yamlnode.IsNull(e.Value) {
+		d.required(root, key+".id")
+		return "", "", nil
+	}
+	s := d.Mapping(e.Value, key, keys)
+	if s == nil {
+		return "", "", nil
+	}
+	if v, ok := s["id"]; ok {
+		id, _ = d.text(v.Value, key+".id")
+	}
+	if id == "" && !d.HasProblem(key+".id") {
+		d.required(e.Value, key+".id")
+	}
+	if v, ok := s["name"]; ok {
+		name, _ = d.text(v.Value, key+".name")
+	}
+	return id, name, s
+}
+
 func (d *decoder) required(parent *yaml.Node, path string) {
 	d.Errorf(parent, path, "required field is missing")
 }
@@ -297,52 +321,25 @@ func (d *decoder) manifest(root *yaml.Node) *Manifest {
 		d.required(root, "server.instance_id")
 	}
 
-	// job
-	if e, ok := top["job"]; ok && !yamlnode.IsNull(e.Value) {
-		if s := d.Mapping(e.Value, "job", jobKeys); s != nil {
-			if v, ok := s["id"]; ok {
-				m.JobID, _ = d.text(v.Value, "job.id")
-			}
-			if m.JobID == "" && !d.HasProblem("job.id") {
-				d.required(e.Value, "job.id")
-			}
-			if v, ok := s["name"]; ok {
-				m.JobName, _ = d.text(v.Value, "job.name")
+	// job and build: an id (required) and a name; the build also its times and outcome
+	m.JobID, m.JobName, _ = d.idName(root, top, "job", jobKeys)
+	var build map[string]yamlnode.Pair
+	m.BuildID, m.BuildName, build = d.idName(root, top, "build", buildKeys)
+	if s := build; s != nil {
+		if v, ok := s["started"]; ok {
+			m.Started, _ = d.timestamp(v.Value, "build.started")
+		}
+		if v, ok := s["duration"]; ok {
+			m.Duration, _ = d.Duration(v.Value, "build.duration", duration.Accept{Millis: true})
+		}
+		if v, ok := s["status"]; ok {
+			if st, ok := d.enum(v.Value, "build.status", Statuses); ok {
+				m.Status = st
 			}
 		}
-	} else {
-		d.required(root, "job.id")
-	}
-
-	// build
-	if e, ok := top["build"]; ok && !yamlnode.IsNull(e.Value) {
-		if s := d.Mapping(e.Value, "build", buildKeys); s != nil {
-			if v, ok := s["id"]; ok {
-				m.BuildID, _ = d.text(v.Value, "build.id")
-			}
-			if m.BuildID == "" && !d.HasProblem("build.id") {
-				d.required(e.Value, "build.id")
-			}
-			if v, ok := s["name"]; ok {
-				m.BuildName, _ = d.text(v.Value, "build.name")
-			}
-			if v, ok := s["started"]; ok {
-				m.Started, _ = d.timestamp(v.Value, "build.started")
-			}
-			if v, ok := s["duration"]; ok {
-				m.Duration, _ = d.Duration(v.Value, "build.duration", duration.Accept{Millis: true})
-			}
-			if v, ok := s["status"]; ok {
-				if st, ok := d.enum(v.Value, "build.status", Statuses); ok {
-					m.Status = st
-				}
-			}
-			if v, ok := s["result"]; ok {
-				m.Result, _ = d.enum(v.Value, "build.result", Results)
-			}
+		if v, ok := s["result"]; ok {
+			m.Result, _ = d.enum(v.Value, "build.result", Results)
 		}
-	} else {
-		d.required(root, "build.id")
 	}
 
 	// pipeline

@@ -267,9 +267,16 @@ func (c *Client) PostTestResults(ctx context.Context, gzipped []byte, skipErrors
 		return Task{}, errors.New("octane: post test-results: the payload is not gzip data (use Gzip)")
 	}
 	if c.cfg.Compression == CompressionNone || c.plain.Load() {
-		return c.postPlain(ctx, gzipped, skipErrors)
+		t, err := c.postPlain(ctx, gzipped, skipErrors)
+		if err == nil && !t.Done() {
+			c.posted.Store(t.ID, len(gzipped))
+		}
+		return t, err
 	}
 	t, err := c.postTestResults(ctx, gzipped, testResultsEncoding, skipErrors)
+	if err == nil && !t.Done() {
+		c.posted.Store(t.ID, len(gzipped))
+	}
 	var e *Error
 	if err == nil || !errors.As(err, &e) || (e.Status != http.StatusUnsupportedMediaType && e.Status != http.StatusBadRequest) {
 		return t, err
@@ -277,6 +284,9 @@ func (c *Client) PostTestResults(ctx context.Context, gzipped []byte, skipErrors
 	t, perr := c.postPlain(ctx, gzipped, skipErrors)
 	if perr != nil {
 		return t, perr
+	}
+	if !t.Done() {
+		c.posted.Store(t.ID, len(gzipped))
 	}
 	if c.plain.CompareAndSwap(false, true) {
 		c.log.Warn("octane: Octane refused a compressed test-results payload and took it uncompressed; this target's payloads go uncompressed from now on (set compression: none to skip the first try)",
@@ -342,8 +352,15 @@ func (c *Client) Task(ctx context.Context, id string) (Task, error) {
 	return t.value(), nil
 }
 
-// WaitTask polls a task until it is done (success, warning or failed), waiting
-// Poll.Min at first and doubling up to Poll.Max. It stops when ctx ends.
+// WaitTask polls a task until it is done (success, warning or failed), doubling
+// the interval up to Poll.Max. It stops when ctx ends.
+//
+// A task this client posted is first polled after an interval that grows with
+// its payload (firstPoll: a small payload is looked at after 100 ms, one of
+// 256 KiB or more after Poll.Min), so that a post-build step of one build ends
+// well within a second against a fast Octane while a large payload costs no
+// more polls than before. A task posted by an earlier run is polled at once:
+// it may well be done.
 //
 // A status it does not know (neither queued, running nor terminal: Octane may
 // have more than the five seen in the clients' code, shared/octane-api.md
@@ -356,6 +373,17 @@ func (c *Client) WaitTask(ctx context.Context, id string) (Task, error) {
 	wait := c.cfg.Poll.Min
 	unknown := 0
 	begin := time.Now()
+	if size, ok := c.posted.LoadAndDelete(id); ok {
+		first := firstPoll(size.(int), c.cfg.Poll.Min)
+		timer := time.NewTimer(first)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return Task{ID: id}, fmt.Errorf("octane: task %s: %w", id, ctx.Err())
+		}
+		wait = min(2*first, c.cfg.Poll.Max)
+	}
 	for {
 		t, err := c.Task(ctx, id)
 		if err != nil {
@@ -390,6 +418,17 @@ func (c *Client) WaitTask(ctx context.Context, id string) (Task, error) {
 		}
 		wait = min(2*wait, c.cfg.Poll.Max)
 	}
+}
+
+// firstPoll is how long WaitTask waits before it first asks about a task this client
+// posted: Poll.Min for a payload of 256 KiB or more (gzipped), proportionally less for a
+// smaller one, and never less than 100 ms. Octane's processing time is not documented
+// (shared/octane-api.md section 13); it grows with the runs a payload holds, and the
+// stand-in's does too.
+func firstPoll(size int, pollMin time.Duration) time.Duration {
+	const full = 256 << 10
+	d := time.Duration(int64(pollMin) * int64(min(size, full)) / full)
+	return min(max(d, 100*time.Millisecond), pollMin)
 }
 
 // FitID returns id as the client sends it: unchanged when it has at most 255

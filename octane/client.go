@@ -55,6 +55,10 @@ type Client struct {
 	// (CIServer values), for the server info of CI events.
 	servers sync.Map
 
+	// posted holds the size of each payload this client posted, by task id, until WaitTask
+	// waits for its task (firstPoll).
+	posted sync.Map
+
 	// plain is set once Octane refused a compressed test-results payload
 	// and took it uncompressed: later payloads go uncompressed.
 	plain atomic.Bool
@@ -77,9 +81,7 @@ func New(cfg Config) (*Client, error) {
 	jar := newSessionJar()
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	lim := rate.NewLimiter(rate.Inf, 1)
-	if cfg.RateLimit > 0 {
-		lim = rate.NewLimiter(rate.Limit(cfg.RateLimit), int(math.Max(1, math.Ceil(cfg.RateLimit/10))))
-	}
+	setRate(lim, cfg.RateLimit)
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
 		cfg:     cfg,
@@ -102,6 +104,36 @@ func New(cfg Config) (*Client, error) {
 	c.sess.signIn = c.signIn
 	c.sess.ctx = ctx
 	return c, nil
+}
+
+// setRate sets a limiter to r requests per second (negative: unlimited), with a burst of a
+// tenth of a second's worth (at least one request).
+func setRate(lim *rate.Limiter, r float64) {
+	if r < 0 {
+		lim.SetLimit(rate.Inf)
+		return
+	}
+	lim.SetBurst(int(math.Max(1, math.Ceil(r/10))))
+	lim.SetLimit(rate.Limit(r))
+}
+
+// SetRateLimit changes the client's rate limit while it runs, for the requests that start
+// waiting from now on: r requests per second, 0 the default (DefaultRateLimit), negative
+// unlimited, as Config.RateLimit. Instances sharing a ledger divide a target's rate among
+// themselves with it.
+func (c *Client) SetRateLimit(r float64) {
+	if r == 0 {
+		r = DefaultRateLimit
+	}
+	setRate(c.limiter, r)
+}
+
+// RateLimit is the client's rate limit in requests per second; -1 when unlimited.
+func (c *Client) RateLimit() float64 {
+	if l := c.limiter.Limit(); l != rate.Inf {
+		return float64(l)
+	}
+	return -1
 }
 
 // scrub removes secrets from a message (a server or proxy could echo them).

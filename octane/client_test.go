@@ -806,6 +806,40 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
+// SetRateLimit paces the requests that follow, and RateLimit reads the limit back.
+func TestSetRateLimit(t *testing.T) {
+	s := newStandIn(t, sandbox.Options{})
+	cfg := s.config()
+	cfg.RateLimit = -1
+	c := s.client(cfg)
+	if r := c.RateLimit(); r != -1 {
+		t.Fatalf("RateLimit of an unlimited client: %g, want -1", r)
+	}
+	ctx := ctxT(t)
+	if _, err := c.Task(ctx, "1"); err == nil { // signs in
+		t.Fatal("task 1 should not exist")
+	}
+	c.SetRateLimit(20)
+	if r := c.RateLimit(); r != 20 {
+		t.Fatalf("RateLimit after SetRateLimit(20): %g", r)
+	}
+	start := time.Now()
+	for range 7 { // 7 requests at 20/s, burst 2: at least 250 ms
+		if _, err := c.Task(ctx, "1"); err == nil {
+			t.Fatal("task 1 should not exist")
+		}
+	}
+	if d := time.Since(start); d < 240*time.Millisecond {
+		t.Fatalf("7 requests took %s after SetRateLimit(20)", d)
+	}
+	for _, c2 := range []struct{ set, want float64 }{{6.5, 6.5}, {0, octane.DefaultRateLimit}, {-1, -1}, {40, 40}} {
+		c.SetRateLimit(c2.set)
+		if r := c.RateLimit(); r != c2.want {
+			t.Errorf("RateLimit after SetRateLimit(%g): %g, want %g", c2.set, r, c2.want)
+		}
+	}
+}
+
 func TestSessionCookiesAndClose(t *testing.T) {
 	// Octane under a web context path, renewing the session cookie on every
 	// answer (sliding renewal): the client sends the newest value each time.

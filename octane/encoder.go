@@ -71,6 +71,7 @@ const maxWarnings = 1000
 type Encoder struct {
 	w        io.Writer
 	ctx      ResultContext
+	fragment bool // test_run elements only (NewRunEncoder)
 	started  bool
 	closed   bool
 	err      error
@@ -84,6 +85,38 @@ type Encoder struct {
 // first Encode or Close.
 func NewEncoder(w io.Writer, ctx ResultContext) *Encoder {
 	return &Encoder{w: w, ctx: ctx}
+}
+
+// NewRunEncoder returns an encoder writing test_run elements alone, with no prolog, context or
+// closing tags: a fragment of a payload that a payload's Encoder takes whole with
+// WriteEncoded. A large report is encoded this way as it is read, one fragment at a time,
+// before it is known which payload each fragment goes to.
+func NewRunEncoder(w io.Writer) *Encoder {
+	return &Encoder{w: w, fragment: true}
+}
+
+// WriteEncoded writes runs that a run encoder (NewRunEncoder) wrote: n test_run elements,
+// exactly as that encoder wrote them.
+func (e *Encoder) WriteEncoded(runs []byte, n int) error {
+	if e.closed {
+		return errors.New("octane: test results: WriteEncoded after Close")
+	}
+	if err := e.header(); err != nil {
+		return err
+	}
+	if e.err == nil && len(runs) > 0 {
+		if err := e.flush(); err != nil {
+			return err
+		}
+		if _, err := e.w.Write(runs); err != nil {
+			e.err = fmt.Errorf("octane: writing test results: %w", err)
+			return e.err
+		}
+	}
+	if e.err == nil {
+		e.runs += n
+	}
+	return e.err
 }
 
 // Runs is the number of test runs written so far.
@@ -216,6 +249,9 @@ func (e *Encoder) header() error {
 		return e.err
 	}
 	e.started = true
+	if e.fragment {
+		return nil
+	}
 	b := &e.buf
 	c := e.ctx
 	b.WriteString("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<test_result>\n")
@@ -420,7 +456,9 @@ func (e *Encoder) Close() error {
 		return err
 	}
 	e.closed = true
-	e.buf.WriteString("  </test_runs>\n</test_result>\n")
+	if !e.fragment {
+		e.buf.WriteString("  </test_runs>\n</test_result>\n")
+	}
 	return e.flush()
 }
 
@@ -464,6 +502,28 @@ var gzipWriters = sync.Pool{New: func() any {
 	zw, _ := gzip.NewWriterLevel(io.Discard, gzipLevel) // the level is valid: no error
 	return zw
 }}
+
+// WritePayload writes one gzipped payload to w: the context, n runs a run encoder wrote
+// (NewRunEncoder), and a Remark when note is not empty; the same as encoding the runs
+// with NewEncoder and compressing the document with Gzip. It returns the warnings of the
+// context (the runs' were the run encoder's).
+func WritePayload(w io.Writer, ctx ResultContext, runs []byte, n int, note string) ([]string, error) {
+	zw := gzipWriters.Get().(*gzip.Writer)
+	defer gzipWriters.Put(zw)
+	zw.Reset(w)
+	e := NewEncoder(zw, ctx)
+	err := e.WriteEncoded(runs, n)
+	if err == nil {
+		err = e.Close()
+	}
+	if err == nil && note != "" {
+		err = Remark(zw, note)
+	}
+	if cerr := zw.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("octane: gzip: %w", cerr)
+	}
+	return e.Warnings(), err
+}
 
 // Gzip compresses data deterministically: no file name, no modification time.
 func Gzip(data []byte) ([]byte, error) {

@@ -293,3 +293,92 @@ func TestEncoderWriteError(t *testing.T) {
 		t.Fatalf("Close after a write error = %v", err)
 	}
 }
+
+// A payload made of run fragments (NewRunEncoder, then WriteEncoded) is byte for byte the
+// payload the runs make when encoded directly, with the same warnings, however the runs are
+// cut into fragments.
+func TestRunEncoderFragments(t *testing.T) {
+	for _, tc := range encoderCases() {
+		want, wantWarnings := encode(t, tc)
+		for cut := 0; cut <= len(tc.runs); cut++ {
+			var out bytes.Buffer
+			e := octane.NewEncoder(&out, tc.ctx)
+			var warnings []string
+			for _, part := range [][]octane.TestRun{tc.runs[:cut], tc.runs[cut:]} {
+				var frag bytes.Buffer
+				fe := octane.NewRunEncoder(&frag)
+				for _, r := range part {
+					if err := fe.Encode(r); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := fe.Close(); err != nil {
+					t.Fatal(err)
+				}
+				if fe.Runs() != len(part) {
+					t.Fatalf("fragment Runs() = %d, want %d", fe.Runs(), len(part))
+				}
+				warnings = append(warnings, fe.Warnings()...)
+				if err := e.WriteEncoded(frag.Bytes(), fe.Runs()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := e.Close(); err != nil {
+				t.Fatal(err)
+			}
+			warnings = append(e.Warnings(), warnings...) // the context's, then the runs'
+			if !bytes.Equal(out.Bytes(), want) {
+				t.Errorf("%s cut at %d: fragments give\n%s\nwant\n%s", tc.name, cut, out.Bytes(), want)
+			}
+			if e.Runs() != len(tc.runs) {
+				t.Errorf("%s: Runs() = %d", tc.name, e.Runs())
+			}
+			if strings.Join(warnings, "\n") != strings.Join(wantWarnings, "\n") {
+				t.Errorf("%s cut at %d: warnings\n%q\nwant\n%q", tc.name, cut, warnings, wantWarnings)
+			}
+		}
+	}
+	e := octane.NewEncoder(io.Discard, octane.ResultContext{})
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.WriteEncoded([]byte("<test_run/>"), 1); err == nil {
+		t.Error("WriteEncoded after Close: no error")
+	}
+}
+
+// WritePayload gives the bytes of encoding the runs whole and compressing them with Gzip.
+func TestWritePayload(t *testing.T) {
+	for _, tc := range encoderCases() {
+		doc, _ := encode(t, tc)
+		var frag bytes.Buffer
+		fe := octane.NewRunEncoder(&frag)
+		for _, r := range tc.runs {
+			if err := fe.Encode(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, note := range []string{"", "retry 2"} {
+			plain := append([]byte(nil), doc...)
+			if note != "" {
+				var b bytes.Buffer
+				b.Write(plain)
+				if err := octane.Remark(&b, note); err != nil {
+					t.Fatal(err)
+				}
+				plain = b.Bytes()
+			}
+			want, err := octane.Gzip(plain)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got bytes.Buffer
+			if _, err := octane.WritePayload(&got, tc.ctx, frag.Bytes(), fe.Runs(), note); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.Bytes(), want) {
+				t.Errorf("%s (note %q): WritePayload differs from Gzip of the encoded document", tc.name, note)
+			}
+		}
+	}
+}

@@ -255,6 +255,16 @@ func (c *Client) EnsureCIServer(ctx context.Context, s CIServer) (CIServer, erro
 	return CIServer{}, fmt.Errorf("octane: create ci_server %q: %w", s.InstanceID, lastErr)
 }
 
+// HasCIServer reports whether the workspace has a ci_server with that instance id. It
+// creates nothing.
+func (c *Client) HasCIServer(ctx context.Context, instanceID string) (bool, error) {
+	_, ok, err := c.findCIServer(ctx, c.fitID("ci_server.instance_id", instanceID))
+	if err != nil {
+		return false, fmt.Errorf("octane: find ci_server %q: %w", instanceID, err)
+	}
+	return ok, nil
+}
+
 func (c *Client) findCIServer(ctx context.Context, instanceID string) (CIServer, bool, error) {
 	var found CIServer
 	ok := false

@@ -245,3 +245,23 @@ func TestTargetRefused(t *testing.T) {
 		}
 	}
 }
+
+func TestFirstPoll(t *testing.T) {
+	for _, tc := range []struct {
+		size int
+		min  time.Duration
+		want time.Duration
+	}{
+		{0, time.Second, 100 * time.Millisecond},
+		{4 << 10, time.Second, 100 * time.Millisecond},           // a post-build step's payload
+		{64 << 10, time.Second, 250 * time.Millisecond},          // a quarter of the way
+		{128 << 10, time.Second, 500 * time.Millisecond},         // half
+		{256 << 10, time.Second, time.Second},                    // full: Poll.Min
+		{8 << 20, time.Second, time.Second},                      // never more than Poll.Min
+		{64 << 10, 50 * time.Millisecond, 50 * time.Millisecond}, // never more than a short Poll.Min
+	} {
+		if got := firstPoll(tc.size, tc.min); got != tc.want {
+			t.Errorf("firstPoll(%d, %v) = %v, want %v", tc.size, tc.min, got, tc.want)
+		}
+	}
+}

@@ -52,13 +52,13 @@ var (
 	secretScans    atomic.Int64
 )
 
-// TestMain prints the suite's figures at the end and removes the binary the tests built
-// (testkit.Binary: world-readable, so that a child run as an unprivileged user can run it).
+// TestMain prints the suite's figures at the end; testkit.Main removes the binary the tests
+// built (testkit.Binary: world-readable, so that a child run as an unprivileged user can run
+// it) and the PostgreSQL server of the tests that started one.
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := testkit.Main(m) // and the PostgreSQL server of the tests that started one
 	fmt.Printf("reliability figures: crash points survived %d, faults injected %d, hostile inputs tried %d, runs checked %d, runs lost %d, runs duplicated %d, secret scans %d\n",
 		crashPoints.Load(), faultsInjected.Load(), inputsTried.Load(), runsChecked.Load(), runsLost.Load(), runsDuplicated.Load(), secretScans.Load())
-	testkit.RemoveBinary()
 	os.Exit(code)
 }
 

@@ -11,7 +11,6 @@ import (
 
 	"github.com/octane-import/octane-import/config"
 	"github.com/octane-import/octane-import/importer"
-	"github.com/octane-import/octane-import/importer/ledger"
 	"github.com/octane-import/octane-import/sandbox"
 )
 
@@ -152,8 +151,11 @@ func (a *app) openRun(ctx context.Context, f *importFlags, o config.Overrides, r
 		if sb != nil {
 			sb.Close()
 		}
-		var te *importer.TargetError
-		if errors.As(err, &te) || errors.Is(err, ledger.ErrLocked) {
+		// A target that cannot work, a ledger another process holds, or one that cannot be
+		// opened (a wrong URL or password, a database down or with a newer schema: the
+		// database's own message, the password masked) stops the command before anything is
+		// read or sent: exit 2 (interrupted meanwhile: 130, as execute decides).
+		if !errors.As(err, new(*exitError)) && ctx.Err() == nil {
 			err = &exitError{code: exitUsage, err: err}
 		}
 		return nil, nil, nil, nil, err

@@ -6,13 +6,14 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/octane-import/octane-import/internal/testkit"
 	"github.com/octane-import/octane-import/internal/testkit/scripts"
 )
 
 // TestMain lets the test binary run as octane-import inside the scripts: `exec
 // octane-import` in a script runs main, as the built binary would.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(testkit.WithPostgres(m), map[string]func(){
 		"octane-import": main,
 	})
 }
@@ -20,7 +21,7 @@ func TestMain(m *testing.M) {
 // TestScripts runs testdata/script/*.txtar: command lines as a user types them, with what
 // they must print and their exit status (see the testscript package). Each script starts
 // in a fresh folder holding its files; `standin` starts a stand-in Octane for it (the
-// commands scripts.Commands adds are described there).
+// commands scripts.Commands adds, and the [postgres] condition, are described there).
 func TestScripts(t *testing.T) {
 	builds, err := filepath.Abs(filepath.Join("..", "..", "testdata", "builds"))
 	if err != nil {
@@ -34,6 +35,7 @@ func TestScripts(t *testing.T) {
 			e.Setenv("TZ", "UTC")
 			return nil
 		},
-		Cmds: scripts.Commands(),
+		Condition: scripts.Condition,
+		Cmds:      scripts.Commands(),
 	})
 }

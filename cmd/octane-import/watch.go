@@ -166,7 +166,8 @@ func healthHandler(m *importer.Metrics, l ledger.View) http.Handler {
 	mux := http.NewServeMux()
 	// /status is `octane-import status --output json` of the running watcher's ledger, which
 	// no other process can open while the watcher holds it, and the files the watcher holds
-	// back (settling, or waiting for their build manifest) with the reason.
+	// back (settling, or waiting for their build manifest) with the reason. Its instances are
+	// the watcher's peers: every live instance on the ledger, this one included.
 	mux.HandleFunc("/status", func(w http.ResponseWriter, r *http.Request) {
 		st, err := ledgerStatus(r.Context(), l, r.URL.Query().Get("all") != "")
 		if err != nil {
@@ -180,7 +181,13 @@ func healthHandler(m *importer.Metrics, l ledger.View) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
-	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		// The instances working on the ledger, as their heartbeats say (PostgreSQL), asked
+		// now; a database that does not answer within seconds makes ledger_up 0, and the
+		// peers gauge is left out rather than guessed.
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		instances, ierr := l.Instances(ctx)
+		cancel()
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		metric := func(name, kind, help string, v float64) {
 			fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %g\n", name, help, name, kind, name, v)
@@ -193,6 +200,12 @@ func healthHandler(m *importer.Metrics, l ledger.View) http.Handler {
 		metric("octane_import_octane_errors_total", "counter", "Batches that could not reach Octane.", float64(m.OctaneErrors.Load()))
 		metric("octane_import_rescans_total", "counter", "Periodic reconciliation scans.", float64(m.Rescans.Load()))
 		metric("octane_import_batch_latency_seconds", "gauge", "Time from a batch's files being complete to Octane's answer (last batch).", m.LastLatency().Seconds())
+		up := 0.0
+		if ierr == nil {
+			up = 1
+			metric("octane_import_peers", "gauge", "Live octane-import instances working on this ledger, this one included (heartbeats within the lease).", float64(len(instances)))
+		}
+		metric("octane_import_ledger_up", "gauge", "1 when the ledger answered this scrape, 0 when it did not (a PostgreSQL ledger down or unreachable).", up)
 	})
 	return mux
 }

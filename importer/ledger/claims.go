@@ -27,6 +27,17 @@ func (c *claims) releaseFiles(paths []string) {
 	c.mu.Unlock()
 }
 
+func (c *claims) claimPayloads(ids ...uint64) {
+	c.mu.Lock()
+	if c.payloads == nil {
+		c.payloads = map[uint64]bool{}
+	}
+	for _, id := range ids {
+		c.payloads[id] = true
+	}
+	c.mu.Unlock()
+}
+
 func (c *claims) releasePayloads(ids ...uint64) {
 	c.mu.Lock()
 	for _, id := range ids {

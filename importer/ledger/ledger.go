@@ -399,6 +399,32 @@ func (l *Ledger) writeSpool(data []byte) (string, error) {
 	return name, nil
 }
 
+// StageDir is where the importer writes the payloads it stages (NewPayload.Staged): the
+// spool folder, so that Seal moves them into place by renaming. A file ending in ".tmp"
+// that a crash left there is removed when the ledger is opened.
+func (l *Ledger) StageDir() string { return l.spool }
+
+// adoptSpool moves a staged payload file into the spool folder under a spool name, synced
+// to disk (the caller syncs the folder).
+func (l *Ledger) adoptSpool(staged string) (string, error) {
+	f, err := os.OpenFile(staged, os.O_RDWR, 0)
+	if err != nil {
+		return "", fmt.Errorf("spool: staged payload: %w", err)
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	name := fmt.Sprintf("%d-%d-%d.xml.gz", l.now().UnixNano(), os.Getpid(), l.seq.Add(1))
+	if err == nil {
+		err = os.Rename(staged, filepath.Join(l.spool, name))
+	}
+	if err != nil {
+		return "", fmt.Errorf("spool: staged payload: %w", err)
+	}
+	return name, nil
+}
+
 func (l *Ledger) removeSpool(names ...string) {
 	for _, n := range names {
 		if n != "" {
@@ -482,6 +508,31 @@ func (l *Ledger) NextScan() (uint64, error) {
 	})
 	return n, err
 }
+
+// TargetIdentity returns the identity recorded for a target name.
+func (l *Ledger) TargetIdentity(name string) (uint64, bool, error) {
+	var id uint64
+	var ok bool
+	err := l.view(func(tx *bolt.Tx, _ nameLookup) error {
+		if v := tx.Bucket(bucketMeta).Get(targetKey(name)); len(v) == 8 {
+			id, ok = binary.BigEndian.Uint64(v), true
+		}
+		return nil
+	})
+	return id, ok, err
+}
+
+// SetTargetIdentity records the identity of a target name.
+func (l *Ledger) SetTargetIdentity(name string, identity uint64) error {
+	if l.readOnly || l.db == nil {
+		return errReadOnly(l.path)
+	}
+	return l.update(func(tx *bolt.Tx, _ *nameTx) error {
+		return tx.Bucket(bucketMeta).Put(targetKey(name), itob(identity))
+	})
+}
+
+func targetKey(name string) []byte { return []byte("target/" + name) }
 
 // File returns the record of path, if any.
 func (l *Ledger) File(path string) (File, bool, error) {
@@ -597,6 +648,34 @@ type NewPayload struct {
 	Files  []string
 	Runs   int
 	Data   []byte
+	// Staged, used when Data is nil, is a file holding the bytes, made in the store's
+	// StageDir: Seal takes it over (moves it into its spool folder, or reads and removes it),
+	// so that a large report's payloads never need to be in memory together. A staged file
+	// whose Seal never came is removed when the ledger is next opened (bbolt) or is a
+	// temporary file the importer removes (PostgreSQL).
+	Staged string
+	// Bytes is the size of the staged file (Data's length when Data is given).
+	Bytes int
+}
+
+// size is the stored size of the payload's bytes.
+func (np NewPayload) size() int {
+	if np.Data != nil || np.Staged == "" {
+		return len(np.Data)
+	}
+	return np.Bytes
+}
+
+// data returns the payload's bytes, reading a staged file.
+func (np NewPayload) data() ([]byte, error) {
+	if np.Data != nil || np.Staged == "" {
+		return np.Data, nil
+	}
+	data, err := os.ReadFile(np.Staged)
+	if err != nil {
+		return nil, fmt.Errorf("staged payload: %w", err)
+	}
+	return data, nil
 }
 
 // Seal writes payloads, the files they cover and the builds they belong to in one
@@ -610,7 +689,13 @@ func (l *Ledger) Seal(payloads []NewPayload, files []File, builds []Build) ([]ui
 	now := l.now()
 	spooled := make([]string, len(payloads))
 	for i, np := range payloads {
-		name, err := l.writeSpool(np.Data)
+		var name string
+		var err error
+		if np.Data == nil && np.Staged != "" {
+			name, err = l.adoptSpool(np.Staged)
+		} else {
+			name, err = l.writeSpool(np.Data)
+		}
 		if err != nil {
 			l.removeSpool(spooled...)
 			return nil, err
@@ -636,7 +721,7 @@ func (l *Ledger) Seal(payloads []NewPayload, files []File, builds []Build) ([]ui
 			}
 			ids[i] = id
 			p := Payload{ID: id, Target: np.Target, Build: np.Build, Files: np.Files, Runs: np.Runs,
-				Bytes: len(np.Data), Spool: spooled[i], State: Pending, Created: now, Updated: now}
+				Bytes: np.size(), Spool: spooled[i], State: Pending, Created: now, Updated: now}
 			if err := putPayload(pb, w, &p); err != nil {
 				return err
 			}
@@ -670,6 +755,7 @@ func (l *Ledger) Seal(payloads []NewPayload, files []File, builds []Build) ([]ui
 	for _, f := range files {
 		l.claims.releaseFiles([]string{f.Path})
 	}
+	l.claims.claimPayloads(ids...) // the sealer sends them next
 	return ids, nil
 }
 

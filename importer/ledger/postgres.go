@@ -685,6 +685,38 @@ func (p *Postgres) NextScan() (uint64, error) {
 	return uint64(n), err
 }
 
+// TargetIdentity returns the identity recorded for a target name (a meta row; the
+// identity's 64 bits are stored as a bigint).
+func (p *Postgres) TargetIdentity(name string) (uint64, bool, error) {
+	ctx, cancel := p.ctx()
+	defer cancel()
+	var v int64
+	found := false
+	err := p.do(ctx, "reading a target's identity", func(ctx context.Context) error {
+		err := p.pool.QueryRow(ctx, `SELECT value FROM octane_import.meta WHERE key = $1`, "target/"+name).Scan(&v)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		found = err == nil
+		return err
+	})
+	return uint64(v), found, err
+}
+
+// SetTargetIdentity records the identity of a target name.
+func (p *Postgres) SetTargetIdentity(name string, identity uint64) error {
+	if err := p.writable(); err != nil {
+		return err
+	}
+	ctx, cancel := p.ctx()
+	defer cancel()
+	return p.do(ctx, "recording a target's identity", func(ctx context.Context) error {
+		_, err := p.pool.Exec(ctx, `INSERT INTO octane_import.meta (key, value) VALUES ($1, $2)
+			ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, "target/"+name, int64(identity))
+		return err
+	})
+}
+
 // File returns the record of path, if any.
 func (p *Postgres) File(path string) (File, bool, error) {
 	ctx, cancel := p.ctx()
@@ -736,11 +768,7 @@ func (p *Postgres) FilesIn(states []FileState, fn func(File) bool) error {
 	var args []any
 	if len(states) > 0 {
 		q = `SELECT ` + fileCols + ` FROM octane_import.files WHERE state = ANY($1) ORDER BY path`
-		ss := make([]string, len(states))
-		for i, s := range states {
-			ss[i] = string(s)
-		}
-		args = append(args, ss)
+		args = append(args, stateStrings(states))
 	}
 	rows, err := p.pool.Query(ctx, q, args...)
 	if err != nil {
@@ -823,13 +851,18 @@ func (p *Postgres) Seal(payloads []NewPayload, files []File, builds []Build) ([]
 		for _, path := range np.Files {
 			sealed[path].Payloads = append(sealed[path].Payloads, ids[i])
 		}
-		data := np.Data
+		data, err := np.data()
+		if err != nil {
+			return nil, err
+		}
 		if data == nil {
 			data = []byte{}
 		}
-		b.Queue(`INSERT INTO octane_import.payloads (id, target, build, files, runs, bytes, data, state, task, task_status, error, attempts, created, updated)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', '', '', 0, $9, $9)`,
-			int64(ids[i]), np.Target, np.Build, nonNil(np.Files), np.Runs, len(np.Data), data, string(Pending), now.UnixNano())
+		// Claimed by the instance that seals it, which sends it next: another instance's
+		// ClaimPayloads does not hand it out meanwhile (ReleasePayloads gives it up).
+		b.Queue(`INSERT INTO octane_import.payloads (id, target, build, files, runs, bytes, data, state, task, task_status, error, attempts, created, updated, claimed_by, claim_expires)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', '', '', 0, $9, $9, $10, now() + $11::interval)`,
+			int64(ids[i]), np.Target, np.Build, nonNil(np.Files), np.Runs, len(data), data, string(Pending), now.UnixNano(), p.inst.ID, p.opt.Lease)
 	}
 	var c fileColumns
 	for _, path := range paths { // in path order, as every write locks rows
@@ -849,8 +882,44 @@ func (p *Postgres) Seal(payloads []NewPayload, files []File, builds []Build) ([]
 	if err != nil {
 		return nil, err
 	}
+	for _, np := range payloads {
+		if np.Data == nil && np.Staged != "" {
+			_ = os.Remove(np.Staged) // its bytes are in the database now
+		}
+	}
 	return ids, nil
 }
+
+// stateStrings is states as the text the state columns hold.
+func stateStrings[S ~string](states []S) []string {
+	out := make([]string, len(states))
+	for i, s := range states {
+		out[i] = string(s)
+	}
+	return out
+}
+
+// collect runs a query and scans every row it returns.
+func collect[T any](ctx context.Context, p *Postgres, q string, args []any, scan func(pgx.Rows) (T, error)) ([]T, error) {
+	rows, err := p.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// StageDir is "": staged payloads go to the system's temporary folder, and Seal reads them
+// into the database.
+func (p *Postgres) StageDir() string { return "" }
 
 // payloadIDs hands out n new payload ids. The sequence counts in blocks of 64 (one nextval
 // is 64 ids), which an instance keeps and hands out in order: ids are unique across
@@ -907,30 +976,15 @@ func (p *Postgres) Payloads(states ...PayloadState) ([]Payload, error) {
 	defer cancel()
 	var out []Payload
 	err := p.do(ctx, "reading payloads", func(ctx context.Context) error {
-		out = out[:0]
 		q := `SELECT ` + payloadCols + ` FROM octane_import.payloads ORDER BY id`
 		var args []any
 		if len(states) > 0 {
 			q = `SELECT ` + payloadCols + ` FROM octane_import.payloads WHERE state = ANY($1) ORDER BY id`
-			ss := make([]string, len(states))
-			for i, s := range states {
-				ss[i] = string(s)
-			}
-			args = append(args, ss)
+			args = append(args, stateStrings(states))
 		}
-		rows, err := p.pool.Query(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			q, err := scanPayload(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, q)
-		}
-		return rows.Err()
+		var err error
+		out, err = collect(ctx, p, q, args, func(r pgx.Rows) (Payload, error) { return scanPayload(r) })
+		return err
 	})
 	return out, err
 }
@@ -1093,30 +1147,15 @@ func (p *Postgres) Builds(states ...BuildState) ([]Build, error) {
 	defer cancel()
 	var out []Build
 	err := p.do(ctx, "reading builds", func(ctx context.Context) error {
-		out = out[:0]
 		q := `SELECT ` + buildCols + ` FROM octane_import.builds`
 		var args []any
 		if len(states) > 0 {
 			q += ` WHERE state = ANY($1)`
-			ss := make([]string, len(states))
-			for i, s := range states {
-				ss[i] = string(s)
-			}
-			args = append(args, ss)
+			args = append(args, stateStrings(states))
 		}
-		rows, err := p.pool.Query(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			bd, err := scanBuild(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, bd)
-		}
-		return rows.Err()
+		var err error
+		out, err = collect(ctx, p, q, args, func(r pgx.Rows) (Build, error) { return scanBuild(r) })
+		return err
 	})
 	sortBuilds(out)
 	return out, err
@@ -1217,10 +1256,7 @@ func (p *Postgres) ClaimPayloads(ctx context.Context, limit int, states ...Paylo
 	if len(states) == 0 {
 		states = []PayloadState{Pending, PayloadSent}
 	}
-	ss := make([]string, len(states))
-	for i, s := range states {
-		ss[i] = string(s)
-	}
+	ss := stateStrings(states)
 	var out []Payload
 	err := p.do(ctx, "claiming payloads", func(ctx context.Context) error {
 		out = out[:0]

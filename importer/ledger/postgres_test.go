@@ -81,7 +81,11 @@ func TestPostgresPayloadsClaimedOnce(t *testing.T) {
 		nps = append(nps, NewPayload{Target: "t", Build: "b", Files: []string{path}, Runs: 1, Data: []byte(path)})
 		files = append(files, File{Path: path, State: Parsed})
 	}
-	if _, err := a.Seal(nps, files, nil); err != nil {
+	ids, err := a.Seal(nps, files, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.ReleasePayloads(context.Background(), ids); err != nil { // a holds them once sealed
 		t.Fatal(err)
 	}
 	instances := []*Postgres{a, openPG(t, url, testOptions), openPG(t, url, testOptions)}
@@ -143,8 +147,8 @@ func TestPostgresDeadInstanceClaimsExpire(t *testing.T) {
 	if got, _ := dead.ClaimFiles(ctx, []string{"/d"}); len(got) != 1 {
 		t.Fatal("dead could not claim /d")
 	}
-	if got, _ := dead.ClaimPayloads(ctx, 1); len(got) != 1 || got[0].ID != ids[0] {
-		t.Fatalf("dead claimed %+v", got)
+	if got, _ := dead.ClaimPayloads(ctx, 1); len(got) != 0 {
+		t.Fatalf("dead was handed the payloads it sealed (and so holds) again: %+v", got)
 	}
 	if err := dead.MarkSent(ids[0], "77", "queued"); err != nil {
 		t.Fatal(err)
@@ -160,7 +164,7 @@ func TestPostgresDeadInstanceClaimsExpire(t *testing.T) {
 		if in.Version != "test" || in.PID == 0 || in.Host == "" {
 			t.Errorf("instance row %+v", in)
 		}
-		want := map[string]int{dead.inst.ID: 2, live.inst.ID: 1, other.inst.ID: 0}[in.ID]
+		want := map[string]int{dead.inst.ID: 3, live.inst.ID: 1, other.inst.ID: 0}[in.ID] // dead: its 2 payloads and /d
 		if in.InFlight != want {
 			t.Errorf("instance %s has %d in flight, want %d", in.ID, in.InFlight, want)
 		}
@@ -209,7 +213,7 @@ func TestPostgresSchemaVersions(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "schema is version 99, newer than this octane-import knows") {
 		t.Fatalf("opening a newer schema: %v", err)
 	}
-	if strings.Contains(err.Error(), testPG.password) {
+	if strings.Contains(err.Error(), pgServer(t).Password()) {
 		t.Errorf("error shows the password: %v", err)
 	}
 	ro := testOptions
@@ -222,17 +226,18 @@ func TestPostgresSchemaVersions(t *testing.T) {
 // Wrong URL or credentials: the database's own message, the password masked, never shown;
 // nothing listening is ErrUnavailable.
 func TestPostgresConnectErrors(t *testing.T) {
-	needPG(t)
+	srv := pgServer(t)
+	password, port := srv.Password(), srv.Port()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	wrong := "s3cret-wrong-" + testPG.password[3:9]
+	wrong := "s3cret-wrong-" + password[3:9]
 	for _, c := range []struct {
 		name, url, want string
 		temporary       bool
 	}{
-		{"password", fmt.Sprintf("postgres://ledger:%s@127.0.0.1:%d/postgres?sslmode=disable", wrong, testPG.port), "password authentication failed", false},
-		{"user", fmt.Sprintf("postgres://nobody:%s@127.0.0.1:%d/postgres?sslmode=disable", wrong, testPG.port), "password authentication failed", false},
-		{"database", fmt.Sprintf("postgres://ledger:%s@127.0.0.1:%d/no_such_db?sslmode=disable", testPG.password, testPG.port), `database "no_such_db" does not exist`, false},
+		{"password", fmt.Sprintf("postgres://ledger:%s@127.0.0.1:%d/postgres?sslmode=disable", wrong, port), "password authentication failed", false},
+		{"user", fmt.Sprintf("postgres://nobody:%s@127.0.0.1:%d/postgres?sslmode=disable", wrong, port), "password authentication failed", false},
+		{"database", fmt.Sprintf("postgres://ledger:%s@127.0.0.1:%d/no_such_db?sslmode=disable", password, port), `database "no_such_db" does not exist`, false},
 		{"nothing listening", fmt.Sprintf("postgres://ledger:%s@127.0.0.1:1/postgres?sslmode=disable&connect_timeout=2", wrong), "connect", true},
 		{"bad url", fmt.Sprintf("postgres://ledger:%s@127.0.0.1:notaport/db", wrong), "", false},
 	} {
@@ -246,7 +251,7 @@ func TestPostgresConnectErrors(t *testing.T) {
 			if !strings.Contains(msg, c.want) {
 				t.Errorf("error %q does not carry the database's message %q", msg, c.want)
 			}
-			for _, secret := range []string{wrong, testPG.password} {
+			for _, secret := range []string{wrong, password} {
 				if strings.Contains(msg, secret) || strings.Contains(fmt.Sprintf("%+v %#v", err, err), secret) {
 					t.Errorf("error shows the password: %q", msg)
 				}
@@ -279,13 +284,14 @@ func TestPostgresRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := pgStop("fast"); err != nil {
+	srv := pgServer(t)
+	if err := srv.Stop(false); err != nil {
 		t.Fatal(err)
 	}
 	restarted := false
 	defer func() {
 		if !restarted {
-			_ = pgStart()
+			_ = srv.Start()
 		}
 	}()
 	err := seal(5)
@@ -299,7 +305,7 @@ func TestPostgresRestart(t *testing.T) {
 	if _, err := p.ClaimPayloads(context.Background(), 1); !pgDown(t, err) {
 		t.Errorf("claiming while down: %v", err)
 	}
-	if err := pgStart(); err != nil {
+	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	restarted = true
@@ -342,7 +348,7 @@ func TestPostgresView(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer v.Close()
-	if v.Through() != nil || strings.Contains(v.Path(), testPG.password) {
+	if v.Through() != nil || strings.Contains(v.Path(), pgServer(t).Password()) {
 		t.Errorf("view %s through %v", v.Path(), v.Through())
 	}
 	s, err := v.Summarize()

@@ -30,6 +30,11 @@ type Store interface {
 
 	// NextScan allocates the number of a new scan (used to pick out the files a run touched).
 	NextScan() (uint64, error)
+	// TargetIdentity returns the identity (a hash of its URL, shared space and workspace)
+	// the target of that name had when the ledger last imported to it; SetTargetIdentity
+	// records it. A file is imported to a target: see importer's checkTargets.
+	TargetIdentity(name string) (uint64, bool, error)
+	SetTargetIdentity(name string, identity uint64) error
 	// File returns the record of path, if any.
 	File(path string) (File, bool, error)
 	// FilesAt returns the records of the given paths that the ledger holds, by path, in one
@@ -40,8 +45,12 @@ type Store interface {
 
 	// Seal writes payloads, the files they cover and the builds they belong to in one
 	// transaction, assigns the payloads their ids, and appends each payload's id to the
-	// records of the files it lists. It returns the new ids in order.
+	// records of the files it lists. It returns the new ids in order. The new payloads are
+	// claimed by this instance, which sends them next (ReleasePayloads gives them up).
 	Seal(payloads []NewPayload, files []File, builds []Build) ([]uint64, error)
+	// StageDir is the folder to write staged payloads in (NewPayload.Staged); "" means the
+	// system's temporary folder.
+	StageDir() string
 	// Payloads returns the payloads in the given states (all when none given), by id.
 	Payloads(states ...PayloadState) ([]Payload, error)
 	// PayloadData returns the stored bytes of a payload.

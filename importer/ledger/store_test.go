@@ -72,6 +72,31 @@ var behaviour = []struct {
 	{"ClaimsOfOneInstance", testClaimsOfOneInstance},
 	{"InstancesListsItself", testInstancesListsItself},
 	{"ReadOnly", testReadOnly},
+	{"TargetIdentity", testTargetIdentity},
+}
+
+// A target's identity is kept by name, across reopening, all 64 bits of it.
+func testTargetIdentity(t *testing.T, l Store, r *reopener) {
+	if _, ok, err := l.TargetIdentity("prod"); err != nil || ok {
+		t.Fatalf("a new ledger knows target prod: %v, %v", ok, err)
+	}
+	const big = uint64(0xfedcba9876543210) // the top bit set: stored as a negative bigint
+	if err := l.SetTargetIdentity("prod", big); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SetTargetIdentity("test", 7); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SetTargetIdentity("test", 8); err != nil {
+		t.Fatal(err)
+	}
+	l = r.reopen(l)
+	defer l.Close()
+	for name, want := range map[string]uint64{"prod": big, "test": 8} {
+		if got, ok, err := l.TargetIdentity(name); err != nil || !ok || got != want {
+			t.Errorf("TargetIdentity(%q) = %x, %v, %v; want %x", name, got, ok, err, want)
+		}
+	}
 }
 
 func TestBehaviour(t *testing.T) {
@@ -373,8 +398,19 @@ func testClaimsOfOneInstance(t *testing.T, l Store, r *reopener) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Sealing releases the files' claims and claims the new payloads for the sealer, which
+	// sends them next: nobody else is handed them until it releases them.
+	if n := inFlight(t, l); n != 3 {
+		t.Errorf("after sealing, %d in flight; want the 3 payloads", n)
+	}
+	if mine, err := l.ClaimPayloads(ctx, 5); err != nil || len(mine) != 0 {
+		t.Fatalf("payloads the sealer holds handed out: %+v, %v", mine, err)
+	}
+	if err := l.ReleasePayloads(ctx, ids); err != nil {
+		t.Fatal(err)
+	}
 	if n := inFlight(t, l); n != 0 {
-		t.Errorf("sealing released the files' claims, yet %d in flight", n)
+		t.Errorf("after releasing them, %d in flight", n)
 	}
 	first, err := l.ClaimPayloads(ctx, 2)
 	if err != nil || len(first) != 2 || first[0].ID != ids[0] || first[1].ID != ids[1] {

@@ -29,8 +29,8 @@ var built struct {
 // first call of the test process: `go build -trimpath` of ./cmd/octane-import with the
 // version information above, into a temporary folder (world-readable, so that a child run
 // as another user can run it). go build's cache makes building unchanged code a link.
-// Without a go tool the test is skipped. A package that calls Binary removes the folder at
-// the end of its TestMain with RemoveBinary.
+// Without a go tool the test is skipped. A package that calls Binary runs its tests
+// through Main (or WithPostgres), which removes the folder afterwards.
 func Binary(t testing.TB) string {
 	t.Helper()
 	built.once.Do(build)
@@ -79,7 +79,7 @@ func build() {
 	built.path = path
 }
 
-// RemoveBinary removes what Binary built, if it built anything. TestMain calls it after
+// RemoveBinary removes what Binary built, if it built anything. Main calls it after
 // m.Run.
 func RemoveBinary() {
 	if built.dir != "" {

@@ -1,16 +1,24 @@
 // Package scripts holds the commands the project's testscript scripts share (cmd's and
-// docs' testdata/script/*.txtar): a stand-in Octane for the script and what it holds,
-// generated builds (bench/gen), a dead port, waiting, and an exact exit status. It is
-// apart from testkit because it starts the sandbox, whose own tests use testkit.
+// docs' testdata/script/*.txtar): a stand-in Octane for the script (restarted at will) and
+// what it holds, a database on the test process's PostgreSQL server, generated builds
+// (bench/gen), a dead port, waiting, and an exact exit status; and the [postgres]
+// condition. It is apart from testkit because it starts the sandbox, whose own tests use
+// testkit.
 package scripts
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"os/exec"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -23,6 +31,7 @@ import (
 // Commands are the custom commands, for testscript.Params.Cmds.
 func Commands() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
 	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		"pgdb":     cmdPGDB,
 		"standin":  cmdStandin,
 		"deadport": cmdDeadPort,
 		"gen":      cmdGen,
@@ -33,20 +42,67 @@ func Commands() map[string]func(ts *testscript.TestScript, neg bool, args []stri
 	}
 }
 
-// standins are the scripts' stand-ins, by script.
-var standins sync.Map
+// Condition is the scripts' condition, for testscript.Params.Condition: [postgres] holds
+// when this test process has a PostgreSQL server (internal/testkit) for pgdb. A script
+// skips without one, unless the environment variable CI is set: there it fails.
+func Condition(cond string) (bool, error) {
+	if cond != "postgres" {
+		return false, fmt.Errorf("unknown condition %q", cond)
+	}
+	if _, err := testkit.StartPostgres(); err != nil {
+		if os.Getenv("CI") != "" {
+			return false, fmt.Errorf("PostgreSQL tests: %v (CI is set: they must run)", err)
+		}
+		return false, nil
+	}
+	return true, nil
+}
+
+// pgdb NAME creates an empty database on the test process's PostgreSQL server (after
+// [postgres]) and sets NAME to its URL, and PG_TEST_PASSWORD to the password in it, for the
+// script to check that it never shows (not PGPASSWORD, which the driver would read).
+func cmdPGDB(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: pgdb NAME")
+	}
+	srv, err := testkit.StartPostgres()
+	ts.Check(err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	url, err := srv.CreateDatabase(ctx)
+	ts.Check(err)
+	ts.Setenv(args[0], url)
+	ts.Setenv("PG_TEST_PASSWORD", srv.Password())
+}
+
+// standins are the scripts' stand-ins, by script; switches, what serves them.
+var standins, switches sync.Map
+
+// standinSwitch serves the current stand-in of a script at the script's address.
+type standinSwitch struct {
+	cur atomic.Pointer[sandbox.Server]
+}
+
+func (sw *standinSwitch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	sw.cur.Load().ServeHTTP(w, r)
+}
 
 // standin [-refuse-compressed] [-no-ci-job-create] [-latency D] starts a stand-in Octane for
 // the script, stopped when the script ends, and sets OCTANE_URL, OCTANE_SHARED_SPACE,
-// OCTANE_WORKSPACE, OCTANE_CLIENT_ID and OCTANE_CLIENT_SECRET to reach it.
+// OCTANE_WORKSPACE, OCTANE_CLIENT_ID and OCTANE_CLIENT_SECRET to reach it. standin -restart
+// puts a new, empty one with the same options at the same address (an Octane restarted or
+// reset); a latency is not carried over.
 func cmdStandin(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		ts.Fatalf("unsupported: ! standin")
 	}
 	var o sandbox.Options
 	var latency time.Duration
+	restart := false
 	for i := 0; i < len(args); i++ {
 		switch args[i] {
+		case "-restart":
+			restart = true
 		case "-refuse-compressed":
 			o.RefuseCompressed = true
 		case "-no-ci-job-create":
@@ -60,16 +116,35 @@ func cmdStandin(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("standin: unknown flag %s", args[i])
 		}
 	}
-	srv, err := sandbox.Start(o)
-	ts.Check(err)
+	if restart {
+		v, ok := switches.Load(ts)
+		if !ok {
+			ts.Fatalf("standin -restart: no stand-in to restart")
+		}
+		sw := v.(*standinSwitch)
+		old := sw.cur.Load()
+		srv := sandbox.New(old.Options())
+		sw.cur.Store(srv)
+		standins.Store(ts, srv)
+		old.Close()
+		ts.Defer(srv.Close)
+		return
+	}
+	srv := sandbox.New(o)
+	sw := &standinSwitch{}
+	sw.cur.Store(srv)
+	hs := httptest.NewServer(sw)
+	ts.Defer(hs.Close)
+	switches.Store(ts, sw)
+	ts.Defer(func() { switches.Delete(ts) })
 	standins.Store(ts, srv)
 	ts.Defer(func() { standins.Delete(ts) })
 	if latency > 0 {
 		srv.Inject(sandbox.Fault{Kind: sandbox.Latency, Delay: latency, Times: 1 << 30})
 	}
-	ts.Defer(srv.Close)
+	ts.Defer(func() { sw.cur.Load().Close() })
 	so := srv.Options()
-	ts.Setenv("OCTANE_URL", srv.URL())
+	ts.Setenv("OCTANE_URL", hs.URL)
 	ts.Setenv("OCTANE_SHARED_SPACE", so.SharedSpace)
 	ts.Setenv("OCTANE_WORKSPACE", so.Workspace)
 	ts.Setenv("OCTANE_CLIENT_ID", so.Credentials[0].ID)

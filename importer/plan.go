@@ -1,0 +1,248 @@
+package importer
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+
+	"github.com/octane-import/octane-import/importer/ledger"
+	"github.com/octane-import/octane-import/mapping"
+	"github.com/octane-import/octane-import/report"
+)
+
+// A scan that sends overlaps reading with sending. It first looks at every report's head
+// (look: the ledger, then the report up to its first test case, then the decision), which
+// tells which build each report goes to. That fixes the order of the builds (oldest first,
+// a root build before the builds it caused: orderBuilds) and the plan the sender starts
+// with. The reports are then read build by build in that order, and each build is handed to
+// the sender as soon as its last report is read and sealed (sendPlan.complete), while the
+// next ones are read.
+
+// lookResult is what the first look at a report found.
+type lookResult struct {
+	c       candidate
+	settled *readResult       // the ledger settles it: nothing to read
+	d       *mapping.Decision // the build its head decides; nil when the head could not be read or decided (the read says why)
+}
+
+// look takes a report's ledger record (claimed: see claimFiles), then reads its head and
+// decides its build.
+func (im *Importer) look(cl claimed, ms *manifests, scanID uint64) lookResult {
+	c := cl.c
+	if cl.elsewhere {
+		rr := readResult{c: c, outcome: Skipped, elsewhere: true}
+		return lookResult{c: c, settled: &rr}
+	}
+	rr, done := im.settledBy(c, scanID, cl.prev, cl.known)
+	if done {
+		return lookResult{c: c, settled: &rr}
+	}
+	f, err := os.Open(c.path)
+	if err != nil {
+		return lookResult{c: c}
+	}
+	defer f.Close()
+	head, err := report.NewDecoder(f, c.path, readOptions).Head()
+	if err != nil {
+		return lookResult{c: c}
+	}
+	d, _, err := im.decide(c, ms, mapping.ReportFacts{Properties: headProperties(head), Start: head.Timestamp, Zoneless: head.ZoneLess})
+	if err != nil {
+		return lookResult{c: c}
+	}
+	return lookResult{c: c, d: d}
+}
+
+// claimed is a report this instance claimed (or found claimed by another, elsewhere), with
+// its ledger record as it was once claimed.
+type claimed struct {
+	c         candidate
+	prev      ledger.File
+	known     bool
+	elsewhere bool
+}
+
+// claimBatch is how many reports are claimed and looked up in the ledger at a time.
+const claimBatch = 256
+
+// claimFiles claims the reports found, in batches (one ledger round trip for the claims and
+// one for the records of each batch), and passes them on; a report another live instance
+// holds is passed on as elsewhere. It stops at the first ledger error, which it returns.
+func (im *Importer) claimFiles(ctx context.Context, found <-chan candidate, out chan<- claimed) error {
+	l := im.opt.Ledger
+	batch := make([]candidate, 0, claimBatch)
+	for c := range found {
+		batch = append(batch[:0], c)
+	fill:
+		for len(batch) < claimBatch {
+			select {
+			case c, ok := <-found:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, c)
+			default:
+				break fill
+			}
+		}
+		paths := make([]string, len(batch))
+		for i, c := range batch {
+			paths[i] = c.path
+		}
+		held, err := l.ClaimFiles(ctx, paths)
+		if err != nil {
+			return fmt.Errorf("ledger: claiming files: %w", err)
+		}
+		recs, err := l.FilesAt(held)
+		if err != nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
+		mine := make(map[string]bool, len(held))
+		for _, p := range held {
+			mine[p] = true
+		}
+		for _, c := range batch {
+			prev, known := recs[c.path]
+			select {
+			case out <- claimed{c: c, prev: prev, known: known, elsewhere: !mine[c.path]}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	return nil
+}
+
+// sendPlan is what a scan reads, for the sender that runs meanwhile: every build with its
+// routing as its reports' heads decided (enough to make servers and pipelines and to order
+// the builds; times and results come with the reading), and a channel per build closed once
+// it is read and sealed. A nil plan has no builds.
+type sendPlan struct {
+	specs map[string]*mapping.Build
+	ready map[string]chan struct{}
+
+	mu     sync.Mutex
+	sealed map[string][]ledger.Payload // by build: the payloads sealed for it by this scan
+	lines  map[string]*BuildN          // by build: its line in the summary
+	closed bool
+}
+
+// makePlan groups the looked-at reports by build and orders them for reading: build by
+// build in the order the sender reports them, each build's reports in discovery order. It
+// returns the plan, the reports in reading order, and how many reports each build has.
+func (im *Importer) makePlan(looked []lookResult) (*sendPlan, []lookResult, map[string]int, error) {
+	p := &sendPlan{specs: map[string]*mapping.Build{}, ready: map[string]chan struct{}{},
+		sealed: map[string][]ledger.Payload{}, lines: map[string]*BuildN{}}
+	count := map[string]int{}
+	for _, lr := range looked {
+		if lr.d == nil {
+			continue
+		}
+		key := lr.d.Key()
+		sp := p.specs[key]
+		if sp == nil {
+			sp = &mapping.Build{}
+			if l := im.opt.Ledger; l != nil {
+				prev, ok, err := l.Build(key)
+				if err != nil {
+					return nil, nil, nil, err
+				}
+				if ok {
+					if old, err := unmarshalBuild(prev); err == nil {
+						sp.Merge(old)
+					}
+				}
+			}
+			p.specs[key] = sp
+			p.ready[key] = make(chan struct{})
+		}
+		sp.Add(lr.d, 0, 0)
+		count[key]++
+	}
+	builds := make([]ledger.Build, 0, len(p.specs))
+	for key, sp := range p.specs {
+		builds = append(builds, ledger.Build{Key: key, Start: sp.Start})
+	}
+	builds = orderBuilds(builds, p.specs)
+	rank := make(map[string]int, len(builds))
+	for i, b := range builds {
+		rank[b.Key] = i + 1 // 0: no build (read first: they fail or are unmatched quickly)
+	}
+	order := make([]lookResult, len(looked))
+	copy(order, looked)
+	sort.SliceStable(order, func(i, j int) bool { return rankOf(rank, order[i]) < rankOf(rank, order[j]) })
+	return p, order, count, nil
+}
+
+func rankOf(rank map[string]int, lr lookResult) int {
+	if lr.d == nil {
+		return 0
+	}
+	return rank[lr.d.Key()]
+}
+
+// has reports whether the plan holds the build.
+func (p *sendPlan) has(key string) bool {
+	if p == nil {
+		return false
+	}
+	_, ok := p.specs[key]
+	return ok
+}
+
+// readyOf is the channel closed when the build is read; nil when the plan has no such build.
+func (p *sendPlan) readyOf(key string) <-chan struct{} {
+	if p == nil {
+		return nil
+	}
+	if ch, ok := p.ready[key]; ok {
+		return ch
+	}
+	return nil
+}
+
+// complete hands a build over to the sender: read and sealed, with the payloads sealed for
+// it and its summary line.
+func (p *sendPlan) complete(key string, sealed []ledger.Payload, line *BuildN) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ch, ok := p.ready[key]
+	if !ok || p.closed {
+		return
+	}
+	select {
+	case <-ch:
+		return // complete already
+	default:
+	}
+	p.sealed[key] = append(p.sealed[key], sealed...)
+	if line != nil {
+		p.lines[key] = line
+	}
+	close(ch)
+}
+
+// taken returns what complete gave for a build, once.
+func (p *sendPlan) taken(key string) ([]ledger.Payload, *BuildN) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	sealed, line := p.sealed[key], p.lines[key]
+	delete(p.sealed, key)
+	return sealed, line
+}
+
+// finish hands over every build not yet complete, with what was sealed for it: the reading
+// is over (or stopped), and whatever the ledger holds of them is theirs to send.
+func (p *sendPlan) finish(sealed map[string][]ledger.Payload, lines map[string]*BuildN) {
+	if p == nil {
+		return
+	}
+	for key := range p.ready {
+		p.complete(key, sealed[key], lines[key])
+	}
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+}
