@@ -73,14 +73,8 @@ func (s *Server) putEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		identity = vals[0]
 	}
-	body, _, e := s.readBody(r, "application/json")
-	if e != nil {
-		writeErr(w, e)
-		return
-	}
-	v, err := decodeJSON(body)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "platform.invalid_json", "The body is not valid JSON: "+err.Error(), false)
+	v, ok := s.jsonBody(w, r)
+	if !ok {
 		return
 	}
 	top, ok := v.(map[string]any)
