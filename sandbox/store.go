@@ -141,9 +141,14 @@ func (st *store) init() {
 }
 
 func (st *store) add(typ string, f map[string]any) *entity {
+	return st.addAt(typ, f, time.Now().UTC().Format(time.RFC3339))
+}
+
+// addAt is add at a given creation time (RFC 3339, UTC, to the second): a
+// task's runs are all created at the time it is processed.
+func (st *store) addAt(typ string, f map[string]any, now any) *entity {
 	id := strconv.Itoa(st.nextID)
 	st.nextID++
-	now := time.Now().UTC().Format(time.RFC3339)
 	f["creation_time"] = now
 	f["last_modified"] = now
 	f["version_stamp"] = int64(1)

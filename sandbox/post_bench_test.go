@@ -1,0 +1,169 @@
+package sandbox
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/octane-import/octane-import/octane"
+)
+
+// benchPayload encodes n runs the way the importer does (octane.NewEncoder):
+// names of about 60 characters, 8 % failures with stack traces of 2-4 KB,
+// the rest passed or skipped. The same n gives the same bytes.
+func benchPayload(tb testing.TB, n int) []byte {
+	tb.Helper()
+	r := rand.New(rand.NewPCG(16, uint64(n)))
+	verbs := []string{"should", "rejects", "accepts", "computes", "returns", "streams", "retries", "reconciles"}
+	objects := []string{"LedgerEntries", "PaymentBatch", "CurrencyConversion", "InvoiceTotals", "SettlementReport", "RefundRequest"}
+	quals := []string{"WhenCurrencyDiffers", "UnderConcurrentLoad", "AfterTimeoutExpires", "WithEmptyInput", "ForNegativeAmounts"}
+	frames := []string{
+		"org.junit.jupiter.api.AssertionUtils.fail(AssertionUtils.java:55)",
+		"org.junit.jupiter.api.AssertEquals.failNotEqual(AssertEquals.java:197)",
+		"com.acme.payments.ledger.LedgerService.reconcile(LedgerService.java:412)",
+		"java.base/jdk.internal.reflect.DirectMethodHandleAccessor.invoke(DirectMethodHandleAccessor.java:103)",
+		"org.junit.platform.engine.support.hierarchical.ThrowableCollector.execute(ThrowableCollector.java:73)",
+	}
+	var buf bytes.Buffer
+	enc := octane.NewEncoder(&buf, octane.ResultContext{
+		Build:      &octane.BuildRef{ServerID: "iid-1", JobID: "unit", BuildID: "7"},
+		TestFields: []octane.Field{{Type: "Framework", Value: "JUnit"}, {Type: "Test_Level", Value: "Unit Test"}},
+	})
+	start := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+	for i := range n {
+		cls := fmt.Sprintf("Ledger%sTest", objects[i%len(objects)])
+		tr := octane.TestRun{
+			Module:   "payments-ledger",
+			Package:  "com.acme.payments.ledger",
+			Class:    cls,
+			Name:     fmt.Sprintf("%s%s%s%d", verbs[r.IntN(len(verbs))], objects[r.IntN(len(objects))], quals[r.IntN(len(quals))], i),
+			Status:   octane.StatusPassed,
+			Duration: time.Duration(r.IntN(900)) * time.Millisecond,
+			Started:  start.Add(time.Duration(i) * time.Millisecond),
+		}
+		switch roll := r.IntN(100); {
+		case roll < 8:
+			tr.Status = octane.StatusFailed
+			var st strings.Builder
+			fmt.Fprintf(&st, "org.opentest4j.AssertionFailedError: expected: <%d> but was: <%d>\n", i, i+1)
+			for want := 2048 + r.IntN(2048); st.Len() < want; {
+				fmt.Fprintf(&st, "\tat %s\n", frames[r.IntN(len(frames))])
+			}
+			tr.Error = &octane.RunError{Type: "org.opentest4j.AssertionFailedError",
+				Message: fmt.Sprintf("expected: <%d> but was: <%d>", i, i+1), Body: st.String()}
+		case roll < 11:
+			tr.Status = octane.StatusSkipped
+		}
+		if err := enc.Encode(tr); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := enc.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// gzipMember compresses b as one gzip member; members concatenated are one
+// gzip stream.
+func gzipMember(tb testing.TB, b []byte) []byte {
+	tb.Helper()
+	var out bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&out, 2)
+	if _, err := zw.Write(b); err != nil {
+		tb.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// BenchmarkValidatePayload5000 validates one realistic payload of 5,000
+// runs (decompressed), as the POST handler does before queueing a task.
+func BenchmarkValidatePayload5000(b *testing.B) {
+	data := benchPayload(b, 5000)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := validateTestResult(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchPoster posts gzipped payloads of 5,000 runs, each made distinct by a
+// trailing comment (a second gzip member), to a started stand-in over real
+// HTTP, and checks that each task succeeded with every run stored.
+type benchPoster struct {
+	c    *client
+	body []byte // the gzipped payload without its comment
+	raw  int    // decompressed size
+	seq  atomic.Int64
+}
+
+func newBenchPoster(b *testing.B) *benchPoster {
+	c := signedIn(b, Options{})
+	c.seed()
+	if code, out := c.putBuild("unit", "7", nil); code != 200 {
+		b.Fatalf("PUT build = %d %v", code, out)
+	}
+	data := benchPayload(b, 5000)
+	return &benchPoster{c: c, body: gzipMember(b, data), raw: len(data)}
+}
+
+func (p *benchPoster) post(b *testing.B) {
+	n := p.seq.Add(1)
+	body := append(append([]byte(nil), p.body...), gzipMember(b, fmt.Appendf(nil, "\n<!-- %d -->\n", n))...)
+	res, out, err := p.c.try("POST", p.c.ws("/test-results"), body, "application/xml",
+		map[string]string{"Content-Encoding": "application/gzip"})
+	if err != nil || res.StatusCode != http.StatusAccepted {
+		b.Errorf("POST = %v %v %s", err, res, out)
+	}
+}
+
+// BenchmarkPostTestResults posts 5,000-run payloads one at a time: the
+// stand-in's whole test-results path (gunzip, validation, dedup, processing).
+func BenchmarkPostTestResults(b *testing.B) {
+	p := newBenchPoster(b)
+	b.SetBytes(int64(p.raw))
+	b.ReportAllocs()
+	for b.Loop() {
+		p.post(b)
+	}
+	b.StopTimer()
+	p.check(b)
+}
+
+// BenchmarkPostTestResultsParallel posts 5,000-run payloads from as many
+// clients as GOMAXPROCS: what the validation outside the lock buys.
+func BenchmarkPostTestResultsParallel(b *testing.B) {
+	p := newBenchPoster(b)
+	b.SetBytes(int64(p.raw))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			p.post(b)
+		}
+	})
+	b.StopTimer()
+	p.check(b)
+}
+
+func (p *benchPoster) check(b *testing.B) {
+	tasks := p.c.s.Tasks()
+	if int64(len(tasks)) != p.seq.Load() {
+		b.Fatalf("%d tasks for %d posts", len(tasks), p.seq.Load())
+	}
+	for _, t := range tasks {
+		if t.Status != TaskSuccess || t.Runs != 5000 {
+			b.Fatalf("task %+v", t)
+		}
+	}
+}
