@@ -98,15 +98,21 @@ func BenchmarkValidatePayload5000(b *testing.B) {
 	}
 }
 
-// benchPoster posts gzipped payloads of 5,000 runs, each made distinct by a
-// trailing comment (a second gzip member), to a started stand-in over real
-// HTTP, and checks that each task succeeded with every run stored.
+// benchPoster posts gzipped payloads of 5,000 runs to a started stand-in
+// over real HTTP, each made distinct by a comment after the XML declaration,
+// and checks that each task succeeded with every run stored. The comment is
+// a first gzip member of its own and the rest of the payload, compressed
+// once, the second: gzip members concatenated are one gzip stream, and the
+// last member's size is (about) the payload's, as in one-member payloads
+// (octane.WritePayload).
 type benchPoster struct {
 	c    *client
-	body []byte // the gzipped payload without its comment
+	rest []byte // the gzipped payload after its XML declaration
 	raw  int    // decompressed size
 	seq  atomic.Int64
 }
+
+const benchDecl = `<?xml version="1.0" encoding="UTF-8"?>`
 
 func newBenchPoster(b *testing.B) *benchPoster {
 	c := signedIn(b, Options{})
@@ -115,12 +121,16 @@ func newBenchPoster(b *testing.B) *benchPoster {
 		b.Fatalf("PUT build = %d %v", code, out)
 	}
 	data := benchPayload(b, 5000)
-	return &benchPoster{c: c, body: gzipMember(b, data), raw: len(data)}
+	rest, ok := bytes.CutPrefix(data, []byte(benchDecl))
+	if !ok {
+		b.Fatalf("the payload does not start with %s", benchDecl)
+	}
+	return &benchPoster{c: c, rest: gzipMember(b, rest), raw: len(data)}
 }
 
 func (p *benchPoster) post(b *testing.B) {
 	n := p.seq.Add(1)
-	body := append(append([]byte(nil), p.body...), gzipMember(b, fmt.Appendf(nil, "\n<!-- %d -->\n", n))...)
+	body := append(gzipMember(b, fmt.Appendf(nil, "%s\n<!-- %d -->", benchDecl, n)), p.rest...)
 	res, out, err := p.c.try("POST", p.c.ws("/test-results"), body, "application/xml",
 		map[string]string{"Content-Encoding": "application/gzip"})
 	if err != nil || res.StatusCode != http.StatusAccepted {

@@ -331,28 +331,16 @@ func pairs(n *xnode, container, item string) map[string]string {
 }
 
 // prepared is a validated payload turned into runs: all that processing it
-// needs but the store, done before the server's lock is taken.
+// needs but the store, done before the server's lock is taken. The runs and
+// their entities are allocated a payload at a time.
 type prepared struct {
 	root    *xnode
-	tooLong string // tooLong(root)
-	runs    []preparedRun
+	tooLong string   // tooLong(root)
+	nodes   []*xnode // the test_run and gherkin_test_run elements
+	runs    []Run    // for each node, its Run but for what the store decides (task, build, release, id)
+	ents    []entity // for each node, its run entity (addRun)
+	lazy    []lazyRun
 }
-
-// preparedRun is one test_run or gherkin_test_run of a payload: the Run and
-// the fields of its run entity, but for what the store decides (task,
-// build, release, id).
-type preparedRun struct {
-	node   *xnode
-	run    *Run
-	fields map[string]any
-}
-
-// The run entity's references before they are resolved; shared, never
-// changed (storeRun replaces them in a run's fields).
-var (
-	noBuild   any = ref{"ci_build", ""}
-	noRelease any = ref{"release", ""}
-)
 
 // prepare turns a validated payload into runs. It reads only the tree.
 func prepare(root *xnode) *prepared {
@@ -362,12 +350,36 @@ func prepare(root *xnode) *prepared {
 	}
 	globalFields := merge(pairs(root, "test_fields", "test_field"), nil)
 	globalEnv := merge(pairs(root, "environment", "taxonomy"), nil)
-	kids := root.kid("test_runs").kids
-	runs := make([]Run, len(kids))
-	p.runs = make([]preparedRun, len(kids))
-	for i, rn := range kids {
-		run := &runs[i]
-		run.Name, run.Status = rn.attr("name"), rn.attr("status")
+	p.nodes = root.kid("test_runs").kids
+	p.runs = make([]Run, len(p.nodes))
+	p.ents = make([]entity, len(p.nodes))
+	p.lazy = make([]lazyRun, len(p.nodes))
+	for i, rn := range p.nodes {
+		run := &p.runs[i]
+		// The attributes of test_run and gherkin_test_run (the schema lets
+		// each have only its own).
+		for _, a := range rn.attrs {
+			switch a.name {
+			case "name":
+				run.Name = a.value
+			case "status":
+				run.Status = a.value
+			case "duration":
+				run.Duration, _ = parseLong(a.value)
+			case "module":
+				run.Module = a.value
+			case "package":
+				run.Package = a.value
+			case "class":
+				run.Class = a.value
+			case "run_name":
+				run.RunName = a.value
+			case "external_report_url":
+				run.ExternalReportURL = a.value
+			case "started":
+				run.Started, _ = parseLong(a.value)
+			}
+		}
 		// A run without fields of its own shares the payload's maps: a
 		// stored Run's maps are never changed, and read back as copies.
 		run.TestFields, run.Environment = globalFields, globalEnv
@@ -377,13 +389,7 @@ func prepare(root *xnode) *prepared {
 		if e := pairs(rn, "environment", "taxonomy"); e != nil {
 			run.Environment = merge(globalEnv, e)
 		}
-		run.Duration, _ = parseLong(rn.attr("duration"))
 		if rn.name == "test_run" {
-			run.Module, run.Package, run.Class = rn.attr("module"), rn.attr("package"), rn.attr("class")
-			run.RunName, run.ExternalReportURL = rn.attr("run_name"), rn.attr("external_report_url")
-			if v, ok := rn.attrOK("started"); ok {
-				run.Started, _ = parseLong(v)
-			}
 			if e := rn.kid("error"); e != nil {
 				run.HasError = true
 				run.ErrorType, run.ErrorMessage, run.ErrorBody = e.attr("type"), e.attr("message"), e.text
@@ -398,16 +404,6 @@ func prepare(root *xnode) *prepared {
 				run.Started, _ = parseLong(f.attr("started"))
 			}
 		}
-		// The run entity: storeRun sets ci_build and release, addAt the
-		// creation time and version (12 fields in all).
-		f := make(map[string]any, 12)
-		f["name"], f["status"], f["duration"], f["started"] = run.Name, run.Status, run.Duration, nil
-		f["package"], f["class_name"], f["component"] = run.Package, run.Class, run.Module
-		f["ci_build"], f["release"] = noBuild, noRelease
-		if run.Started != 0 {
-			f["started"] = run.Started
-		}
-		p.runs[i] = preparedRun{node: rn, run: run, fields: f}
 	}
 	return p
 }
@@ -488,9 +484,7 @@ func (s *Server) process(t *task) {
 		buildEnt = s.builds[*key].entity
 	}
 	var created any = now.UTC().Format(time.RFC3339)
-	for i := range p.runs {
-		pr := &p.runs[i]
-		rn := pr.node
+	for i, rn := range p.nodes {
 		probs, release := rv.refProblems(rn)
 		if len(probs) > 0 {
 			warn = true
@@ -504,12 +498,20 @@ func (s *Server) process(t *task) {
 		if release == "" {
 			release = globalRelease
 		}
-		run := pr.run
+		run := &p.runs[i]
 		run.TaskID, run.Release = t.id, release
+		lazy := &p.lazy[i]
+		lazy.run, lazy.created = run, created
 		if key != nil {
 			run.ServerCIID, run.JobCIID, run.BuildCIID = key.server, key.job, key.build
+			lazy.build = buildEnt.id
 		}
-		s.storeRun(run, pr.fields, buildEnt, created)
+		e := &p.ents[i]
+		e.lazy = lazy
+		s.runs = append(s.runs, run)
+		s.addRun(e)
+		run.ID = e.id
+		s.indexRun(run)
 		t.runs++
 	}
 	switch {
@@ -581,19 +583,4 @@ func merge(a, b map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
-}
-
-// storeRun stores a run and its run entity (fields from prepare) created at
-// created, linked to build (if any) and to its release.
-func (s *Server) storeRun(run *Run, f map[string]any, build *entity, created any) {
-	s.runs = append(s.runs, run)
-	if build != nil {
-		f["ci_build"] = ref{"ci_build", build.id}
-	}
-	if run.Release != "" && run.Release != "_default_" {
-		f["release"] = ref{"release", run.Release}
-	}
-	e := s.addAt("run", f, created)
-	run.ID = e.id
-	s.indexRun(run)
 }

@@ -94,7 +94,6 @@ func indexKids(t *elemType, done map[*elemType]bool) {
 
 var (
 	urlPattern = regexp.MustCompile(`^(?:(?:[hH][tT]{2}[pP][sS]?://*.*)|(?:[tT][dD][sS]?://*.*)|(?:testdirector[s]?:*.*))$`)
-	statuses   = map[string]bool{"Passed": true, "Failed": true, "Skipped": true, "Planned": true}
 	fieldTypes = map[string]bool{"Test_Level": true, "Test_Type": true, "Testing_Tool_Type": true, "Framework": true}
 )
 
@@ -540,10 +539,11 @@ func checkValue(t attrType, s string) error {
 		}
 		return nil
 	case aStatus:
-		if !statuses[s] {
-			return fmt.Errorf("status must be Passed, Failed, Skipped or Planned")
+		switch s {
+		case "Passed", "Failed", "Skipped", "Planned":
+			return nil
 		}
-		return nil
+		return fmt.Errorf("status must be Passed, Failed, Skipped or Planned")
 	case aFieldType:
 		if !fieldTypes[s] {
 			return fmt.Errorf("type must be Test_Level, Test_Type, Testing_Tool_Type or Framework")
@@ -573,6 +573,16 @@ func parseLong(s string) (int64, error) {
 		if digits[i] < '0' || digits[i] > '9' {
 			return 0, errNotLong
 		}
+	}
+	if len(digits) <= 18 { // no overflow
+		var n int64
+		for i := 0; i < len(digits); i++ {
+			n = n*10 + int64(digits[i]-'0')
+		}
+		if s[0] == '-' {
+			n = -n
+		}
+		return n, nil
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {

@@ -118,23 +118,6 @@ func abbreviateDoc(doc string) string {
 	return doc
 }
 
-// sharedOctane returns shared/octane above the package directory, or skips.
-func sharedOctane(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for ; ; dir = filepath.Dir(dir) {
-		if p := filepath.Join(dir, "shared", "octane"); fileExists(filepath.Join(p, "test-results.xsd")) {
-			return p
-		}
-		if filepath.Dir(dir) == dir {
-			t.Skip("shared/octane not found above the package directory")
-		}
-	}
-}
-
 // corpus returns the payloads the agreement is checked on beyond what the
 // package's tests post: the encoder's golden files (../octane/testdata),
 // Octane's own converter fixtures and XSD (shared/octane, when present),
