@@ -338,3 +338,22 @@ func FuzzValidatorsAgree(f *testing.F) {
 		}
 	})
 }
+
+// FuzzValidatorsAgreeOnValues is FuzzValidatorsAgree with the fuzzer's
+// strings inside a valid payload: an attribute value, the text of <error>
+// and what sits between two runs, where the scanner decodes references,
+// line ends and characters itself.
+func FuzzValidatorsAgreeOnValues(f *testing.F) {
+	f.Add("a", "trace", "\n")
+	f.Add("&lt;x&gt; &#x9;&#xA;&#13;", "a\r\nb\rc &amp; ]]&gt; &#x1F600;", "<!-- c -->")
+	f.Add("é\u00a0\uffff", "<![CDATA[x]]>", "<?pi x?>")
+	f.Add(`" status="Passed`, "</error><error>", `<test_run name="b" status="Passed" duration="1"/>`)
+	f.Fuzz(func(t *testing.T, value, text, between string) {
+		doc := payload(buildHead, `<test_run name="`+value+`" status="Failed" duration="1"><error message='`+value+`'>`+text+`</error></test_run>`+
+			between+run("b", "Passed"))
+		root, err := validatePayload(doc)
+		if d := disagreement(doc, root, err); d != "" {
+			t.Fatal(d)
+		}
+	})
+}
