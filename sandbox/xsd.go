@@ -18,8 +18,10 @@ import (
 // the two agree with libxml2's xmllint). A later copy of the converter's XSD
 // adds build/@artifact_id and test_run/@external_assets
 // (shared/octane-clients.md section 1.1): servers differ, and the stand-in
-// refuses both, as the served copy does (the stricter reading). Checked token by token with
-// encoding/xml: element order per xs:sequence, required attributes, enums,
+// refuses both, as the served copy does (the stricter reading). Checked token
+// by token with encoding/xml (validateTokens), or in one pass by the scanner
+// of xsdscan.go for the payloads it knows to be valid (validatePayload):
+// element order per xs:sequence, required attributes, enums,
 // lengths in characters, xs:long and xs:boolean lexical forms, the url
 // pattern, test_run and gherkin_test_run not mixed, unknown elements and
 // attributes refused, no namespaces, no DOCTYPE.
