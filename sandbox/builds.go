@@ -120,7 +120,7 @@ func (s *Server) putBuild(w http.ResponseWriter, r *http.Request) {
 	rec.Puts = puts
 	rec.Via = "builds"
 	rec.last = time.Now()
-	f := rec.entity.f
+	f := rec.entity.fields()
 	f["name"], f["build_ci_id"], f["status"], f["result"] = b.Name, b.BuildCIID, b.Status, b.Result
 	f["ci_job"], f["ci_server"] = ref{"ci_job", job.id}, ref{"ci_server", server.id}
 	f["start_time"] = b.StartTime
@@ -260,11 +260,11 @@ func (s *Server) attachToPipeline(serverID string, job *entity, causes []Cause) 
 		if p == nil {
 			continue
 		}
-		job.f["pipeline"] = ref{"pipeline", p.id}
+		job.fields()["pipeline"] = ref{"pipeline", p.id}
 		touch(job)
-		s.add("pipeline_node", map[string]any{"name": job.f["name"], "pipeline": ref{"pipeline", p.id}, "ci_job": ref{"ci_job", job.id}})
-		if jobs, ok := p.f["jobs"].([]any); ok {
-			p.f["jobs"] = append(jobs, map[string]any{"name": job.f["name"], "jobCiId": str(job, "ci_id"), "id": job.id})
+		s.add("pipeline_node", map[string]any{"name": job.fields()["name"], "pipeline": ref{"pipeline", p.id}, "ci_job": ref{"ci_job", job.id}})
+		if jobs, ok := p.fields()["jobs"].([]any); ok {
+			p.fields()["jobs"] = append(jobs, map[string]any{"name": job.fields()["name"], "jobCiId": str(job, "ci_id"), "id": job.id})
 		}
 		touch(p)
 		return

@@ -208,7 +208,7 @@ func (s *Server) putEvents(w http.ResponseWriter, r *http.Request) {
 		rec.Via = "events"
 		rec.last = time.Now()
 		s.attachToPipeline(server.id, job, ev.causes)
-		f := rec.entity.f
+		f := rec.entity.fields()
 		f["name"], f["build_ci_id"], f["status"], f["result"] = b.Name, b.BuildCIID, b.Status, b.Result
 		f["ci_job"], f["ci_server"] = ref{"ci_job", job.id}, ref{"ci_server", server.id}
 		f["start_time"] = b.StartTime
