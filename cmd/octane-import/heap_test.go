@@ -36,8 +36,7 @@ const (
 //
 // Under the race detector, which makes an import (and the stand-in) some 8 times slower, the
 // reports are 6,000 and 24,000 test cases, imported once each (21 s on the shared 2 cores at a
-// load of 5): still
-// 4 times apart and both cut into payloads.
+// load of 5): still 4 times apart and both cut into payloads.
 //
 // The measure is memory, not time: nothing here depends on the machine's speed or load.
 func TestScanHeapFlat(t *testing.T) {
