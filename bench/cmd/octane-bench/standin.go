@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -187,7 +188,19 @@ type standinAddrs struct {
 func standinCmd(args []string) error {
 	fs := flag.NewFlagSet("standin", flag.ExitOnError)
 	latency := fs.Duration("latency", 0, "added latency per request")
+	cpuprofile := fs.String("cpuprofile", "", "write the stand-in's CPU profile to this file (where its time goes)")
 	_ = fs.Parse(args)
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	s, err := startStandin(*latency)
 	if err != nil {
 		return err
