@@ -581,13 +581,23 @@ func tableCmd(args []string) error {
 	if err != nil {
 		return err
 	}
+	rs, wl, err := parseResults(data)
+	if err != nil {
+		return err
+	}
+	fmt.Print(table(o, rs, wl))
+	return nil
+}
+
+// parseResults reads the lines of a results-*.jsonl file: the steps, and the watch figures.
+func parseResults(data []byte) ([]result, *watchLatency, error) {
 	var rs []result
 	var wl *watchLatency
 	for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
 		if bytes.Contains(line, []byte(`"latencies_s"`)) {
 			wl = &watchLatency{}
 			if err := json.Unmarshal(line, wl); err != nil {
-				return err
+				return nil, nil, err
 			}
 			s := append([]float64(nil), wl.Latencies...)
 			sort.Float64s(s)
@@ -598,13 +608,12 @@ func tableCmd(args []string) error {
 		}
 		var r result
 		if err := json.Unmarshal(line, &r); err != nil {
-			return err
+			return nil, nil, err
 		}
 		if r.RatioTokens == 0 && r.RatioReport == 0 && r.LegacyRatio > 0 {
 			r.RatioReport = r.LegacyRatio // runs before the token floor measured against floor: report
 		}
 		rs = append(rs, r)
 	}
-	fmt.Print(table(o, rs, wl))
-	return nil
+	return rs, wl, nil
 }
