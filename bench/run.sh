@@ -3,7 +3,7 @@
 #
 #   bench/run.sh            post-build, medium, one-report (200,000 test cases in one file) and
 #                           tree-2000 (2,000 reports, with the paced 100 ms / 20 req/s step),
-#                           watch latency (about 5 minutes)
+#                           watch latency (6-12 minutes, depending on the load)
 #   bench/run.sh --full     also the ~1 GB backfill (10,000 files, ~1,000,000 test cases), one-report-10x
 #                           (2,000,000 test cases in one ~310 MB file) and the rescan of an imported
 #                           100,000-file tree (~25-30 minutes, ~2 GB in $TMPDIR)
