@@ -68,6 +68,9 @@ func (r *root) placeOf(path string) place {
 
 // rel is the slash path of path relative to the place's base.
 func (p place) rel(path string) string {
+	if n := len(p.base); len(path) > n+1 && path[n] == filepath.Separator && path[:n] == p.base {
+		return filepath.ToSlash(path[n+1:]) // what Rel says of a clean path under a clean base, without its work
+	}
 	rel, err := filepath.Rel(p.base, path)
 	if err != nil {
 		return filepath.ToSlash(path)
@@ -75,7 +78,13 @@ func (p place) rel(path string) string {
 	return filepath.ToSlash(rel)
 }
 
-var defaultSource Source
+// defaultSource is the patterns outside every source: the defaults, compiled once.
+var defaultSource = func() (s Source) {
+	if err := s.Compile(); err != nil {
+		panic(err) // the built-in patterns, checked by the tests
+	}
+	return s
+}()
 
 func (p place) patterns() *Source {
 	if p.source != nil {
@@ -234,13 +243,27 @@ func (r *root) kindOf(path string) (string, place) {
 // admit makes a candidate of a file discovery selected: a regular file, no older than its
 // source's max_age.
 func (r *root) admit(path string, pl place, info fs.FileInfo) (candidate, bool) {
-	if !info.Mode().IsRegular() {
+	return r.admitFile(path, pl, info.Mode().IsRegular(), info.Size(), info.ModTime())
+}
+
+// admitFile is admit with the file's facts (entryStat's).
+func (r *root) admitFile(path string, pl place, regular bool, size int64, mtime time.Time) (candidate, bool) {
+	if !regular {
 		return candidate{}, false
 	}
-	if pl.source != nil && pl.source.MaxAge > 0 && time.Since(info.ModTime()) > pl.source.MaxAge {
+	if pl.source != nil && pl.source.MaxAge > 0 && time.Since(mtime) > pl.source.MaxAge {
 		return candidate{}, false
 	}
-	return candidate{path: path, root: r, place: pl, size: info.Size(), modTime: info.ModTime()}, true
+	return candidate{path: path, root: r, place: pl, size: size, modTime: mtime}, true
+}
+
+// statEntry is what admitFile needs of an entry, by fs.DirEntry.Info.
+func statEntry(d fs.DirEntry) (regular bool, size int64, mtime time.Time, err error) {
+	info, err := d.Info()
+	if err != nil {
+		return false, 0, time.Time{}, err
+	}
+	return info.Mode().IsRegular(), info.Size(), info.ModTime(), nil
 }
 
 // walk calls fn for every regular file under the root that the source patterns select as a
@@ -289,6 +312,8 @@ func (r *root) walkTree(ctx context.Context, dir string, v treeVisitor) error {
 	// Symbolic links are not followed: CI archives are full of them (Jenkins'
 	// lastSuccessfulBuild, GitLab's latest), and following one would import the same results
 	// a second time under another path. The walk reports them at debug level only.
+	var st entryStat
+	defer st.close()
 	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if path == dir && errors.Is(err, fs.ErrNotExist) {
@@ -327,12 +352,12 @@ func (r *root) walkTree(ctx context.Context, dir string, v treeVisitor) error {
 			}
 			return v.report()
 		}
-		info, err := d.Info()
+		regular, size, mtime, err := st.stat(path, d)
 		if err != nil {
 			v.err(path, err)
 			return nil
 		}
-		c, ok := r.admit(path, pl, info)
+		c, ok := r.admitFile(path, pl, regular, size, mtime)
 		switch {
 		case !ok:
 			return nil

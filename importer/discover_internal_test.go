@@ -2,10 +2,14 @@ package importer
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -109,6 +113,9 @@ func TestFirstPassCountsWhatTheSecondFinds(t *testing.T) {
 				if kind == "report" {
 					found = append(found, c.path)
 				}
+				if info, err := os.Lstat(c.path); err != nil || info.Size() != c.size || !info.ModTime().Equal(c.modTime) {
+					t.Errorf("%s: found with size %d, mtime %v; lstat says %v", c.path, c.size, c.modTime, info)
+				}
 				return nil
 			}, func(path string, err error) { t.Errorf("%s: %v", path, err) })
 			if err != nil {
@@ -122,4 +129,117 @@ func TestFirstPassCountsWhatTheSecondFinds(t *testing.T) {
 			t.Errorf("the sources' reports: %q, want the 4 young ones", found)
 		}
 	}
+}
+
+// TestEntryStat checks the walk's stat of an entry against os.Lstat: a file, a folder, a
+// symbolic link, files of several folders in turn, and one gone since it was listed.
+func TestEntryStat(t *testing.T) {
+	base := t.TempDir()
+	for _, dir := range []string{"a", "b"} {
+		if err := os.MkdirAll(filepath.Join(base, dir, "sub"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(base, dir, "TEST-x.xml"), []byte("<testsuite/>"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("TEST-x.xml", filepath.Join(base, "a", "link.xml")); err != nil {
+		t.Fatal(err)
+	}
+	var st entryStat
+	defer st.close()
+	for _, rel := range []string{"a/TEST-x.xml", "a/sub", "a/link.xml", "b/TEST-x.xml", "a/TEST-x.xml", "b/sub"} {
+		path := filepath.Join(base, rel)
+		info, err := os.Lstat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		regular, size, mtime, err := st.stat(path, fs.FileInfoToDirEntry(info))
+		if err != nil || regular != info.Mode().IsRegular() || size != info.Size() || !mtime.Equal(info.ModTime()) {
+			t.Errorf("%s: stat %v %d %v %v, lstat %v", rel, regular, size, mtime, err, info)
+		}
+	}
+	gone := filepath.Join(base, "b", "gone.xml")
+	_, _, _, err := st.stat(gone, nil)
+	var pe *fs.PathError
+	if !errors.As(err, &pe) || pe.Op != "lstat" || pe.Path != gone || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("stat of a file gone: %v, want lstat's error", err)
+	}
+}
+
+func TestPlaceRel(t *testing.T) {
+	for _, tc := range []struct{ base, path string }{
+		{"/drops", "/drops/a/TEST-x.xml"}, {"/drops", "/drops"}, {"/drops", "/dropsx/a"}, {"/drops", "/other/a"},
+		{"/", "/a/b"}, {"/drops/a", "/drops/a/b"}, {"/drops/a", "/drops/b"},
+	} {
+		want, err := filepath.Rel(tc.base, tc.path)
+		if err != nil {
+			want = tc.path
+		}
+		if got := (place{base: tc.base}).rel(tc.path); got != filepath.ToSlash(want) {
+			t.Errorf("rel of %s under %s = %q, want %q", tc.path, tc.base, got, want)
+		}
+	}
+}
+
+// BenchmarkDiscover is a scan's discovery of a tree of 20,000 reports in 200 build folders
+// (with a manifest each) that it has already imported: the first pass (manifests, and the
+// reports counted), then the second (every report with its size and mtime), without reading
+// them. It is most of what a rescan of unchanged files costs besides the ledger.
+func BenchmarkDiscover(b *testing.B) {
+	base := b.TempDir()
+	manifest := []byte("version: 1\nserver: {instance_id: ci, name: CI, type: jenkins}\njob: {id: job}\nbuild: {id: \"1\"}\n")
+	for d := range 200 {
+		dir := filepath.Join(base, fmt.Sprintf("team-%d", d%10), fmt.Sprintf("job-%d", d), "1041")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "octane-build.yaml"), manifest, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		for f := range 100 {
+			name := fmt.Sprintf("TEST-com.acme.payments.ledger.Ledger%03dServiceTest.xml", f)
+			if err := os.WriteFile(filepath.Join(dir, name), []byte("<testsuite/>"), 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	im, err := New(Options{Rules: mapping.Default("test-host"), DryRun: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	roots, err := im.roots([]string{base})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		_, counted, err := im.loadManifests(ctx, roots, func(c candidate, err error) { b.Fatalf("%s: %v", c.path, err) })
+		if err != nil {
+			b.Fatal(err)
+		}
+		found := 0
+		err = roots[0].walk(ctx, func(kind string, c candidate) error {
+			if kind == "report" && c.size > 0 {
+				found++
+			}
+			return nil
+		}, func(path string, err error) { b.Fatalf("%s: %v", path, err) })
+		if err != nil || counted != 20000 || found != 20000 {
+			b.Fatalf("counted %d, found %d, %v", counted, found, err)
+		}
+	}
+	// On a shared machine, the CPU time is the steadier figure.
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/20000, "CPU-ns/file")
+}
+
+// cpuTime is the process's CPU time so far, user and system, in nanoseconds.
+func cpuTime() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }
