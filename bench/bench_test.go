@@ -62,6 +62,9 @@ func TestMain(m *testing.M) {
 	if corpusDir != "" {
 		os.RemoveAll(corpusDir)
 	}
+	if oneReportDir != "" {
+		os.RemoveAll(oneReportDir)
+	}
 	os.Exit(code)
 }
 

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Benchmarks of docs/performance.md. Not part of CI.
 #
-#   bench/run.sh            post-build and medium sizes, watch latency (a few minutes)
-#   bench/run.sh --full     also the ~1 GB backfill (10,000 files, ~1,000,000 test cases) and the
-#                           rescan of an imported 100,000-file tree (~15-20 minutes, ~2 GB in $TMPDIR)
-#   SIZES=backfill bench/run.sh   just that size; RESCAN=1 adds the rescan (SIZES=none RESCAN=1: only it)
+#   bench/run.sh            post-build, medium, one-report (200,000 test cases in one file) and
+#                           tree-2000 (2,000 reports, with the paced 100 ms / 20 req/s step),
+#                           watch latency (6-12 minutes, depending on the load)
+#   bench/run.sh --full     also the ~1 GB backfill (10,000 files, ~1,000,000 test cases), one-report-10x
+#                           (2,000,000 test cases in one ~310 MB file) and the rescan of an imported
+#                           100,000-file tree (~25-30 minutes, ~2 GB in $TMPDIR)
+#   SIZES=one-report,tree-2000 bench/run.sh   just those sizes; RESCAN=1 adds the rescan
+#                                             (SIZES=none RESCAN=1: only it)
 #
 # Corpora, ledgers and binaries go to a new ${TMPDIR:-/tmp}/bench-run.XXXXXX (deleted at the end); results
 # (JSON lines and a Markdown table) to bench/out/ (ignored by git). Extra flags after -- go to
@@ -12,12 +16,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-sizes="${SIZES:-post-build,medium}"
+sizes="${SIZES:-post-build,medium,one-report,tree-2000}"
 rescan="${RESCAN:-}"
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --full) sizes="post-build,medium,backfill"; rescan=1 ;;
+    --full) sizes="post-build,medium,one-report,tree-2000,backfill,one-report-10x"; rescan=1 ;;
     --) shift; extra=("$@"); break ;;
     *) echo "usage: bench/run.sh [--full] [-- octane-bench run flags]" >&2; exit 2 ;;
   esac

@@ -68,6 +68,9 @@ func (r *root) placeOf(path string) place {
 
 // rel is the slash path of path relative to the place's base.
 func (p place) rel(path string) string {
+	if n := len(p.base); len(path) > n+1 && path[n] == filepath.Separator && path[:n] == p.base {
+		return filepath.ToSlash(path[n+1:]) // what Rel says of a clean path under a clean base, without its work
+	}
 	rel, err := filepath.Rel(p.base, path)
 	if err != nil {
 		return filepath.ToSlash(path)
@@ -75,7 +78,13 @@ func (p place) rel(path string) string {
 	return filepath.ToSlash(rel)
 }
 
-var defaultSource Source
+// defaultSource is the patterns outside every source: the defaults, compiled once.
+var defaultSource = func() (s Source) {
+	if err := s.Compile(); err != nil {
+		panic(err) // the built-in patterns, checked by the tests
+	}
+	return s
+}()
 
 func (p place) patterns() *Source {
 	if p.source != nil {
@@ -171,6 +180,30 @@ func (im *Importer) roots(paths []string) ([]*root, error) {
 	return out, nil
 }
 
+// rootsOverlap reports whether a file can be found under two of the roots: one names a
+// folder holding another, or the same file twice. A scan needs to remember the files it
+// passed (so as to read each once) only then; for roots apart, a set of every path would
+// be the largest thing a rescan holds in memory.
+func rootsOverlap(roots []*root) bool {
+	covers := func(a, b *root) bool {
+		switch {
+		case a.file != "":
+			return b.file == a.file
+		case b.file != "":
+			return within(b.file, a.dir)
+		}
+		return within(b.dir, a.dir)
+	}
+	for i, a := range roots {
+		for _, b := range roots[i+1:] {
+			if covers(a, b) || covers(b, a) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // normalizeSources keeps the configured sources with their folders normalised, so that
 // placeOf compares cleaned absolute paths.
 func normalizeSources(sources []Source) []sourceDir {
@@ -210,19 +243,38 @@ func (r *root) kindOf(path string) (string, place) {
 // admit makes a candidate of a file discovery selected: a regular file, no older than its
 // source's max_age.
 func (r *root) admit(path string, pl place, info fs.FileInfo) (candidate, bool) {
-	if !info.Mode().IsRegular() {
+	return r.admitFile(path, pl, info.Mode().IsRegular(), info.Size(), info.ModTime())
+}
+
+// admitFile is admit with the file's facts (entryStat's).
+func (r *root) admitFile(path string, pl place, regular bool, size int64, mtime time.Time) (candidate, bool) {
+	if !regular {
 		return candidate{}, false
 	}
-	if pl.source != nil && pl.source.MaxAge > 0 && time.Since(info.ModTime()) > pl.source.MaxAge {
+	if pl.source != nil && pl.source.MaxAge > 0 && time.Since(mtime) > pl.source.MaxAge {
 		return candidate{}, false
 	}
-	return candidate{path: path, root: r, place: pl, size: info.Size(), modTime: info.ModTime()}, true
+	return candidate{path: path, root: r, place: pl, size: size, modTime: mtime}, true
+}
+
+// statEntry is what admitFile needs of an entry, by fs.DirEntry.Info.
+func statEntry(d fs.DirEntry) (regular bool, size int64, mtime time.Time, err error) {
+	info, err := d.Info()
+	if err != nil {
+		return false, 0, time.Time{}, err
+	}
+	return info.Mode().IsRegular(), info.Size(), info.ModTime(), nil
 }
 
 // walk calls fn for every regular file under the root that the source patterns select as a
 // manifest (kind "manifest") or a report (kind "report"). Unreadable directories and symlink
 // loops are reported through onErr and skipped; the walk goes on.
 func (r *root) walk(ctx context.Context, fn func(kind string, c candidate) error, onErr func(path string, err error)) error {
+	return r.walkWith(ctx, treeVisitor{file: fn, err: onErr})
+}
+
+// walkWith is walk with a visitor of its own (see treeVisitor.report).
+func (r *root) walkWith(ctx context.Context, v treeVisitor) error {
 	if r.file != "" {
 		info, err := os.Stat(r.file)
 		if err != nil {
@@ -232,15 +284,20 @@ func (r *root) walk(ctx context.Context, fn func(kind string, c candidate) error
 		if manifest.IsManifestName(filepath.Base(r.file)) {
 			kind = "manifest"
 		}
-		return fn(kind, candidate{path: r.file, root: r, place: r.placeOf(r.file), size: info.Size(), modTime: info.ModTime()})
+		return v.file(kind, candidate{path: r.file, root: r, place: r.placeOf(r.file), size: info.Size(), modTime: info.ModTime()})
 	}
-	return r.walkTree(ctx, r.dir, treeVisitor{file: fn, err: onErr})
+	return r.walkTree(ctx, r.dir, v)
 }
 
 // treeVisitor is what walkTree reports.
 type treeVisitor struct {
 	// file gets the manifests and reports (see walk).
 	file func(kind string, c candidate) error
+	// report, when set, gets the reports instead of file, without their size and mtime: the
+	// first pass of a scan only counts them, and the lstat that reading an entry's size and
+	// mtime costs is the larger part of a rescan's walk. A report under a source with a
+	// max_age is still looked at (and passed on only when young enough).
+	report func() error
 	// dir, when set, gets every folder before the walk lists it: watch adds the folder's
 	// watch there, so that a file made after the listing sends an event.
 	dir func(path string) error
@@ -255,6 +312,8 @@ func (r *root) walkTree(ctx context.Context, dir string, v treeVisitor) error {
 	// Symbolic links are not followed: CI archives are full of them (Jenkins'
 	// lastSuccessfulBuild, GitLab's latest), and following one would import the same results
 	// a second time under another path. The walk reports them at debug level only.
+	var st entryStat
+	defer st.close()
 	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if path == dir && errors.Is(err, fs.ErrNotExist) {
@@ -286,14 +345,24 @@ func (r *root) walkTree(ctx context.Context, dir string, v treeVisitor) error {
 			}
 			return nil
 		}
-		info, err := d.Info()
+		counted := kind == "report" && v.report != nil
+		if counted && (pl.source == nil || pl.source.MaxAge <= 0) {
+			if !d.Type().IsRegular() { // what admit checks, known from the entry itself
+				return nil
+			}
+			return v.report()
+		}
+		regular, size, mtime, err := st.stat(path, d)
 		if err != nil {
 			v.err(path, err)
 			return nil
 		}
-		c, ok := r.admit(path, pl, info)
-		if !ok {
+		c, ok := r.admitFile(path, pl, regular, size, mtime)
+		switch {
+		case !ok:
 			return nil
+		case counted:
+			return v.report()
 		}
 		return v.file(kind, c)
 	})
@@ -362,11 +431,13 @@ func upFrom(dir, top string) iter.Seq[string] {
 // walkManifests finds the build manifests a scan of the root needs: every manifest under a
 // directory root (or the root file itself), and those in the folders above it up to the
 // root's manifestTop, so that a report finds its build's manifest whatever path names it
-// (`scan one-report.xml`, `scan its-folder`, `scan the-source`).
-func (r *root) walkManifests(ctx context.Context, fn func(kind string, c candidate) error, onErr func(path string, err error)) error {
+// (`scan one-report.xml`, `scan its-folder`, `scan the-source`). It calls fn for each
+// manifest and report (when set) for each report under a directory root, uncounted errors
+// going to onErr.
+func (r *root) walkManifests(ctx context.Context, fn func(kind string, c candidate) error, report func() error, onErr func(path string, err error)) error {
 	above := r.dir
 	if r.file == "" || manifest.IsManifestName(filepath.Base(r.file)) {
-		if err := r.walk(ctx, fn, onErr); err != nil {
+		if err := r.walkWith(ctx, treeVisitor{file: fn, report: report, err: onErr}); err != nil {
 			return err
 		}
 		if r.file == "" {
@@ -438,8 +509,7 @@ func (im *Importer) loadManifests(ctx context.Context, roots []*root, broken fun
 		}
 		err := r.walkManifests(ctx, func(kind string, c candidate) error {
 			if kind != "manifest" {
-				reports++
-				return nil
+				return nil // reports go to the counter below
 			}
 			m, err := manifest.Load(c.path)
 			if err == nil {
@@ -450,7 +520,7 @@ func (im *Importer) loadManifests(ctx context.Context, roots []*root, broken fun
 				broken(c, err)
 			}
 			return nil
-		}, func(string, error) {})
+		}, func() error { reports++; return nil }, func(string, error) {})
 		if err != nil {
 			return nil, 0, err
 		}

@@ -25,6 +25,7 @@ type lookResult struct {
 	c       candidate
 	settled *readResult       // the ledger settles it: nothing to read
 	d       *mapping.Decision // the build its head decides; nil when the head could not be read or decided (the read says why)
+	key     string            // d's build key, kept once the plan is made (d is dropped: a backfill holds many)
 }
 
 // look takes a report's ledger record (claimed: see claimFiles), then reads its head and
@@ -171,16 +172,14 @@ func (im *Importer) makePlan(looked []lookResult) (*sendPlan, []lookResult, map[
 		rank[b.Key] = i + 1 // 0: no build (read first: they fail or are unmatched quickly)
 	}
 	order := make([]lookResult, len(looked))
-	copy(order, looked)
-	sort.SliceStable(order, func(i, j int) bool { return rankOf(rank, order[i]) < rankOf(rank, order[j]) })
-	return p, order, count, nil
-}
-
-func rankOf(rank map[string]int, lr lookResult) int {
-	if lr.d == nil {
-		return 0
+	for i, lr := range looked {
+		if lr.d != nil {
+			lr.key, lr.d = lr.d.Key(), nil
+		}
+		order[i] = lr
 	}
-	return rank[lr.d.Key()]
+	sort.SliceStable(order, func(i, j int) bool { return rank[order[i].key] < rank[order[j].key] }) // "": 0, first
+	return p, order, count, nil
 }
 
 // has reports whether the plan holds the build.

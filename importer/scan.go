@@ -233,11 +233,7 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 		}
 		pump(im.opt.Readers, func() {
 			for lr := range items {
-				p := planned{rr: im.read(ctx, lr.c, ms, scanID, true)}
-				if lr.d != nil {
-					p.key = lr.d.Key()
-				}
-				results <- p
+				results <- planned{rr: im.read(ctx, lr.c, ms, scanID, true), key: lr.key}
 			}
 		}, results, func(v any) {
 			p := v.(planned)

@@ -161,7 +161,9 @@ func (s *sender) send(ctx context.Context) error {
 	fail := func(err error) { errOnce.Do(func() { firstErr = err; cancel() }) }
 	waits := make(chan waitItem, 64)
 	var waiters sync.WaitGroup
-	for range s.im.opt.Senders {
+	// Waiting is mostly sleeping between polls (the client bounds the requests in flight):
+	// more waiters than senders, or the last payloads' tasks are waited for one after another.
+	for range max(4*s.im.opt.Senders, 16) {
 		waiters.Go(func() {
 			for w := range waits {
 				if err := s.wait(ctx, w); err != nil {

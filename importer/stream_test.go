@@ -252,8 +252,8 @@ func TestBuildsAreSentWhileLaterOnesAreRead(t *testing.T) {
 		writeReport(t, filepath.Join(dir, "job", fmt.Sprint(i), "TEST-a.xml"), "com.acme.A", 5, false)
 	}
 	testkit.WriteFile(t, filepath.Join(dir, "job", "9", "TEST-empty.xml"), `<testsuite name="s" tests="0" timestamp="2026-04-01T10:00:00Z"></testsuite>`)
-	pw := &putWatcher{first: make(chan struct{})}
-	e.wrap = func(c importer.Client) importer.Client { pw.Client = c; return pw }
+	pw := &putWatcher{Client: e.octaneClient(), first: make(chan struct{})}
+	e.wrap = func(importer.Client) importer.Client { return pw }
 	rec := &blockingRecorder{block: "TEST-empty.xml", release: pw.first, t: t}
 	sum, _, err := e.run(context.Background(), func(o *importer.Options) { o.Reporter = rec }, func(im *importer.Importer) (*importer.Summary, error) {
 		return im.Scan(context.Background(), []string{dir})

@@ -173,7 +173,7 @@ func parseFields(typ, raw string) (fieldSpec, error) {
 func (st *store) view(e *entity, spec fieldSpec) map[string]any {
 	out := map[string]any{"type": e.typ, "id": e.id}
 	put := func(k string, sub []string) {
-		v, ok := e.f[k]
+		v, ok := e.fields()[k]
 		if !ok {
 			v = nil
 		}
@@ -184,14 +184,14 @@ func (st *store) view(e *entity, spec fieldSpec) map[string]any {
 			}
 			m := map[string]any{"type": rv.typ, "id": rv.id}
 			if t := st.byID[rv.id]; t != nil {
-				if name, ok := t.f["name"]; ok && sub == nil {
+				if name, ok := t.fields()["name"]; ok && sub == nil {
 					m["name"] = name
 				}
 				for _, sf := range sub {
 					if sf == "id" || sf == "type" {
 						continue
 					}
-					if sv, ok := t.f[sf]; ok {
+					if sv, ok := t.fields()[sf]; ok {
 						if r2, ok := sv.(ref); ok {
 							sv = map[string]any{"type": r2.typ, "id": r2.id}
 						}
@@ -335,15 +335,15 @@ func compareField(a, b *entity, name string) int {
 		y, _ := strconv.Atoi(b.id)
 		return x - y
 	}
-	switch x := a.f[name].(type) {
+	switch x := a.fields()[name].(type) {
 	case int64:
-		y, _ := b.f[name].(int64)
+		y, _ := b.fields()[name].(int64)
 		return cmpFloat(float64(x), float64(y))
 	case string:
-		y, _ := b.f[name].(string)
+		y, _ := b.fields()[name].(string)
 		return strings.Compare(x, y)
 	case bool:
-		y, _ := b.f[name].(bool)
+		y, _ := b.fields()[name].(bool)
 		if x == y {
 			return 0
 		}

@@ -33,14 +33,8 @@ func (s *Server) putBuild(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "platform.method_not_allowed", "analytics/ci/builds takes PUT", false)
 		return
 	}
-	body, _, e := s.readBody(r, "application/json")
-	if e != nil {
-		writeErr(w, e)
-		return
-	}
-	v, err := decodeJSON(body)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "platform.invalid_json", "The body is not valid JSON: "+err.Error(), false)
+	v, ok := s.jsonBody(w, r)
+	if !ok {
 		return
 	}
 	m, ok := v.(map[string]any)
@@ -126,7 +120,7 @@ func (s *Server) putBuild(w http.ResponseWriter, r *http.Request) {
 	rec.Puts = puts
 	rec.Via = "builds"
 	rec.last = time.Now()
-	f := rec.entity.f
+	f := rec.entity.fields()
 	f["name"], f["build_ci_id"], f["status"], f["result"] = b.Name, b.BuildCIID, b.Status, b.Result
 	f["ci_job"], f["ci_server"] = ref{"ci_job", job.id}, ref{"ci_server", server.id}
 	f["start_time"] = b.StartTime
@@ -141,24 +135,34 @@ func (s *Server) putBuild(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func readParams(o *jsonObj) []Parameter {
-	v, ok := o.m["parameters"]
+// objects reads the array of objects under key (absent or null: none), each as a jsonObj
+// described as "build KEY[i]"; nil after a failure, recorded on o.
+func objects(o *jsonObj, key string) []*jsonObj {
+	v, ok := o.m[key]
 	if !ok || v == nil || o.err != nil {
 		return nil
 	}
 	arr, ok := v.([]any)
 	if !ok {
-		o.fail("platform.illegal_field_value", "parameters must be an array")
+		o.fail("platform.illegal_field_value", "%s must be an array", key)
 		return nil
 	}
-	var out []Parameter
-	for i, pv := range arr {
-		m, ok := pv.(map[string]any)
+	out := make([]*jsonObj, 0, len(arr))
+	for i, x := range arr {
+		m, ok := x.(map[string]any)
 		if !ok {
-			o.fail("platform.illegal_field_value", "parameters[%d] is not an object", i)
+			o.fail("platform.illegal_field_value", "%s[%d] is not an object", key, i)
 			return nil
 		}
-		po := &jsonObj{m: m, what: fmt.Sprintf("build parameters[%d]", i)}
+		out = append(out, &jsonObj{m: m, what: fmt.Sprintf("build %s[%d]", key, i)})
+	}
+	return out
+}
+
+func readParams(o *jsonObj) []Parameter {
+	var out []Parameter
+	for _, po := range objects(o, "parameters") {
+		m := po.m
 		po.only("name", "type", "description", "choices", "defaultValue", "value")
 		p := Parameter{}
 		p.Name, _ = po.str("name", true, 1, 255)
@@ -188,6 +192,21 @@ func readParams(o *jsonObj) []Parameter {
 	return out
 }
 
+// jsonBody reads a request's JSON body; false when it answered with the error already.
+func (s *Server) jsonBody(w http.ResponseWriter, r *http.Request) (any, bool) {
+	body, _, e := s.readBody(r, "application/json")
+	if e != nil {
+		writeErr(w, e)
+		return nil, false
+	}
+	v, err := decodeJSON(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "platform.invalid_json", "The body is not valid JSON: "+err.Error(), false)
+		return nil, false
+	}
+	return v, true
+}
+
 // scalarText accepts a string, number or boolean value.
 func scalarText(o *jsonObj, k string) string {
 	v, ok := o.m[k]
@@ -203,23 +222,8 @@ func scalarText(o *jsonObj, k string) string {
 }
 
 func readCauses(o *jsonObj) []Cause {
-	v, ok := o.m["causes"]
-	if !ok || v == nil || o.err != nil {
-		return nil
-	}
-	arr, ok := v.([]any)
-	if !ok {
-		o.fail("platform.illegal_field_value", "causes must be an array")
-		return nil
-	}
 	var out []Cause
-	for i, cv := range arr {
-		m, ok := cv.(map[string]any)
-		if !ok {
-			o.fail("platform.illegal_field_value", "causes[%d] is not an object", i)
-			return nil
-		}
-		co := &jsonObj{m: m, what: fmt.Sprintf("build causes[%d]", i)}
+	for _, co := range objects(o, "causes") {
 		co.only("jobCiId", "buildCiId", "type", "user", "userId", "userName", "project", "causes")
 		c := Cause{}
 		c.JobCIID, _ = co.str("jobCiId", true, 1, 255)
@@ -256,11 +260,11 @@ func (s *Server) attachToPipeline(serverID string, job *entity, causes []Cause) 
 		if p == nil {
 			continue
 		}
-		job.f["pipeline"] = ref{"pipeline", p.id}
+		job.fields()["pipeline"] = ref{"pipeline", p.id}
 		touch(job)
-		s.add("pipeline_node", map[string]any{"name": job.f["name"], "pipeline": ref{"pipeline", p.id}, "ci_job": ref{"ci_job", job.id}})
-		if jobs, ok := p.f["jobs"].([]any); ok {
-			p.f["jobs"] = append(jobs, map[string]any{"name": job.f["name"], "jobCiId": str(job, "ci_id"), "id": job.id})
+		s.add("pipeline_node", map[string]any{"name": job.fields()["name"], "pipeline": ref{"pipeline", p.id}, "ci_job": ref{"ci_job", job.id}})
+		if jobs, ok := p.fields()["jobs"].([]any); ok {
+			p.fields()["jobs"] = append(jobs, map[string]any{"name": job.fields()["name"], "jobCiId": str(job, "ci_id"), "id": job.id})
 		}
 		touch(p)
 		return

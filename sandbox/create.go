@@ -416,16 +416,16 @@ func (s *Server) createPipeline(o *jsonObj) (*entity, *errorBody) {
 				"pipeline": ref{"pipeline", p.id}, "parameters": j.params, "branch": nil, "executor": nil, "definition_id": nil,
 			})
 		} else if refID(je, "pipeline") == "" {
-			je.f["pipeline"] = ref{"pipeline", p.id}
+			je.fields()["pipeline"] = ref{"pipeline", p.id}
 			touch(je)
 		}
 		if j.ciid == rootCIID {
-			p.f["root_job"] = ref{"ci_job", je.id}
+			p.fields()["root_job"] = ref{"ci_job", je.id}
 		}
 		s.add("pipeline_node", map[string]any{"name": j.name, "pipeline": ref{"pipeline", p.id}, "ci_job": ref{"ci_job", je.id}})
 		echo = append(echo, map[string]any{"name": j.name, "jobCiId": j.ciid, "id": je.id})
 	}
-	p.f["jobs"] = echo
+	p.fields()["jobs"] = echo
 	return p, nil
 }
 
@@ -541,7 +541,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, typ, id string) 
 		}
 	}
 	for k, val := range changes {
-		ent.f[k] = val
+		ent.fields()[k] = val
 	}
 	touch(ent)
 	writeJSON(w, http.StatusOK, s.view(ent, spec))

@@ -73,14 +73,8 @@ func (s *Server) putEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		identity = vals[0]
 	}
-	body, _, e := s.readBody(r, "application/json")
-	if e != nil {
-		writeErr(w, e)
-		return
-	}
-	v, err := decodeJSON(body)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "platform.invalid_json", "The body is not valid JSON: "+err.Error(), false)
+	v, ok := s.jsonBody(w, r)
+	if !ok {
 		return
 	}
 	top, ok := v.(map[string]any)
@@ -214,7 +208,7 @@ func (s *Server) putEvents(w http.ResponseWriter, r *http.Request) {
 		rec.Via = "events"
 		rec.last = time.Now()
 		s.attachToPipeline(server.id, job, ev.causes)
-		f := rec.entity.f
+		f := rec.entity.fields()
 		f["name"], f["build_ci_id"], f["status"], f["result"] = b.Name, b.BuildCIID, b.Status, b.Result
 		f["ci_job"], f["ci_server"] = ref{"ci_job", job.id}, ref{"ci_server", server.id}
 		f["start_time"] = b.StartTime

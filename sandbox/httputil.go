@@ -3,9 +3,11 @@ package sandbox
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"mime"
 	"net/http"
@@ -93,32 +95,67 @@ const (
 // XML, gzip for JSON; any when Options.RefuseCompressed) and the size cap
 // (413), and returns the decoded body and the raw bytes.
 func (s *Server) readBody(r *http.Request, wantType string) (body, raw []byte, e *errorBody) {
+	var b bytes.Buffer
+	if raw, e = s.readBodyTo(r, wantType, &b); e != nil {
+		return nil, nil, e
+	}
+	return b.Bytes(), raw, nil
+}
+
+// bodySink takes a decoded request body: a bytes.Buffer, a strings.Builder.
+type bodySink interface {
+	io.Writer
+	Grow(n int)
+}
+
+// payloadSink keeps a test-results payload as a string and hashes it as it
+// is written.
+type payloadSink struct {
+	strings.Builder
+	h hash.Hash
+}
+
+func (p *payloadSink) Write(b []byte) (int, error) {
+	p.h.Write(b)
+	return p.Builder.Write(b)
+}
+
+// readBodyTo is readBody writing the decoded body to dst, in one allocation
+// when the body says its size (Content-Length, the gzip trailer).
+func (s *Server) readBodyTo(r *http.Request, wantType string, dst bodySink) (raw []byte, e *errorBody) {
 	ct := r.Header.Get("Content-Type")
 	if ct == "" {
-		return nil, nil, newError(http.StatusUnsupportedMediaType, "platform.unsupported_media_type",
+		return nil, newError(http.StatusUnsupportedMediaType, "platform.unsupported_media_type",
 			fmt.Sprintf("Missing Content-Type; this resource takes %s", wantType), false)
 	}
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil || mt != wantType {
-		return nil, nil, newError(http.StatusUnsupportedMediaType, "platform.unsupported_media_type",
+		return nil, newError(http.StatusUnsupportedMediaType, "platform.unsupported_media_type",
 			fmt.Sprintf("Content-Type %q is not supported here; this resource takes %s", ct, wantType), false)
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return nil, nil, newError(http.StatusUnsupportedMediaType, "platform.unsupported_media_type",
+		return nil, newError(http.StatusUnsupportedMediaType, "platform.unsupported_media_type",
 			fmt.Sprintf("charset %q is not supported; send UTF-8", cs), false)
 	}
 	limit := s.opts.MaxBodyBytes
-	raw, err = io.ReadAll(io.LimitReader(r.Body, limit+1))
+	var rb bytes.Buffer
+	if r.ContentLength > 0 && r.ContentLength <= limit {
+		rb.Grow(int(r.ContentLength) + bytes.MinRead)
+	}
+	_, err = rb.ReadFrom(io.LimitReader(r.Body, limit+1))
+	raw = rb.Bytes()
 	if err != nil {
-		return nil, nil, newError(http.StatusBadRequest, "platform.bad_request", "Cannot read the request body: "+err.Error(), false)
+		return nil, newError(http.StatusBadRequest, "platform.bad_request", "Cannot read the request body: "+err.Error(), false)
 	}
 	if int64(len(raw)) > limit {
-		return nil, nil, newError(http.StatusRequestEntityTooLarge, "platform.request_too_large",
+		return nil, newError(http.StatusRequestEntityTooLarge, "platform.request_too_large",
 			fmt.Sprintf("The request body is larger than %d bytes", limit), false)
 	}
 	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
 	if enc == "" || enc == "identity" {
-		return raw, raw, nil
+		dst.Grow(len(raw))
+		_, _ = dst.Write(raw) // the sinks do not fail
+		return raw, nil
 	}
 	if s.opts.RefuseCompressed {
 		if s.opts.RefuseCompressedStatus == http.StatusBadRequest {
@@ -126,10 +163,10 @@ func (s *Server) readBody(r *http.Request, wantType string) (body, raw []byte, e
 			if wantType == "application/xml" {
 				code = "testbox.xml_validation_error"
 			}
-			return nil, nil, newError(http.StatusBadRequest, code,
+			return nil, newError(http.StatusBadRequest, code,
 				fmt.Sprintf("The payload is not well-formed: content is not allowed in prolog (this server does not decode Content-Encoding %q)", enc), false)
 		}
-		return nil, nil, newError(http.StatusUnsupportedMediaType, "platform.unsupported_media_type",
+		return nil, newError(http.StatusUnsupportedMediaType, "platform.unsupported_media_type",
 			fmt.Sprintf("Content-Encoding %q is not supported: this server takes uncompressed request bodies only", enc), false)
 	}
 	want := encodingJSON
@@ -137,22 +174,30 @@ func (s *Server) readBody(r *http.Request, wantType string) (body, raw []byte, e
 		want = encodingXML
 	}
 	if enc != want {
-		return nil, nil, newError(http.StatusUnsupportedMediaType, "platform.unsupported_media_type",
+		return nil, newError(http.StatusUnsupportedMediaType, "platform.unsupported_media_type",
 			fmt.Sprintf("Content-Encoding %q is not supported here; a compressed %s body takes Content-Encoding: %s", enc, wantType, want), false)
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(raw))
 	if err != nil {
-		return nil, nil, newError(http.StatusBadRequest, "platform.bad_request", "Content-Encoding says "+enc+" but the body is not gzip: "+err.Error(), false)
+		return nil, newError(http.StatusBadRequest, "platform.bad_request", "Content-Encoding says "+enc+" but the body is not gzip: "+err.Error(), false)
 	}
-	body, err = io.ReadAll(io.LimitReader(zr, limit+1))
+	// The gzip trailer holds the size (mod 2^32) of the last member: a hint,
+	// no more than deflate's ratio of 1032 to 1 allows.
+	if n := len(raw); n >= 18 {
+		size := int64(binary.LittleEndian.Uint32(raw[n-4:]))
+		if size <= limit && size <= 1032*int64(n) {
+			dst.Grow(int(size) + bytes.MinRead)
+		}
+	}
+	size, err := io.Copy(dst, io.LimitReader(zr, limit+1))
 	if err != nil {
-		return nil, nil, newError(http.StatusBadRequest, "platform.bad_request", "Corrupt gzip body: "+err.Error(), false)
+		return nil, newError(http.StatusBadRequest, "platform.bad_request", "Corrupt gzip body: "+err.Error(), false)
 	}
-	if int64(len(body)) > limit {
-		return nil, nil, newError(http.StatusRequestEntityTooLarge, "platform.request_too_large",
+	if size > limit {
+		return nil, newError(http.StatusRequestEntityTooLarge, "platform.request_too_large",
 			fmt.Sprintf("The decompressed body is larger than %d bytes", limit), false)
 	}
-	return body, raw, nil
+	return raw, nil
 }
 
 // decodeJSON decodes exactly one JSON value (numbers as json.Number).

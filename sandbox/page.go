@@ -497,7 +497,7 @@ func (s *Server) snapshot() pageSnapshot {
 			BuildCIID: b.BuildCIID, Name: b.Name, Status: b.Status, Result: b.Result, Puts: b.Puts,
 			Started: time.UnixMilli(b.StartTime).UTC().Format("2006-01-02 15:04:05"), Duration: "–",
 			Causes: b.Causes, Parameters: b.Parameters, start: b.StartTime, seq: rec.seq}
-		if rec.entity.f["duration"] != nil {
+		if rec.entity.fields()["duration"] != nil {
 			row.Duration = formatMS(b.Duration)
 		}
 		if br := s.byBuild[buildKey{b.ServerCIID, b.JobCIID, b.BuildCIID}]; br != nil {
@@ -520,7 +520,7 @@ func (s *Server) snapshot() pageSnapshot {
 		p := pipelineRow{ID: e.id, Name: str(e, "name"), Server: serverNames[svID]}
 		root := str(e, "root_job_ci_id")
 		ids := []string{root}
-		if list, ok := e.f["jobs"].([]any); ok {
+		if list, ok := e.fields()["jobs"].([]any); ok {
 			for _, j := range list {
 				if m, ok := j.(map[string]any); ok {
 					if id := fmt.Sprint(m["jobCiId"]); id != root {

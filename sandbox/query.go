@@ -119,7 +119,7 @@ func (c *qCond) eval(st *store, e *entity) bool {
 	if c.field == "id" {
 		val = e.id
 	} else {
-		val = e.f[c.field]
+		val = e.fields()[c.field]
 	}
 	for _, v := range c.vals {
 		if matchValue(st, val, c.op, v) {

@@ -75,7 +75,7 @@ func (s *Server) Pipelines() []Pipeline {
 	var out []Pipeline
 	for _, e := range s.ents["pipeline"] {
 		p := Pipeline{ID: e.id, Name: str(e, "name"), ServerID: refID(e, "ci_server"), RootJobCIID: str(e, "root_job_ci_id")}
-		if jobs, ok := e.f["jobs"].([]any); ok {
+		if jobs, ok := e.fields()["jobs"].([]any); ok {
 			for _, j := range jobs {
 				if m, ok := j.(map[string]any); ok {
 					p.JobCIIDs = append(p.JobCIIDs, fmt.Sprint(m["jobCiId"]))

@@ -10,10 +10,48 @@ type ref struct{ typ, id string }
 
 // entity is one stored entity. Field values are string, int64, bool, nil,
 // ref, or (for pipeline.jobs and ci_job.parameters) a JSON-able value.
+// Read them with fields: a run's are made when first read (lazy).
 type entity struct {
-	typ string
-	id  string
-	f   map[string]any
+	typ  string
+	id   string
+	f    map[string]any
+	lazy *lazyRun
+}
+
+// fields returns the entity's fields, making a run's from its Run the first
+// time: most stored runs are never read as entities, and a map of twelve
+// fields per run would be most of what the stand-in spends on a payload.
+// Under the server's lock, as every read of fields.
+func (e *entity) fields() map[string]any {
+	if e.f == nil && e.lazy != nil {
+		e.f = e.lazy.fields()
+		e.lazy = nil
+	}
+	return e.f
+}
+
+// lazyRun is what the fields of a run entity are made of.
+type lazyRun struct {
+	run     *Run
+	build   string // ci_build entity id; "" for none
+	created any    // creation time (addRun)
+}
+
+func (l *lazyRun) fields() map[string]any {
+	r := l.run
+	f := map[string]any{
+		"name": r.Name, "status": r.Status, "duration": r.Duration, "started": nil,
+		"package": r.Package, "class_name": r.Class, "component": r.Module,
+		"ci_build": ref{"ci_build", l.build}, "release": ref{"release", ""},
+		"creation_time": l.created, "last_modified": l.created, "version_stamp": int64(1),
+	}
+	if r.Started != 0 {
+		f["started"] = r.Started
+	}
+	if r.Release != "" && r.Release != "_default_" {
+		f["release"] = ref{"release", r.Release}
+	}
+	return f
 }
 
 // collections maps a REST collection to its entity type.
@@ -153,10 +191,19 @@ func (st *store) add(typ string, f map[string]any) *entity {
 	return e
 }
 
+// addRun stores e, a run entity whose fields are made by its lazyRun, with
+// the next id.
+func (st *store) addRun(e *entity) {
+	e.typ, e.id = "run", strconv.Itoa(st.nextID)
+	st.nextID++
+	st.ents["run"] = append(st.ents["run"], e)
+	st.byID[e.id] = e
+}
+
 func touch(e *entity) {
-	e.f["last_modified"] = time.Now().UTC().Format(time.RFC3339)
-	if v, ok := e.f["version_stamp"].(int64); ok {
-		e.f["version_stamp"] = v + 1
+	e.fields()["last_modified"] = time.Now().UTC().Format(time.RFC3339)
+	if v, ok := e.fields()["version_stamp"].(int64); ok {
+		e.fields()["version_stamp"] = v + 1
 	}
 }
 
@@ -172,7 +219,7 @@ func str(e *entity, k string) string {
 	if e == nil {
 		return ""
 	}
-	s, _ := e.f[k].(string)
+	s, _ := e.fields()[k].(string)
 	return s
 }
 
@@ -180,7 +227,7 @@ func refID(e *entity, k string) string {
 	if e == nil {
 		return ""
 	}
-	r, _ := e.f[k].(ref)
+	r, _ := e.fields()[k].(ref)
 	return r.id
 }
 

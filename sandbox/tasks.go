@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -35,7 +34,7 @@ type task struct {
 	status     string
 	details    []string
 	skipErrors bool
-	tree       *xnode
+	prep       *prepared // the validated payload, until it is processed
 	posts      int
 	runs       int
 	forceFail  string        // FailNextTasks
@@ -160,23 +159,37 @@ func (s *Server) postTestResults(w http.ResponseWriter, r *http.Request) {
 		}
 		skip = vals[0] == "true"
 	}
-	body, _, e := s.readBody(r, "application/xml")
-	if e != nil {
-		writeErr(w, e)
-		return
-	}
-	tree, err := validateTestResult(body)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "testbox.xml_validation_error",
-			"The payload does not conform to the test-results XSD: "+err.Error(), false)
-		return
-	}
+	// Everything but the store's updates happens before the lock is taken,
+	// so that payloads posted at once are read, validated and turned into
+	// runs side by side: the lock is held for the dedup check, the task and
+	// (without TaskDelay) the processing of references and the storing of
+	// the runs.
+	//
 	// Dedup (section 8.1): the hash is of the decompressed payload, the XML
 	// the server parses. Content-Encoding is undone before the application
 	// sees the body, so the same XML gzipped twice with different gzip
 	// headers is one payload. skip-errors is not part of the hash: a resend
 	// with another flag returns the original task.
-	sum := sha256.Sum256(body)
+	body := &payloadSink{h: sha256.New()}
+	if _, e := s.readBodyTo(r, "application/xml", body); e != nil {
+		writeErr(w, e)
+		return
+	}
+	doc := body.String()
+	if body.Cap() > len(doc)+len(doc)/8+4096 {
+		// The stored runs keep substrings of doc, and so all of its buffer:
+		// not one grown without a size to go by (gzip members concatenated).
+		doc = strings.Clone(doc)
+	}
+	tree, err := validatePayload(doc)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "testbox.xml_validation_error",
+			"The payload does not conform to the test-results XSD: "+err.Error(), false)
+		return
+	}
+	prep := prepare(tree)
+	var sum [sha256.Size]byte
+	body.h.Sum(sum[:0])
 	s.mu.Lock()
 	if t := s.byHash[sum]; t != nil {
 		t.posts++
@@ -186,7 +199,7 @@ func (s *Server) postTestResults(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusAccepted, answer)
 		return
 	}
-	t := &task{id: strconv.Itoa(s.nextTask), status: TaskQueued, skipErrors: skip, tree: tree, posts: 1}
+	t := &task{id: strconv.Itoa(s.nextTask), status: TaskQueued, skipErrors: skip, prep: prep, posts: 1}
 	s.nextTask++
 	if s.failNext > 0 {
 		s.failNext--
@@ -200,7 +213,7 @@ func (s *Server) postTestResults(w http.ResponseWriter, r *http.Request) {
 		o := s.override
 		t.override = &o
 	}
-	t.log = append(t.log, fmt.Sprintf("%s queued (skip-errors=%t, %d bytes)", time.Now().UTC().Format(time.RFC3339), skip, len(body)))
+	t.log = append(t.log, fmt.Sprintf("%s queued (skip-errors=%t, %d bytes)", time.Now().UTC().Format(time.RFC3339), skip, len(doc)))
 	s.tasks = append(s.tasks, t)
 	s.byHash[sum] = t
 	delay := s.opts.TaskDelay
@@ -266,7 +279,7 @@ func (rv *resolver) refProblems(n *xnode) (problems []string, release string) {
 		}
 	}
 	for _, k := range n.kids {
-		id := strings.TrimSpace(k.attrs["id"])
+		id := strings.TrimSpace(k.attr("id"))
 		switch k.name {
 		case "suite_ref":
 			check("suite_ref", "test_suite", id)
@@ -276,7 +289,7 @@ func (rv *resolver) refProblems(n *xnode) (problems []string, release string) {
 			check("release_ref", "release", id)
 			release = id
 		case "release":
-			name := k.attrs["name"]
+			name := k.attr("name")
 			if name == "_default_" {
 				release = name
 				continue
@@ -295,27 +308,109 @@ func (rv *resolver) refProblems(n *xnode) (problems []string, release string) {
 			check("milestone_ref", "milestone", id)
 		case "backlog_items":
 			for _, b := range k.kids {
-				check("backlog_item_ref", "work_item", strings.TrimSpace(b.attrs["id"]))
+				check("backlog_item_ref", "work_item", strings.TrimSpace(b.attr("id")))
 			}
 		case "product_areas":
 			for _, b := range k.kids {
-				check("product_area_ref", "product_area", strings.TrimSpace(b.attrs["id"]))
+				check("product_area_ref", "product_area", strings.TrimSpace(b.attr("id")))
 			}
 		}
 	}
 	return problems, release
 }
 
+// pairs returns the type → value pairs of the item elements of n's
+// container element (nil without one).
 func pairs(n *xnode, container, item string) map[string]string {
-	out := map[string]string{}
-	if c := n.kid(container); c != nil {
-		for _, k := range c.kids {
-			if k.name == item {
-				out[k.attrs["type"]] = k.attrs["value"]
-			}
+	c := n.kid(container)
+	if c == nil {
+		return nil
+	}
+	out := make(map[string]string, len(c.kids))
+	for _, k := range c.kids {
+		if k.name == item {
+			out[k.attr("type")] = k.attr("value")
 		}
 	}
 	return out
+}
+
+// prepared is a validated payload turned into runs: all that processing it
+// needs but the store, done before the server's lock is taken. The runs and
+// their entities are allocated a payload at a time.
+type prepared struct {
+	root    *xnode
+	tooLong string   // tooLong(root)
+	nodes   []*xnode // the test_run and gherkin_test_run elements
+	runs    []Run    // for each node, its Run but for what the store decides (task, build, release, id)
+	ents    []entity // for each node, its run entity (addRun)
+	lazy    []lazyRun
+}
+
+// prepare turns a validated payload into runs. It reads only the tree.
+func prepare(root *xnode) *prepared {
+	p := &prepared{root: root, tooLong: tooLong(root)}
+	if p.tooLong != "" {
+		return p
+	}
+	globalFields := merge(pairs(root, "test_fields", "test_field"), nil)
+	globalEnv := merge(pairs(root, "environment", "taxonomy"), nil)
+	p.nodes = root.kid("test_runs").kids
+	p.runs = make([]Run, len(p.nodes))
+	p.ents = make([]entity, len(p.nodes))
+	p.lazy = make([]lazyRun, len(p.nodes))
+	for i, rn := range p.nodes {
+		run := &p.runs[i]
+		// The attributes of test_run and gherkin_test_run (the schema lets
+		// each have only its own).
+		for _, a := range rn.attrs {
+			switch a.name {
+			case "name":
+				run.Name = a.value
+			case "status":
+				run.Status = a.value
+			case "duration":
+				run.Duration, _ = parseLong(a.value)
+			case "module":
+				run.Module = a.value
+			case "package":
+				run.Package = a.value
+			case "class":
+				run.Class = a.value
+			case "run_name":
+				run.RunName = a.value
+			case "external_report_url":
+				run.ExternalReportURL = a.value
+			case "started":
+				run.Started, _ = parseLong(a.value)
+			}
+		}
+		// A run without fields of its own shares the payload's maps: a
+		// stored Run's maps are never changed, and read back as copies.
+		run.TestFields, run.Environment = globalFields, globalEnv
+		if f := pairs(rn, "test_fields", "test_field"); f != nil {
+			run.TestFields = merge(globalFields, f)
+		}
+		if e := pairs(rn, "environment", "taxonomy"); e != nil {
+			run.Environment = merge(globalEnv, e)
+		}
+		if rn.name == "test_run" {
+			if e := rn.kid("error"); e != nil {
+				run.HasError = true
+				run.ErrorType, run.ErrorMessage, run.ErrorBody = e.attr("type"), e.attr("message"), e.text
+			}
+			if d := rn.kid("description"); d != nil {
+				run.Description = d.text
+			}
+		} else {
+			run.Gherkin = true
+			if f := rn.kid("feature"); f != nil {
+				run.Class, run.Package = f.attr("name"), f.attr("path")
+				run.Started, _ = parseLong(f.attr("started"))
+			}
+		}
+	}
+	return p
 }
 
 // process turns a validated payload into runs and sets the terminal status.
@@ -335,7 +430,7 @@ func (s *Server) process(t *task) {
 	now := time.Now()
 	t.until = now
 	defer func() {
-		t.tree = nil // the payload is not needed any more
+		t.prep = nil // the payload is not needed any more
 		t.log = append(t.log, fmt.Sprintf("%s %s, %d runs", now.UTC().Format(time.RFC3339), t.status, t.runs))
 	}()
 	if t.forceFail != "" {
@@ -353,8 +448,9 @@ func (s *Server) process(t *task) {
 			return // no runs: the task never ends, or ends without them
 		}
 	}
-	root := t.tree
-	if msg := tooLong(root); msg != "" {
+	p := t.prep
+	root := p.root
+	if msg := p.tooLong; msg != "" {
 		t.status = TaskFailed
 		t.details = append(t.details, msg)
 		return
@@ -363,7 +459,7 @@ func (s *Server) process(t *task) {
 	warn := false
 	var key *buildKey
 	if b := root.kid("build"); b != nil {
-		k := buildKey{b.attrs["server_id"], b.attrs["job_id"], b.attrs["build_id"]}
+		k := buildKey{b.attr("server_id"), b.attr("job_id"), b.attr("build_id")}
 		if s.builds[k] == nil {
 			msg := fmt.Sprintf("build server_id=%q job_id=%q build_id=%q does not exist (PUT analytics/ci/builds first)", k.server, k.job, k.build)
 			if !t.skipErrors {
@@ -388,55 +484,39 @@ func (s *Server) process(t *task) {
 		warn = true
 		globalRelease = validOnly(s, globalRelease)
 	}
-	globalFields := pairs(root, "test_fields", "test_field")
-	globalEnv := pairs(root, "environment", "taxonomy")
-	runs := root.kid("test_runs")
 	var buildEnt *entity
 	if key != nil {
 		buildEnt = s.builds[*key].entity
 	}
-	for i, rn := range runs.kids {
+	var created any = now.UTC().Format(time.RFC3339)
+	for i, rn := range p.nodes {
 		probs, release := rv.refProblems(rn)
 		if len(probs) > 0 {
 			warn = true
 			if !t.skipErrors {
-				t.details = append(t.details, fmt.Sprintf("test run %d (%s) skipped: %s", i, rn.attrs["name"], strings.Join(probs, "; ")))
+				t.details = append(t.details, fmt.Sprintf("test run %d (%s) skipped: %s", i, rn.attr("name"), strings.Join(probs, "; ")))
 				continue
 			}
-			t.details = append(t.details, fmt.Sprintf("test run %d (%s): %s (reference ignored)", i, rn.attrs["name"], strings.Join(probs, "; ")))
+			t.details = append(t.details, fmt.Sprintf("test run %d (%s): %s (reference ignored)", i, rn.attr("name"), strings.Join(probs, "; ")))
 			release = validOnly(s, release)
 		}
 		if release == "" {
 			release = globalRelease
 		}
-		run := &Run{TaskID: t.id, Name: rn.attrs["name"], Status: rn.attrs["status"], Release: release,
-			TestFields:  merge(globalFields, pairs(rn, "test_fields", "test_field")),
-			Environment: merge(globalEnv, pairs(rn, "environment", "taxonomy"))}
-		run.Duration, _ = parseLong(rn.attrs["duration"])
+		run := &p.runs[i]
+		run.TaskID, run.Release = t.id, release
+		lazy := &p.lazy[i]
+		lazy.run, lazy.created = run, created
 		if key != nil {
 			run.ServerCIID, run.JobCIID, run.BuildCIID = key.server, key.job, key.build
+			lazy.build = buildEnt.id
 		}
-		if rn.name == "test_run" {
-			run.Module, run.Package, run.Class = rn.attrs["module"], rn.attrs["package"], rn.attrs["class"]
-			run.RunName, run.ExternalReportURL = rn.attrs["run_name"], rn.attrs["external_report_url"]
-			if v, ok := rn.attrs["started"]; ok {
-				run.Started, _ = parseLong(v)
-			}
-			if e := rn.kid("error"); e != nil {
-				run.HasError = true
-				run.ErrorType, run.ErrorMessage, run.ErrorBody = e.attrs["type"], e.attrs["message"], e.text
-			}
-			if d := rn.kid("description"); d != nil {
-				run.Description = d.text
-			}
-		} else {
-			run.Gherkin = true
-			if f := rn.kid("feature"); f != nil {
-				run.Class, run.Package = f.attrs["name"], f.attrs["path"]
-				run.Started, _ = parseLong(f.attrs["started"])
-			}
-		}
-		s.storeRun(run, buildEnt)
+		e := &p.ents[i]
+		e.lazy = lazy
+		s.runs = append(s.runs, run)
+		s.addRun(e)
+		run.ID = e.id
+		s.indexRun(run)
 		t.runs++
 	}
 	switch {
@@ -447,36 +527,21 @@ func (s *Server) process(t *task) {
 	}
 }
 
-// tooLong names the first attribute or text longer than MaxTextLength.
+// tooLong names the first attribute or text longer than MaxTextLength: in
+// document order of the elements; within one, its attributes in the order
+// of their names, then its text.
 func tooLong(n *xnode) string {
-	check := func(what, v string) string {
-		if len(v) <= MaxTextLength { // bytes >= UTF-16 units
-			return ""
-		}
-		units := 0
-		for _, r := range v {
-			units++
-			if r >= 0x10000 {
-				units++
-			}
-		}
-		if units <= MaxTextLength {
-			return ""
-		}
-		return fmt.Sprintf("line %d: %s has %d characters; the XML parser reads at most %d (nothing of this payload was stored)", n.line, what, units, MaxTextLength)
-	}
-	names := make([]string, 0, len(n.attrs))
-	for k := range n.attrs {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		if msg := check(fmt.Sprintf("<%s %s>", n.name, k), n.attrs[k]); msg != "" {
-			return msg
+	var first *xattr
+	for i := range n.attrs {
+		if a := &n.attrs[i]; textUnits(a.value) > MaxTextLength && (first == nil || a.name < first.name) {
+			first = a
 		}
 	}
-	if msg := check(fmt.Sprintf("the text of <%s>", n.name), n.text); msg != "" {
-		return msg
+	if first != nil {
+		return tooLongMsg(n, fmt.Sprintf("<%s %s>", n.name, first.name), first.value)
+	}
+	if textUnits(n.text) > MaxTextLength {
+		return tooLongMsg(n, fmt.Sprintf("the text of <%s>", n.name), n.text)
 	}
 	for _, k := range n.kids {
 		if msg := tooLong(k); msg != "" {
@@ -484,6 +549,27 @@ func tooLong(n *xnode) string {
 		}
 	}
 	return ""
+}
+
+// textUnits is the length of v in UTF-16 units, or its length in bytes when
+// that is at most MaxTextLength (there are at least as many bytes as units).
+func textUnits(v string) int {
+	if len(v) <= MaxTextLength {
+		return len(v)
+	}
+	units := 0
+	for _, r := range v {
+		units++
+		if r >= 0x10000 {
+			units++
+		}
+	}
+	return units
+}
+
+func tooLongMsg(n *xnode, what, v string) string {
+	return fmt.Sprintf("line %d: %s has %d characters; the XML parser reads at most %d (nothing of this payload was stored)",
+		n.line, what, textUnits(v), MaxTextLength)
 }
 
 func validOnly(s *Server, release string) string {
@@ -502,25 +588,4 @@ func merge(a, b map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
-}
-
-func (s *Server) storeRun(run *Run, build *entity) {
-	s.runs = append(s.runs, run)
-	f := map[string]any{
-		"name": run.Name, "status": run.Status, "duration": run.Duration, "started": nil,
-		"package": run.Package, "class_name": run.Class, "component": run.Module,
-		"ci_build": ref{"ci_build", ""}, "release": ref{"release", ""},
-	}
-	if run.Started != 0 {
-		f["started"] = run.Started
-	}
-	if build != nil {
-		f["ci_build"] = ref{"ci_build", build.id}
-	}
-	if run.Release != "" && run.Release != "_default_" {
-		f["release"] = ref{"release", run.Release}
-	}
-	e := s.add("run", f)
-	run.ID = e.id
-	s.indexRun(run)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -17,8 +18,10 @@ import (
 // the two agree with libxml2's xmllint). A later copy of the converter's XSD
 // adds build/@artifact_id and test_run/@external_assets
 // (shared/octane-clients.md section 1.1): servers differ, and the stand-in
-// refuses both, as the served copy does (the stricter reading). Checked token by token with
-// encoding/xml: element order per xs:sequence, required attributes, enums,
+// refuses both, as the served copy does (the stricter reading). Checked token
+// by token with encoding/xml (validateTokens), or in one pass by the scanner
+// of xsdscan.go for the payloads it knows to be valid (validatePayload):
+// element order per xs:sequence, required attributes, enums,
 // lengths in characters, xs:long and xs:boolean lexical forms, the url
 // pattern, test_run and gherkin_test_run not mixed, unknown elements and
 // attributes refused, no namespaces, no DOCTYPE.
@@ -65,13 +68,35 @@ type elemType struct {
 	seq     []particle
 	kids    map[string]*elemType
 	content contentKind
+	kidList []kidDef // kids as a list, for the scanner (indexKids)
+}
+
+// kidDef is a child element the schema allows: its name and its type.
+type kidDef struct {
+	name string
+	t    *elemType
+}
+
+// indexKids fills kidList from kids, in t and below.
+func indexKids(t *elemType, done map[*elemType]bool) {
+	if done[t] {
+		return
+	}
+	done[t] = true
+	names := make([]string, 0, len(t.kids))
+	for name := range t.kids {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		t.kidList = append(t.kidList, kidDef{name, t.kids[name]})
+		indexKids(t.kids[name], done)
+	}
 }
 
 var (
-	urlPattern  = regexp.MustCompile(`^(?:(?:[hH][tT]{2}[pP][sS]?://*.*)|(?:[tT][dD][sS]?://*.*)|(?:testdirector[s]?:*.*))$`)
-	longPattern = regexp.MustCompile(`^[+-]?[0-9]+$`)
-	statuses    = map[string]bool{"Passed": true, "Failed": true, "Skipped": true, "Planned": true}
-	fieldTypes  = map[string]bool{"Test_Level": true, "Test_Type": true, "Testing_Tool_Type": true, "Framework": true}
+	urlPattern = regexp.MustCompile(`^(?:(?:[hH][tT]{2}[pP][sS]?://*.*)|(?:[tT][dD][sS]?://*.*)|(?:testdirector[s]?:*.*))$`)
+	fieldTypes = map[string]bool{"Test_Level": true, "Test_Type": true, "Testing_Tool_Type": true, "Framework": true}
 )
 
 func one(name string) particle        { return particle{names: []string{name}, min: 1, max: 1} }
@@ -158,16 +183,37 @@ func buildSchema() *elemType {
 		seq:  append(append([]particle{opt("build")}, commonSeq...), one("test_runs")),
 		kids: rootKids,
 	}
+	indexKids(root, map[*elemType]bool{})
 	return root
 }
 
-// xnode is a validated element.
+// xnode is a validated element. Its attributes are in document order; their
+// names, like the element's, are the schema's own strings.
 type xnode struct {
 	name  string
-	attrs map[string]string
-	text  string
+	attrs []xattr
+	text  string // the text of a cText or cMixed element; "" for the others
 	kids  []*xnode
-	line  int
+	line  int // the line at the end of the start tag (encoding/xml's InputPos)
+}
+
+// xattr is an attribute of an xnode.
+type xattr struct{ name, value string }
+
+// attr returns the value of the attribute name ("" when absent).
+func (n *xnode) attr(name string) string {
+	v, _ := n.attrOK(name)
+	return v
+}
+
+// attrOK returns the value of the attribute name and whether it is present.
+func (n *xnode) attrOK(name string) (string, bool) {
+	for _, a := range n.attrs {
+		if a.name == name {
+			return a.value, true
+		}
+	}
+	return "", false
 }
 
 func (n *xnode) kid(name string) *xnode {
@@ -193,8 +239,39 @@ func (v *validator) errf(format string, args ...any) error {
 	return fmt.Errorf("%s: %s", v.pos(), fmt.Sprintf(format, args...))
 }
 
-// validateTestResult checks a payload against the schema and returns its tree.
+// validateTestResult checks a payload against the schema and returns its tree
+// (validatePayload).
 func validateTestResult(data []byte) (*xnode, error) {
+	return validatePayload(string(data))
+}
+
+// validatePayload checks a payload against the schema and returns its tree.
+// The scanner of xsdscan.go decides the payloads it knows to be valid; any
+// other payload, invalid or using XML that scanner leaves alone (CDATA,
+// DOCTYPE, processing instructions, entities beyond the five predefined and
+// character references…), is decided by validateTokens, which also words
+// every refusal. The two agree on every payload they both decide
+// (TestValidatorsAgree, FuzzValidatorsAgree).
+func validatePayload(doc string) (*xnode, error) {
+	root, ok := scanTestResult(doc)
+	var err error
+	if !ok {
+		root, err = validateTokens([]byte(doc))
+	}
+	if payloadCheck != nil {
+		payloadCheck(doc, root, err)
+	}
+	return root, err
+}
+
+// payloadCheck, when set (by the package's tests, before any request), sees
+// every payload validatePayload decides and what it decided.
+var payloadCheck func(doc string, root *xnode, err error)
+
+// validateTokens checks a payload against the schema token by token with
+// encoding/xml (Strict) and returns its tree: the reference validator, and
+// the one that words every refusal.
+func validateTokens(data []byte) (*xnode, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, errors.New("the payload is empty")
 	}
@@ -277,7 +354,7 @@ func qname(n xml.Name) string {
 
 func (v *validator) element(start xml.StartElement, t *elemType) (*xnode, error) {
 	line, _ := v.d.InputPos()
-	n := &xnode{name: start.Name.Local, attrs: map[string]string{}, line: line}
+	n := &xnode{name: start.Name.Local, line: line}
 	if err := v.attributes(start, t, n); err != nil {
 		return nil, err
 	}
@@ -408,16 +485,16 @@ func (v *validator) attributes(start xml.StartElement, t *elemType, n *xnode) er
 		if def == nil {
 			return v.errf("unknown attribute %q on <%s>", a.Name.Local, name)
 		}
-		if _, dup := n.attrs[a.Name.Local]; dup {
+		if _, dup := n.attrOK(def.name); dup {
 			return v.errf("attribute %q appears twice on <%s>", a.Name.Local, name)
 		}
 		if err := checkValue(def.typ, a.Value); err != nil {
 			return v.errf("<%s %s=%q>: %v", name, a.Name.Local, abbreviate(a.Value), err)
 		}
-		n.attrs[a.Name.Local] = a.Value
+		n.attrs = append(n.attrs, xattr{def.name, a.Value})
 	}
 	for _, def := range t.attrs {
-		if _, ok := n.attrs[def.name]; def.required && !ok {
+		if _, ok := n.attrOK(def.name); def.required && !ok {
 			return v.errf("<%s> is missing the required attribute %q", name, def.name)
 		}
 	}
@@ -425,6 +502,9 @@ func (v *validator) attributes(start xml.StartElement, t *elemType, n *xnode) er
 }
 
 func lengthIn(s string, minLen, maxLen int) error {
+	if len(s) <= maxLen && (minLen == 0 || minLen == 1 && s != "") {
+		return nil // at most len(s) characters, at least one when s != ""
+	}
 	if n := utf8.RuneCountInString(s); n < minLen || n > maxLen {
 		return fmt.Errorf("length %d characters, must be %d to %d", n, minLen, maxLen)
 	}
@@ -461,10 +541,11 @@ func checkValue(t attrType, s string) error {
 		}
 		return nil
 	case aStatus:
-		if !statuses[s] {
-			return fmt.Errorf("status must be Passed, Failed, Skipped or Planned")
+		switch s {
+		case "Passed", "Failed", "Skipped", "Planned":
+			return nil
 		}
-		return nil
+		return fmt.Errorf("status must be Passed, Failed, Skipped or Planned")
 	case aFieldType:
 		if !fieldTypes[s] {
 			return fmt.Errorf("type must be Test_Level, Test_Type, Testing_Tool_Type or Framework")
@@ -474,15 +555,40 @@ func checkValue(t attrType, s string) error {
 	return nil
 }
 
-// parseLong parses an xs:long (whitespace collapsed, optional sign).
+var (
+	errNotLong   = errors.New("not an xs:long")
+	errLongRange = errors.New("out of the xs:long range")
+)
+
+// parseLong parses an xs:long (whitespace collapsed, optional sign):
+// ^[+-]?[0-9]+$ after strings.TrimSpace.
 func parseLong(s string) (int64, error) {
 	s = strings.TrimSpace(s)
-	if !longPattern.MatchString(s) {
-		return 0, fmt.Errorf("not an xs:long")
+	digits := s
+	if len(digits) > 0 && (digits[0] == '+' || digits[0] == '-') {
+		digits = digits[1:]
+	}
+	if digits == "" {
+		return 0, errNotLong
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return 0, errNotLong
+		}
+	}
+	if len(digits) <= 18 { // no overflow
+		var n int64
+		for i := 0; i < len(digits); i++ {
+			n = n*10 + int64(digits[i]-'0')
+		}
+		if s[0] == '-' {
+			n = -n
+		}
+		return n, nil
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("out of the xs:long range")
+		return 0, errLongRange
 	}
 	return n, nil
 }

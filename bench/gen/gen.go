@@ -30,7 +30,10 @@ type Spec struct {
 	Builds        int // builds, spread over Jobs jobs
 	Jobs          int // default min(Builds, 8)
 	FilesPerBuild int // JUnit reports per build
-	CasesPerFile  int // test cases per report (mean; each file draws within ±20 %)
+	CasesPerFile  int // test cases per report (mean; each file draws within ±20 %, unless ExactCases)
+	// ExactCases gives every report exactly CasesPerFile test cases (a single large report of a
+	// known size, such as the 200,000-case report of the one-report benchmark).
+	ExactCases bool
 	// Detail scales the size of a test case (stack traces, captured output): 1 (the default)
 	// gives about 1 KB per test case on average, 0.1 gives mostly one-line test cases.
 	Detail float64
@@ -247,7 +250,10 @@ func writeReport(bdir string, spec Spec, team string, b, f int, started time.Tim
 func writeSurefire(w *bufio.Writer, r *rand.Rand, spec Spec, team, pkg, class string, f int, started time.Time) Stats {
 	n := spec.CasesPerFile
 	if n > 4 {
-		n = n*8/10 + r.IntN(n*4/10+1)
+		// Drawn even when ExactCases, so that the rest of the file's stream is the same.
+		if k := n*8/10 + r.IntN(n*4/10+1); !spec.ExactCases {
+			n = k
+		}
 	}
 	st := Stats{Reports: 1, Cases: n}
 	ts := started.Add(time.Duration(f) * 3 * time.Second)

@@ -207,3 +207,38 @@ func TestTokenFloor(t *testing.T) {
 		t.Error("a truncated report counted without error")
 	}
 }
+
+// TestExactCases: with ExactCases every report has exactly CasesPerFile test cases, and reads
+// back without warnings at the smallest detail the benchmarks use.
+func TestExactCases(t *testing.T) {
+	dir := t.TempDir()
+	spec := Spec{Seed: 3, Builds: 2, FilesPerBuild: 3, CasesPerFile: 77, ExactCases: true, Detail: 0.01}
+	st, err := Write(dir, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Reports != 6 || st.Cases != 6*77 {
+		t.Fatalf("%d reports, %d cases; want 6 and %d", st.Reports, st.Cases, 6*77)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*", "*", "TEST-*.xml"))
+	if err != nil || len(files) != 6 {
+		t.Fatalf("%v, %v", files, err)
+	}
+	for _, p := range files {
+		r, err := report.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Runs) != 77 || len(r.Warnings) > 0 {
+			t.Errorf("%s: %d runs (want 77), warnings %v", p, len(r.Runs), r.Warnings)
+		}
+	}
+	// Without ExactCases the same spec draws each report's count.
+	st2, err := Write(t.TempDir(), Spec{Seed: 3, Builds: 2, FilesPerBuild: 3, CasesPerFile: 77, Detail: 0.01})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st2.Cases == st.Cases {
+		t.Errorf("drawn counts add up to exactly %d: the draw is not applied", st.Cases)
+	}
+}

@@ -556,13 +556,31 @@ func (l *Ledger) File(path string) (File, bool, error) {
 
 // FilesAt returns the records of the given paths that the ledger holds, by path, in one
 // read: a rescan looks its files up in batches.
+//
+// The paths are looked up in key order with one cursor, which steps forward to the next
+// path when it is a few records on (a batch of a discovery is mostly a folder's files,
+// adjacent in the bucket) and seeks from the top of the tree only otherwise.
 func (l *Ledger) FilesAt(paths []string) (map[string]File, error) {
 	out := make(map[string]File, len(paths))
+	sorted := slices.Clone(paths)
+	slices.Sort(sorted)
 	err := l.view(func(tx *bolt.Tx, lookup nameLookup) error {
-		b := tx.Bucket(bucketFiles)
-		for _, path := range paths {
-			v := b.Get([]byte(path))
-			if v == nil {
+		c := tx.Bucket(bucketFiles).Cursor()
+		var k, v []byte
+		for i, path := range sorted {
+			key := []byte(path)
+			if i == 0 {
+				k, v = c.Seek(key)
+			} else {
+				for step := 0; k != nil && bytes.Compare(k, key) < 0; step++ {
+					if step == maxCursorSteps {
+						k, v = c.Seek(key)
+						break
+					}
+					k, v = c.Next()
+				}
+			}
+			if k == nil || !bytes.Equal(k, key) {
 				continue
 			}
 			f, err := decodeFile(path, v, lookup)
@@ -575,6 +593,9 @@ func (l *Ledger) FilesAt(paths []string) (map[string]File, error) {
 	})
 	return out, err
 }
+
+// maxCursorSteps is how far FilesAt steps its cursor forward before it seeks instead.
+const maxCursorSteps = 8
 
 // PutFiles records files (one transaction).
 func (l *Ledger) PutFiles(files ...File) error {

@@ -2,8 +2,12 @@ package ledger
 
 import (
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -78,5 +82,60 @@ func TestPayloadBytesLiveInTheSpoolAndLeaveWhenAccepted(t *testing.T) {
 	}
 	if entries, _ = os.ReadDir(spool); len(entries) != 0 {
 		t.Errorf("accepted payload's bytes still in the spool: %v", entries)
+	}
+}
+
+// TestFilesAtFindsWhatFileFinds checks FilesAt's cursor against one File per path: for
+// batches of paths in any order, with duplicates, misses before, between and after the
+// records, hits next to each other and hits far apart (more than maxCursorSteps records).
+func TestFilesAtFindsWhatFileFinds(t *testing.T) {
+	l, _ := openTemp(t)
+	var recs []File
+	for d := range 30 {
+		for f := range 3 + d%12 {
+			if (d+f)%5 == 0 {
+				continue // a gap
+			}
+			recs = append(recs, File{Path: fmt.Sprintf("/drops/job-%02d/TEST-%02d.xml", d, f), Size: int64(d*100 + f), State: Accepted})
+		}
+	}
+	if err := l.PutFiles(recs...); err != nil {
+		t.Fatal(err)
+	}
+	var candidates []string
+	for d := -1; d <= 31; d++ {
+		for f := -1; f <= 15; f++ {
+			candidates = append(candidates, fmt.Sprintf("/drops/job-%02d/TEST-%02d.xml", d, f))
+		}
+	}
+	candidates = append(candidates, "/", "/drops", "/drops/job-05", "/drops/job-05/", "/zzz", "")
+	rng := rand.New(rand.NewPCG(17, 16))
+	for round := range 300 {
+		n := 1 + rng.IntN(60)
+		if round%50 == 0 {
+			n = len(candidates) // all of them
+		}
+		batch := make([]string, n)
+		for i := range batch {
+			batch[i] = candidates[rng.IntN(len(candidates))]
+		}
+		if round%3 == 0 {
+			slices.Sort(batch)
+		}
+		got, err := l.FilesAt(batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]File{}
+		for _, p := range batch {
+			if f, ok, err := l.File(p); err != nil {
+				t.Fatal(err)
+			} else if ok {
+				want[p] = f
+			}
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("FilesAt(%q):\n got %v\nwant %v", batch, got, want)
+		}
 	}
 }

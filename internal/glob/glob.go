@@ -24,7 +24,10 @@
 // and \} for literal braces), since a pattern's captures feed templates.
 //
 // Matching is case-sensitive and anchored at both ends. A pattern is compiled
-// to an RE2 regular expression, so matching takes time linear in the path.
+// to an RE2 regular expression, so matching takes time linear in the path; the
+// common shapes ("**/*.xml", "{job}/{build}/TEST-*.xml", "a/**") are also
+// compiled to a matcher of their own that gives the same answers without it
+// (fast.go).
 package glob
 
 import (
@@ -40,6 +43,7 @@ import (
 type Glob struct {
 	pattern  string
 	re       *regexp.Regexp
+	fast     []*fastMatcher // the common shapes, matched without re (fast.go); nil for the others
 	captures []string
 }
 
@@ -86,7 +90,11 @@ func compile(pattern string, captures bool) (*Glob, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s %q: %w", noun, truncate(pattern), err)
 	}
-	return &Glob{pattern: pattern, re: re, captures: c.names}, nil
+	g := &Glob{pattern: pattern, re: re, captures: c.names}
+	if fast := newFast(pattern, captures); len(fast) != 1 || fast[0].captures == len(c.names) {
+		g.fast = fast
+	}
+	return g, nil
 }
 
 // MustCompile is Compile for patterns known at compile time; it panics on error.
@@ -99,11 +107,44 @@ func MustCompile(pattern string) *Glob {
 }
 
 // Match reports whether the whole of slashPath matches the pattern.
-func (g *Glob) Match(slashPath string) bool { return g.re.MatchString(slashPath) }
+func (g *Glob) Match(slashPath string) bool {
+	if g.fast != nil {
+		for _, f := range g.fast {
+			if f.match(slashPath, nil) {
+				return true
+			}
+		}
+		return false
+	}
+	return g.re.MatchString(slashPath)
+}
 
 // MatchCaptures reports whether the whole of slashPath matches the pattern,
 // and returns its captures by name (empty, not nil, for a pattern without).
 func (g *Glob) MatchCaptures(slashPath string) (map[string]string, bool) {
+	if len(g.fast) > 1 { // alternatives, and so no captures
+		if !g.Match(slashPath) {
+			return nil, false
+		}
+		return map[string]string{}, true
+	}
+	if g.fast != nil {
+		var buf [8]string // no allocation for up to 8 captures
+		var vals []string
+		if len(g.captures) <= len(buf) {
+			vals = buf[:len(g.captures)]
+		} else {
+			vals = make([]string, len(g.captures))
+		}
+		if !g.fast[0].match(slashPath, vals) {
+			return nil, false
+		}
+		caps := make(map[string]string, len(g.captures))
+		for i, name := range g.captures {
+			caps[name] = vals[i]
+		}
+		return caps, true
+	}
 	m := g.re.FindStringSubmatch(slashPath)
 	if m == nil {
 		return nil, false

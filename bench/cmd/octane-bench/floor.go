@@ -26,6 +26,7 @@ func specFlags(fs *flag.FlagSet) *gen.Spec {
 	fs.IntVar(&s.FilesPerBuild, "files", 20, "reports per build")
 	fs.IntVar(&s.CasesPerFile, "cases", 100, "test cases per report (mean)")
 	fs.Float64Var(&s.Detail, "detail", 1, "size of a test case: 1 = about 1 KB")
+	fs.BoolVar(&s.ExactCases, "exact", false, "exactly -cases test cases in every report (else drawn within ±20 %)")
 	return s
 }
 

@@ -1,17 +1,20 @@
 // Command octane-bench builds and measures the benchmarks of docs/performance.md: it writes a
-// deterministic corpus (bench/gen), measures the floor (reading the bytes; parsing them with
-// go-junit or with package report alone), then runs octane-import (scan --dry-run, scan to a
-// stand-in Octane over loopback with and without added latency, a rescan of an imported tree,
-// watch latency) as child processes, and tabulates wall time, CPU time, peak RSS, throughput and
-// the HTTP requests the stand-in saw.
+// deterministic corpus (bench/gen), measures the floor (reading the bytes; tokenising them with
+// encoding/xml, the token floor every ratio is to; parsing them with go-junit or with package
+// report alone), then runs octane-import (scan --dry-run, scan to a stand-in Octane over
+// loopback with and without added latency, a paced scan at 100 ms and 20 requests/s, a rescan
+// of an imported tree, watch latency) as child processes, and tabulates wall time, CPU time,
+// peak RSS, throughput, the ratios to the floors and the HTTP requests the stand-in saw. The
+// stand-in runs in a child process of its own (octane-bench standin).
 //
 // It is test tooling, not part of the product: like cmd/octane-import's --sandbox it imports
 // sandbox, the stand-in Octane, which no product package other than cmd may import.
 //
-//	octane-bench gen -out DIR -builds B -files F -cases C [-seed S] [-detail D]
+//	octane-bench gen -out DIR -builds B -files F -cases C [-seed S] [-detail D] [-exact]
 //	octane-bench floor -mode bytes|tokens|gojunit|report|stream DIR
-//	octane-bench standin [-latency 50ms]           (prints its URL; serves until stdin closes)
-//	octane-bench run -bin octane-import [-sizes post-build,medium] [-rescan] [-watch] ...
+//	octane-bench standin [-latency 50ms]   (prints {"url","control"}; GET control/stats[?reset=1];
+//	                                        serves until stdin closes)
+//	octane-bench run -bin octane-import [-sizes post-build,medium,one-report,tree-2000] [-rescan] ...
 //	octane-bench table results-*.jsonl              (the Markdown table of a run, again)
 package main
 

@@ -23,16 +23,34 @@ import (
 type size struct {
 	Name string
 	Spec gen.Spec
+	// NoGoJunit leaves out floor: gojunit, which holds a whole report (gigabytes at 2,000,000
+	// test cases).
+	NoGoJunit bool
+	// Paced adds the step of a scan to a stand-in with -paced-latency added to every request
+	// and settings.rate_limit -paced-rate (the default 20 requests/s): wall time against the
+	// larger of the reading time and the requests at that rate.
+	Paced bool
 }
 
+// sizes are the corpora, by name. Detail 0.01 makes mostly one-line test cases (~150 bytes
+// each, 8 % failing with a message and one frame): the shape of a large generated suite.
 var sizes = map[string]size{
 	// One build's folder, as a post-build step sees it.
-	"post-build": {"post-build", gen.Spec{Seed: 1, Builds: 1, FilesPerBuild: 20, CasesPerFile: 50}},
+	"post-build": {Name: "post-build", Spec: gen.Spec{Seed: 1, Builds: 1, FilesPerBuild: 20, CasesPerFile: 50}},
 	// 50 builds, 1,000 files, ~100,000 test cases, ~100 MB.
-	"medium": {"medium", gen.Spec{Seed: 2, Builds: 50, FilesPerBuild: 20, CasesPerFile: 100}},
+	"medium": {Name: "medium", Spec: gen.Spec{Seed: 2, Builds: 50, FilesPerBuild: 20, CasesPerFile: 100}},
 	// The backfill: 500 builds, 10,000 files, ~1,000,000 test cases, ~1 GB.
-	"backfill": {"backfill", gen.Spec{Seed: 3, Builds: 500, FilesPerBuild: 20, CasesPerFile: 100}},
+	"backfill": {Name: "backfill", Spec: gen.Spec{Seed: 3, Builds: 500, FilesPerBuild: 20, CasesPerFile: 100}},
+	// One report of 200,000 test cases (~31 MB): a monorepo's single report (issue 16).
+	"one-report": {Name: "one-report", Spec: gen.Spec{Seed: 6, Builds: 1, FilesPerBuild: 1, CasesPerFile: 200_000, ExactCases: true, Detail: 0.01}},
+	// The same ten times larger: 2,000,000 test cases (~310 MB) in one report.
+	"one-report-10x": {Name: "one-report-10x", Spec: gen.Spec{Seed: 6, Builds: 1, FilesPerBuild: 1, CasesPerFile: 2_000_000, ExactCases: true, Detail: 0.01}, NoGoJunit: true},
+	// 200 builds of 10 reports: 2,000 reports, ~500,000 test cases, ~78 MB (issue 16).
+	"tree-2000": {Name: "tree-2000", Spec: gen.Spec{Seed: 7, Builds: 200, FilesPerBuild: 10, CasesPerFile: 250, Detail: 0.01}, Paced: true},
 }
+
+// sizeOrder is the order sizes are listed in (the usage of -sizes).
+var sizeOrder = []string{"post-build", "medium", "one-report", "tree-2000", "backfill", "one-report-10x"}
 
 // rescanSpec is the imported tree whose rescan measures the ledger lookups: 100,000 small files.
 var rescanSpec = gen.Spec{Seed: 4, Builds: 1000, FilesPerBuild: 100, CasesPerFile: 5, Detail: 0.2}
@@ -42,26 +60,43 @@ type runOpts struct {
 	rate           float64
 	concurrency    int
 	latency        time.Duration
+	pacedRate      float64
+	pacedLatency   time.Duration
 	keep           bool
 }
 
 // result is one measured step.
 type result struct {
-	Size    string         `json:"size"`
-	Step    string         `json:"step"`
-	Wall    float64        `json:"wall_s"`
-	CPU     float64        `json:"cpu_s"`
-	RSSMiB  float64        `json:"peak_rss_mib"`
-	Files   int64          `json:"files"`
-	Bytes   int64          `json:"bytes"`
-	Runs    int64          `json:"runs"`
-	Builds  int            `json:"builds,omitempty"`
-	Load1   string         `json:"load1"` // 1-minute load average when the step started
-	Exit    int            `json:"exit"`
-	Ratio   float64        `json:"ratio_to_floor,omitempty"`
-	Summary map[string]any `json:"summary,omitempty"`
-	Standin *standinStats  `json:"standin,omitempty"`
-	Note    string         `json:"note,omitempty"`
+	Size   string  `json:"size"`
+	Step   string  `json:"step"`
+	Wall   float64 `json:"wall_s"`
+	CPU    float64 `json:"cpu_s"`
+	RSSMiB float64 `json:"peak_rss_mib"`
+	Files  int64   `json:"files"`
+	Bytes  int64   `json:"bytes"`
+	Runs   int64   `json:"runs"`
+	Builds int     `json:"builds,omitempty"`
+	Load1  string  `json:"load1"` // 1-minute load average when the step started
+	Exit   int     `json:"exit"`
+	// RatioTokens is the wall time over floor: tokens's (reading and tokenising the reports),
+	// RatioReport over floor: report's (package report's Read).
+	RatioTokens float64 `json:"ratio_to_tokens,omitempty"`
+	RatioReport float64 `json:"ratio_to_report,omitempty"`
+	// RatioTokensCPU is the CPU time (the importer's alone) over floor: tokens's: on a shared
+	// machine, wall times count waiting for the cores; CPU times much less so.
+	RatioTokensCPU float64 `json:"ratio_to_tokens_cpu,omitempty"`
+	// LegacyRatio is ratio_to_floor of runs before the token floor: the ratio to floor: report.
+	LegacyRatio float64 `json:"ratio_to_floor,omitempty"`
+	// Rate and LatencyMS are the scan's settings.rate_limit and the stand-in's added latency.
+	Rate      float64 `json:"rate_limit,omitempty"`
+	LatencyMS float64 `json:"latency_ms,omitempty"`
+	// Bound is, for the paced step, the larger of the reading time (the scan --dry-run wall of
+	// the same size) and the requests at the rate limit; RatioBound is the wall time over it.
+	Bound      float64        `json:"bound_s,omitempty"`
+	RatioBound float64        `json:"ratio_to_bound,omitempty"`
+	Summary    map[string]any `json:"summary,omitempty"`
+	Standin    *standinStats  `json:"standin,omitempty"`
+	Note       string         `json:"note,omitempty"`
 }
 
 func runCmd(args []string) error {
@@ -73,8 +108,10 @@ func runCmd(args []string) error {
 	fs.Float64Var(&o.rate, "rate", 1000, "settings.rate_limit for the scans (requests/s)")
 	fs.IntVar(&o.concurrency, "concurrency", 4, "--concurrency of the scans")
 	fs.DurationVar(&o.latency, "latency", 50*time.Millisecond, "added latency of the second stand-in")
+	fs.Float64Var(&o.pacedRate, "paced-rate", 20, "settings.rate_limit of the paced step (the client's default)")
+	fs.DurationVar(&o.pacedLatency, "paced-latency", 100*time.Millisecond, "added latency of the paced step's stand-in")
 	fs.BoolVar(&o.keep, "keep", false, "keep the corpora")
-	sizeList := fs.String("sizes", "post-build,medium", "comma-separated: post-build, medium, backfill")
+	sizeList := fs.String("sizes", "post-build,medium,one-report,tree-2000", "comma-separated: "+strings.Join(sizeOrder, ", "))
 	rescan := fs.Bool("rescan", false, "also import a 100,000-file tree and time its rescan")
 	watch := fs.Int("watch", 5, "builds dropped one by one into a watched folder (0: no watch figures)")
 	_ = fs.Parse(args)
@@ -100,7 +137,7 @@ func runCmd(args []string) error {
 	emit := func(r result) {
 		all = append(all, r)
 		_ = json.NewEncoder(jl).Encode(r)
-		fmt.Fprintf(os.Stderr, "  %-10s %-22s wall %7.2fs cpu %7.2fs rss %6.1f MiB  files %6d runs %8d  load %s%s\n",
+		fmt.Fprintf(os.Stderr, "  %-14s %-30s wall %7.2fs cpu %7.2fs rss %6.1f MiB  files %6d runs %8d  load %s%s\n",
 			r.Size, r.Step, r.Wall, r.CPU, r.RSSMiB, r.Files, r.Runs, r.Load1, noteSuffix(r.Note))
 	}
 	for _, name := range strings.Split(*sizeList, ",") {
@@ -109,7 +146,7 @@ func runCmd(args []string) error {
 		}
 		sz, ok := sizes[name]
 		if !ok {
-			return fmt.Errorf("run: unknown size %q", name)
+			return fmt.Errorf("run: unknown size %q (sizes: %s)", name, strings.Join(sizeOrder, ", "))
 		}
 		if err := benchSize(o, sz, emit); err != nil {
 			return fmt.Errorf("%s: %w", sz.Name, err)
@@ -220,8 +257,24 @@ func benchSize(o runOpts, sz size, emit func(result)) error {
 		}
 	}()
 
-	var floorWall float64
+	// The token floor first: every later step's ratio is to it. The report floor comes after
+	// gojunit, so that gojunit's row has no ratio to it (it is not a step of the importer).
+	var tokensWall, tokensCPU, reportWall float64
+	ratios := func(r *result) {
+		if tokensWall > 0 {
+			r.RatioTokens = r.Wall / tokensWall
+		}
+		if tokensCPU > 0 {
+			r.RatioTokensCPU = r.CPU / tokensCPU
+		}
+		if reportWall > 0 {
+			r.RatioReport = r.Wall / reportWall
+		}
+	}
 	for _, mode := range []string{"bytes", "tokens", "gojunit", "report", "stream"} {
+		if mode == "gojunit" && sz.NoGoJunit {
+			continue
+		}
 		var out bytes.Buffer
 		r, err := measure(&out, self(), "floor", "-mode", mode, dir)
 		if err != nil {
@@ -232,56 +285,84 @@ func benchSize(o runOpts, sz size, emit func(result)) error {
 			return fmt.Errorf("floor %s: %w", mode, err)
 		}
 		r.Size, r.Step, r.Files, r.Bytes, r.Runs, r.Builds = sz.Name, "floor: "+mode, fr.Files, fr.Bytes, fr.Runs, st.Builds
-		if mode == "report" {
-			floorWall = r.Wall
+		ratios(&r)
+		switch mode {
+		case "tokens":
+			tokensWall, tokensCPU = r.Wall, r.CPU
+			r.Note = "the token floor"
+		case "report":
+			reportWall = r.Wall
 			r.Note = "the parse floor"
 		}
 		emit(r)
 	}
 
-	s0, err := startStandin(0)
-	if err != nil {
-		return err
+	type step struct {
+		name    string
+		dryRun  bool
+		latency time.Duration
+		rate    float64
+		paced   bool
 	}
-	defer s0.close()
-	sl, err := startStandin(o.latency)
-	if err != nil {
-		return err
+	steps := []step{
+		{name: "scan --dry-run", dryRun: true, rate: o.rate},
+		{name: "scan, 0 ms stand-in", rate: o.rate},
+		{name: fmt.Sprintf("scan, %s stand-in", o.latency), latency: o.latency, rate: o.rate},
 	}
-	defer sl.close()
-
-	steps := []struct {
-		name   string
-		st     *standin
-		dryRun bool
-	}{
-		{"scan --dry-run", s0, true},
-		{"scan, 0 ms stand-in", s0, false},
-		{fmt.Sprintf("scan, %s stand-in", o.latency), sl, false},
+	if sz.Paced {
+		steps = append(steps, step{name: fmt.Sprintf("scan, %s stand-in, %g req/s", o.pacedLatency, o.pacedRate),
+			latency: o.pacedLatency, rate: o.pacedRate, paced: true})
 	}
-	for _, step := range steps {
-		r, err := scan(o, dir, step.st, step.dryRun, sz.Name+"-"+strings.Fields(step.name)[len(strings.Fields(step.name))-2])
+	var readWall float64
+	for i, step := range steps {
+		state := filepath.Join(o.work, fmt.Sprintf("state-%s-%d.db", sz.Name, i))
+		os.Remove(state)
+		var r result
+		if step.dryRun {
+			r, err = scanWith(o, dir, nil, step.rate, true, state)
+		} else {
+			// A stand-in process of its own for each step: its counters, CPU and memory are
+			// the step's alone, and the runs of one step do not weigh on the next.
+			var sp *standinProc
+			if sp, err = startStandinProc(step.latency); err != nil {
+				return err
+			}
+			r, err = scanWith(o, dir, sp, step.rate, false, state)
+			sp.close()
+		}
+		os.RemoveAll(state)
+		os.RemoveAll(state + ".spool")
 		if err != nil {
 			return err
 		}
 		r.Size, r.Step, r.Builds, r.Bytes = sz.Name, step.name, st.Builds, st.Bytes
-		if floorWall > 0 {
-			r.Ratio = r.Wall / floorWall
+		r.Rate, r.LatencyMS = step.rate, float64(step.latency)/float64(time.Millisecond)
+		ratios(&r)
+		if step.dryRun {
+			readWall = r.Wall
+		}
+		if step.paced && r.Standin != nil {
+			r.Bound = max(readWall, float64(r.Standin.Requests)/step.rate)
+			r.RatioBound = r.Wall / r.Bound
+			r.Note = fmt.Sprintf("bound %.2f s = max(reading %.2f s, %d requests / %g per s)", r.Bound, readWall, r.Standin.Requests, step.rate)
 		}
 		emit(r)
 	}
 	return nil
 }
 
-// scan runs octane-import scan over dir against st, with a fresh ledger named after tag.
-func scan(o runOpts, dir string, st *standin, dryRun bool, tag string) (result, error) {
-	state := filepath.Join(o.work, "state-"+strings.NewReplacer(" ", "", ",", "", "-", "").Replace(tag)+".db")
-	os.Remove(state)
-	return scanWith(o, dir, st, dryRun, state)
-}
-
-func scanWith(o runOpts, dir string, st *standin, dryRun bool, state string) (result, error) {
-	cfg, err := writeConfig(o, st.url)
+// scanWith runs octane-import scan over dir with the ledger state: to the stand-in process sp
+// at settings.rate_limit rate, or as a dry run (sp nil: the configuration names an address
+// nothing listens on, which a dry run never contacts).
+func scanWith(o runOpts, dir string, sp *standinProc, rate float64, dryRun bool, state string) (result, error) {
+	url := "http://127.0.0.1:1"
+	if sp != nil {
+		url = sp.url
+		if _, err := sp.stats(true); err != nil { // reset the counters
+			return result{}, err
+		}
+	}
+	cfg, err := writeConfig(o, url, rate)
 	if err != nil {
 		return result{}, err
 	}
@@ -290,7 +371,6 @@ func scanWith(o runOpts, dir string, st *standin, dryRun bool, state string) (re
 		args = append(args, "--dry-run")
 	}
 	args = append(args, dir)
-	st.snapshot() // reset the counters
 	out, err := os.CreateTemp(o.work, "scan-*.jsonl")
 	if err != nil {
 		return result{}, err
@@ -315,8 +395,11 @@ func scanWith(o runOpts, dir string, st *standin, dryRun bool, state string) (re
 			}
 		}
 	}
-	if !dryRun {
-		ss := st.snapshot()
+	if sp != nil {
+		ss, err := sp.stats(false)
+		if err != nil {
+			return r, err
+		}
 		r.Standin = &ss
 	}
 	delete(r.Summary, "builds") // one line per build: too long to keep
@@ -351,7 +434,7 @@ func lastLine(path string) (map[string]any, error) {
 
 // writeConfig writes a configuration naming the stand-in as the only target, with one rule for
 // the generator's layout ({job}/{build}/TEST-*.xml; the manifests, where present, win).
-func writeConfig(o runOpts, url string) (string, error) {
+func writeConfig(o runOpts, url string, rate float64) (string, error) {
 	cfg := fmt.Sprintf(`version: 1
 targets:
   - name: standin
@@ -370,7 +453,7 @@ rules:
       server: { instance_id: bench-drops, name: "Benchmark drops", type: file }
       job: "{job}"
       build: "{build}"
-`, url, o.rate)
+`, url, rate)
 	path := filepath.Join(o.work, "octane-import.yaml")
 	return path, os.WriteFile(path, []byte(cfg), 0o600)
 }
@@ -388,19 +471,24 @@ func benchRescan(o runOpts, emit func(result)) error {
 			os.RemoveAll(dir)
 		}
 	}()
-	s0, err := startStandin(0)
+	sp, err := startStandinProc(0)
 	if err != nil {
 		return err
 	}
-	defer s0.close()
+	defer sp.close()
 	state := filepath.Join(o.work, "state-rescan.db")
 	os.Remove(state)
 	for _, step := range []string{"import (first scan)", "rescan (all imported)", "rescan --dry-run"} {
-		r, err := scanWith(o, dir, s0, strings.HasSuffix(step, "dry-run"), state)
+		dry := strings.HasSuffix(step, "dry-run")
+		target := sp
+		if dry {
+			target = nil
+		}
+		r, err := scanWith(o, dir, target, o.rate, dry, state)
 		if err != nil {
 			return err
 		}
-		r.Size, r.Step, r.Builds, r.Bytes = "rescan-100k", step, st.Builds, st.Bytes
+		r.Size, r.Step, r.Builds, r.Bytes, r.Rate = "rescan-100k", step, st.Builds, st.Bytes, o.rate
 		if info, err := os.Stat(state); err == nil {
 			r.Note = fmt.Sprintf("ledger %.0f MB", float64(info.Size())/1e6)
 		}
@@ -412,24 +500,37 @@ func benchRescan(o runOpts, emit func(result)) error {
 func table(o runOpts, rs []result, wl *watchLatency) string {
 	var b strings.Builder
 	host, _ := os.Hostname()
-	fmt.Fprintf(&b, "Measured %s on %s (%d CPUs, %s/%s), %s; scans with --concurrency %d and settings.rate_limit %g.\n\n",
+	fmt.Fprintf(&b, "Measured %s on %s (%d CPUs, %s/%s), %s; scans with --concurrency %d and settings.rate_limit %g unless the step says otherwise.\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), o.concurrency, o.rate)
-	fmt.Fprintln(&b, "| size | step | wall s | CPU s | peak RSS MiB | files/s | runs/s | MB/s | requests | req/build | × floor | load |")
-	fmt.Fprintln(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(&b, "× tokens: wall time over `floor: tokens` (reading the reports and tokenising them with encoding/xml RawToken, GOMAXPROCS files at a time), the floor the ratio targets use; × tokens CPU: CPU time over `floor: tokens`'s (the importer's own, not the stand-in's: on a shared machine, wall time also counts waiting for a core); × report: wall time over `floor: report` (package report's Read); × bound: the paced step's wall time over max(reading time = the size's `scan --dry-run` wall, requests / rate limit). The stand-in Octane runs in a process of its own; stand-in CPU s is that process's.")
+	fmt.Fprintln(&b)
+	fmt.Fprintln(&b, "| size | step | wall s | CPU s | peak RSS MiB | files/s | runs/s | MB/s | requests | req/build | stand-in CPU s | × tokens | × tokens CPU | × report | × bound | load |")
+	fmt.Fprintln(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	ratio := func(v float64) string {
+		if v > 0 {
+			return fmt.Sprintf("%.2f", v)
+		}
+		return ""
+	}
 	for _, r := range rs {
-		req, perBuild := "", ""
+		req, perBuild, scpu := "", "", ""
 		if r.Standin != nil {
 			req = fmt.Sprint(r.Standin.Requests)
 			if r.Builds > 0 {
 				perBuild = fmt.Sprintf("%.1f", float64(r.Standin.Requests)/float64(r.Builds))
 			}
+			if r.Standin.CPU > 0 {
+				scpu = fmt.Sprintf("%.2f", r.Standin.CPU)
+			}
 		}
-		ratio := ""
-		if r.Ratio > 0 {
-			ratio = fmt.Sprintf("%.2f", r.Ratio)
+		fmt.Fprintf(&b, "| %s | %s | %.2f | %.2f | %.1f | %.0f | %.0f | %.1f | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			r.Size, r.Step, r.Wall, r.CPU, r.RSSMiB, float64(r.Files)/r.Wall, float64(r.Runs)/r.Wall, float64(r.Bytes)/1e6/r.Wall,
+			req, perBuild, scpu, ratio(r.RatioTokens), ratio(r.RatioTokensCPU), ratio(r.RatioReport), ratio(r.RatioBound), r.Load1)
+	}
+	for _, r := range rs {
+		if r.RatioBound > 0 {
+			fmt.Fprintf(&b, "\nPaced (%s, %s): %.2f s against a bound of %.2f s (%s): %.2f ×.\n", r.Size, r.Step, r.Wall, r.Bound, r.Note, r.RatioBound)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %.2f | %.2f | %.1f | %.0f | %.0f | %.1f | %s | %s | %s | %s |\n",
-			r.Size, r.Step, r.Wall, r.CPU, r.RSSMiB, float64(r.Files)/r.Wall, float64(r.Runs)/r.Wall, float64(r.Bytes)/1e6/r.Wall, req, perBuild, ratio, r.Load1)
 	}
 	fmt.Fprintln(&b)
 	fmt.Fprintln(&b, "Requests the stand-in saw, by route, and how busy the client kept it:")
@@ -445,13 +546,17 @@ func table(o runOpts, rs []result, wl *watchLatency) string {
 			routes = append(routes, fmt.Sprintf("%s %d", k, v))
 		}
 		sort.Strings(routes)
+		latency := time.Duration(r.LatencyMS * float64(time.Millisecond))
+		if r.LatencyMS == 0 && o.latency > 0 && strings.Contains(r.Step, o.latency.String()) {
+			latency = o.latency // a run from before latency_ms was recorded
+		}
 		busy := ""
-		if o.latency > 0 && strings.Contains(r.Step, o.latency.String()) {
-			ideal := float64(o.concurrency) / o.latency.Seconds()
+		if latency > 0 {
+			ideal := float64(o.concurrency) / latency.Seconds()
 			busy = fmt.Sprintf(" = %.0f %% of concurrency/latency (%.0f req/s)", 100*float64(s.Requests)/span/ideal, ideal)
 		}
-		fmt.Fprintf(&b, "- %s, %s: %d requests in %.2f s (the sending phase; the scan's first %.2f s read and recorded) = %.1f req/s%s; mean in flight %.2f, peak %d; %s\n",
-			r.Size, r.Step, s.Requests, span, r.Wall-span, float64(s.Requests)/span, busy, s.BusySeconds/span, s.PeakFlight, strings.Join(routes, ", "))
+		fmt.Fprintf(&b, "- %s, %s: %d requests in %.2f s (from the first request to the last answer; the scan's other %.2f s read and recorded before it or finished after) = %.1f req/s%s; mean in flight %.2f, peak %d; stand-in peak RSS %.0f MiB; %s\n",
+			r.Size, r.Step, s.Requests, span, r.Wall-span, float64(s.Requests)/span, busy, s.BusySeconds/span, s.PeakFlight, s.PeakRSSMiB, strings.Join(routes, ", "))
 	}
 	if wl != nil {
 		fmt.Fprintln(&b)
@@ -476,13 +581,23 @@ func tableCmd(args []string) error {
 	if err != nil {
 		return err
 	}
+	rs, wl, err := parseResults(data)
+	if err != nil {
+		return err
+	}
+	fmt.Print(table(o, rs, wl))
+	return nil
+}
+
+// parseResults reads the lines of a results-*.jsonl file: the steps, and the watch figures.
+func parseResults(data []byte) ([]result, *watchLatency, error) {
 	var rs []result
 	var wl *watchLatency
 	for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
 		if bytes.Contains(line, []byte(`"latencies_s"`)) {
 			wl = &watchLatency{}
 			if err := json.Unmarshal(line, wl); err != nil {
-				return err
+				return nil, nil, err
 			}
 			s := append([]float64(nil), wl.Latencies...)
 			sort.Float64s(s)
@@ -493,10 +608,12 @@ func tableCmd(args []string) error {
 		}
 		var r result
 		if err := json.Unmarshal(line, &r); err != nil {
-			return err
+			return nil, nil, err
+		}
+		if r.RatioTokens == 0 && r.RatioReport == 0 && r.LegacyRatio > 0 {
+			r.RatioReport = r.LegacyRatio // runs before the token floor measured against floor: report
 		}
 		rs = append(rs, r)
 	}
-	fmt.Print(table(o, rs, wl))
-	return nil
+	return rs, wl, nil
 }

@@ -40,12 +40,12 @@ func benchWatch(o runOpts, n int) (*watchLatency, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	st, err := startStandin(0)
+	st, err := startStandinProc(0)
 	if err != nil {
 		return nil, err
 	}
 	defer st.close()
-	cfg, err := writeConfig(o, st.url)
+	cfg, err := writeConfig(o, st.url, o.rate)
 	if err != nil {
 		return nil, err
 	}
