@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"log/slog"
@@ -96,27 +95,7 @@ func BenchmarkFloor(b *testing.B) {
 				}
 			}
 		}},
-		{"tokens", func(p string) (int, error) {
-			f, err := os.Open(p)
-			if err != nil {
-				return 0, err
-			}
-			defer f.Close()
-			d := xml.NewDecoder(f)
-			n := 0
-			for {
-				tok, err := d.RawToken()
-				if err == io.EOF {
-					return n, nil
-				}
-				if err != nil {
-					return n, err
-				}
-				if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "testcase" {
-					n++
-				}
-			}
-		}},
+		{"tokens", gen.TokenFloor},
 		{"go-junit", func(p string) (int, error) {
 			suites, err := junit.IngestFile(p)
 			n := 0

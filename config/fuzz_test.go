@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/octane-import/octane-import/internal/testkit"
 	"github.com/octane-import/octane-import/manifest"
 	"github.com/octane-import/octane-import/mapping"
 )
@@ -21,7 +22,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("rules: [{match: {path: '{a}/{b}/**'}, set: {job: '{a|replace:x:y}', build: '{b}'}}]"))
 	f.Add([]byte("a: &x [*x]"))
 	f.Add([]byte("<<: {<<: {}}"))
-	env := envMap(map[string]string{"OCTANE_CLIENT_ID": "a", "OCTANE_CLIENT_SECRET": "b"})
+	env := testkit.LookupEnv(map[string]string{"OCTANE_CLIENT_ID": "a", "OCTANE_CLIENT_SECRET": "b"})
 	inputs := []mapping.Input{
 		{Path: "/d/a/b/c.xml", Root: "/d", Env: env, ModTime: time.Unix(1, 0)},
 		{Path: "/d/x.xml", Root: "/d", Env: env, Manifest: mustManifest(f, "/d/octane-build.yaml", "version: 1\nserver: {instance_id: s}\njob: {id: j}\nbuild: {id: '1'}\n"),

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -14,41 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/octane-import/octane-import/internal/testkit"
 	"github.com/octane-import/octane-import/mapping"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the output (run go test -update after checking):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
-
-func envMap(m map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) {
-		v, ok := m[k]
-		return v, ok
-	}
-}
-
-var testEnv = envMap(map[string]string{"OCTANE_CLIENT_ID": "id-123", "OCTANE_CLIENT_SECRET": "s3cret-value"})
+var testEnv = testkit.LookupEnv(map[string]string{"OCTANE_CLIENT_ID": "id-123", "OCTANE_CLIENT_SECRET": "s3cret-value"})
 
 // minimal is a valid file; the error cases below append to or edit it.
 const minimal = `targets:
@@ -144,7 +113,7 @@ rules:
       build: "{build}"
 `
 	cfgPath := filepath.Join(dir, "octane-import.yaml")
-	cfg, err := Parse([]byte(src), cfgPath, envMap(map[string]string{"OCTANE_HOST": "octane.local"}))
+	cfg, err := Parse([]byte(src), cfgPath, testkit.LookupEnv(map[string]string{"OCTANE_HOST": "octane.local"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +272,7 @@ func TestParseManyMistakes(t *testing.T) {
 	if len(le.Problems) < 12 {
 		t.Errorf("only %d problems found", len(le.Problems))
 	}
-	golden(t, "mistakes.golden", []byte(err.Error()+"\n"))
+	testkit.Golden(t, filepath.Join("testdata", "mistakes.golden"), err.Error()+"\n")
 }
 
 func TestInlineSecretWarning(t *testing.T) {

@@ -3,6 +3,8 @@ package config
 import (
 	"path/filepath"
 	"testing"
+
+	"github.com/octane-import/octane-import/internal/testkit"
 )
 
 // The ledger's location: a settings.state path is relative to the configuration's folder, a
@@ -12,7 +14,7 @@ func TestLedgerPath(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "octane-import.yaml")
 	const url = "postgres://importer:s3cret@db.example.com:5432/octane?sslmode=require"
-	env := envMap(map[string]string{"OCTANE_CLIENT_ID": "id", "OCTANE_CLIENT_SECRET": "x", "LEDGER_URL": url})
+	env := testkit.LookupEnv(map[string]string{"OCTANE_CLIENT_ID": "id", "OCTANE_CLIENT_SECRET": "x", "LEDGER_URL": url})
 	for _, c := range []struct {
 		name, state, flag, want string
 	}{

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/octane-import/octane-import/internal/testkit"
 )
 
 // TestReadmeWalkthrough runs the README's five-minute walk through: its configuration
@@ -30,8 +32,8 @@ func TestReadmeWalkthrough(t *testing.T) {
 	}
 	sb := startSandbox(t)
 	dir := t.TempDir()
-	copyTree(t, filepath.Join("..", "testdata", "builds"), filepath.Join(dir, "testdata", "builds"))
-	writeFile(t, filepath.Join(dir, "octane-import.yaml"), strings.ReplaceAll(block("<!-- walkthrough:config -->"), "http://127.0.0.1:8080", sb.url))
+	testkit.CopyTreeTo(t, filepath.Join("..", "testdata", "builds"), filepath.Join(dir, "testdata", "builds"))
+	testkit.WriteFile(t, filepath.Join(dir, "octane-import.yaml"), strings.ReplaceAll(block("<!-- walkthrough:config -->"), "http://127.0.0.1:8080", sb.url))
 
 	commands := strings.Split(strings.TrimSpace(block("<!-- walkthrough:commands -->")), "\n")
 	env := map[string]string{}
@@ -77,7 +79,7 @@ func TestDocumentedCommandLines(t *testing.T) {
 			return h
 		}
 		args := append(strings.Fields(cmd), "--help")
-		out, err := exec.Command(bin, args...).CombinedOutput()
+		out, err := exec.Command(testkit.Binary(t), args...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("octane-import %s --help: %v\n%s", cmd, err, out)
 		}
@@ -146,66 +148,4 @@ func TestDocumentedCommandLines(t *testing.T) {
 	if checked < 30 {
 		t.Errorf("only %d command lines found: is the pattern still right?", checked)
 	}
-}
-
-// TestConventions checks what docs/cli.md promises of every command.
-func TestConventions(t *testing.T) {
-	out, err := exec.Command(bin, "--version").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := "octane-import " + testVersion + " (commit " + testCommit[:12] + ", built " + testDate + ")\n"
-	if string(out) != want {
-		t.Errorf("--version = %q, want %q", out, want)
-	}
-	for _, cmd := range []string{"scan", "watch", "explain", "validate", "status", "retry", "sandbox"} {
-		h, err := exec.Command(bin, cmd, "--help").Output()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(string(h), "Examples:\n  octane-import ") || !strings.Contains(string(h), "octane-import "+cmd) {
-			t.Errorf("octane-import %s --help has no example", cmd)
-		}
-	}
-	for _, sh := range []string{"bash", "zsh", "fish"} {
-		script, err := exec.Command(bin, "completion", sh).Output()
-		if err != nil || len(script) < 500 {
-			t.Errorf("completion %s: %v (%d bytes)", sh, err, len(script))
-			continue
-		}
-		path, err := exec.LookPath(sh)
-		if err != nil {
-			t.Logf("%s is not installed: its completion script is not syntax-checked", sh)
-			continue
-		}
-		f := filepath.Join(t.TempDir(), "completion."+sh)
-		writeFile(t, f, string(script))
-		if out, err := exec.Command(path, "-n", f).CombinedOutput(); err != nil {
-			t.Errorf("%s -n on the completion script: %v\n%s", sh, err, out)
-		}
-	}
-	// Data on stdout, errors on stderr, no colour codes when not on a terminal.
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "r", "j", "1", "bad.xml"), "<html/>")
-	writeFile(t, filepath.Join(dir, "r", "j", "2", "good.xml"), goodReport)
-	r := runBin(t, dir, nil, "scan", "--sandbox", "r")
-	if r.code != 1 || !strings.Contains(r.stdout, "Files: 1 imported, 1 failed.") || strings.Contains(r.stdout, "bad.xml") {
-		t.Errorf("scan: exit %d, stdout %q: want 1, the summary, and no failure line on stdout", r.code, r.stdout)
-	}
-	mustContain(t, "stderr", r.stderr, "failed: ", "bad.xml")
-	if strings.Contains(r.stdout+r.stderr, "\x1b[") {
-		t.Errorf("colour codes written when not on a terminal")
-	}
-	// -q: nothing on stderr for a good run; -v: each file.
-	r = runBin(t, dir, nil, "scan", "--sandbox", "-q", "r/j/2")
-	if r.code != 0 || r.stderr != "" {
-		t.Errorf("scan -q: exit %d, stderr %q; want 0 and nothing", r.code, r.stderr)
-	}
-	r = runBin(t, dir, nil, "scan", "--sandbox", "-v", "r/j/2")
-	mustContain(t, "scan -v stderr", r.stderr, "imported: ", "good.xml")
-	// OCTANE_IMPORT_OUTPUT, and the flag over it.
-	r = runBin(t, dir, map[string]string{"OCTANE_IMPORT_OUTPUT": "json"}, "scan", "--sandbox", "r/j/2")
-	mustContain(t, "OCTANE_IMPORT_OUTPUT=json stdout", r.stdout, `"type":"summary"`)
-	r = runBin(t, dir, map[string]string{"OCTANE_IMPORT_OUTPUT": "json"}, "scan", "--sandbox", "-o", "text", "r/j/2")
-	mustContain(t, "-o text over OCTANE_IMPORT_OUTPUT=json", r.stdout, "Files: 1 imported.")
 }

@@ -37,7 +37,7 @@ func TestCookbookLayouts(t *testing.T) {
 				if content == "" {
 					content = testkit.SmallReport
 				}
-				writeFile(t, filepath.Join(root, filepath.FromSlash(name)), content)
+				testkit.WriteFile(t, filepath.Join(root, filepath.FromSlash(name)), content)
 			}
 			if l.Name == "jenkins" {
 				// Jenkins' own links: never followed, or build 58 would be read twice.
@@ -47,7 +47,7 @@ func TestCookbookLayouts(t *testing.T) {
 				}
 			}
 			cfgPath := filepath.Join(t.TempDir(), "octane-import.yaml")
-			writeFile(t, cfgPath, targets+strings.ReplaceAll(l.Config, "/drops", root))
+			testkit.WriteFile(t, cfgPath, targets+strings.ReplaceAll(l.Config, "/drops", root))
 			cfg, err := config.LoadFile(cfgPath)
 			if err != nil {
 				t.Fatalf("the snippet does not load:\n%v", err)
@@ -56,7 +56,7 @@ func TestCookbookLayouts(t *testing.T) {
 				t.Errorf("the snippet loads with warnings: %v", cfg.Warnings)
 			}
 
-			out, err := exec.Command(bin, "explain", "--config", cfgPath, "--output", "json", root).Output()
+			out, err := exec.Command(testkit.Binary(t), "explain", "--config", cfgPath, "--output", "json", root).Output()
 			unmatched := 0
 			for _, r := range l.Rows {
 				if r.Job == "unmatched" {

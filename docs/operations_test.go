@@ -272,8 +272,8 @@ func TestOperationsKubernetes(t *testing.T) {
 	// One replica's command line, run: the share goes into the PostgreSQL ledger.
 	url := testkit.Postgres(t)
 	m := newMachine(t)
-	health := freeAddr(t)
-	argv := []string{bin}
+	health := testkit.FreeAddr(t)
+	argv := []string{m.bin}
 	for _, a := range c.Args {
 		argv = append(argv, strings.Replace(m.subst(a), "0.0.0.0:9090", health, 1))
 	}
@@ -314,9 +314,9 @@ func TestOperationsSystemdDropIn(t *testing.T) {
 	// The unit with its drop-in, as systemd reads them (the folder on the unit path, so that
 	// the drop-in is read too).
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "octane-import-watch.service"), readRecipe(t, "octane-import-watch.service"))
-	writeFile(t, filepath.Join(dir, "octane-import-watch.service.d", "ledger.conf"), dropIn)
-	writeFile(t, filepath.Join(dir, "octane-import-watch.service.d", "check.conf"), "[Service]\nNoSuchKey=1\n")
+	testkit.WriteFile(t, filepath.Join(dir, "octane-import-watch.service"), readRecipe(t, "octane-import-watch.service"))
+	testkit.WriteFile(t, filepath.Join(dir, "octane-import-watch.service.d", "ledger.conf"), dropIn)
+	testkit.WriteFile(t, filepath.Join(dir, "octane-import-watch.service.d", "check.conf"), "[Service]\nNoSuchKey=1\n")
 	cmd := exec.Command(sa, "verify", "--man=no", filepath.Join(dir, "octane-import-watch.service"))
 	cmd.Env = append(os.Environ(), "SYSTEMD_UNIT_PATH="+dir+":")
 	out, _ := cmd.CombinedOutput()

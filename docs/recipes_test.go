@@ -20,14 +20,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -39,47 +36,10 @@ import (
 	"github.com/octane-import/octane-import/internal/testkit"
 )
 
-// Version information the test binary is built with (as scripts/release.sh does).
-const (
-	testVersion = "v0.0.0-docs"
-	testCommit  = "0123456789abcdef"
-	testDate    = "2026-11-27T00:00:00Z"
-)
-
-var (
-	bin    string // the octane-import binary under test
-	binDir string // its directory, put first on PATH
-)
-
+// TestMain removes the binary the tests built (testkit.Binary) and the PostgreSQL server
+// of the tests that started one, once they are done.
 func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "docs tests: no go tool on PATH, skipping:", err)
-		return 0
-	}
-	binDir, err = os.MkdirTemp("", "octane-import-docs-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(binDir)
-	name := "octane-import"
-	if runtime.GOOS == "windows" {
-		name += ".exe"
-	}
-	bin = filepath.Join(binDir, name)
-	ldflags := fmt.Sprintf("-X main.version=%s -X main.commit=%s -X main.date=%s", testVersion, testCommit, testDate)
-	build := exec.Command(goTool, "build", "-trimpath", "-ldflags", ldflags, "-o", bin, "../cmd/octane-import")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "docs tests: building octane-import:", err)
-		return 1
-	}
-	return testkit.Main(m) // and the PostgreSQL server of the tests that started one
+	os.Exit(testkit.Main(m))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -160,6 +120,7 @@ func readRecipe(t *testing.T, name string) string {
 // machine is a temporary stand-in for the paths of a server the recipes name.
 type machine struct {
 	root    string
+	bin     string // the octane-import binary under test, for /usr/local/bin/octane-import
 	sandbox *sandbox
 }
 
@@ -171,18 +132,18 @@ var machinePaths = []string{"/usr/local/bin/octane-import", "/etc/octane-import"
 // fresh sandbox.
 func newMachine(t *testing.T) *machine {
 	t.Helper()
-	m := &machine{root: t.TempDir(), sandbox: startSandbox(t)}
+	m := &machine{root: t.TempDir(), bin: testkit.Binary(t), sandbox: startSandbox(t)}
 	for _, d := range []string{"etc/octane-import", "var/lib/octane-import"} {
 		if err := os.MkdirAll(filepath.Join(m.root, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	copyTree(t, filepath.Join("..", "testdata", "builds"), filepath.Join(m.root, "srv", "ci-drops"))
+	testkit.CopyTreeTo(t, filepath.Join("..", "testdata", "builds"), filepath.Join(m.root, "srv", "ci-drops"))
 	cfg := m.subst(readRecipe(t, "octane-import.yaml"))
 	cfg = strings.Replace(cfg, "client_id: octane-import", "client_id: "+sandboxClientID, 1)
 	cfg = strings.Replace(cfg, "https://octane.example.com", m.sandbox.url, 1)
-	writeFile(t, filepath.Join(m.root, "etc", "octane-import", "octane-import.yaml"), cfg)
-	writeFile(t, filepath.Join(m.root, "etc", "octane-import", "client-secret"), sandboxSecret+"\n")
+	testkit.WriteFile(t, filepath.Join(m.root, "etc", "octane-import", "octane-import.yaml"), cfg)
+	testkit.WriteFile(t, filepath.Join(m.root, "etc", "octane-import", "client-secret"), sandboxSecret+"\n")
 	return m
 }
 
@@ -191,7 +152,7 @@ func (m *machine) subst(s string) string {
 	for _, p := range machinePaths {
 		local := filepath.Join(m.root, filepath.FromSlash(strings.TrimPrefix(p, "/")))
 		if p == "/usr/local/bin/octane-import" {
-			local = bin
+			local = m.bin
 		}
 		s = strings.ReplaceAll(s, p, local)
 	}
@@ -200,41 +161,6 @@ func (m *machine) subst(s string) string {
 
 func (m *machine) config() string {
 	return filepath.Join(m.root, "etc", "octane-import", "octane-import.yaml")
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // Credentials of the sandbox (the sandbox's defaults, printed by `octane-import sandbox`).
@@ -253,7 +179,7 @@ var listenLine = regexp.MustCompile(`listening on (http://\S+)`)
 // address from the first line it prints. It stops with the test, and must exit 0 on SIGTERM.
 func startSandbox(t *testing.T) *sandbox {
 	t.Helper()
-	cmd := exec.Command(bin, "sandbox", "--listen", "127.0.0.1:0")
+	cmd := exec.Command(testkit.Binary(t), "sandbox", "--listen", "127.0.0.1:0")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -314,9 +240,10 @@ type result struct {
 
 // cleanEnv is a minimal environment (as cron or a CI runner gives) with the binary on PATH:
 // no variable of the machine running the tests leaks into a recipe.
-func cleanEnv(extra map[string]string) []string {
+func cleanEnv(t *testing.T, extra map[string]string) []string {
+	t.Helper()
 	env := []string{
-		"PATH=" + binDir + string(os.PathListSeparator) + os.Getenv("PATH"),
+		"PATH=" + filepath.Dir(testkit.Binary(t)) + string(os.PathListSeparator) + os.Getenv("PATH"),
 		"HOME=" + os.TempDir(),
 		"TMPDIR=" + os.TempDir(),
 		"LANG=C.UTF-8",
@@ -338,7 +265,7 @@ func runBash(t *testing.T, dir string, env map[string]string, script string, arg
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bash, append([]string{"-euo", "pipefail", "-c", script, "recipe"}, args...)...)
 	cmd.Dir = dir
-	cmd.Env = cleanEnv(env)
+	cmd.Env = cleanEnv(t, env)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err = cmd.Run()
@@ -368,18 +295,6 @@ func expectOK(t *testing.T, r result, wants ...string) {
 		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 	mustContain(t, "stdout", r.stdout, wants...)
-}
-
-// freeAddr returns a loopback address nobody listens on (for --health-listen).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 // ---------------------------------------------------------------------------------------
@@ -428,8 +343,8 @@ func ciWorkspace(t *testing.T, sb *sandbox) string {
 	t.Helper()
 	ws := t.TempDir()
 	cfg := strings.Replace(readRecipe(t, "ci-octane-import.yaml"), "https://octane.example.com", sb.url, 1)
-	writeFile(t, filepath.Join(ws, "ci", "octane-import.yaml"), cfg)
-	copyTree(t, filepath.Join("..", "testdata", "builds", "payments", "unit", "1041", "surefire-reports"),
+	testkit.WriteFile(t, filepath.Join(ws, "ci", "octane-import.yaml"), cfg)
+	testkit.CopyTreeTo(t, filepath.Join("..", "testdata", "builds", "payments", "unit", "1041", "surefire-reports"),
 		filepath.Join(ws, "target", "surefire-reports"))
 	return ws
 }
@@ -766,7 +681,7 @@ func runWatch(t *testing.T, dir string, argv []string, health string, env map[st
 	t.Helper()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
-	cmd.Env = cleanEnv(env)
+	cmd.Env = cleanEnv(t, env)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
@@ -885,10 +800,10 @@ func TestRecipeSystemd(t *testing.T) {
 	}
 
 	m := newMachine(t)
-	health := freeAddr(t)
+	health := testkit.FreeAddr(t)
 	line := strings.Replace(m.subst(exec0), "127.0.0.1:9090", health, 1)
 	argv := strings.Fields(line)
-	if argv[0] != bin {
+	if argv[0] != m.bin {
 		t.Fatalf("ExecStart runs %q, want /usr/local/bin/octane-import", argv[0])
 	}
 	if sa, err := exec.LookPath("systemd-analyze"); err == nil {
@@ -909,7 +824,7 @@ func verifyUnit(t *testing.T, sa string, m *machine, text, execLine string) {
 	unit := m.subst(text)
 	unit = regexp.MustCompile(`(?m)^ExecStart=.*$`).ReplaceAllLiteralString(unit, "ExecStart="+execLine)
 	path := filepath.Join(dir, "octane-import-watch.service")
-	writeFile(t, path, unit)
+	testkit.WriteFile(t, path, unit)
 	out, _ := exec.Command(sa, "verify", "--man=no", path).CombinedOutput()
 	for _, l := range strings.Split(string(out), "\n") {
 		if !strings.Contains(l, "octane-import-watch.service:") {
@@ -1021,12 +936,12 @@ func TestRecipeContainerfile(t *testing.T) {
 
 	// The final stage's command line: ENTRYPOINT + CMD, with the mounted paths.
 	m := newMachine(t)
-	health := freeAddr(t)
+	health := testkit.FreeAddr(t)
 	argv := append(append([]string{}, entrypoint...), cmdArgs...)
 	for i := range argv {
 		argv[i] = strings.Replace(m.subst(argv[i]), "0.0.0.0:9090", health, 1)
 	}
-	if argv[0] != bin {
+	if argv[0] != m.bin {
 		t.Fatalf("ENTRYPOINT runs %q, want /usr/local/bin/octane-import", argv[0])
 	}
 	argv[0] = built

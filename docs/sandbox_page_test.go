@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/octane-import/octane-import/internal/testkit"
 )
 
 // TestSandboxEmptyPageInstructions does what the empty sandbox page tells a new user to do,
@@ -26,8 +28,8 @@ func TestSandboxEmptyPageInstructions(t *testing.T) {
 	mustContain(t, "the commands on the page", commands, "OCTANE_CLIENT_SECRET="+sandboxSecret)
 
 	dir := t.TempDir()
-	copyTree(t, filepath.Join("..", "testdata", "builds"), filepath.Join(dir, "testdata", "builds"))
-	writeFile(t, filepath.Join(dir, "octane-import.yaml"), config)
+	testkit.CopyTreeTo(t, filepath.Join("..", "testdata", "builds"), filepath.Join(dir, "testdata", "builds"))
+	testkit.WriteFile(t, filepath.Join(dir, "octane-import.yaml"), config)
 	expectOK(t, runBash(t, dir, nil, commands), "Files: 8 imported.")
 
 	page = sb.page(t)

@@ -54,17 +54,7 @@ var troubles = []trouble{
 		msg: `--since: "yesterday" is not a time: use RFC 3339 (2026-01-31T12:00:00Z) or a date (2026-01-31)`},
 	{name: "no config", args: []string{"scan", "--config", "nope.yaml", "."}, code: 2,
 		msg: "reading configuration: open nope.yaml: no such file or directory"},
-	{name: "unknown key", files: map[string]string{"octane-import.yaml": `targets:
-  - name: octane
-    url: {url}
-    shared_space: "1001"
-    workspace: "1002"
-    client_id: sandbox-client
-    client_secret: ${env:OCTANE_CLIENT_SECRET}
-    wrkspace: "1002"
-rules:
-  - set: { server: { instance_id: box }, job: j, build: "1" }
-`}, args: []string{"validate"}, env: map[string]string{"OCTANE_CLIENT_SECRET": sandboxSecret}, code: 2,
+	{name: "unknown key", files: map[string]string{"octane-import.yaml": targetConfig(`    wrkspace: "1002"` + "\n")}, args: []string{"validate"}, env: map[string]string{"OCTANE_CLIENT_SECRET": sandboxSecret}, code: 2,
 		msg: "octane-import.yaml:8:5: targets[0].wrkspace: unknown key (did you mean workspace?)"},
 	{name: "secret not set", files: map[string]string{"octane-import.yaml": targetConfig("")}, args: []string{"scan", "."}, code: 2,
 		msg: "targets[0].client_secret: environment variable OCTANE_CLIENT_SECRET is not set (referenced as ${env:OCTANE_CLIENT_SECRET})"},
@@ -107,7 +97,7 @@ func TestTroubleshootingMessages(t *testing.T) {
 			}
 			dir := t.TempDir()
 			for name, content := range tc.files {
-				writeFile(t, filepath.Join(dir, filepath.FromSlash(name)), strings.ReplaceAll(content, "{url}", sb.url))
+				testkit.WriteFile(t, filepath.Join(dir, filepath.FromSlash(name)), strings.ReplaceAll(content, "{url}", sb.url))
 			}
 			r := runBin(t, dir, tc.env, tc.args...)
 			if r.code != tc.code {
@@ -127,9 +117,9 @@ func TestTroubleshootingLedgerLocked(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "r", "j", "1", "a.xml"), goodReport)
+	testkit.WriteFile(t, filepath.Join(dir, "r", "j", "1", "a.xml"), goodReport)
 	state := filepath.Join(dir, "ledger.db")
-	w := exec.Command(bin, "watch", "--sandbox", "--state", state, "r")
+	w := exec.Command(testkit.Binary(t), "watch", "--sandbox", "--state", state, "r")
 	w.Dir = dir
 	var werr bytes.Buffer
 	w.Stderr = &werr
@@ -160,7 +150,7 @@ func TestTroubleshootingHealthPortInUse(t *testing.T) {
 	}
 	defer ln.Close()
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "r", "j", "1", "a.xml"), goodReport)
+	testkit.WriteFile(t, filepath.Join(dir, "r", "j", "1", "a.xml"), goodReport)
 	r := runBin(t, dir, nil, "watch", "--sandbox", "--health-listen", ln.Addr().String(), "r")
 	want := "--health-listen: listen tcp " + ln.Addr().String() + ": bind: address already in use"
 	if r.code != 2 || !strings.Contains(r.stderr, want) {
@@ -179,7 +169,7 @@ func TestTroubleshootingPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "r", "j", "1", "a.xml"), goodReport)
+	testkit.WriteFile(t, filepath.Join(dir, "r", "j", "1", "a.xml"), goodReport)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -258,9 +248,9 @@ func TestTroubleshootingPostgres(t *testing.T) {
 // runBin runs the binary in dir with a clean environment.
 func runBin(t *testing.T, dir string, env map[string]string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(testkit.Binary(t), args...)
 	cmd.Dir = dir
-	cmd.Env = cleanEnv(env)
+	cmd.Env = cleanEnv(t, env)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	done := make(chan error, 1)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/octane-import/octane-import/importer/ledger"
+	"github.com/octane-import/octane-import/internal/testkit"
 	"github.com/octane-import/octane-import/mapping"
 )
 
@@ -19,13 +20,8 @@ import (
 func TestChangedWhileReadIsReadAgainNextTime(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "app", "7", "TEST-a.xml")
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	report := `<testsuite name="a" timestamp="2026-03-01T10:00:00Z"><testcase classname="A" name="t1" time="1"/></testsuite>`
-	if err := os.WriteFile(path, []byte(report), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, path, report)
 	l, err := ledger.Open(filepath.Join(dir, "ledger.db"), ledger.Options{})
 	if err != nil {
 		t.Fatal(err)

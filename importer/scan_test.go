@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/octane-import/octane-import/bench/gen"
 	"github.com/octane-import/octane-import/config"
 	"github.com/octane-import/octane-import/importer"
 	"github.com/octane-import/octane-import/importer/ledger"
+	"github.com/octane-import/octane-import/internal/testkit"
 	"github.com/octane-import/octane-import/mapping"
 	"github.com/octane-import/octane-import/octane"
 	"github.com/octane-import/octane-import/sandbox"
@@ -118,30 +119,6 @@ type recorder struct {
 func (r *recorder) File(f importer.FileResult) { r.files = append(r.files, f) }
 func (r *recorder) Progress(importer.Progress) {}
 
-// copyTree copies the repository's example builds into a temporary folder.
-func copyTree(t *testing.T, src string) string {
-	t.Helper()
-	dst := t.TempDir()
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dst
-}
-
 func outcomes(files []importer.FileResult) map[importer.Outcome]int {
 	m := map[importer.Outcome]int{}
 	for _, f := range files {
@@ -152,30 +129,22 @@ func outcomes(files []importer.FileResult) map[importer.Outcome]int {
 
 func runsIn(srv *sandbox.Server) int { return len(srv.Runs()) }
 
-// writeReport writes a small JUnit report with n passing tests (and one failing when fail).
+// writeReport writes a small JUnit report (bench/gen's exact suite) with n tests of class
+// class, named test0, test1, ..., the first failing when fail.
 func writeReport(t testing.TB, path, class string, n int, fail bool) {
 	t.Helper()
-	var b strings.Builder
-	fmt.Fprintf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=%q tests=\"%d\" timestamp=\"2026-03-01T10:00:00Z\">\n", class, n)
-	for i := 0; i < n; i++ {
-		if fail && i == 0 {
-			fmt.Fprintf(&b, "  <testcase classname=%q name=\"test%d\" time=\"0.5\"><failure type=\"AssertionError\" message=\"boom\">at %s.test%d</failure></testcase>\n", class, i, class, i)
-			continue
-		}
-		fmt.Fprintf(&b, "  <testcase classname=%q name=\"test%d\" time=\"0.25\"/>\n", class, i)
+	s := gen.Suite{Name: class, Cases: n, Timestamp: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)}
+	if fail {
+		s.Failed = 1
 	}
-	b.WriteString("</testsuite>\n")
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+	if _, err := gen.WriteSuite(path, s); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestScanPostBuildFolder(t *testing.T) {
 	e := newEnv(t, nil)
-	dir := copyTree(t, filepath.Join("..", "testdata", "builds"))
+	dir := testkit.CopyTree(t, filepath.Join("..", "testdata", "builds"))
 	sum, files := e.scan(dir)
 	if n := sum.Failures(); n != 0 {
 		t.Fatalf("failures: %d; files: %+v", n, files)
@@ -211,7 +180,7 @@ func TestScanPostBuildFolder(t *testing.T) {
 
 func TestRescanSendsNothing(t *testing.T) {
 	e := newEnv(t, nil)
-	dir := copyTree(t, filepath.Join("..", "testdata", "builds"))
+	dir := testkit.CopyTree(t, filepath.Join("..", "testdata", "builds"))
 	first, _ := e.scan(dir)
 	before := len(e.srv.Requests())
 	runs := runsIn(e.srv)
@@ -347,16 +316,6 @@ func TestOctaneDownThenBack(t *testing.T) {
 	}
 }
 
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestBackfillWithSince(t *testing.T) {
 	e := newEnv(t, nil)
 	dir := t.TempDir()
@@ -364,7 +323,7 @@ func TestBackfillWithSince(t *testing.T) {
 	for _, team := range []string{"alpha", "beta"} {
 		for month := 1; month <= 3; month++ {
 			path := filepath.Join(dir, team, "unit", fmt.Sprintf("b%d", month), "TEST-x.xml")
-			writeFile(t, path, fmt.Sprintf(`<testsuite name="s" timestamp="2026-%02d-10T08:00:00Z">
+			testkit.WriteFile(t, path, fmt.Sprintf(`<testsuite name="s" timestamp="2026-%02d-10T08:00:00Z">
   <testcase classname="com.acme.%s.X" name="one" time="1"/>
   <testcase classname="com.acme.%s.X" name="two" time="1"/>
 </testsuite>`, month, team, team))
@@ -436,7 +395,7 @@ func TestRefusedBuildFailsAloneAndRetryAfterTheFix(t *testing.T) {
 	e := newEnv(t, nil)
 	dir := t.TempDir()
 	// Build "bad" names a cause job Octane does not know: Octane refuses the build.
-	writeFile(t, filepath.Join(dir, "svc", "bad", "octane-build.yaml"), `version: 1
+	testkit.WriteFile(t, filepath.Join(dir, "svc", "bad", "octane-build.yaml"), `version: 1
 server: {instance_id: ci-1}
 job: {id: svc}
 build: {id: "bad"}
@@ -445,9 +404,9 @@ causes:
 `)
 	writeReport(t, filepath.Join(dir, "svc", "bad", "TEST-a.xml"), "com.acme.A", 3, false)
 	writeReport(t, filepath.Join(dir, "svc", "good", "TEST-a.xml"), "com.acme.A", 3, false)
-	writeFile(t, filepath.Join(dir, "svc", "good", "octane-build.json"), `{"version": 1, "server": {"instance_id": "ci-1"}, "job": {"id": "svc"}, "build": {"id": "good"}}`)
+	testkit.WriteFile(t, filepath.Join(dir, "svc", "good", "octane-build.json"), `{"version": 1, "server": {"instance_id": "ci-1"}, "job": {"id": "svc"}, "build": {"id": "good"}}`)
 	// Build "rel" points at a release that does not exist (yet): Octane's task fails.
-	writeFile(t, filepath.Join(dir, "svc", "rel", "octane-build.yaml"), `version: 1
+	testkit.WriteFile(t, filepath.Join(dir, "svc", "rel", "octane-build.yaml"), `version: 1
 server: {instance_id: ci-1}
 job: {id: svc}
 build: {id: "rel"}
@@ -481,7 +440,7 @@ release_id: 4242
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(dir, "svc", "rel", "octane-build.yaml"), fmt.Sprintf(`version: 1
+	testkit.WriteFile(t, filepath.Join(dir, "svc", "rel", "octane-build.yaml"), fmt.Sprintf(`version: 1
 server: {instance_id: ci-1}
 job: {id: svc}
 build: {id: "rel"}
@@ -521,7 +480,7 @@ func TestRootBuildReportedBeforeTheBuildsItCaused(t *testing.T) {
 	e := newEnv(t, nil)
 	dir := t.TempDir()
 	// The child started (by its own clock) before its root: the cause decides the order.
-	writeFile(t, filepath.Join(dir, "child", "octane-build.yaml"), `version: 1
+	testkit.WriteFile(t, filepath.Join(dir, "child", "octane-build.yaml"), `version: 1
 server: {instance_id: ci}
 pipeline: {name: flow, root_job: root}
 job: {id: child}
@@ -529,7 +488,7 @@ build: {id: "5", started: 2026-01-01T09:00:00Z}
 causes: [{job: root, build: "1"}]
 `)
 	writeReport(t, filepath.Join(dir, "child", "TEST-c.xml"), "com.acme.C", 2, false)
-	writeFile(t, filepath.Join(dir, "root", "octane-build.yaml"), `version: 1
+	testkit.WriteFile(t, filepath.Join(dir, "root", "octane-build.yaml"), `version: 1
 server: {instance_id: ci}
 pipeline: {name: flow, root_job: root}
 job: {id: root}
@@ -551,7 +510,7 @@ build: {id: "1", started: 2026-01-01T10:00:00Z}
 
 func TestOverlappingPathsReadEachFileOnce(t *testing.T) {
 	e := newEnv(t, nil)
-	dir := copyTree(t, filepath.Join("..", "testdata", "builds"))
+	dir := testkit.CopyTree(t, filepath.Join("..", "testdata", "builds"))
 	sum, _ := e.scan(dir, dir, filepath.Join(dir, "web"))
 	if runsIn(e.srv) != 56 || sum.Runs.Total() != 56 {
 		t.Fatalf("runs: stand-in %d, summary %d, want 56 each", runsIn(e.srv), sum.Runs.Total())
@@ -596,7 +555,7 @@ func TestJobRefusedByItsPipelineGetsAPipelineOfItsOwn(t *testing.T) {
 		return "version: 1\nserver: {instance_id: ci}\npipeline: {name: flow, root_job: root}\njob: {id: " + job +
 			"}\nbuild: {id: \"" + build + "\", started: 2026-01-01T10:00:00Z}\n"
 	}
-	writeFile(t, filepath.Join(dir, "root", "1", "octane-build.yaml"), manifest("root", "1"))
+	testkit.WriteFile(t, filepath.Join(dir, "root", "1", "octane-build.yaml"), manifest("root", "1"))
 	writeReport(t, filepath.Join(dir, "root", "1", "TEST-r.xml"), "com.acme.R", 2, false)
 	if sum, _ := e.scan(dir); sum.Failures() != 0 {
 		t.Fatalf("first scan: %+v", sum.Errors)
@@ -604,7 +563,7 @@ func TestJobRefusedByItsPipelineGetsAPipelineOfItsOwn(t *testing.T) {
 	// Later, a new job of the same pipeline, with many builds.
 	for i := range 40 {
 		b := fmt.Sprint(i + 1)
-		writeFile(t, filepath.Join(dir, "late", b, "octane-build.yaml"), manifest("late", b))
+		testkit.WriteFile(t, filepath.Join(dir, "late", b, "octane-build.yaml"), manifest("late", b))
 		writeReport(t, filepath.Join(dir, "late", b, "TEST-l.xml"), "com.acme.L", 3, false)
 	}
 	sum, files := e.scan(dir)

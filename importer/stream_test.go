@@ -13,6 +13,7 @@ import (
 	"github.com/octane-import/octane-import/config"
 	"github.com/octane-import/octane-import/importer"
 	"github.com/octane-import/octane-import/importer/ledger"
+	"github.com/octane-import/octane-import/internal/testkit"
 	"github.com/octane-import/octane-import/octane"
 )
 
@@ -152,7 +153,7 @@ rules:
 	}
 	e.cfg = cfg
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "5", "TEST-a.xml"), `<testsuites>
+	testkit.WriteFile(t, filepath.Join(dir, "5", "TEST-a.xml"), `<testsuites>
   <testsuite name="first" timestamp="2026-03-01T10:00:00Z">
     <testcase classname="A" name="one" time="1"/>
   </testsuite>
@@ -161,7 +162,7 @@ rules:
     <testcase classname="B" name="two" time="1"/>
   </testsuite>
 </testsuites>`)
-	writeFile(t, filepath.Join(dir, "5", "TEST-b.xml"), `<testsuites>
+	testkit.WriteFile(t, filepath.Join(dir, "5", "TEST-b.xml"), `<testsuites>
   <testsuite name="first" timestamp="2026-03-01T10:00:00Z">
     <properties><property name="component" value="core"/></properties>
     <testcase classname="A" name="one" time="1"/>
@@ -250,7 +251,7 @@ func TestBuildsAreSentWhileLaterOnesAreRead(t *testing.T) {
 	for i := 1; i <= 5; i++ {
 		writeReport(t, filepath.Join(dir, "job", fmt.Sprint(i), "TEST-a.xml"), "com.acme.A", 5, false)
 	}
-	writeFile(t, filepath.Join(dir, "job", "9", "TEST-empty.xml"), `<testsuite name="s" tests="0" timestamp="2026-04-01T10:00:00Z"></testsuite>`)
+	testkit.WriteFile(t, filepath.Join(dir, "job", "9", "TEST-empty.xml"), `<testsuite name="s" tests="0" timestamp="2026-04-01T10:00:00Z"></testsuite>`)
 	pw := &putWatcher{Client: e.octaneClient(), first: make(chan struct{})}
 	e.wrap = func(importer.Client) importer.Client { return pw }
 	rec := &blockingRecorder{block: "TEST-empty.xml", release: pw.first, t: t}

@@ -1,7 +1,6 @@
 package importer_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/octane-import/octane-import/importer"
 	"github.com/octane-import/octane-import/importer/ledger"
+	"github.com/octane-import/octane-import/internal/testkit"
 	"github.com/octane-import/octane-import/sandbox"
 )
 
@@ -27,8 +27,8 @@ import (
 type watchRun struct {
 	stop  func() error // cancels Watch and waits for it to return
 	m     *importer.Metrics
-	logs  *lockedBuffer // the watcher's log, info and above
-	files *fileLog      // what the watcher reported of each file
+	logs  *testkit.SyncBuffer // the watcher's log, info and above
+	files *fileLog            // what the watcher reported of each file
 }
 
 // watching runs Watch over dir until the returned run is stopped (or the test ends).
@@ -38,7 +38,7 @@ func (e *env) watching(t *testing.T, dir string, wo importer.WatchOptions) *watc
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := &watchRun{m: &importer.Metrics{}, logs: &lockedBuffer{}, files: &fileLog{}}
+	run := &watchRun{m: &importer.Metrics{}, logs: &testkit.SyncBuffer{}, files: &fileLog{}}
 	im, err := importer.New(importer.Options{
 		Rules: e.cfg.Rules, Sources: e.cfg.Sources, Ledger: l, MaxRunsPerPayload: 50, Reporter: run.files,
 		Logger: slog.New(slog.NewTextHandler(run.logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
@@ -92,38 +92,7 @@ func (r *watchRun) waiting(path, reason string) bool {
 // eventually waits (with a deadline, not a fixed sleep) until cond holds.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	within(t, 20*time.Second, what, cond)
-}
-
-// within waits until cond holds, failing after d: where a test shows that a wait is not
-// taken, d is shorter than that wait.
-func within(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting (%v) for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// lockedBuffer is a log sink safe for the watcher's goroutine and the test's reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	testkit.Within(t, 20*time.Second, what, cond)
 }
 
 // fileLog is a Reporter keeping the outcomes reported for each file, in order.
@@ -377,7 +346,7 @@ func TestWatchAtomicRenameNeedsNoSettleTime(t *testing.T) {
 	eventually(t, "the renamed report", func() bool { return runsInJob(e.srv, "atomic") == 3 })
 	// A half-written report in the same place waits for its settle time.
 	half := filepath.Join(dir, "atomic", "3", "TEST-h.xml")
-	writeFile(t, half, `<testsuite name="s"><testcase classname="a.B" name="c"/>`)
+	testkit.WriteFile(t, half, `<testsuite name="s"><testcase classname="a.B" name="c"/>`)
 	eventually(t, "the half-written report held back, settling", func() bool { return w.waiting(half, importer.WaitSettling) })
 	if got := w.files.outcomes(half); len(got) != 0 {
 		t.Errorf("a half-written report was read: %v", got)
@@ -405,7 +374,7 @@ func TestWatchWithoutManifestsDoesNotWaitForOne(t *testing.T) {
 	dir := t.TempDir()
 	e.watching(t, dir, importer.WatchOptions{ManifestWait: time.Minute})
 	writeInPlace(t, filepath.Join(dir, "plain", "1", "TEST-p.xml"), "com.acme.P", 3)
-	within(t, 10*time.Second, "a report with no manifest in its tree imported", func() bool { return runsInJob(e.srv, "plain") == 3 })
+	testkit.Within(t, 10*time.Second, "a report with no manifest in its tree imported", func() bool { return runsInJob(e.srv, "plain") == 3 })
 }
 
 // a build manifest for job "app" on the built-in rule's server (so that its pipeline and the
@@ -419,15 +388,15 @@ func appManifest(build string) string {
 func TestWatchMarkerEndsTheManifestWaitAndTheWaitIsLoggedOnce(t *testing.T) {
 	e := newEnv(t, nil)
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "app", "1", "octane-build.yaml"), appManifest("1"))
+	testkit.WriteFile(t, filepath.Join(dir, "app", "1", "octane-build.yaml"), appManifest("1"))
 	writeReport(t, filepath.Join(dir, "app", "1", "TEST-a.xml"), "com.acme.A", 2, false)
 	w := e.watching(t, dir, importer.WatchOptions{ManifestWait: time.Hour, Marker: "*.done"})
-	within(t, 10*time.Second, "the build with its manifest", func() bool { return runsInJob(e.srv, "app") == 2 })
+	testkit.Within(t, 10*time.Second, "the build with its manifest", func() bool { return runsInJob(e.srv, "app") == 2 })
 	a, b := filepath.Join(dir, "app", "2", "TEST-a.xml"), filepath.Join(dir, "app", "2", "TEST-b.xml")
 	writeReport(t, a, "com.acme.A", 2, false)
 	writeReport(t, b, "com.acme.B", 2, false)
 	want := "waiting up to 1h0m0s for octane-build.yaml in " + filepath.Join(dir, "app", "2")
-	within(t, 10*time.Second, "both reports waiting for their manifest", func() bool {
+	testkit.Within(t, 10*time.Second, "both reports waiting for their manifest", func() bool {
 		return w.waiting(a, importer.WaitManifest) && w.waiting(b, importer.WaitManifest)
 	})
 	if n := strings.Count(w.logs.String(), want); n != 1 {
@@ -436,7 +405,7 @@ func TestWatchMarkerEndsTheManifestWaitAndTheWaitIsLoggedOnce(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "app", "2", "build.done"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	within(t, 10*time.Second, "the marked build imported without its manifest", func() bool { return runsInJob(e.srv, "app") == 6 })
+	testkit.Within(t, 10*time.Second, "the marked build imported without its manifest", func() bool { return runsInJob(e.srv, "app") == 6 })
 }
 
 // A report waiting for its manifest goes with the manifest once it arrives: its runs are in
@@ -444,13 +413,13 @@ func TestWatchMarkerEndsTheManifestWaitAndTheWaitIsLoggedOnce(t *testing.T) {
 func TestWatchReportWaitsForItsManifestThenGoesWithIt(t *testing.T) {
 	e := newEnv(t, nil)
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "app", "1", "octane-build.yaml"), appManifest("1"))
+	testkit.WriteFile(t, filepath.Join(dir, "app", "1", "octane-build.yaml"), appManifest("1"))
 	writeReport(t, filepath.Join(dir, "app", "1", "TEST-a.xml"), "com.acme.A", 2, false)
 	w := e.watching(t, dir, importer.WatchOptions{ManifestWait: time.Hour})
 	report := filepath.Join(dir, "app", "2", "surefire-reports", "TEST-a.xml")
 	writeReport(t, report, "com.acme.A", 3, false)
 	eventually(t, "the report waiting for its manifest", func() bool { return w.waiting(report, importer.WaitManifest) })
-	writeFile(t, filepath.Join(dir, "app", "2", "octane-build.yaml"), appManifest("2-from-manifest"))
+	testkit.WriteFile(t, filepath.Join(dir, "app", "2", "octane-build.yaml"), appManifest("2-from-manifest"))
 	eventually(t, "the report imported into its manifest's build", func() bool { return runsInBuild(e.srv, "app", "2-from-manifest") == 3 })
 	noDuplicates(t, e.srv)
 }

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/octane-import/octane-import/internal/testkit"
 )
 
 type docBlock struct {
@@ -58,7 +60,7 @@ func docBlocks(t *testing.T, path string) []docBlock {
 // (or, marked invalid, fails), and blocks marked "example: PATH" or
 // "output: PATH" are byte-for-byte the fixture or golden file they show.
 func TestDocExamples(t *testing.T) {
-	root := repoRoot(t)
+	root := testkit.RepoRoot(t)
 	doc := filepath.Join(root, "docs", "manifest.md")
 	counts := map[string]int{}
 	for _, b := range docBlocks(t, doc) {
@@ -95,7 +97,7 @@ func TestDocExamples(t *testing.T) {
 // TestDocFieldTable checks that the doc's field table lists exactly the keys
 // the reader knows.
 func TestDocFieldTable(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "manifest.md"))
+	data, err := os.ReadFile(filepath.Join(testkit.RepoRoot(t), "docs", "manifest.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +140,7 @@ func knownPaths() []string {
 // reader's key lists and enums, and that every valid fixture uses only keys
 // the schema declares.
 func TestSchemaMatchesReader(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "manifest.schema.json"))
+	data, err := os.ReadFile(filepath.Join(testkit.RepoRoot(t), "docs", "manifest.schema.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

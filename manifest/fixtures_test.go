@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/octane-import/octane-import/internal/testkit"
 )
 
 // TestFixtureReports checks the example builds as a whole: every report is
@@ -16,10 +18,10 @@ import (
 // 30 to 60 test cases, and each report is owned by exactly the manifest of
 // its build folder (the nightly report by none).
 func TestFixtureReports(t *testing.T) {
-	root := filepath.Join(repoRoot(t), "testdata", "builds")
+	root := filepath.Join(testkit.RepoRoot(t), "testdata", "builds")
 	var manifests []*Manifest
 	for _, rel := range fixtures(t) {
-		m, err := Load(filepath.Join(repoRoot(t), rel))
+		m, err := Load(filepath.Join(testkit.RepoRoot(t), rel))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/octane-import/octane-import/internal/testkit"
 )
 
 // FuzzParse feeds arbitrary bytes to both front ends. Properties: no panic
@@ -18,7 +20,7 @@ import (
 // error is an *Error whose problems all name the file, and every accepted
 // manifest satisfies the documented invariants and parses the same twice.
 func FuzzParse(f *testing.F) {
-	root := repoRoot(f)
+	root := testkit.RepoRoot(f)
 	for _, rel := range fixtures(f) {
 		data, err := os.ReadFile(filepath.Join(root, rel))
 		if err != nil {

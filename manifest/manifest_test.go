@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,24 +11,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/octane-import/octane-import/internal/testkit"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
-
-// repoRoot is the module root, one level above this package.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	abs, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return abs
-}
 
 // fixtures returns the manifests under testdata/builds, relative to the repo root.
 func fixtures(t testing.TB) []string {
 	t.Helper()
-	root := repoRoot(t)
+	root := testkit.RepoRoot(t)
 	var out []string
 	err := filepath.WalkDir(filepath.Join(root, "testdata", "builds"), func(p string, d os.DirEntry, err error) error {
 		if err != nil {
@@ -79,31 +68,10 @@ func dump(t testing.TB, m *Manifest, base string) string {
 	return string(b) + "\n"
 }
 
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	p := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
-
 // TestFixtures parses the example builds of testdata/builds and compares
 // each with its golden dump.
 func TestFixtures(t *testing.T) {
-	root := repoRoot(t)
+	root := testkit.RepoRoot(t)
 	for _, rel := range fixtures(t) {
 		t.Run(rel, func(t *testing.T) {
 			m, err := Load(filepath.Join(root, rel))
@@ -111,7 +79,7 @@ func TestFixtures(t *testing.T) {
 				t.Fatal(err)
 			}
 			name := "fixture-" + strings.NewReplacer("/", "_").Replace(strings.TrimPrefix(rel, "testdata/builds/")) + ".golden"
-			golden(t, name, dump(t, m, root))
+			testkit.Golden(t, filepath.Join("testdata", "golden", name), dump(t, m, root))
 		})
 	}
 }
@@ -152,7 +120,7 @@ func TestCases(t *testing.T) {
 				}
 				got = dump(t, m, base)
 			}
-			golden(t, name+".golden", got)
+			testkit.Golden(t, filepath.Join("testdata", "golden", name+".golden"), got)
 		})
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/octane-import/octane-import/internal/testkit"
 )
 
 // Each CI's documented environment, as a post-build step sees it (issue 14, item 2).
@@ -53,7 +55,7 @@ func TestDetectCI(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok := DetectCI(envMap(tc.env))
+			got, ok := DetectCI(testkit.LookupEnv(tc.env))
 			if !ok {
 				t.Fatal("not detected")
 			}
@@ -63,7 +65,7 @@ func TestDetectCI(t *testing.T) {
 		})
 	}
 	for _, env := range []map[string]string{nil, {"CI": "true"}, {"GITHUB_ACTIONS": "true"}, {"JENKINS_URL": "https://j"}} {
-		if ci, ok := DetectCI(envMap(env)); ok {
+		if ci, ok := DetectCI(testkit.LookupEnv(env)); ok {
 			t.Errorf("%v: detected %+v from too little", env, ci)
 		}
 	}
@@ -71,7 +73,7 @@ func TestDetectCI(t *testing.T) {
 
 // In a CI job, the built-in rule takes the build from the CI whatever the folders say.
 func TestDefaultForACIJob(t *testing.T) {
-	env := envMap(map[string]string{"GITLAB_CI": "true", "CI_SERVER_URL": "https://gitlab.example.com", "CI_SERVER_HOST": "gitlab.example.com",
+	env := testkit.LookupEnv(map[string]string{"GITLAB_CI": "true", "CI_SERVER_URL": "https://gitlab.example.com", "CI_SERVER_HOST": "gitlab.example.com",
 		"CI_PROJECT_PATH": "team/app", "CI_JOB_NAME": "unit", "CI_JOB_ID": "777", "CI_PIPELINE_IID": "12",
 		"CI_JOB_STARTED_AT": "2026-11-20T10:00:00Z", "CI_JOB_URL": "https://gitlab.example.com/team/app/-/jobs/777"})
 	cfg := DefaultFor("host", env)
@@ -85,7 +87,7 @@ func TestDefaultForACIJob(t *testing.T) {
 		d.From["start"] != "rule" || !strings.HasSuffix(d.BuildURL, "/jobs/777") {
 		t.Errorf("%+v", d)
 	}
-	if rules := DefaultFor("host", envMap(nil)); rules[0].Name != "default" || rules[0].CI != nil {
+	if rules := DefaultFor("host", testkit.LookupEnv(nil)); rules[0].Name != "default" || rules[0].CI != nil {
 		t.Errorf("outside a CI: %+v", rules[0])
 	}
 }

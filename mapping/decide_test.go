@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/octane-import/octane-import/internal/testkit"
 	"github.com/octane-import/octane-import/manifest"
 )
 
@@ -111,13 +112,13 @@ func TestDecideMatchKinds(t *testing.T) {
 		{"no manifest", Input{Path: "/drops/m/r.xml"}, "no-manifest", "prod", "m-bare", "1", map[string]string{}},
 		{"junit property", Input{Path: "/drops/p/r.xml", Report: props(map[string]string{"ci.branch": "release/2026.1"})},
 			"property", "staging", "2026.1", "r", nil},
-		{"env var", Input{Path: "/drops/e/r.xml", Env: envMap(map[string]string{"IMPORT_MODE": "backfill"})},
+		{"env var", Input{Path: "/drops/e/r.xml", Env: testkit.LookupEnv(map[string]string{"IMPORT_MODE": "backfill"})},
 			"env", "prod", "backfill", "r", nil},
 		{"combination: all hold", Input{Path: "/d/teamA/api/r1.xml", Root: "/d", Report: props(map[string]string{"os": "linux"}),
-			Env: envMap(map[string]string{"CI": "true"})}, "combined", "prod", "teamA-api-linux", "r1",
+			Env: testkit.LookupEnv(map[string]string{"CI": "true"})}, "combined", "prod", "teamA-api-linux", "r1",
 			map[string]string{"team": "teamA", "job": "api"}},
 		{"combination: one fails, next rule", Input{Path: "/d/teamA/api/r1.xml", Root: "/d", Report: props(map[string]string{"os": "windows"}),
-			Env: envMap(map[string]string{"CI": "true"})}, "combined-fallback", "prod", "teamA-api", "r1",
+			Env: testkit.LookupEnv(map[string]string{"CI": "true"})}, "combined-fallback", "prod", "teamA-api", "r1",
 			map[string]string{"team": "teamA", "job": "api"}},
 		{"first match wins", Input{Path: "/drops/surefire/api/17/TEST-a.xml", Report: props(map[string]string{"ci.branch": "release/x"})},
 			"path", "prod", "api", "17", map[string]string{"job": "api", "build": "17"}},
@@ -129,7 +130,7 @@ func TestDecideMatchKinds(t *testing.T) {
 				in.Root = "/drops"
 			}
 			if in.Env == nil {
-				in.Env = envMap(nil)
+				in.Env = testkit.LookupEnv(nil)
 			}
 			d, err := cfg.Decide(in)
 			if err != nil {
@@ -153,7 +154,7 @@ func TestDecideMatchKinds(t *testing.T) {
 
 func TestDecideUnmatched(t *testing.T) {
 	cfg := mustParse(t, matchRules)
-	d, err := cfg.Decide(Input{Path: "/drops/elsewhere/r.xml", Root: "/drops", Env: envMap(nil)})
+	d, err := cfg.Decide(Input{Path: "/drops/elsewhere/r.xml", Root: "/drops", Env: testkit.LookupEnv(nil)})
 	if d != nil || !errors.Is(err, ErrUnmatched) || !strings.Contains(err.Error(), "/drops/elsewhere/r.xml") {
 		t.Fatalf("d = %v err = %v", d, err)
 	}
@@ -162,7 +163,7 @@ func TestDecideUnmatched(t *testing.T) {
 func TestDecideRelativeToRoot(t *testing.T) {
 	cfg := mustParse(t, matchRules)
 	// Outside its root, the path is matched without its leading slash.
-	d, err := cfg.Decide(Input{Path: "/surefire/api/3/r.xml", Root: "/drops", Env: envMap(nil)})
+	d, err := cfg.Decide(Input{Path: "/surefire/api/3/r.xml", Root: "/drops", Env: testkit.LookupEnv(nil)})
 	if err != nil || d.Rule != "path" || d.Build != "3" {
 		t.Fatalf("%+v %v", d, err)
 	}
@@ -191,7 +192,7 @@ func TestDecideCombine(t *testing.T) {
 	cfg := mustParse(t, combineRules)
 	mod := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	suite := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
-	base := Input{Path: "/d/payments/api/17/r.xml", Root: "/d", ModTime: mod, Env: envMap(nil),
+	base := Input{Path: "/d/payments/api/17/r.xml", Root: "/d", ModTime: mod, Env: testkit.LookupEnv(nil),
 		Report: ReportFacts{Start: suite, Duration: 90 * time.Second, Runs: 3, Failed: 1,
 			Properties: map[string]string{"browser": "", "area": "2"}}}
 
@@ -293,7 +294,7 @@ func TestDecideStartAndResult(t *testing.T) {
 		t.Run(tc.set, func(t *testing.T) {
 			src := targetsOnly + "rules:\n  - set:\n      server: { instance_id: s }\n      job: j\n      build: b\n      " + tc.set + "\n"
 			cfg := mustParse(t, src)
-			d, err := cfg.Decide(Input{Path: "/x/r.xml", Root: "/x", ModTime: mod, Env: envMap(nil),
+			d, err := cfg.Decide(Input{Path: "/x/r.xml", Root: "/x", ModTime: mod, Env: testkit.LookupEnv(nil),
 				Report: ReportFacts{Start: tc.suite, Runs: 5, Failed: tc.failed, Properties: map[string]string{"started": "2025-12-31T23:00:00Z"}}})
 			if tc.errSubstr != "" {
 				if !errors.Is(err, ErrIncomplete) || !strings.Contains(err.Error(), tc.errSubstr) {
@@ -336,7 +337,7 @@ func TestDecideZonelessStart(t *testing.T) {
 		{"/x/other/r.xml", tokyo, false, wall, "", ""}, // a zone was written: nothing to say
 	}
 	for _, tc := range tests {
-		d, err := cfg.Decide(Input{Path: tc.path, Root: "/x", Zone: tc.zone, Env: envMap(nil), Report: ReportFacts{Start: wall, Zoneless: tc.zoneless}})
+		d, err := cfg.Decide(Input{Path: tc.path, Root: "/x", Zone: tc.zone, Env: testkit.LookupEnv(nil), Report: ReportFacts{Start: wall, Zoneless: tc.zoneless}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -356,7 +357,7 @@ func TestDecideIncomplete(t *testing.T) {
     set: { job: "{job}", build: "{property.build}" }
 `
 	cfg := mustParse(t, src)
-	d, err := cfg.Decide(Input{Path: "/x/api/r.xml", Root: "/x", Env: envMap(nil)})
+	d, err := cfg.Decide(Input{Path: "/x/api/r.xml", Root: "/x", Env: testkit.LookupEnv(nil)})
 	if !errors.Is(err, ErrIncomplete) || d == nil || d.Job != "api" {
 		t.Fatalf("d = %+v err = %v", d, err)
 	}
@@ -369,7 +370,7 @@ func TestDecideIncomplete(t *testing.T) {
 		t.Errorf("job was set: %v", err)
 	}
 	long := strings.Repeat("x", 256)
-	d, err = cfg.Decide(Input{Path: "/x/api/r.xml", Root: "/x", Env: envMap(nil), Report: props(map[string]string{"build": long})})
+	d, err = cfg.Decide(Input{Path: "/x/api/r.xml", Root: "/x", Env: testkit.LookupEnv(nil), Report: props(map[string]string{"build": long})})
 	if !errors.Is(err, ErrIncomplete) || !strings.Contains(err.Error(), "build is 256 characters long") || d.Build != long {
 		t.Errorf("long build id: %v", err)
 	}
@@ -399,7 +400,7 @@ func TestDefault(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			// The root does not matter: the built-in rule reads the absolute path.
 			for _, root := range []string{"/", filepath.Dir(tc.path), "/drops"} {
-				d, err := cfg.Decide(Input{Path: tc.path, Root: root, Manifest: tc.manifest, Env: envMap(nil)})
+				d, err := cfg.Decide(Input{Path: tc.path, Root: root, Manifest: tc.manifest, Env: testkit.LookupEnv(nil)})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -413,7 +414,7 @@ func TestDefault(t *testing.T) {
 			}
 		})
 	}
-	if d, _ := Default("").Decide(Input{Path: "/a/b/c.xml", Root: "/a", Env: envMap(nil)}); d.Server.InstanceID != "octane-import" {
+	if d, _ := Default("").Decide(Input{Path: "/a/b/c.xml", Root: "/a", Env: testkit.LookupEnv(nil)}); d.Server.InstanceID != "octane-import" {
 		t.Errorf("empty host name: %+v", d.Server)
 	}
 }
@@ -424,7 +425,7 @@ func BenchmarkDecide(b *testing.B) {
 		b.Fatal(err)
 	}
 	// The last rule: every earlier rule is tried first.
-	in := Input{Path: "/d/teamA/api/r1.xml", Root: "/d", Env: envMap(nil), Report: props(map[string]string{"os": "windows"})}
+	in := Input{Path: "/d/teamA/api/r1.xml", Root: "/d", Env: testkit.LookupEnv(nil), Report: props(map[string]string{"os": "windows"})}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := cfg.Decide(in); err != nil {

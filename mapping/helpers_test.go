@@ -8,13 +8,6 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-func envMap(m map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) {
-		v, ok := m[k]
-		return v, ok
-	}
-}
-
 // parseRules reads the rules of a configuration file's text as package config hands
 // them over: the `rules:` list, with the names of the file's targets.
 func parseRules(src string) (Rules, error) {

@@ -3,6 +3,8 @@ package mapping
 import (
 	"strings"
 	"testing"
+
+	"github.com/octane-import/octane-import/internal/testkit"
 )
 
 func testContext() *evalContext {
@@ -11,11 +13,8 @@ func testContext() *evalContext {
 		captures: map[string]string{"team": "Team_A", "job": "API", "build": "build-17", "x": "  padded  "},
 		manifest: map[string]string{"job": "nightly", "server.instance_id": "jenkins-1"},
 		props:    map[string]string{"browser": "Chrome", "os.name": "Linux"},
-		env: func(k string) (string, bool) {
-			v, ok := env[k]
-			return v, ok
-		},
-		file: fileValues("/drops/teamA/api/17/TEST-a.b.xml", "teamA/api/17/TEST-a.b.xml", "/drops"),
+		env:      testkit.LookupEnv(env),
+		file:     fileValues("/drops/teamA/api/17/TEST-a.b.xml", "teamA/api/17/TEST-a.b.xml", "/drops"),
 	}
 }
 

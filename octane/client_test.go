@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/octane-import/octane-import/internal/testkit"
 	"github.com/octane-import/octane-import/octane"
 	"github.com/octane-import/octane-import/sandbox"
 )
@@ -81,7 +82,7 @@ func TestApplyEnv(t *testing.T) {
 		"OCTANE_URL": "https://env", "OCTANE_SHARED_SPACE": "7", "OCTANE_WORKSPACE": "8",
 		"OCTANE_CLIENT_ID": "envid", "OCTANE_CLIENT_SECRET": "envsecret", "OCTANE_USER": "envuser", "OCTANE_PASSWORD": "envpass",
 	}
-	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	lookup := testkit.LookupEnv(env)
 
 	var c octane.Config
 	c.ApplyEnv(lookup)

@@ -5,19 +5,16 @@ import (
 	"compress/gzip"
 	"encoding/xml"
 	"errors"
-	"flag"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"github.com/octane-import/octane-import/internal/testkit"
 	"github.com/octane-import/octane-import/octane"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 var started = time.UnixMilli(1443096986850)
 
@@ -86,29 +83,12 @@ func encode(t *testing.T, tc encoderCase) ([]byte, []string) {
 	return b.Bytes(), e.Warnings()
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
-
 func TestEncoderGolden(t *testing.T) {
 	for _, tc := range encoderCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			out, warnings := encode(t, tc)
-			golden(t, tc.name+".golden.xml", out)
-			golden(t, tc.name+".warnings.golden.txt", []byte(strings.Join(warnings, "\n")+"\n"))
+			testkit.Golden(t, filepath.Join("testdata", tc.name+".golden.xml"), out)
+			testkit.Golden(t, filepath.Join("testdata", tc.name+".warnings.golden.txt"), strings.Join(warnings, "\n")+"\n")
 			checkDocument(t, out)
 			again, _ := encode(t, tc)
 			if !bytes.Equal(out, again) {

@@ -37,6 +37,21 @@ func encodeGzip(t *testing.T, ctx octane.ResultContext, runs ...octane.TestRun) 
 	return z, e.Warnings()
 }
 
+// sendOK posts a gzipped payload and waits for its task, which must succeed.
+func sendOK(t *testing.T, c *octane.Client, z []byte) octane.Task {
+	t.Helper()
+	ctx := ctxT(t)
+	task, err := c.PostTestResults(ctx, z, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := c.WaitTask(ctx, task.ID)
+	if err != nil || done.Status != octane.TaskSuccess {
+		t.Fatalf("task %+v, %v", done, err)
+	}
+	return done
+}
+
 // A huge stack trace no longer fails the payload: the encoder caps it, the
 // stand-in (which fails a task carrying a longer text, as the server's XML
 // parser would) stores the run with the head and the tail of the trace.
@@ -51,14 +66,7 @@ func TestHugeStackTraceIsCapped(t *testing.T) {
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "error body cut from") {
 		t.Fatalf("warnings %q", warnings)
 	}
-	task, err := c.PostTestResults(ctx, z, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done, err := c.WaitTask(ctx, task.ID)
-	if err != nil || done.Status != octane.TaskSuccess {
-		t.Fatalf("task %+v, %v", done, err)
-	}
+	sendOK(t, c, z)
 	runs := s.Runs()
 	if len(runs) != 2 {
 		t.Fatalf("%d runs stored", len(runs))
@@ -71,11 +79,11 @@ func TestHugeStackTraceIsCapped(t *testing.T) {
 	// The same run written without the cap fails the whole task.
 	raw := `<?xml version="1.0" encoding="UTF-8"?><test_result><test_runs><test_run class="DeepTest" name="uncapped" status="Failed" duration="1"><error>` +
 		strings.ReplaceAll(trace, "\n", "&#10;") + `</error></test_run></test_runs></test_result>`
-	task, err = c.PostTestResults(ctx, mustGzip(t, raw), true)
+	task, err := c.PostTestResults(ctx, mustGzip(t, raw), true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	done, err = c.WaitTask(ctx, task.ID)
+	done, err := c.WaitTask(ctx, task.ID)
 	if err != nil || done.Status != octane.TaskFailed || !strings.Contains(done.ErrorDetails, "262144") {
 		t.Fatalf("uncapped payload: task %+v, %v", done, err)
 	}
@@ -157,19 +165,6 @@ func TestCompression(t *testing.T) {
 		z, _ := encodeGzip(t, octane.ResultContext{}, octane.TestRun{Class: "C", Name: name, Status: "Passed"})
 		return z
 	}
-	post := func(t *testing.T, c *octane.Client, z []byte) octane.Task {
-		t.Helper()
-		ctx := ctxT(t)
-		task, err := c.PostTestResults(ctx, z, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		done, err := c.WaitTask(ctx, task.ID)
-		if err != nil || done.Status != octane.TaskSuccess {
-			t.Fatalf("task %+v, %v", done, err)
-		}
-		return done
-	}
 	encodings := func(reqs []sandbox.Request) string {
 		var out []string
 		for _, r := range reqs {
@@ -182,8 +177,8 @@ func TestCompression(t *testing.T) {
 		s := newStandIn(t, sandbox.Options{})
 		var logs bytes.Buffer
 		c := compressionClient(t, s, "", &logs)
-		post(t, c, payload("a"))
-		post(t, c, payload("b"))
+		sendOK(t, c, payload("a"))
+		sendOK(t, c, payload("b"))
 		if got := encodings(testResultPosts(s)); got != "application/gzip:202 application/gzip:202" {
 			t.Fatalf("posts %s", got)
 		}
@@ -192,7 +187,7 @@ func TestCompression(t *testing.T) {
 		s := newStandIn(t, sandbox.Options{RefuseCompressed: true})
 		var logs bytes.Buffer
 		c := compressionClient(t, s, "none", &logs)
-		post(t, c, payload("a"))
+		sendOK(t, c, payload("a"))
 		if got := encodings(testResultPosts(s)); got != "plain:202" {
 			t.Fatalf("posts %s", got)
 		}
@@ -205,9 +200,9 @@ func TestCompression(t *testing.T) {
 			s := newStandIn(t, sandbox.Options{RefuseCompressed: true, RefuseCompressedStatus: status})
 			var logs bytes.Buffer
 			c := compressionClient(t, s, "gzip", &logs)
-			first := post(t, c, payload("a"))
-			post(t, c, payload("b"))
-			post(t, c, payload("c"))
+			first := sendOK(t, c, payload("a"))
+			sendOK(t, c, payload("b"))
+			sendOK(t, c, payload("c"))
 			want := fmt.Sprintf("application/gzip:%d plain:202 plain:202 plain:202", status)
 			if got := encodings(testResultPosts(s)); got != want {
 				t.Fatalf("posts %s, want %s", got, want)
@@ -221,7 +216,7 @@ func TestCompression(t *testing.T) {
 			// Another client (another target) starts compressed again.
 			var logs2 bytes.Buffer
 			other := compressionClient(t, s, "", &logs2)
-			post(t, other, payload("d"))
+			sendOK(t, other, payload("d"))
 			if got := encodings(testResultPosts(s)[4:]); got != want[:len(fmt.Sprintf("application/gzip:%d plain:202", status))] {
 				t.Fatalf("second client posts %s", got)
 			}
@@ -237,7 +232,7 @@ func TestCompression(t *testing.T) {
 		if !errors.As(err, &oe) || oe.Status != 400 || !strings.Contains(oe.Description, "Green") {
 			t.Fatalf("err = %v", err)
 		}
-		post(t, c, payload("good"))
+		sendOK(t, c, payload("good"))
 		// The XSD refusal is answered 400 whether compressed or not: the
 		// client tries the plain form once, then stays compressed.
 		if got := encodings(testResultPosts(s)); got != "application/gzip:400 plain:400 application/gzip:202" {
@@ -434,13 +429,7 @@ func TestJobRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	z, _ := encodeGzip(t, octane.ResultContext{Build: &octane.BuildRef{ServerID: "old", JobID: "late", BuildID: "1"}}, octane.TestRun{Class: "C", Name: "n", Status: "Passed"})
-	task, err := c.PostTestResults(ctx, z, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if done, err := c.WaitTask(ctx, task.ID); err != nil || done.Status != octane.TaskSuccess {
-		t.Fatalf("task %+v, %v", done, err)
-	}
+	sendOK(t, c, z)
 	if runs := s.RunsFor("old", "late", "1"); len(runs) != 1 {
 		t.Fatalf("%d runs linked to the late job's build", len(runs))
 	}
@@ -509,13 +498,7 @@ func TestBuildReporting(t *testing.T) {
 			}
 			z, _ := encodeGzip(t, octane.ResultContext{Build: &octane.BuildRef{ServerID: "jenkins-7", JobID: "nightly/unit", BuildID: "120.1"}},
 				octane.TestRun{Package: "p", Class: "C", Name: "a", Status: "Passed"}, octane.TestRun{Package: "p", Class: "C", Name: "b", Status: "Failed"})
-			task, err := c.PostTestResults(ctx, z, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if done, err := c.WaitTask(ctx, task.ID); err != nil || done.Status != octane.TaskSuccess {
-				t.Fatalf("task %+v, %v", done, err)
-			}
+			sendOK(t, c, z)
 			if runs := s.RunsFor("jenkins-7", "nightly/unit", "120.1"); len(runs) != 2 {
 				t.Fatalf("%d runs linked to the build", len(runs))
 			}

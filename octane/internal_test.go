@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/octane-import/octane-import/internal/testkit"
 )
 
 func TestRetryAfterParse(t *testing.T) {
@@ -100,7 +102,7 @@ func TestProxyFunc(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := Config{Proxy: tc.proxy, NoProxy: tc.noProxy, getenv: func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }}
+			cfg := Config{Proxy: tc.proxy, NoProxy: tc.noProxy, getenv: testkit.LookupEnv(tc.env)}
 			pf, err := cfg.proxyFunc()
 			if err != nil {
 				t.Fatalf("proxyFunc: %v", err)
@@ -138,7 +140,7 @@ func TestProxyErrors(t *testing.T) {
 		{"", map[string]string{"http_proxy": "http://u:pw-Secret-1@"}, `HTTP_PROXY: proxy "http://u:[redacted]@" is not a URL`},
 	}
 	for _, tc := range tests {
-		cfg := Config{Proxy: tc.proxy, getenv: func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }}
+		cfg := Config{Proxy: tc.proxy, getenv: testkit.LookupEnv(tc.env)}
 		_, err := cfg.proxyFunc()
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "pw-Secret-1") {
 			t.Errorf("proxy %q, env %v: err = %v, want it to say %s", tc.proxy, tc.env, err, tc.want)

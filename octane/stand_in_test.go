@@ -1,7 +1,6 @@
 package octane_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -80,41 +79,17 @@ func TestStandInFullFlow(t *testing.T) {
 	}
 
 	long := strings.Repeat("データ", 100)
-	var xmlBuf bytes.Buffer
-	enc := octane.NewEncoder(&xmlBuf, octane.ResultContext{
+	z, _ := encodeGzip(t, octane.ResultContext{
 		Build:       &octane.BuildRef{ServerID: iid, JobID: "main/unit", BuildID: "7.1"},
 		TestFields:  []octane.Field{{Type: "Framework", Value: "JUnit"}, {Type: "Test_Level", Value: "Unit Test"}},
 		Environment: []octane.Field{{Type: "OS", Value: "Linux"}},
-	})
-	runs := []octane.TestRun{
-		{Package: "com.example", Class: "ATest", Name: "passes", Status: "Passed", Duration: 12 * time.Millisecond, Started: start},
-		{Package: "com.example", Class: "ATest", Name: "fails", Status: "Failed", Duration: time.Second, Started: start,
+	},
+		octane.TestRun{Package: "com.example", Class: "ATest", Name: "passes", Status: "Passed", Duration: 12 * time.Millisecond, Started: start},
+		octane.TestRun{Package: "com.example", Class: "ATest", Name: "fails", Status: "Failed", Duration: time.Second, Started: start,
 			Error: &octane.RunError{Type: "AssertionError", Message: "expected <1>", Body: "at com.example.ATest.fails(ATest.java:9)"}},
-		{Package: "com.example", Class: "ATest", Name: long, Status: "Skipped"},
-	}
-	for _, r := range runs {
-		if err := enc.Encode(r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := enc.Close(); err != nil {
-		t.Fatal(err)
-	}
-	z, err := octane.Gzip(xmlBuf.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	task, err := c.PostTestResults(ctx, z, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done, err := c.WaitTask(ctx, task.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if done.Status != octane.TaskSuccess {
-		t.Fatalf("task %+v", done)
-	}
+		octane.TestRun{Package: "com.example", Class: "ATest", Name: long, Status: "Skipped"},
+	)
+	sendOK(t, c, z)
 	stored := s.RunsFor(iid, "main/unit", "7.1")
 	if len(stored) != 3 {
 		t.Fatalf("%d runs stored", len(stored))
@@ -143,18 +118,7 @@ func TestStandInFaults(t *testing.T) {
 
 	// Lost answer to POST test-results: resent with the same bytes, one task, no duplicate runs.
 	payload := func(name string) []byte {
-		var b bytes.Buffer
-		e := octane.NewEncoder(&b, octane.ResultContext{})
-		if err := e.Encode(octane.TestRun{Class: "C", Name: name, Status: "Passed", Duration: time.Millisecond}); err != nil {
-			t.Fatal(err)
-		}
-		if err := e.Close(); err != nil {
-			t.Fatal(err)
-		}
-		z, err := octane.Gzip(b.Bytes())
-		if err != nil {
-			t.Fatal(err)
-		}
+		z, _ := encodeGzip(t, octane.ResultContext{}, octane.TestRun{Class: "C", Name: name, Status: "Passed", Duration: time.Millisecond})
 		return z
 	}
 	s.Inject(sandbox.Fault{Method: "POST", Path: "/test-results", Kind: sandbox.DropAfterProcess})

@@ -12,45 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/octane-import/octane-import/internal/testkit"
 	"github.com/octane-import/octane-import/octane"
 	"github.com/octane-import/octane-import/report"
 )
-
-// sharedDir finds the shared folder that sits beside the repository (for
-// /work/main and /work/wt/NAME alike) by walking up from the package
-// directory; the test skips when there is none.
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		s := filepath.Join(dir, "shared")
-		if _, err := os.Stat(filepath.Join(s, "octane", "test-results.xsd")); err == nil {
-			return s
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("shared/octane/test-results.xsd not found above the package directory: XSD tests skipped")
-		}
-		dir = parent
-	}
-}
-
-// xmllint returns the path of xmllint (Debian package libxml2-utils, which
-// .ci/run installs). Without it the test skips, unless CI is set: then it fails.
-func xmllint(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("xmllint")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("xmllint not found and CI is set: install libxml2-utils (.ci/run does)")
-		}
-		t.Skip("xmllint not found (apt-get install libxml2-utils): XSD tests skipped")
-	}
-	return p
-}
 
 var reXmllintResult = regexp.MustCompile(`(?m)^(.+) (validates|fails to validate)$`)
 
@@ -129,15 +94,14 @@ func corpusPayload(t *testing.T, r *report.Report) []byte {
 // payload of each JUnit report of the corpus, against the test-results XSD as
 // a live Octane serves it, with a real XSD validator (libxml2's xmllint).
 func TestEncoderAgainstServerXSD(t *testing.T) {
-	shared := sharedDir(t)
-	lint := xmllint(t)
-	xsd := filepath.Join(shared, "octane", "test-results.xsd")
+	xsd := testkit.Shared(t, "octane/test-results.xsd")
+	lint := testkit.Tool(t, "xmllint", "libxml2-utils")
 
 	golden, err := filepath.Glob(filepath.Join("testdata", "*.golden.xml"))
 	if err != nil || len(golden) == 0 {
 		t.Fatalf("no golden files: %v", err)
 	}
-	corpus, err := filepath.Glob(filepath.Join(shared, "corpus", "junit", "*.xml"))
+	corpus, err := filepath.Glob(filepath.Join(filepath.Dir(filepath.Dir(xsd)), "corpus", "junit", "*.xml")) // shared/corpus/junit
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,9 +151,8 @@ func TestEncoderAgainstServerXSD(t *testing.T) {
 // The validator must really validate: a payload that breaks the XSD in each
 // way the encoder guards against is refused.
 func TestXSDValidatorRefuses(t *testing.T) {
-	shared := sharedDir(t)
-	lint := xmllint(t)
-	xsd := filepath.Join(shared, "octane", "test-results.xsd")
+	xsd := testkit.Shared(t, "octane/test-results.xsd")
+	lint := testkit.Tool(t, "xmllint", "libxml2-utils")
 	dir := t.TempDir()
 	bad := map[string]string{
 		"status":      `<test_run name="n" status="Green" duration="1"/>`,

@@ -3,7 +3,6 @@
 package reliability_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -14,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/octane-import/octane-import/bench/gen"
 	"github.com/octane-import/octane-import/importer/ledger"
+	"github.com/octane-import/octane-import/internal/testkit"
 )
 
 // TestLedgerDiskFull fills the ledger's disk: the importer runs under a file-size limit
@@ -44,7 +45,7 @@ func TestLedgerDiskFull(t *testing.T) {
 	defer cancel()
 	args := []string{"scan", "--output", "json", e.data}
 	cmd, stdout, stderr := e.command(ctx, args...)
-	cmd.Args = append([]string{prlimit, fmt.Sprintf("--fsize=%d", limit), "--", binary}, cmd.Args[1:]...)
+	cmd.Args = append([]string{prlimit, fmt.Sprintf("--fsize=%d", limit), "--", testkit.Binary(t)}, cmd.Args[1:]...)
 	cmd.Path = prlimit
 	r := e.wait(cmd, stdout, stderr, args, cmd.Start())
 	t.Logf("under a %d-byte file size limit: exit %d in %s; stderr: %s", limit, r.code, r.elapsed.Round(time.Millisecond), clipText(r.stderr, 600))
@@ -83,7 +84,12 @@ func TestFilesChangingUnderTheScan(t *testing.T) {
 	d := newDataset()
 	d.writeBuilds(t, e.data, 2, 2, 2, 10) // job-00, job-01
 	big := filepath.Join(e.data, "a-big", "1", "TEST-big.xml")
-	writeBigReport(t, big, 150<<20, 3)
+	bigSuite := gen.Suite{Name: "com.example.Big", Cases: 3, Output: (150 << 20) / 3,
+		Timestamp: time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC),
+		CaseName:  func(i int) string { return fmt.Sprintf("big case %d", i) }}
+	if _, err := gen.WriteSuite(big, bigSuite); err != nil {
+		t.Fatal(err)
+	}
 	victim := filepath.Join(e.data, "job-01", "101", "TEST-1.xml")
 	faultsInjected.Add(2)
 
@@ -134,8 +140,8 @@ func TestFilesChangingUnderTheScan(t *testing.T) {
 			delete(d.runs, id)
 		}
 	}
-	for i := range 3 {
-		d.runs[identity{serverID, "a-big", "1", "com.example.Big", fmt.Sprintf("big case %d", i)}] = true
+	for i := range bigSuite.Cases {
+		d.runs[identity{serverID, "a-big", "1", bigSuite.Class(i), bigSuite.Case(i)}] = true
 	}
 	r = e.scan()
 	if got := fileLines(t, r.stdout)[big]; got.Outcome != "imported" {
@@ -157,38 +163,6 @@ func hasOpen(pid int, path string) bool {
 		}
 	}
 	return false
-}
-
-// writeBigReport writes a valid report of about size bytes holding cases test cases: the
-// bulk is system-out text (which the reader scans and drops), streamed to disk.
-func writeBigReport(t *testing.T, path string, size int64, cases int) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	fmt.Fprintf(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"com.example.Big\" tests=\"%d\" timestamp=\"2025-03-01T08:00:00Z\">\n", cases)
-	per := size / int64(cases)
-	line := strings.Repeat("log line of a chatty test, nothing to see here & <escaped> ", 1)
-	line = strings.ReplaceAll(strings.ReplaceAll(line, "&", "&amp;"), "<escaped>", "&lt;escaped&gt;") + "\n"
-	for c := range cases {
-		fmt.Fprintf(w, "  <testcase classname=\"com.example.Big\" name=\"big case %d\" time=\"1\">\n    <system-out>", c)
-		for n := int64(0); n < per; n += int64(len(line)) {
-			w.WriteString(line)
-		}
-		w.WriteString("</system-out>\n  </testcase>\n")
-	}
-	w.WriteString("</testsuite>\n")
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestPermissionDeniedFolder: a folder the importer may not read is reported (with the

@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/octane-import/octane-import/bench/gen"
 	"github.com/octane-import/octane-import/importer/ledger"
 	"github.com/octane-import/octane-import/internal/testkit"
 	"github.com/octane-import/octane-import/sandbox"
@@ -41,8 +42,6 @@ const (
 )
 
 var (
-	binary string // the octane-import binary built by TestMain
-
 	// Figures for docs/reliability.md, printed at the end of the run.
 	crashPoints    atomic.Int64
 	faultsInjected atomic.Int64
@@ -53,26 +52,13 @@ var (
 	secretScans    atomic.Int64
 )
 
+// TestMain prints the suite's figures at the end; testkit.Main removes the binary the tests
+// built (testkit.Binary: world-readable, so that a child run as an unprivileged user can run
+// it) and the PostgreSQL server of the tests that started one.
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "octane-import-reliability-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	// World-readable so that a child run as an unprivileged user (permission tests) can run it.
-	_ = os.Chmod(dir, 0o755)
-	binary = filepath.Join(dir, "octane-import")
-	build := exec.Command("go", "build", "-o", binary, "../cmd/octane-import")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building octane-import:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
 	code := testkit.Main(m) // and the PostgreSQL server of the tests that started one
 	fmt.Printf("reliability figures: crash points survived %d, faults injected %d, hostile inputs tried %d, runs checked %d, runs lost %d, runs duplicated %d, secret scans %d\n",
 		crashPoints.Load(), faultsInjected.Load(), inputsTried.Load(), runsChecked.Load(), runsLost.Load(), runsDuplicated.Load(), secretScans.Load())
-	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
@@ -184,7 +170,7 @@ func clipText(s string, n int) string {
 // command prepares the binary with the env's configuration and the secret in its environment.
 func (e *env) command(ctx context.Context, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
 	full := append([]string{"--config", e.cfg}, args...)
-	cmd := exec.CommandContext(ctx, binary, full...)
+	cmd := exec.CommandContext(ctx, testkit.Binary(e.t), full...)
 	cmd.Env = append(os.Environ(), "OCTANE_CLIENT_SECRET="+clientSecret, "NO_COLOR=1")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -311,7 +297,8 @@ func (d *dataset) writeBuilds(t *testing.T, data string, jobs, builds, reports, 
 	d.writeJobs(t, data, 0, jobs, builds, reports, cases)
 }
 
-// writeJobs is writeBuilds for the jobs numbered first to first+jobs-1.
+// writeJobs is writeBuilds for the jobs numbered first to first+jobs-1. The reports are
+// bench/gen's exact suites: one in seven cases fails, one in seven is skipped.
 func (d *dataset) writeJobs(t *testing.T, data string, first, jobs, builds, reports, cases int) {
 	t.Helper()
 	base := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
@@ -321,38 +308,31 @@ func (d *dataset) writeJobs(t *testing.T, data string, first, jobs, builds, repo
 			build := fmt.Sprintf("%d", 100+b)
 			start := base.Add(time.Duration(j*builds+b) * time.Hour)
 			for r := range reports {
-				class := fmt.Sprintf("com.example.%s.Suite%d", strings.ReplaceAll(job, "-", ""), r)
-				var buf bytes.Buffer
-				fmt.Fprintf(&buf, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=%q tests=\"%d\" timestamp=%q>\n", class, cases, start.Add(time.Duration(r)*time.Minute).Format(time.RFC3339))
-				for c := range cases {
-					name := fmt.Sprintf("case %d of build %s", c, build)
-					switch c % 7 {
-					case 3:
-						fmt.Fprintf(&buf, "  <testcase classname=%q name=%q time=\"0.5\"><failure message=\"expected 1, got 2\" type=\"AssertionError\">at line %d</failure></testcase>\n", class, name, c)
-					case 5:
-						fmt.Fprintf(&buf, "  <testcase classname=%q name=%q time=\"0\"><skipped/></testcase>\n", class, name)
-					default:
-						fmt.Fprintf(&buf, "  <testcase classname=%q name=%q time=\"0.25\"/>\n", class, name)
-					}
-					d.runs[identity{serverID, job, build, class, name}] = true
-				}
-				buf.WriteString("</testsuite>\n")
 				path := filepath.Join(data, job, build, fmt.Sprintf("TEST-%d.xml", r))
-				writeFile(t, path, buf.Bytes())
-				d.addReport(path)
+				d.writeSuite(t, path, job, build, gen.Suite{
+					Name:      fmt.Sprintf("com.example.%s.Suite%d", strings.ReplaceAll(job, "-", ""), r),
+					Cases:     cases,
+					Failed:    cases / 7,
+					Skipped:   cases / 7,
+					Timestamp: start.Add(time.Duration(r) * time.Minute),
+					CaseName:  func(c int) string { return fmt.Sprintf("case %d of build %s", c, build) },
+				})
 			}
 		}
 	}
 }
 
-func writeFile(t *testing.T, path string, data []byte) {
+// writeSuite writes the report s at path (bench/gen) as a report of the build job#build:
+// its runs must all arrive.
+func (d *dataset) writeSuite(t *testing.T, path, job, build string, s gen.Suite) {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if _, err := gen.WriteSuite(path, s); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
+	for c := range s.Cases {
+		d.runs[identity{serverID, job, build, s.Class(c), s.Case(c)}] = true
 	}
+	d.addReport(path)
 }
 
 // ---- the checks -------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 package reliability_test
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +10,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/octane-import/octane-import/bench/gen"
+	"github.com/octane-import/octane-import/internal/testkit"
 )
 
 // hostile is one hostile input: files written under data/hostile/1/, and what must happen.
@@ -37,7 +39,7 @@ var hostileInputs = []hostile{
 				fmt.Fprintf(&b, "%s</testsuite>\n", strings.Repeat(" ", i))
 			}
 			b.WriteString("</testsuites>\n")
-			writeFile(t, filepath.Join(dir, "nested.xml"), []byte(b.String()))
+			testkit.WriteFile(t, filepath.Join(dir, "nested.xml"), []byte(b.String()))
 		},
 		imported: func() [][2]string {
 			var out [][2]string
@@ -59,7 +61,7 @@ var hostileInputs = []hostile{
 				prev = name
 			}
 			b.WriteString("]>\n<testsuite name=\"lolz\"><testcase classname=\"laughs\" name=\"&lol9;\"/></testsuite>\n")
-			writeFile(t, filepath.Join(dir, "lolz.xml"), []byte(b.String()))
+			testkit.WriteFile(t, filepath.Join(dir, "lolz.xml"), []byte(b.String()))
 		},
 		errHas: "DOCTYPE",
 		absent: "lollollol",
@@ -67,7 +69,7 @@ var hostileInputs = []hostile{
 	{
 		name: "external entity to /etc/passwd",
 		write: func(t *testing.T, dir string) {
-			writeFile(t, filepath.Join(dir, "xxe.xml"), []byte(`<?xml version="1.0"?>
+			testkit.WriteFile(t, filepath.Join(dir, "xxe.xml"), []byte(`<?xml version="1.0"?>
 <!DOCTYPE testsuite [ <!ENTITY xxe SYSTEM "file:///etc/passwd"> ]>
 <testsuite name="xxe"><testcase classname="xxe" name="leak"><failure message="&xxe;">&xxe;</failure></testcase></testsuite>
 `))
@@ -79,7 +81,7 @@ var hostileInputs = []hostile{
 		name: "100,000-character test name",
 		write: func(t *testing.T, dir string) {
 			name := strings.Repeat("n", 100000)
-			writeFile(t, filepath.Join(dir, "long.xml"), []byte(`<testsuite name="long" timestamp="2025-03-01T08:00:00Z"><testcase classname="long.Name" name="`+name+`"/></testsuite>`))
+			testkit.WriteFile(t, filepath.Join(dir, "long.xml"), []byte(`<testsuite name="long" timestamp="2025-03-01T08:00:00Z"><testcase classname="long.Name" name="`+name+`"/></testsuite>`))
 		},
 		// Octane's names hold 255 characters: the run arrives with its name cut (and a warning).
 		imported: [][2]string{{"long.Name", strings.Repeat("n", 255)}},
@@ -87,7 +89,7 @@ var hostileInputs = []hostile{
 	{
 		name: "invalid UTF-8",
 		write: func(t *testing.T, dir string) {
-			writeFile(t, filepath.Join(dir, "utf8.xml"), []byte("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"bad\"><testcase classname=\"utf8\" name=\"caf\xe9 \xff\xfe\"/></testsuite>\n"))
+			testkit.WriteFile(t, filepath.Join(dir, "utf8.xml"), []byte("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"bad\"><testcase classname=\"utf8\" name=\"caf\xe9 \xff\xfe\"/></testsuite>\n"))
 		},
 		errHas: "UTF-8",
 	},
@@ -102,15 +104,15 @@ var hostileInputs = []hostile{
 				x ^= x << 5
 				data[i] = byte(x)
 			}
-			writeFile(t, filepath.Join(dir, "garbage.xml"), data)
+			testkit.WriteFile(t, filepath.Join(dir, "garbage.xml"), data)
 		},
 		errHas: "garbage.xml",
 	},
 	{
 		name: "manifest with a 10 MB field",
 		write: func(t *testing.T, dir string) {
-			writeFile(t, filepath.Join(dir, "octane-build.yaml"), []byte("version: 1\nserver: {instance_id: rel-ci}\njob: {id: hostile}\nbuild: {id: \"1\", name: \""+strings.Repeat("x", 10<<20)+"\"}\n"))
-			writeFile(t, filepath.Join(dir, "owned.xml"), []byte(`<testsuite name="o" timestamp="2025-03-01T08:00:00Z"><testcase classname="owned" name="by a huge manifest"/></testsuite>`))
+			testkit.WriteFile(t, filepath.Join(dir, "octane-build.yaml"), []byte("version: 1\nserver: {instance_id: rel-ci}\njob: {id: hostile}\nbuild: {id: \"1\", name: \""+strings.Repeat("x", 10<<20)+"\"}\n"))
+			testkit.WriteFile(t, filepath.Join(dir, "owned.xml"), []byte(`<testsuite name="o" timestamp="2025-03-01T08:00:00Z"><testcase classname="owned" name="by a huge manifest"/></testsuite>`))
 		},
 		errHas: "manifest",
 	},
@@ -199,7 +201,12 @@ func TestOneGigabyteReport(t *testing.T) {
 	const cases = 20000
 	path := filepath.Join(e.data, "huge", "1", "TEST-huge.xml")
 	start := time.Now()
-	writeHuge(t, path, 1<<30, cases)
+	d := newDataset()
+	d.writeSuite(t, path, "huge", "1", gen.Suite{
+		Name: "com.example.huge", Classes: 50, Cases: cases, Output: (1 << 30) / cases,
+		Timestamp: time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC),
+		CaseName:  func(c int) string { return fmt.Sprintf("case %d", c) },
+	})
 	fi, _ := os.Stat(path)
 	t.Logf("wrote %d MB in %s", fi.Size()>>20, time.Since(start).Round(time.Millisecond))
 	inputsTried.Add(1)
@@ -209,40 +216,5 @@ func TestOneGigabyteReport(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("the 1 GB report:\n%s", r)
 	}
-	d := newDataset()
-	for c := range cases {
-		d.runs[identity{serverID, "huge", "1", fmt.Sprintf("com.example.huge.C%d", c%50), fmt.Sprintf("case %d", c)}] = true
-	}
 	e.exactlyOnce(d)
-}
-
-// writeHuge streams a report of about size bytes with cases test cases; each case carries
-// an equal share of the bulk as system-out.
-func writeHuge(t *testing.T, path string, size int64, cases int) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := bufio.NewWriterSize(f, 4<<20)
-	fmt.Fprintf(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"huge\" tests=\"%d\" timestamp=\"2025-03-01T08:00:00Z\">\n", cases)
-	line := "2025-03-01 08:00:00.123 DEBUG com.example.huge - a chatty log line of the test under way\n"
-	per := int(size/int64(cases)) / len(line)
-	for c := range cases {
-		fmt.Fprintf(w, "<testcase classname=\"com.example.huge.C%d\" name=\"case %d\" time=\"0.01\"><system-out>", c%50, c)
-		for range per {
-			w.WriteString(line)
-		}
-		w.WriteString("</system-out></testcase>\n")
-	}
-	w.WriteString("</testsuite>\n")
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,49 +14,23 @@ import (
 	"time"
 
 	junit "github.com/joshdk/go-junit"
+	"github.com/octane-import/octane-import/bench/gen"
 )
 
-// writeLargeReport writes a report of n testcases (suites of 100, every
-// 50th failing with a stack trace, every 100th skipped), about 100 bytes a
-// testcase, and returns its size.
+// writeLargeReport writes a report of n testcases with bench/gen (classes of 100 cases,
+// each its own suite; every 50th case failing with a stack trace, every 100th skipped),
+// about 100 bytes a testcase, and returns its size.
 func writeLargeReport(tb testing.TB, path string, n int) int64 {
 	tb.Helper()
-	f, err := os.Create(path)
+	st, err := gen.WriteSuite(path, gen.Suite{
+		Name: "com.example.module0.Suite", Cases: n, Classes: n / 100, Failed: n / 50, Skipped: n / 100,
+		Timestamp: time.Date(2024, 5, 6, 7, 0, 0, 0, time.UTC),
+		CaseName:  func(i int) string { return fmt.Sprintf("testMethodNumber%07d", i) },
+	})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	fmt.Fprintln(w, `<?xml version="1.0" encoding="UTF-8"?>`)
-	fmt.Fprintln(w, `<testsuites name="large">`)
-	for i := range n {
-		if i%100 == 0 {
-			if i > 0 {
-				fmt.Fprintln(w, ` </testsuite>`)
-			}
-			fmt.Fprintf(w, " <testsuite name=\"com.example.module%d.Suite%d\" tests=\"100\" timestamp=\"2024-05-06T07:%02d:00Z\">\n  <properties><property name=\"build\" value=\"42\"/></properties>\n", i/10000, i/100, i/100%60)
-		}
-		fmt.Fprintf(w, `  <testcase classname="com.example.module%d.Suite%d" name="testMethodNumber%07d" time="0.%03d"`, i/10000, i/100, i, i%1000)
-		switch {
-		case i%50 == 0:
-			fmt.Fprintf(w, ">\n   <failure message=\"expected %d\" type=\"java.lang.AssertionError\">java.lang.AssertionError: expected %d\n\tat com.example.Suite.test(Suite.java:%d)</failure>\n  </testcase>\n", i, i, i%500)
-		case i%100 == 1:
-			fmt.Fprintln(w, "><skipped message=\"not today\"/></testcase>")
-		default:
-			fmt.Fprintln(w, "/>")
-		}
-	}
-	fmt.Fprintln(w, " </testsuite>\n</testsuites>")
-	if err := w.Flush(); err != nil {
-		tb.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	st, err := os.Stat(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return st.Size()
+	return st.Bytes
 }
 
 const largeN = 200_000

@@ -10,27 +10,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/octane-import/octane-import/internal/testkit"
 )
 
 // corpusDir finds shared/corpus/junit by walking up from the package
 // directory; the corpus lives beside the repository, never inside it.
 func corpusDir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		c := filepath.Join(dir, "shared", "corpus", "junit")
-		if st, err := os.Stat(filepath.Join(c, "COUNTS.tsv")); err == nil && !st.IsDir() {
-			return c
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("shared/corpus/junit not found above the package directory: corpus tests skipped")
-		}
-		dir = parent
-	}
+	return filepath.Dir(testkit.Shared(t, "corpus/junit/COUNTS.tsv"))
 }
 
 type corpusRow struct {

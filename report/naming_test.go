@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/octane-import/octane-import/internal/testkit"
 )
 
 // TestNamingSplit: the three styles on classnames real tools write (most
@@ -113,21 +115,7 @@ func TestNamingRuns(t *testing.T) {
 
 // converterDir finds shared/octane/converter-fixtures above the package.
 func converterDir(t *testing.T) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		c := filepath.Join(dir, "shared", "octane", "converter-fixtures")
-		if st, err := os.Stat(c); err == nil && st.IsDir() {
-			return c
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("shared/octane/converter-fixtures not found above the package directory")
-		}
-		dir = parent
-	}
+	return testkit.Shared(t, "octane/converter-fixtures")
 }
 
 // TestNamingConverterFixtures: with NamingConverter, every run of the

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	junit "github.com/joshdk/go-junit"
+	"github.com/octane-import/octane-import/internal/testkit"
 )
 
 // go-junit v1.0.0 is the differential oracle: for every fixture and corpus
@@ -91,19 +92,12 @@ func TestGoJUnitOracle(t *testing.T) {
 	}
 }
 
+// corpusDirOrEmpty is shared/corpus/junit (the team's corpus of real reports), or "".
 func corpusDirOrEmpty() string {
-	dir, _ := os.Getwd()
-	for {
-		c := filepath.Join(dir, "shared", "corpus", "junit")
-		if _, err := os.Stat(filepath.Join(c, "COUNTS.tsv")); err == nil {
-			return c
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
+	if p := testkit.SharedPath("corpus/junit/COUNTS.tsv"); p != "" {
+		return filepath.Dir(p)
 	}
+	return ""
 }
 
 // suiteTest is a go-junit test with the name of its suite.

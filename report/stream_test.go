@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/xml"
 	"fmt"
 	"io"
 	"os"
@@ -61,30 +60,6 @@ func largeGenReport(b *testing.B) (string, int, int64) {
 	return largePath, largeCases, largeSize
 }
 
-// tokenFloor is the floor a machine imposes on reading a report: the bytes
-// read and tokenised by encoding/xml (RawToken), test cases counted.
-func tokenFloor(path string) (int, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	d := xml.NewDecoder(f)
-	n := 0
-	for {
-		tok, err := d.RawToken()
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "testcase" {
-			n++
-		}
-	}
-}
-
 // streamFile reads a report with a Decoder, as the importer does, and returns
 // its number of test cases (attempts).
 func streamFile(path string) (int, error) {
@@ -121,7 +96,7 @@ func BenchmarkStream(b *testing.B) {
 		name string
 		fn   func(string) (int, error)
 	}{
-		{"floor", tokenFloor},
+		{"floor", gen.TokenFloor},
 		{"decoder", streamFile},
 		{"read", func(p string) (int, error) {
 			r, err := ReadFile(p)

@@ -3,12 +3,10 @@ package sandbox
 import (
 	"bytes"
 	"encoding/xml"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -16,10 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/octane-import/octane-import/internal/testkit"
 	"golang.org/x/net/html"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/page")
 
 // pageHost is the Host the golden tests ask for, so that the connection
 // details on the pages do not depend on the port.
@@ -284,41 +281,8 @@ func TestPagesGolden(t *testing.T) {
 			// files hold the HTML around them.
 			page = strings.Replace(page, pageCSS, "/* page.css */", 1)
 			page = strings.Replace(page, pageJS, "/* page.js */", 1)
-			golden(t, filepath.Join("testdata", "page", tc.name+".html"), page)
+			testkit.Golden(t, filepath.Join("testdata", "page", tc.name+".html"), page)
 		})
-	}
-}
-
-// golden compares got with the file, or rewrites it with -update.
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./sandbox -run %s -update to write it)", err, t.Name())
-	}
-	if string(want) != got {
-		wl, gl := strings.Split(string(want), "\n"), strings.Split(got, "\n")
-		for i := 0; i < len(wl) || i < len(gl); i++ {
-			var w, g string
-			if i < len(wl) {
-				w = wl[i]
-			}
-			if i < len(gl) {
-				g = gl[i]
-			}
-			if w != g {
-				t.Fatalf("%s differs at line %d:\nwant: %s\ngot:  %s\n(go test ./sandbox -run %s -update rewrites it)", path, i+1, w, g, t.Name())
-			}
-		}
 	}
 }
 

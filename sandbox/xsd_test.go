@@ -6,33 +6,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/octane-import/octane-import/internal/testkit"
 )
 
 // The stand-in's own validator and the XSD a live Octane serves
 // (shared/octane/test-results.xsd), checked by libxml2's xmllint, agree on
 // every payload below: the stand-in refuses what the server's XSD refuses.
 func TestValidatorAgreesWithServerXSD(t *testing.T) {
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	xsd := ""
-	for ; ; dir = filepath.Dir(dir) {
-		if p := filepath.Join(dir, "shared", "octane", "test-results.xsd"); fileExists(p) {
-			xsd = p
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			t.Skip("shared/octane/test-results.xsd not found above the package directory")
-		}
-	}
-	lint, err := exec.LookPath("xmllint")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("xmllint not found and CI is set: install libxml2-utils (.ci/run does)")
-		}
-		t.Skip("xmllint not found (apt-get install libxml2-utils)")
-	}
+	xsd := testkit.Shared(t, "octane/test-results.xsd")
+	lint := testkit.Tool(t, "xmllint", "libxml2-utils")
 	runs := map[string]string{
 		"minimal":              run("a", "Passed"),
 		"all attributes":       `<test_run module="m" package="p" class="C" name="n" run_name="r" duration="1" status="Planned" manual="true" started="1" external_report_url="https://x.example/r" external_test_id="t" external_run_id="r" run_type="MBT"/>`,
@@ -103,9 +86,4 @@ func TestValidatorAgreesWithServerXSD(t *testing.T) {
 			t.Errorf("%s: the server XSD says valid=%t, the stand-in valid=%t", filepath.Base(f), xsdOK, want[f])
 		}
 	}
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/octane-import/octane-import/internal/testkit"
 )
 
 // The production validator (validatePayload: the scanner of xsdscan.go, and
@@ -139,14 +141,9 @@ func corpus(t testing.TB) map[string]string {
 		}
 	}
 	read(filepath.Join("..", "octane", "testdata", "*.xml"))
-	if dir, err := os.Getwd(); err == nil {
-		for ; filepath.Dir(dir) != dir; dir = filepath.Dir(dir) {
-			if p := filepath.Join(dir, "shared", "octane"); fileExists(filepath.Join(p, "test-results.xsd")) {
-				read(filepath.Join(p, "converter-fixtures", "*.xml"))
-				read(filepath.Join(p, "test-results.xsd"))
-				break
-			}
-		}
+	if p := testkit.SharedPath("octane/test-results.xsd"); p != "" {
+		read(filepath.Join(filepath.Dir(p), "converter-fixtures", "*.xml"))
+		read(p)
 	}
 	out["realistic 200 runs"] = string(benchPayload(t, 200))
 	for name, doc := range edgeCases {

@@ -241,12 +241,13 @@ func writeReport(bdir string, spec Spec, team string, b, f int, started time.Tim
 	}
 	name := "TEST-" + pkg + "." + class + ".xml"
 	path := filepath.Join(bdir, name)
-	fh, err := os.Create(path)
-	if err != nil {
-		return Stats{}, err
-	}
-	cw := &countWriter{w: fh}
-	w := bufio.NewWriterSize(cw, 64<<10)
+	return streamTo(path, func(w *bufio.Writer) Stats {
+		return writeSurefire(w, r, spec, team, pkg, class, f, started)
+	})
+}
+
+// writeSurefire writes the report of writeReport.
+func writeSurefire(w *bufio.Writer, r *rand.Rand, spec Spec, team, pkg, class string, f int, started time.Time) Stats {
 	n := spec.CasesPerFile
 	if n > 4 {
 		// Drawn even when ExactCases, so that the rest of the file's stream is the same.
@@ -302,8 +303,21 @@ func writeReport(bdir string, spec Spec, team string, b, f int, started time.Tim
 	if nested {
 		fmt.Fprintln(w, "</testsuites>")
 	}
+	return st
+}
+
+// streamTo creates the file at path and writes it through a 64 KiB buffer with write,
+// which returns what it wrote; the bytes are counted here.
+func streamTo(path string, write func(w *bufio.Writer) Stats) (Stats, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return Stats{}, err
+	}
+	cw := &countWriter{w: f}
+	w := bufio.NewWriterSize(cw, 64<<10)
+	st := write(w)
 	err = w.Flush()
-	if cerr := fh.Close(); err == nil {
+	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	st.Bytes = cw.n

@@ -1,11 +1,14 @@
 package gen
 
 import (
+	"cmp"
 	"crypto/sha256"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/octane-import/octane-import/manifest"
 	"github.com/octane-import/octane-import/report"
@@ -126,6 +129,82 @@ func TestReadable(t *testing.T) {
 	}
 	if st.Failed == 0 || st.Skipped == 0 || st.Manifests == 0 || st.Manifests == st.Builds {
 		t.Errorf("corpus lacks variety: %+v", st)
+	}
+}
+
+// TestSuiteExact: WriteSuite writes exactly what its Suite says, case by case (classnames,
+// names, failures, skips, output, timestamps), readably and the same bytes each time.
+func TestSuiteExact(t *testing.T) {
+	ts := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	for _, s := range []Suite{
+		{Name: "com.acme.A", Cases: 3},
+		{Name: "com.acme.A", Cases: 5, Failed: 1, Timestamp: ts},
+		{Name: "com.example.job00.Suite1", Cases: 40, Failed: 5, Skipped: 5, CaseName: func(i int) string { return fmt.Sprintf("case %d of build 101 <&>", i) }},
+		{Name: "com.example.huge", Cases: 200, Classes: 50, Failed: 4, Skipped: 2, Output: 300},
+		{Name: "com.example.Big", Cases: 3, Output: 5000, CaseName: func(i int) string { return fmt.Sprintf("big case %d", i) }},
+	} {
+		t.Run(fmt.Sprintf("%s/%d/%d", s.Name, s.Cases, s.Classes), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "r", "TEST-x.xml")
+			st, err := WriteSuite(path, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, _ := os.ReadFile(path)
+			if _, err := WriteSuite(path, s); err != nil {
+				t.Fatal(err)
+			}
+			if again, _ := os.ReadFile(path); string(again) != string(first) || st.Bytes != int64(len(first)) {
+				t.Errorf("not the same bytes twice, or Bytes %d for %d bytes", st.Bytes, len(first))
+			}
+			r, err := report.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Warnings) > 0 {
+				t.Errorf("warnings %v", r.Warnings)
+			}
+			if c := r.Counts(); c.Total != s.Cases || st.Cases != s.Cases || c.Failed != s.Failed || st.Failed != s.Failed || c.Skipped != st.Skipped || st.Skipped != s.Skipped {
+				t.Errorf("read %+v, wrote %+v, asked %d cases, %d failed, %d skipped", c, st, s.Cases, s.Failed, s.Skipped)
+			}
+			if s.Failed > 0 && r.Runs[0].Status != report.Failed {
+				t.Errorf("the first case is %s, want failed", r.Runs[0].Status)
+			}
+			for i, run := range r.Runs {
+				if run.Classname != s.Class(i) || run.Name != s.Case(i) {
+					t.Errorf("run %d is %s %q, want %s %q", i, run.Classname, run.Name, s.Class(i), s.Case(i))
+				}
+				if want := cmp.Or(s.Timestamp, base); !run.Started.Equal(want) && i == 0 {
+					t.Errorf("started %s, want %s", run.Started, want)
+				}
+			}
+			classes := map[string]bool{}
+			for i := range s.Cases {
+				classes[s.Class(i)] = true
+			}
+			if want := max(s.Classes, 1); len(classes) != want {
+				t.Errorf("%d classes, want %d", len(classes), want)
+			}
+			if s.Output > 0 && int64(len(first)) < int64(s.Cases)*s.Output {
+				t.Errorf("%d bytes for %d cases of %d bytes of output", len(first), s.Cases, s.Output)
+			}
+		})
+	}
+}
+
+// TestTokenFloor counts the test cases WriteSuite wrote, and names a file that is not XML.
+func TestTokenFloor(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "TEST-a.xml")
+	if _, err := WriteSuite(path, Suite{Name: "a.B", Cases: 250, Classes: 5, Failed: 3, Output: 100}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := TokenFloor(path); n != 250 || err != nil {
+		t.Errorf("TokenFloor = %d, %v; want 250", n, err)
+	}
+	if err := os.WriteFile(path, []byte("<testsuite><testcase"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := TokenFloor(path); err == nil {
+		t.Error("a truncated report counted without error")
 	}
 }
 

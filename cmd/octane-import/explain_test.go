@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/octane-import/octane-import/internal/testkit"
 )
 
 // layoutReport is one file of the shared drive of the worked example in
@@ -58,7 +60,7 @@ func writeWorkedExample(t *testing.T) (root, cfg string) {
 	mtime := time.Date(2026, 3, 5, 7, 30, 0, 0, time.UTC)
 	write := func(rel, content string) {
 		p := filepath.Join(root, filepath.FromSlash(rel))
-		writeTestFile(t, p, content)
+		testkit.WriteFile(t, p, content)
 		if err := os.Chtimes(p, mtime, mtime); err != nil {
 			t.Fatal(err)
 		}
@@ -86,25 +88,15 @@ func writeWorkedExample(t *testing.T) (root, cfg string) {
 		t.Fatal(err)
 	}
 	secret := filepath.Join(dir, "octane-staging-secret")
-	writeTestFile(t, secret, "staging-secret\n")
+	testkit.WriteFile(t, secret, "staging-secret\n")
 	text := strings.ReplaceAll(string(src), "/run/secrets/octane-staging-secret", filepath.ToSlash(secret))
 	text = strings.ReplaceAll(text, "/drops", filepath.ToSlash(root))
 	text = strings.ReplaceAll(text, "/var/lib/octane-import/state.db", filepath.ToSlash(filepath.Join(dir, "state.db")))
 	cfg = filepath.Join(dir, "octane-import.yaml")
-	writeTestFile(t, cfg, text)
+	testkit.WriteFile(t, cfg, text)
 	t.Setenv("OCTANE_CLIENT_ID", "id-123")
 	t.Setenv("OCTANE_CLIENT_SECRET", "s3cret-value")
 	return root, cfg
-}
-
-func writeTestFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestExplainWorkedExample is the worked example of docs/configuration.md through the
@@ -118,13 +110,13 @@ func TestExplainWorkedExample(t *testing.T) {
 	if code != exitFailed || !strings.Contains(errOut, "1 of 9 files could not be mapped") {
 		t.Errorf("explain of a tree with an unmatched file: exit %d, stderr %q", code, errOut)
 	}
-	golden(t, "explain-worked-example", relabel(out))
+	testkit.Golden(t, filepath.Join(testdata, "explain-worked-example.golden"), relabel(out))
 
 	out, _, code = cli(t, nil, "explain", "--config", cfg, "--output", "json", root)
 	if code != exitFailed {
 		t.Errorf("explain --output json: exit %d, want the same 1 as the text form", code)
 	}
-	golden(t, "explain-worked-example.jsonl", relabel(out))
+	testkit.Golden(t, filepath.Join(testdata, "explain-worked-example.jsonl.golden"), relabel(out))
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	files := 0
 	for i, line := range lines {
@@ -170,7 +162,7 @@ func TestExplainBuiltInRule(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	golden(t, "explain-built-in", strings.ReplaceAll(out, root, "/drops"))
+	testkit.Golden(t, filepath.Join(testdata, "explain-built-in.golden"), strings.ReplaceAll(out, root, "/drops"))
 }
 
 // TestExplainExampleBuilds: the README's rule over testdata/builds; the manifests' duration,
@@ -182,7 +174,7 @@ func TestExplainExampleBuilds(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(t.TempDir(), "octane-import.yaml")
-	writeTestFile(t, cfg, `targets:
+	testkit.WriteFile(t, cfg, `targets:
   - name: sandbox
     url: http://127.0.0.1:8080
     shared_space: "1001"
@@ -206,7 +198,7 @@ rules:
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	golden(t, "explain-example-builds", strings.ReplaceAll(out, builds, "testdata/builds"))
+	testkit.Golden(t, filepath.Join(testdata, "explain-example-builds.golden"), strings.ReplaceAll(out, builds, "testdata/builds"))
 	for _, want := range []string{"duration:      2m31s  [manifest]", "parameters:    BRANCH=main SKIP_SLOW=false  [manifest]",
 		"causes:        payments-pipeline#311  [manifest]"} {
 		if !strings.Contains(out, want) {

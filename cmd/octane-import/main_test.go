@@ -4,27 +4,24 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files")
+	"github.com/octane-import/octane-import/internal/testkit"
+)
 
 // cli runs the command line in-process with captured streams and a controlled environment.
 func cli(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	a := newApp(&out, &errb)
-	a.env = func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	a.env = testkit.LookupEnv(env)
 	a.hostname = func() (string, error) { return "ci-agent", nil }
 	code = a.execute(context.Background(), args)
 	return out.String(), errb.String(), code
@@ -34,26 +31,6 @@ var elapsed = regexp.MustCompile(`\d+(\.\d+)?(ms|s|µs)\.`)
 
 // testdata is the package's testdata folder, absolute: a test may change its directory.
 var testdata, _ = filepath.Abs("testdata")
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join(testdata, name+".golden")
-	if *update {
-		if err := os.MkdirAll(testdata, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs from the golden file (-update rewrites it)\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
 
 func TestSandboxScanOfTheExampleBuilds(t *testing.T) {
 	dir := t.TempDir()
@@ -65,7 +42,7 @@ func TestSandboxScanOfTheExampleBuilds(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	golden(t, "scan-sandbox", elapsed.ReplaceAllString(out, "ELAPSED."))
+	testkit.Golden(t, filepath.Join(testdata, "scan-sandbox.golden"), elapsed.ReplaceAllString(out, "ELAPSED."))
 }
 
 func TestScanJSONOutput(t *testing.T) {
@@ -105,12 +82,7 @@ func TestScanJSONOutput(t *testing.T) {
 func TestExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "job", "1", "broken.xml")
-	if err := os.MkdirAll(filepath.Dir(bad), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bad, []byte("<testsuite><testcase name=\"a\">"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, bad, "<testsuite><testcase name=\"a\">")
 	_, errOut, code := cli(t, nil, "scan", "--sandbox", dir)
 	if code != exitFailed {
 		t.Errorf("a truncated report: exit %d, want 1", code)
@@ -161,20 +133,10 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 func TestWatchServesHealthAndMetricsAndStopsCleanly(t *testing.T) {
 	dir := t.TempDir()
-	addr := freePort(t)
-	var out, errb syncBuffer
+	addr := testkit.FreeAddr(t)
+	var out, errb testkit.SyncBuffer
 	a := newApp(&out, &errb)
 	a.env = func(string) (string, bool) { return "", false }
 	ctx, cancel := context.WithCancel(context.Background())
@@ -198,12 +160,7 @@ func TestWatchServesHealthAndMetricsAndStopsCleanly(t *testing.T) {
 		t.Fatalf("/healthz = %q; stderr %s", body, errb.String())
 	}
 	report := filepath.Join(dir, "job", "3", "TEST-a.xml")
-	if err := os.MkdirAll(filepath.Dir(report), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(report, []byte(`<testsuite name="s"><testcase classname="a.B" name="c" time="1"/></testsuite>`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, report, `<testsuite name="s"><testcase classname="a.B" name="c" time="1"/></testsuite>`)
 	var metrics string
 	for time.Now().Before(deadline) {
 		resp, err := http.Get("http://" + addr + "/metrics")
@@ -242,24 +199,6 @@ func TestWatchServesHealthAndMetricsAndStopsCleanly(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("watch did not stop")
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a running command.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestFlagsFromTheEnvironment(t *testing.T) {

@@ -41,7 +41,7 @@ func TestWatchPeersOnAPostgresLedger(t *testing.T) {
 	srv := testkit.NeedPostgres(t)
 	url := srv.Database(t)
 	w := newPGWorld(t, "")
-	addr := freePort(t)
+	addr := testkit.FreeAddr(t)
 	watch := startWatch(t, "watch", "--config", w.config, "--state", url, "--settle", "100ms", "--health-listen", addr, w.tree)
 	waitFor(t, "the tree imported", func() bool {
 		return gauge(getText(addr, "/metrics"), "octane_import_files_imported_total") == fmt.Sprint(w.files)
@@ -110,7 +110,7 @@ func TestWatchPeersOnAPostgresLedger(t *testing.T) {
 func TestWatchPeersOnAnEmbeddedLedger(t *testing.T) {
 	dir := t.TempDir()
 	testkit.WriteFile(t, filepath.Join(dir, "job", "1", "TEST-a.xml"), oneTest)
-	addr := freePort(t)
+	addr := testkit.FreeAddr(t)
 	startWatch(t, "watch", "--sandbox", "--state", filepath.Join(t.TempDir(), "l.db"), "--health-listen", addr, dir)
 	var st statusJSON
 	waitFor(t, "/metrics and /status", func() bool { return getJSON(addr, "/status", &st) == nil })

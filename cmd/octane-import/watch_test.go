@@ -16,7 +16,7 @@ import (
 // watchCLI runs `octane-import ARGS` in-process until the test ends (or stop is called),
 // with the streams captured.
 type watchCLI struct {
-	out, errb syncBuffer
+	out, errb testkit.SyncBuffer
 	cancel    context.CancelFunc
 	code      chan int
 }
@@ -51,11 +51,7 @@ func (w *watchCLI) stop(t *testing.T) int {
 // waitFor polls until cond holds, failing after 15 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(15 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
+	testkit.Within(t, 15*time.Second, what, cond)
 }
 
 func getJSON(addr, path string, v any) error {
@@ -111,7 +107,7 @@ func TestWatchStatusListsTheFilesWaitingAndWhy(t *testing.T) {
 	dir := t.TempDir()
 	testkit.WriteFile(t, filepath.Join(dir, "app", "1", "octane-build.yaml"), "version: 1\nserver: {instance_id: ci-1}\njob: {id: app}\nbuild: {id: \"1\"}\n")
 	testkit.WriteFile(t, filepath.Join(dir, "app", "1", "TEST-a.xml"), oneTest)
-	addr := freePort(t)
+	addr := testkit.FreeAddr(t)
 	w := startWatch(t, "watch", "--sandbox", "--state", filepath.Join(t.TempDir(), "l.db"), "--settle", "100ms",
 		"--manifest-wait", "1h", "--health-listen", addr, dir)
 	var st struct {

@@ -3,13 +3,13 @@ package ledger
 import (
 	"encoding/json"
 	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
 
+	"github.com/octane-import/octane-import/internal/testkit"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -23,7 +23,8 @@ type ledgerDump struct {
 	Data     map[uint64]string
 }
 
-func dumpLedger(t *testing.T, l *Ledger) ledgerDump {
+// dumpLedger reads everything a store holds.
+func dumpLedger(t *testing.T, l Store) ledgerDump {
 	t.Helper()
 	var d ledgerDump
 	if err := l.Files(func(f File) bool { d.Files = append(d.Files, f); return true }); err != nil {
@@ -73,24 +74,7 @@ func canonical(t *testing.T, d ledgerDump) string {
 func copyV1(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	src := filepath.Join("testdata", "v1")
-	err := filepath.WalkDir(src, func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if e.IsDir() {
-			return os.MkdirAll(filepath.Join(dir, rel), 0o700)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, rel), data, 0o600)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.CopyTreeTo(t, filepath.Join("testdata", "v1"), dir)
 	return filepath.Join(dir, "ledger.db")
 }
 

@@ -199,15 +199,17 @@ func (s *PostgresServer) remove() {
 // TestingM is what a TestMain runs: *testing.M, or what wraps it.
 type TestingM interface{ Run() int }
 
-// Main runs the tests, then StopPostgres, and returns their exit code:
+// Main runs the tests, then StopPostgres and RemoveBinary, and returns their exit code:
 //
 //	func TestMain(m *testing.M) { os.Exit(testkit.Main(m)) }
 func Main(m TestingM) int {
+	defer RemoveBinary()
 	defer StopPostgres()
 	return m.Run()
 }
 
-// WithPostgres wraps m so that running it also stops the server afterwards, for a TestMain
+// WithPostgres wraps m so that running it also stops the server (and removes the binary
+// Binary built) afterwards, for a TestMain
 // that hands m to another runner: testscript.Main(testkit.WithPostgres(m), commands).
 func WithPostgres(m TestingM) TestingM { return mainFunc(func() int { return Main(m) }) }
 
