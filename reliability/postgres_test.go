@@ -27,6 +27,18 @@ const heldElsewhere = "another octane-import instance is importing it"
 // because the first was importing it (or, having come later, that it is unchanged); every
 // run is in Octane once; a later scan sends nothing; status agrees.
 func TestPostgresTwoScansTogether(t *testing.T) {
+	twoScans(t, false)
+}
+
+// TestPostgresSecondScanMidway is TestPostgresTwoScansTogether with the second scan started
+// once the first one's runs reach the stand-in (two cron jobs, one late): it finds reports
+// the first has sealed and is sending. The same is expected of it: exit 0, and each report
+// imported by one scan and skipped (held by the other) or found unchanged by the other.
+func TestPostgresSecondScanMidway(t *testing.T) {
+	twoScans(t, true)
+}
+
+func twoScans(t *testing.T, midway bool) {
 	e, _ := newPGEnv(t, envOptions{
 		octane:   sandbox.Options{TaskDelay: 5 * time.Millisecond},
 		settings: "concurrency: 4\nmax_runs_per_payload: 60",
@@ -36,7 +48,11 @@ func TestPostgresTwoScansTogether(t *testing.T) {
 	d.writeBuilds(t, e.data, 20, 10, 3, 10)
 
 	args := []string{"scan", "--output", "json", e.data}
-	scans := []*proc{e.start(args...), e.start(args...)}
+	scans := []*proc{e.start(args...)}
+	if midway {
+		until(t, time.Minute, "the first scan's first runs in the stand-in", func() bool { return len(e.srv.Runs()) > 0 || scans[0].exited() })
+	}
+	scans = append(scans, e.start(args...))
 	var res []result
 	for _, p := range scans {
 		res = append(res, p.wait(3*time.Minute))
@@ -82,10 +98,7 @@ func TestPostgresTwoScansTogether(t *testing.T) {
 		t.Errorf("%d of %d reports were not imported by one scan and skipped (or found unchanged) by the other, e.g.\n  %s",
 			len(wrong), len(d.reports), strings.Join(wrong[:min(10, len(wrong))], "\n  "))
 	}
-	t.Logf("outcomes: scan 1 %v, scan 2 %v; elapsed %s and %s", byScan[0], byScan[1], res[0].elapsed.Round(time.Millisecond), res[1].elapsed.Round(time.Millisecond))
-	if byScan[0]["imported"] == 0 || byScan[1]["imported"] == 0 {
-		t.Logf("one scan imported everything: the two did not overlap in time (a slow start of one)")
-	}
+	t.Logf("outcomes: scan 1 %v in %s, scan 2 %v in %s", byScan[0], res[0].elapsed.Round(time.Millisecond), byScan[1], res[1].elapsed.Round(time.Millisecond))
 	e.exactlyOnce(d)
 	e.ledgerAgrees(d, 0)
 
@@ -119,7 +132,7 @@ func TestPostgresWatchersKilled(t *testing.T) {
 		settings: "concurrency: 4\nmax_runs_per_payload: 40",
 	})
 	d := newDataset()
-	args := []string{"watch", "--output", "json", "--settle", "200ms", "--manifest-wait", "0s", "--reconcile", "1s", e.data}
+	args := []string{"watch", "--output", "json", "--settle", "200ms", "--manifest-wait", "0s", e.data}
 	w := [2]*proc{e.start(args...), e.start(args...)}
 
 	// A wave every ~0.9 s: one more job with 4 builds of 3 reports of 30 cases (360 runs).
@@ -216,12 +229,14 @@ func TestPostgresRestartDuringBackfill(t *testing.T) {
 		t.Logf("the scan had sent everything before the restart: the test did not test much")
 	}
 	checkOutage(t, r, "scan")
+	t.Logf("stderr of the scan during the restart:\n%s", r.stderr)
 	if r.code != 0 && r.code != 1 {
 		t.Errorf("the scan during the restart: exit %d, want 0 (rode it out) or 1 (stopped, the rest queued)\n%s", r.code, r)
 	}
 	again := e.scan()
 	if again.code != 0 {
 		t.Errorf("the scan after the restart: exit %d, want 0\n%s", again.code, again)
+		t.Logf("summary: %s", again.stdout[strings.LastIndex(again.stdout, `{"type":"summary"`):])
 	}
 	e.exactlyOnce(d)
 	e.ledgerAgrees(d, 0)
@@ -236,7 +251,7 @@ func TestPostgresRestartDuringWatch(t *testing.T) {
 		settings: "concurrency: 4\nmax_runs_per_payload: 40",
 	})
 	d := newDataset()
-	w := e.start("watch", "--output", "json", "--settle", "200ms", "--manifest-wait", "0s", "--reconcile", "1s", e.data)
+	w := e.start("watch", "--output", "json", "--settle", "200ms", "--manifest-wait", "0s", e.data)
 	const waves = 6
 	for wave := range waves {
 		d.writeJobs(t, e.data, wave, 1, 4, 3, 30)
@@ -257,6 +272,7 @@ func TestPostgresRestartDuringWatch(t *testing.T) {
 		t.Errorf("the watcher, stopped with SIGINT: exit %d, want 0\n%s", r.code, r)
 	}
 	checkOutage(t, r, "watch")
+	t.Logf("watch stderr:\n%s", r.stderr)
 	e.exactlyOnce(d)
 	e.ledgerAgrees(d, 0)
 }
@@ -314,7 +330,7 @@ func TestPostgresIdleWatcherTakesOver(t *testing.T) {
 	}()
 	d := newDataset()
 	d.writeJobs(t, e.data, 0, 1, 1, 3, 120) // one build: 3 reports, 360 runs, 9 payloads
-	args := []string{"watch", "--output", "json", "--settle", "200ms", "--manifest-wait", "0s", "--reconcile", "1s", e.data}
+	args := []string{"watch", "--output", "json", "--settle", "200ms", "--manifest-wait", "0s", e.data}
 	a := e.start(args...)
 	until(t, 60*time.Second, "the first watcher sealing every report and reporting the first build", func() bool {
 		return held.Load() > 0 && e.status().Files[ledger.Parsed] == len(d.reports)
