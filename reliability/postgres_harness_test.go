@@ -274,3 +274,41 @@ func liveInstances(t *testing.T, url string) int {
 	}
 	return n
 }
+
+// claimsOf says what the instance of the process pid holds in the ledger at url: claims of
+// files (it is reading them), of queued payloads (it is sending them), both or neither.
+func claimsOf(t *testing.T, url string, pid int) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	defer conn.Close(ctx)
+	like := fmt.Sprintf("%%-%d-%%", pid) // instance ids are HOST-PID-RANDOM
+	var files, payloads int
+	err = conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM octane_import.file_claims WHERE instance LIKE $1),
+		(SELECT count(*) FROM octane_import.payloads WHERE claimed_by LIKE $1 AND state IN ('pending', 'sent'))`, like).Scan(&files, &payloads)
+	switch {
+	case err != nil:
+		return "unknown (no ledger yet)"
+	case files > 0 && payloads > 0:
+		return "files and payloads"
+	case files > 0:
+		return "files (reading)"
+	case payloads > 0:
+		return "payloads (sending)"
+	}
+	return "nothing (starting or idle)"
+}
+
+// needsFix skips a scenario that fails because of a defect of the importer the lead is to
+// fix first (why says which), unless RELIABILITY_UNFIXED is set: then it runs, and fails
+// until the fix is in. Remove the call with the fix.
+func needsFix(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("RELIABILITY_UNFIXED") == "" {
+		t.Skipf("fails until the importer is fixed (RELIABILITY_UNFIXED=1 runs it): %s", why)
+	}
+}

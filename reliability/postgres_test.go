@@ -35,6 +35,9 @@ func TestPostgresTwoScansTogether(t *testing.T) {
 // the first has sealed and is sending. The same is expected of it: exit 0, and each report
 // imported by one scan and skipped (held by the other) or found unchanged by the other.
 func TestPostgresSecondScanMidway(t *testing.T) {
+	needsFix(t, "the second scan reports the reports whose payloads the first is sending as queued (exit 1, no reason given) "+
+		"or as imported (importer/scan.go reportSent reports the unchanged-but-queued files, b.waiting, by their ledger state, "+
+		"though the sender's ClaimPayloads gave it none of their payloads)")
 	twoScans(t, true)
 }
 
@@ -123,6 +126,9 @@ func twoScans(t *testing.T, midway bool) {
 // others take its work over. Once the stand-in is quiet: every run there exactly once, the
 // ledger agreeing, and a scan afterwards sending nothing. RELIABILITY_SEED picks the seed.
 func TestPostgresWatchersKilled(t *testing.T) {
+	needsFix(t, "a watcher forgets the reports it skipped as held by another instance until the next --reconcile (10 min), and "+
+		"takes over a dead instance's queued payloads only when a new file arrives (importer/watch.go); half the runs are missing "+
+		"lease+45 s after the last kill")
 	seed := seedOr(t, 20260317)
 	rng := newRand(seed)
 	const kills, waves = 20, 12
@@ -138,7 +144,7 @@ func TestPostgresWatchersKilled(t *testing.T) {
 	// A wave every ~0.9 s: one more job with 4 builds of 3 reports of 30 cases (360 runs).
 	// A kill every 0.1 to 1.1 s, of a watcher picked at random, restarted at once.
 	wave, killed := 0, 0
-	ages := map[string]int{}
+	held := map[string]int{} // kills by what the killed instance held
 	nextWave, nextKill := time.Now(), time.Now().Add(time.Duration(300+rng.IntN(800))*time.Millisecond)
 	for wave < waves || killed < kills {
 		now := time.Now()
@@ -152,19 +158,11 @@ func TestPostgresWatchersKilled(t *testing.T) {
 			if w[i].exited() {
 				t.Fatalf("watcher %d ended by itself:\n%s", i+1, w[i].res)
 			}
-			age := time.Since(w[i].started)
 			r := w[i].kill()
 			if !r.killed {
 				t.Fatalf("watcher %d was not killed by the signal:\n%s", i+1, r)
 			}
-			switch {
-			case age < 500*time.Millisecond:
-				ages["within 0.5 s of its start"]++
-			case age < 2*time.Second:
-				ages["0.5 to 2 s after its start"]++
-			default:
-				ages["more than 2 s after its start"]++
-			}
+			held[claimsOf(t, e.state, w[i].cmd.Process.Pid)]++
 			killed++
 			w[i] = e.start(args...)
 			nextKill = now.Add(time.Duration(100+rng.IntN(1000)) * time.Millisecond)
@@ -177,7 +175,7 @@ func TestPostgresWatchersKilled(t *testing.T) {
 	}
 	crashPoints.Add(int64(killed))
 	lease := leaseOf(t, e.state)
-	t.Logf("%d kills (%v), %d waves written; lease in force %s", killed, ages, waves, lease)
+	t.Logf("%d kills, by what the killed instance held: %v; %d waves written; lease in force %s", killed, held, waves, lease)
 
 	// The last killed instance's claims expire after the lease; then its files and payloads
 	// are the others' (a rescan every second finds them). Quiet: every run there and nothing
@@ -207,6 +205,9 @@ func TestPostgresWatchersKilled(t *testing.T) {
 // unavailable and that the work stays queued), and one more scan must bring every run to
 // the stand-in exactly once.
 func TestPostgresRestartDuringBackfill(t *testing.T) {
+	needsFix(t, "the interrupted scan gives its claims up with one try while the database is still restarting "+
+		"(importer/ledger/postgres.go Close): the next scan finds every report held by another instance for the whole lease "+
+		"and exits 1; and the failed releases are said on top of the error")
 	rng := newRand(seedOr(t, 20260318))
 	e, srv := newPGEnv(t, envOptions{
 		octane:   sandbox.Options{TaskDelay: 10 * time.Millisecond},
@@ -246,6 +247,9 @@ func TestPostgresRestartDuringBackfill(t *testing.T) {
 // keep arriving. The watcher must carry on by itself (no restart), say once that the
 // database was away, and in the end hold every run in the stand-in exactly once.
 func TestPostgresRestartDuringWatch(t *testing.T) {
+	needsFix(t, "claims the watcher could not give up while the database was away are renewed by its own heartbeat for ever: "+
+		"those payloads are never sent (runs lost); a failed batch's reports wait for the next --reconcile; the outage is said "+
+		"once per batch (importer/ledger/postgres.go ReleasePayloads, importer/watch.go)")
 	e, srv := newPGEnv(t, envOptions{
 		octane:   sandbox.Options{TaskDelay: 10 * time.Millisecond},
 		settings: "concurrency: 4\nmax_runs_per_payload: 40",
@@ -293,9 +297,8 @@ func restartPostgres(t *testing.T, srv interface {
 	}
 }
 
-// checkOutage checks what a command said about the database going away: at least once
-// (a user must learn why work is left queued or was late), and not once per file or per
-// payload: a handful of lines at most.
+// checkOutage checks what a command said about the database going away: once (a command
+// that rode the restart out may say nothing), not once per batch, file or payload.
 func checkOutage(t *testing.T, r result, what string) {
 	t.Helper()
 	const phrase = "the database is unavailable"
@@ -304,8 +307,8 @@ func checkOutage(t *testing.T, r result, what string) {
 	if r.code != 0 && n == 0 {
 		t.Errorf("%s failed without saying the database was unavailable:\n%s", what, r)
 	}
-	if n > 3 {
-		t.Errorf("%s said the database was unavailable too often: %s", what, linesWith(r.stderr, phrase))
+	if n > 1 {
+		t.Errorf("%s said the database was unavailable more than once: %s", what, linesWith(r.stderr, phrase))
 	}
 }
 
@@ -316,6 +319,8 @@ func checkOutage(t *testing.T, r result, what string) {
 // queue when a new file comes along leaves those runs out of Octane for as long as the tree
 // stays quiet.
 func TestPostgresIdleWatcherTakesOver(t *testing.T) {
+	needsFix(t, "an idle watcher looks at the ledger's queue only when it starts, after a failed batch, or with a new file "+
+		"(importer/watch.go Watch, drainAfter): a dead instance's sealed payloads are never sent while the tree is quiet")
 	e, _ := newPGEnv(t, envOptions{settings: "concurrency: 2\nmax_runs_per_payload: 40"})
 	release := make(chan struct{})
 	var held atomic.Int32
