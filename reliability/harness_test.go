@@ -83,6 +83,7 @@ type envOptions struct {
 	settings string // extra lines under settings:
 	rule     string // extra lines under the rule's set:
 	dir      string // use this folder instead of a t.TempDir()
+	state    string // the ledger (settings.state): a postgres:// URL; default dir/state/ledger.db
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -98,6 +99,9 @@ func newEnv(t *testing.T, o envOptions) *env {
 		dir = t.TempDir()
 	}
 	e := &env{t: t, srv: srv, dir: dir, data: filepath.Join(dir, "drops"), cfg: filepath.Join(dir, "octane-import.yaml"), state: filepath.Join(dir, "state", "ledger.db")}
+	if o.state != "" {
+		e.state = o.state
+	}
 	if err := os.MkdirAll(e.data, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -404,7 +408,7 @@ type statusJSON struct {
 func (e *env) status() statusJSON {
 	e.t.Helper()
 	r := e.run(time.Minute, "status", "--output", "json")
-	if r.code == 2 && strings.Contains(r.stderr, "no ledger at") {
+	if r.code == 2 && (strings.Contains(r.stderr, "no ledger at") || strings.Contains(r.stderr, "no octane-import ledger in this database")) {
 		return statusJSON{} // killed before the ledger was created: nothing recorded
 	}
 	if r.code != 0 {
