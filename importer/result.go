@@ -41,6 +41,8 @@ type FileResult struct {
 	Flaky      int           `json:"flaky,omitempty"` // runs that passed on a rerun (counted as passed too)
 	Warnings   []Warning     `json:"warnings,omitempty"`
 	Error      *ErrorInfo    `json:"error,omitempty"`
+
+	held bool // skipped: another instance of a shared ledger holds the file's claim
 }
 
 // Warning is an adjustment made to a file on its way to Octane: a value the reader had to
@@ -139,6 +141,8 @@ type Summary struct {
 	DryRun     bool               `json:"dry_run,omitempty"`
 	Searched   []Searched         `json:"searched,omitempty"` // where the scan looked for reports
 	Interrupt  bool               `json:"interrupted,omitempty"`
+
+	held []string // the files skipped because another instance holds their claims (watch tries them again)
 }
 
 // Searched is a folder (or file) a scan looked in, with the patterns that make a report.
@@ -201,6 +205,9 @@ type PlanPipeline struct {
 }
 
 func (s *Summary) count(r FileResult) {
+	if r.held {
+		s.held = append(s.held, r.Path)
+	}
 	s.Files++
 	s.Outcomes[r.Outcome]++
 	if r.Outcome == Imported || r.Outcome == Planned {

@@ -276,12 +276,9 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 	if err := ctx.Err(); err != nil {
 		sum.Interrupt = true
 		if snd != nil {
-			for p := range b.waiting {
-				snd.handled[p] = true
-			}
-			im.reportSent(emit, sum, scanID, snd.handled)
+			im.reportSent(emit, sum, scanID, snd.handled, b.waiting, snd.claimedIDs())
 		} else {
-			im.reportSent(emit, sum, scanID, b.waiting)
+			im.reportSent(emit, sum, scanID, nil, b.waiting, nil)
 		}
 		im.countQueued(sum)
 		return sum, err
@@ -309,10 +306,7 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 	case sendErr != nil:
 		sum.Errors = append(sum.Errors, sendErr.Error())
 	}
-	for p := range b.waiting {
-		snd.handled[p] = true
-	}
-	im.reportSent(emit, sum, scanID, snd.handled)
+	im.reportSent(emit, sum, scanID, snd.handled, b.waiting, snd.claimedIDs())
 	im.countQueued(sum)
 	if sendErr != nil && !isUnavailable(sendErr) {
 		return sum, sendErr
@@ -334,6 +328,9 @@ func (im *Importer) countQueued(sum *Summary) {
 	}
 }
 
+// heldElsewhere is why a file of a shared ledger is skipped: another live instance holds it.
+const heldElsewhere = "another octane-import instance is importing it"
+
 // take routes one read report: final outcomes are reported at once, the rest batched.
 func (im *Importer) take(b *batcher, rr *readResult, emit func(FileResult)) error {
 	if len(rr.warnings) > 0 {
@@ -344,7 +341,7 @@ func (im *Importer) take(b *batcher, rr *readResult, emit func(FileResult)) erro
 	}
 	if rr.elsewhere {
 		r := FileResult{Path: rr.c.path, Outcome: Skipped,
-			Error: &ErrorInfo{Message: "another octane-import instance is importing it (it holds the file's claim in the shared ledger)"}}
+			Error: &ErrorInfo{Message: heldElsewhere + " (it holds the file's claim in the shared ledger)"}, held: true}
 		emit(r)
 		return nil
 	}
@@ -436,24 +433,39 @@ func (im *Importer) resultOf(f ledger.File, o Outcome) FileResult {
 	return r
 }
 
-// reportSent reports the files whose payloads this run wrote or sent, from the ledger.
-func (im *Importer) reportSent(emit func(FileResult), sum *Summary, scanID uint64, handled map[string]bool) {
-	if sum.Payloads == 0 && len(handled) == 0 {
+// reportSent reports the files whose payloads this run wrote or sent (handled), from the
+// ledger, and the files an earlier run left queued (waiting): those whose payloads this
+// run's sender claimed are reported as the ledger has them now; the others another
+// instance of a shared ledger holds, or has settled: a file it is sending is skipped (held
+// elsewhere), one it imported is unchanged for this run, one that failed is failed.
+func (im *Importer) reportSent(emit func(FileResult), sum *Summary, scanID uint64, handled, waiting map[string]bool, claimed map[uint64]bool) {
+	if sum.Payloads == 0 && len(handled) == 0 && len(waiting) == 0 {
 		return // nothing was written or sent: no file to report from the ledger
 	}
 	var out []FileResult
 	err := im.opt.Ledger.Files(func(f ledger.File) bool {
-		if len(f.Payloads) == 0 || !(f.Scan == scanID || handled[f.Path]) {
+		if len(f.Payloads) == 0 || !(f.Scan == scanID || handled[f.Path] || waiting[f.Path]) {
 			return true
 		}
+		ours := f.Scan == scanID || handled[f.Path] || claimed == nil
+		for _, id := range f.Payloads {
+			ours = ours || claimed[id]
+		}
 		var o Outcome
-		switch f.State {
-		case ledger.Accepted:
+		switch {
+		case f.State == ledger.Accepted && ours:
 			o = Imported
-		case ledger.Failed:
+		case f.State == ledger.Accepted:
+			o = Unchanged
+		case f.State == ledger.Failed:
 			o = Failed
-		default:
+		case ours:
 			o = Queued
+		default:
+			r := im.resultOf(f, Skipped)
+			r.Error = &ErrorInfo{Message: heldElsewhere + " (it holds the claims of the file's payloads in the shared ledger)"}
+			out = append(out, r)
+			return true
 		}
 		out = append(out, im.resultOf(f, o))
 		return true

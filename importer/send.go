@@ -54,11 +54,12 @@ type sender struct {
 	warnings    []string                    // for the summary, under mu
 	extraBuilds int                         // builds an earlier run left queued, sent by this one
 
-	extra []ledger.Payload          // sealed by this instance outside the plan: sent by the next prepare
-	held  []uint64                  // the payloads this sender holds claims on, under mu
-	order []ledger.Build            // what prepare found, in order
-	specs map[string]*mapping.Build // by build key
-	jobs  map[string][]octane.Job   // by pipeline
+	extra   []ledger.Payload          // sealed by this instance outside the plan: sent by the next prepare
+	held    []uint64                  // the payloads this sender holds claims on, under mu
+	claimed map[uint64]bool           // every payload it held a claim on, under mu
+	order   []ledger.Build            // what prepare found, in order
+	specs   map[string]*mapping.Build // by build key
+	jobs    map[string][]octane.Job   // by pipeline
 }
 
 func newSender(im *Importer, sum *Summary) *sender {
@@ -327,6 +328,12 @@ func (s *sender) releaseHeld() {
 	s.mu.Lock()
 	held := s.held
 	s.held = nil
+	if s.claimed == nil {
+		s.claimed = map[uint64]bool{}
+	}
+	for _, id := range held {
+		s.claimed[id] = true
+	}
 	s.mu.Unlock()
 	if len(held) == 0 {
 		return
@@ -334,6 +341,20 @@ func (s *sender) releaseHeld() {
 	if err := s.im.opt.Ledger.ReleasePayloads(context.Background(), held); err != nil {
 		s.im.opt.Logger.Warn("ledger: releasing payload claims failed (they expire with the lease)", "err", err)
 	}
+}
+
+// claimedIDs is every payload this sender held a claim on (once it has released them).
+func (s *sender) claimedIDs() map[uint64]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[uint64]bool, len(s.claimed)+len(s.held))
+	for id := range s.claimed {
+		out[id] = true
+	}
+	for _, id := range s.held {
+		out[id] = true
+	}
+	return out
 }
 
 // warn adds a warning to the run's summary and log.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/octane-import/octane-import/importer/ledger"
 	"github.com/octane-import/octane-import/internal/glob"
 )
 
@@ -108,6 +109,17 @@ type watcher struct {
 
 	mu sync.Mutex // arrivals, for Metrics.Waiting
 	a  *arrivals
+
+	// shared: the ledger is shared with other instances (PostgreSQL). Then the watcher looks
+	// at the ledger's queue every takeover period, so that the work of an instance that
+	// died is taken over within a lease or so even when no file arrives, and tries the
+	// files another instance held again.
+	shared   bool
+	takeover time.Duration
+	// again holds the complete reports to try again at the next drain: those another
+	// instance held, and those of a batch the ledger's database could not take.
+	again  map[string]*root
+	outage bool // the ledger's database is unavailable (said once, when it began)
 }
 
 // Watch imports files under paths as they become complete, until ctx is cancelled. It is a
@@ -126,7 +138,10 @@ func (im *Importer) Watch(ctx context.Context, paths []string, opt WatchOptions,
 		return err
 	}
 	w := &watcher{im: im, opt: opt, roots: roots, m: m, ctx: ctx, warned: map[string]bool{},
-		a: newArrivals(opt.Settle, opt.ManifestWait, im.expectsManifests)}
+		a: newArrivals(opt.Settle, opt.ManifestWait, im.expectsManifests), again: map[string]*root{}}
+	if _, ok := im.opt.Ledger.(*ledger.Postgres); ok {
+		w.shared, w.takeover = true, max(heartbeatPeriod(im.opt.Lease), time.Second)
+	}
 	if opt.Marker != "" {
 		if w.marker, err = glob.Compile(opt.Marker); err != nil {
 			return fmt.Errorf("--marker: %w", err)
@@ -203,6 +218,13 @@ func (im *Importer) Watch(ctx context.Context, paths []string, opt WatchOptions,
 		defer pt.Stop()
 		poll = pt.C
 	}
+	var takeover <-chan time.Time
+	if w.shared {
+		tt := time.NewTicker(w.takeover)
+		defer tt.Stop()
+		takeover = tt.C
+	}
+	retryAfter := time.Duration(0) // the wait before the next try while the ledger's database is away
 	for {
 		select {
 		case <-ctx.Done():
@@ -233,20 +255,50 @@ func (im *Importer) Watch(ctx context.Context, paths []string, opt WatchOptions,
 			m.Rescans.Add(1)
 			w.checkRoots()
 			w.rescan()
+		case <-takeover:
+			if drainAfter.IsZero() {
+				drainAfter = time.Now()
+			}
 		case <-stepTimer.C:
 			stepAt = time.Time{}
 		}
 		ready, since := w.step(time.Now())
-		if len(ready) > 0 || (!drainAfter.IsZero() && !time.Now().Before(drainAfter)) {
-			if err := w.importBatch(ctx, ready, since); err != nil {
-				if ctx.Err() != nil {
-					return nil
+		if drain := !drainAfter.IsZero() && !time.Now().Before(drainAfter); len(ready) > 0 || drain {
+			if drain {
+				ready = w.takeAgain(ready)
+			}
+			sum, err := w.importBatch(ctx, ready, since)
+			if sum != nil {
+				w.tryAgain(ready, sum.held)
+			}
+			switch {
+			case err == nil:
+				drainAfter, retryAfter = time.Time{}, 0
+				if w.outage {
+					w.outage = false
+					log.Info("the ledger's database is back: importing again", "ledger", im.opt.Ledger.Path())
 				}
+				if len(w.again) > 0 {
+					drainAfter = time.Now().Add(w.takeover) // another instance holds some: look again
+				}
+			case ctx.Err() != nil:
+				return nil
+			case ledger.IsTemporary(err):
+				// The ledger's database is away: nothing of the batch that was not recorded
+				// is lost (its files are tried again), and the outage is said once.
+				w.tryAgain(ready, nil)
+				retryAfter = min(max(2*retryAfter, time.Second), w.opt.RetryQueued)
+				drainAfter = time.Now().Add(retryAfter)
+				if !w.outage {
+					w.outage = true
+					log.Warn("import incomplete; the ledger's database is unavailable: trying again until it is back", "err", err)
+				} else {
+					log.Debug("the ledger's database is still unavailable", "err", err, "next", retryAfter)
+				}
+			default:
 				m.OctaneErrors.Add(1)
 				drainAfter = time.Now().Add(w.opt.RetryQueued)
 				log.Warn("import incomplete; the queued work is tried again", "in", w.opt.RetryQueued, "err", err)
-			} else {
-				drainAfter = time.Time{}
 			}
 		}
 		lastStep = time.Now()
@@ -527,9 +579,59 @@ func (w *watcher) step(now time.Time) ([]*root, time.Time) {
 	return out, since
 }
 
+// tryAgain keeps complete reports to try again at the next drain: the given paths of ready
+// (all of ready when paths is nil).
+func (w *watcher) tryAgain(ready []*root, paths []string) {
+	if paths == nil {
+		for _, r := range ready {
+			w.again[r.file] = r
+		}
+		return
+	}
+	byPath := make(map[string]*root, len(ready))
+	for _, r := range ready {
+		byPath[r.file] = r
+	}
+	for _, p := range paths {
+		if r := byPath[p]; r != nil {
+			w.again[p] = r
+		}
+	}
+}
+
+// takeAgain adds the reports kept to try again to ready, but those gone, and those the
+// ledger now holds as they are (another instance imported them).
+func (w *watcher) takeAgain(ready []*root) []*root {
+	if len(w.again) == 0 {
+		return ready
+	}
+	in := make(map[string]bool, len(ready))
+	for _, r := range ready {
+		in[r.file] = true
+	}
+	paths := sortedKeys(w.again)
+	recs, err := w.im.opt.Ledger.FilesAt(paths)
+	if err != nil {
+		return ready // the ledger is away: the batch fails, and they wait for the next try
+	}
+	for _, p := range paths {
+		r := w.again[p]
+		delete(w.again, p)
+		info, err := os.Stat(p)
+		if err != nil || !info.Mode().IsRegular() || in[p] {
+			continue
+		}
+		if f, ok := recs[p]; ok && f.Same(info.Size(), info.ModTime()) && f.State != ledger.Seen {
+			continue
+		}
+		ready = append(ready, r)
+	}
+	return ready
+}
+
 // importBatch runs the scan machinery over the ready files (and drains what the ledger has
 // queued, even when no file is ready).
-func (w *watcher) importBatch(ctx context.Context, ready []*root, since time.Time) error {
+func (w *watcher) importBatch(ctx context.Context, ready []*root, since time.Time) (*Summary, error) {
 	start := time.Now()
 	if since.IsZero() {
 		since = start
@@ -551,5 +653,5 @@ func (w *watcher) importBatch(ctx context.Context, ready []*root, since time.Tim
 			err = fmt.Errorf("%s", sum.Errors[0])
 		}
 	}
-	return err
+	return sum, err
 }

@@ -27,10 +27,9 @@ import (
 // test process's PostgreSQL server, binaries started in the background (watchers, scans run
 // side by side) and killed or stopped at will, and the checks of a shared ledger.
 
-// pgLease is the lease the scenarios ask for, through OCTANE_IMPORT_LEASE: short, so that
-// the claims of a killed instance are taken over within the test. A binary without that
-// setting keeps the default lease (30 s); leaseOf reads the lease actually in force from
-// the instances' heartbeat rows, and the waits follow it.
+// pgLease is the lease the scenarios ask for (settings.lease): short, so that the claims of
+// a killed instance are taken over within the test; leaseOf reads the lease actually in
+// force from the instances' heartbeat rows, and the waits follow it.
 const pgLease = 3 * time.Second
 
 // newPGEnv is newEnv with the ledger in a fresh PostgreSQL database. It returns the server
@@ -40,7 +39,7 @@ func newPGEnv(t *testing.T, o envOptions) (*env, *testkit.PostgresServer) {
 	t.Helper()
 	srv := testkit.NeedPostgres(t)
 	o.state = srv.Database(t)
-	t.Setenv("OCTANE_IMPORT_LEASE", pgLease.String())
+	o.settings = "lease: " + pgLease.String() + "\n" + o.settings
 	e := newEnv(t, o)
 	t.Cleanup(func() {
 		if srv.Start() != nil || t.Failed() { // a test that stopped the server leaves it running
@@ -301,14 +300,4 @@ func claimsOf(t *testing.T, url string, pid int) string {
 		return "payloads (sending)"
 	}
 	return "nothing (starting or idle)"
-}
-
-// needsFix skips a scenario that fails because of a defect of the importer the lead is to
-// fix first (why says which), unless RELIABILITY_UNFIXED is set: then it runs, and fails
-// until the fix is in. Remove the call with the fix.
-func needsFix(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("RELIABILITY_UNFIXED") == "" {
-		t.Skipf("fails until the importer is fixed (RELIABILITY_UNFIXED=1 runs it): %s", why)
-	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"slices"
@@ -42,6 +43,17 @@ type Postgres struct {
 	mu   sync.Mutex
 	inst Instance
 	ids  []uint64 // payload ids allocated to this instance, not yet used
+
+	// owed holds the claims this instance gave up while the database was unavailable: the
+	// next heartbeat releases them before it renews the rest (else it would renew them for
+	// as long as the instance lives, and nobody would send those payloads). It also keeps
+	// ClaimFiles and a heartbeat's releasing apart.
+	owed struct {
+		sync.Mutex
+		files    map[string]bool
+		payloads map[uint64]bool
+	}
+	lastBeat time.Time // when the claims were last renewed (under mu)
 
 	stop      chan struct{}
 	beating   sync.WaitGroup
@@ -301,11 +313,13 @@ func (p *Postgres) register(ctx context.Context) error {
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	p.inst = Instance{ID: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(rnd[:])), Host: host, PID: os.Getpid(), Version: p.opt.Version}
-	return p.do(ctx, "registering this instance", func(ctx context.Context) error {
+	err := p.do(ctx, "registering this instance", func(ctx context.Context) error {
 		return p.pool.QueryRow(ctx, `INSERT INTO octane_import.instances (id, host, pid, version, started, last_seen, expires)
 			VALUES ($1, $2, $3, $4, now(), now(), now() + $5::interval) RETURNING started, last_seen`,
 			p.inst.ID, p.inst.Host, p.inst.PID, p.inst.Version, p.opt.Lease).Scan(&p.inst.Started, &p.inst.LastSeen)
 	})
+	p.lastBeat = time.Now()
+	return err
 }
 
 // heartbeat renews this instance's row and claims every Options.Heartbeat until Close. A
@@ -329,8 +343,15 @@ func (p *Postgres) heartbeat() {
 }
 
 func (p *Postgres) beat(ctx context.Context) error {
-	return p.tx(ctx, "heartbeat", func(tx pgx.Tx) error {
+	p.owed.Lock()
+	defer p.owed.Unlock()
+	files, payloads := slices.Collect(maps.Keys(p.owed.files)), slices.Collect(maps.Keys(p.owed.payloads))
+	err := p.tx(ctx, "heartbeat", func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
+		if len(files)+len(payloads) > 0 {
+			b.Queue(`DELETE FROM octane_import.file_claims WHERE path = ANY($1) AND instance = $2`, nonNil(files), p.inst.ID)
+			b.Queue(`UPDATE octane_import.payloads SET claimed_by = NULL, claim_expires = NULL WHERE id = ANY($1) AND claimed_by = $2`, int64s(payloads), p.inst.ID)
+		}
 		b.Queue(`INSERT INTO octane_import.instances (id, host, pid, version, started, last_seen, expires)
 			VALUES ($1, $2, $3, $4, $5, now(), now() + $6::interval)
 			ON CONFLICT (id) DO UPDATE SET last_seen = now(), expires = EXCLUDED.expires RETURNING last_seen`,
@@ -343,9 +364,18 @@ func (p *Postgres) beat(ctx context.Context) error {
 		b.Queue(`SELECT (SELECT count(*) FROM octane_import.file_claims WHERE instance = $1)
 			+ (SELECT count(*) FROM octane_import.payloads WHERE claimed_by = $1)`, p.inst.ID)
 		br := tx.SendBatch(ctx, b)
+		var err error
+		if len(files)+len(payloads) > 0 {
+			_, err = br.Exec()
+			if err == nil {
+				_, err = br.Exec()
+			}
+		}
 		var seen time.Time
 		var n int64
-		err := br.QueryRow().Scan(&seen)
+		if err == nil {
+			err = br.QueryRow().Scan(&seen)
+		}
 		for range 4 {
 			if err == nil {
 				_, err = br.Exec()
@@ -364,6 +394,37 @@ func (p *Postgres) beat(ctx context.Context) error {
 		}
 		return err
 	})
+	if err == nil {
+		p.mu.Lock()
+		p.lastBeat = time.Now()
+		p.mu.Unlock()
+		p.owed.files, p.owed.payloads = nil, nil
+	}
+	return err
+}
+
+// owe records claims this instance gave up while the database was unavailable, for the next
+// heartbeat to release.
+func (p *Postgres) owe(files []string, payloads []uint64) {
+	p.owed.Lock()
+	defer p.owed.Unlock()
+	if p.owed.files == nil {
+		p.owed.files, p.owed.payloads = map[string]bool{}, map[uint64]bool{}
+	}
+	for _, f := range files {
+		p.owed.files[f] = true
+	}
+	for _, id := range payloads {
+		p.owed.payloads[id] = true
+	}
+}
+
+func int64s(ids []uint64) []int64 {
+	out := make([]int64, len(ids))
+	for i, id := range ids {
+		out[i] = int64(id)
+	}
+	return out
 }
 
 // Close stops the heartbeat, gives up this instance's claims and removes its row (others
@@ -374,20 +435,44 @@ func (p *Postgres) Close() error {
 		close(p.stop)
 		p.beating.Wait()
 		if !p.readOnly {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			err = p.tx(ctx, "leaving", func(tx pgx.Tx) error {
-				b := &pgx.Batch{}
-				b.Queue(`DELETE FROM octane_import.file_claims WHERE instance = $1`, p.inst.ID)
-				b.Queue(`UPDATE octane_import.payloads SET claimed_by = NULL, claim_expires = NULL WHERE claimed_by = $1`, p.inst.ID)
-				b.Queue(`DELETE FROM octane_import.instances WHERE id = $1`, p.inst.ID)
-				return tx.SendBatch(ctx, b).Close()
-			})
-			cancel()
+			err = p.leave()
 		}
 		p.pool.Close()
 	})
 	return err
 }
+
+// leave gives up this instance's claims and removes its row. While the database is
+// unavailable it tries again, until it succeeds or the claims have expired by themselves (a
+// lease after the last heartbeat), and at most closeWait: a run that ends during a restart
+// of the database must not leave its files held for a lease, nor wait long to exit.
+func (p *Postgres) leave() error {
+	p.mu.Lock()
+	expires := p.lastBeat.Add(p.opt.Lease)
+	p.mu.Unlock()
+	deadline := time.Now().Add(closeWait)
+	if expires.Before(deadline) {
+		deadline = expires
+	}
+	for pause := 100 * time.Millisecond; ; pause = min(2*pause, time.Second) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := p.tx(ctx, "leaving", func(tx pgx.Tx) error {
+			b := &pgx.Batch{}
+			b.Queue(`DELETE FROM octane_import.file_claims WHERE instance = $1`, p.inst.ID)
+			b.Queue(`UPDATE octane_import.payloads SET claimed_by = NULL, claim_expires = NULL WHERE claimed_by = $1`, p.inst.ID)
+			b.Queue(`DELETE FROM octane_import.instances WHERE id = $1`, p.inst.ID)
+			return tx.SendBatch(ctx, b).Close()
+		})
+		cancel()
+		if err == nil || !IsTemporary(err) || time.Now().Add(pause).After(deadline) {
+			return err
+		}
+		time.Sleep(pause)
+	}
+}
+
+// closeWait bounds how long Close tries to give up the claims while the database is away.
+const closeWait = 15 * time.Second
 
 // Path is the ledger's URL, password masked.
 func (p *Postgres) Path() string { return p.url }
@@ -1223,6 +1308,8 @@ func (p *Postgres) ClaimFiles(ctx context.Context, paths []string) ([]string, er
 	if err := p.writable(); err != nil {
 		return nil, err
 	}
+	p.owed.Lock() // a heartbeat releasing owed claims waits, and the files claimed now are owed no more
+	defer p.owed.Unlock()
 	var got []string
 	err := p.do(ctx, "claiming files", func(ctx context.Context) error {
 		rows, err := p.pool.Query(ctx, claimFilesSQL, sortedPaths(paths), p.inst.ID, p.opt.Lease)
@@ -1232,6 +1319,9 @@ func (p *Postgres) ClaimFiles(ctx context.Context, paths []string) ([]string, er
 		got, err = pgx.CollectRows(rows, pgx.RowTo[string])
 		return err
 	})
+	for _, f := range got {
+		delete(p.owed.files, f)
+	}
 	return got, err
 }
 
@@ -1240,10 +1330,15 @@ func (p *Postgres) ReleaseFiles(ctx context.Context, paths []string) error {
 	if err := p.writable(); err != nil {
 		return err
 	}
-	return p.do(ctx, "releasing files", func(ctx context.Context) error {
+	err := p.do(ctx, "releasing files", func(ctx context.Context) error {
 		_, err := p.pool.Exec(ctx, `DELETE FROM octane_import.file_claims WHERE path = ANY($1) AND instance = $2`, paths, p.inst.ID)
 		return err
 	})
+	if IsTemporary(err) {
+		p.owe(paths, nil) // released by the next heartbeat that reaches the database
+		return nil
+	}
+	return err
 }
 
 // ClaimPayloads claims up to limit unclaimed payloads in the given states (pending and sent
@@ -1297,12 +1392,13 @@ func (p *Postgres) ReleasePayloads(ctx context.Context, ids []uint64) error {
 	if err := p.writable(); err != nil {
 		return err
 	}
-	ii := make([]int64, len(ids))
-	for i, id := range ids {
-		ii[i] = int64(id)
-	}
-	return p.do(ctx, "releasing payloads", func(ctx context.Context) error {
-		_, err := p.pool.Exec(ctx, `UPDATE octane_import.payloads SET claimed_by = NULL, claim_expires = NULL WHERE id = ANY($1) AND claimed_by = $2`, ii, p.inst.ID)
+	err := p.do(ctx, "releasing payloads", func(ctx context.Context) error {
+		_, err := p.pool.Exec(ctx, `UPDATE octane_import.payloads SET claimed_by = NULL, claim_expires = NULL WHERE id = ANY($1) AND claimed_by = $2`, int64s(ids), p.inst.ID)
 		return err
 	})
+	if IsTemporary(err) {
+		p.owe(nil, ids) // released by the next heartbeat that reaches the database
+		return nil
+	}
+	return err
 }

@@ -83,6 +83,8 @@ type Store interface {
 	// Seal and PutFiles release the claims of the files they write.
 	ClaimFiles(ctx context.Context, paths []string) ([]string, error)
 	// ReleaseFiles gives up this instance's claims of the given files (unchanged files).
+	// While the database is unavailable the claims are given up by the next heartbeat that
+	// reaches it (ReleaseFiles and ReleasePayloads then return nil).
 	ReleaseFiles(ctx context.Context, paths []string) error
 	// ClaimPayloads claims up to limit payloads in the given states (pending and sent when
 	// none given) that no live instance has claimed (this one included: a payload is handed
