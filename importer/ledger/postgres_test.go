@@ -284,6 +284,14 @@ func TestPostgresRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	var sealed []uint64 // claimed by p, which sealed them
+	ps, err := p.Payloads()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range ps {
+		sealed = append(sealed, q.ID)
+	}
 	srv := pgServer(t)
 	if err := srv.Stop(false); err != nil {
 		t.Fatal(err)
@@ -294,7 +302,7 @@ func TestPostgresRestart(t *testing.T) {
 			_ = srv.Start()
 		}
 	}()
-	err := seal(5)
+	err = seal(5)
 	if !pgDown(t, err) {
 		t.Fatalf("sealing while the database is down: %v, want ErrUnavailable", err)
 	}
@@ -304,6 +312,11 @@ func TestPostgresRestart(t *testing.T) {
 	}
 	if _, err := p.ClaimPayloads(context.Background(), 1); !pgDown(t, err) {
 		t.Errorf("claiming while down: %v", err)
+	}
+	// Claims given up while the database is away are owed, not lost: the next heartbeat
+	// that reaches it gives them up, where it would otherwise renew them for ever.
+	if err := p.ReleasePayloads(context.Background(), sealed[:2]); err != nil {
+		t.Errorf("releasing payloads while down: %v, want nil (owed)", err)
 	}
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
@@ -333,6 +346,18 @@ func TestPostgresRestart(t *testing.T) {
 	}
 	if err := p.beat(context.Background()); err != nil {
 		t.Errorf("heartbeat after the restart: %v", err)
+	}
+	other := openPG(t, url, opt)
+	got, err := other.ClaimPayloads(context.Background(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []uint64
+	for _, q := range got {
+		ids = append(ids, q.ID)
+	}
+	if !slices.Equal(ids, sealed[:2]) {
+		t.Errorf("another instance could claim %v after the restart; want the two given up while down, %v (of %v)", ids, sealed[:2], sealed)
 	}
 }
 
