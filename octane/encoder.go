@@ -140,18 +140,18 @@ func (e *Encoder) warn(format string, args ...any) {
 }
 
 // clean makes v valid XML and at most max characters (max 0 = unbounded).
-func (e *Encoder) clean(where, what, v string, max int) string {
+func (e *Encoder) clean(where *place, what, v string, max int) string {
 	v, rep, drop := cleanXML(v)
 	if rep > 0 {
-		e.warn("%s: %s: %d invalid UTF-8 byte(s) replaced by U+FFFD", where, what, rep)
+		e.warn("%s: %s: %d invalid UTF-8 byte(s) replaced by U+FFFD", where.String(), what, rep)
 	}
 	if drop > 0 {
-		e.warn("%s: %s: %d character(s) invalid in XML 1.0 removed", where, what, drop)
+		e.warn("%s: %s: %d character(s) invalid in XML 1.0 removed", where.String(), what, drop)
 	}
 	if max > 0 {
 		n := utf8.RuneCountInString(v)
 		if cut, ok := truncateRunes(v, max); ok {
-			e.warn("%s: %s cut from %d to %d characters", where, what, n, max)
+			e.warn("%s: %s cut from %d to %d characters", where.String(), what, n, max)
 			v = cut
 		}
 	}
@@ -160,10 +160,10 @@ func (e *Encoder) clean(where, what, v string, max int) string {
 
 // long cleans a free text (error type, message and text, description) and caps
 // it at MaxErrorText characters, head and tail kept.
-func (e *Encoder) long(where, what, v string) string {
+func (e *Encoder) long(where *place, what, v string) string {
 	v = e.clean(where, what, v, 0)
 	if out, n := capText(v, MaxErrorText); n > 0 {
-		e.warn("%s: %s cut from %d to %d characters (Octane's XML parser limit), head and tail kept", where, what, n, MaxErrorText)
+		e.warn("%s: %s cut from %d to %d characters (Octane's XML parser limit), head and tail kept", where.String(), what, n, MaxErrorText)
 		v = out
 	}
 	return v
@@ -271,7 +271,7 @@ func (e *Encoder) header() error {
 		fmt.Fprintf(b, "  <release_ref id=\"%d\"/>\n", c.ReleaseID)
 	case c.ReleaseName != "":
 		b.WriteString("  <release")
-		attr(b, "name", e.clean("release", "name", c.ReleaseName, MaxName))
+		attr(b, "name", e.clean(&place{label: "release"}, "name", c.ReleaseName, MaxName))
 		b.WriteString("/>\n")
 	}
 	if c.MilestoneID > 0 {
@@ -300,8 +300,8 @@ func (e *Encoder) header() error {
 					continue
 				}
 			}
-			f.Type = e.clean(outer, "type", f.Type, MaxName)
-			f.Value = e.clean(outer, f.Type, f.Value, MaxName)
+			f.Type = e.clean(&place{label: outer}, "type", f.Type, MaxName)
+			f.Value = e.clean(&place{label: outer}, f.Type, f.Value, MaxName)
 			if strings.TrimSpace(f.Value) == "" || f.Type == "" {
 				e.warn("%s: %q has an empty value; left out", outer, f.Type)
 				continue
@@ -354,14 +354,14 @@ func (e *Encoder) Encode(r TestRun) error {
 		}
 		status = s
 	}
-	where := runLabel(r)
+	where := &place{run: true, pkg: r.Package, class: r.Class, name: r.Name} // named only in a warning or an error
 	name := e.clean(where, "name", r.Name, MaxName)
 	if strings.TrimSpace(name) == "" {
-		return fmt.Errorf("octane: %s: empty name", where)
+		return fmt.Errorf("octane: %s: empty name", where.String())
 	}
 	dur := r.Duration.Milliseconds()
 	if dur < 0 {
-		e.warn("%s: negative duration written as 0", where)
+		e.warn("%s: negative duration written as 0", where.String())
 		dur = 0
 	}
 	b := &e.buf
@@ -385,7 +385,7 @@ func (e *Encoder) Encode(r TestRun) error {
 		u, _, _ = cleanXML(u)
 		n := utf8.RuneCountInString(u)
 		if n < 6 || n > 512 || !reReportURL.MatchString(u) {
-			e.warn("%s: external_report_url left out (must be an http(s), td(s) or testdirector URL of 6 to 512 characters)", where)
+			e.warn("%s: external_report_url left out (must be an http(s), td(s) or testdirector URL of 6 to 512 characters)", where.String())
 		} else {
 			attr(b, "external_report_url", u)
 		}
@@ -424,6 +424,22 @@ func (e *Encoder) Encode(r TestRun) error {
 	}
 	e.runs++
 	return nil
+}
+
+// place is what a warning names: a fixed label, or a run, named (runLabel) when first
+// needed: most runs need no warning, and naming one costs more than writing it. Its String
+// is called before a warning is formatted, so that a place does not escape to the heap.
+type place struct {
+	label            string
+	run              bool // a run: label is made from pkg, class and name
+	pkg, class, name string
+}
+
+func (p *place) String() string {
+	if p.run {
+		p.label, p.run = runLabel(TestRun{Package: p.pkg, Class: p.class, Name: p.name}), false
+	}
+	return p.label
 }
 
 // runLabel names a run in warnings and errors: `test_run "pkg.Class.name"`,
