@@ -191,6 +191,15 @@ func attr(b *bytes.Buffer, name, value string) {
 	b.WriteByte('"')
 }
 
+// attrInt writes ` name="n"`.
+func attrInt(b *bytes.Buffer, name string, n int64) {
+	b.WriteByte(' ')
+	b.WriteString(name)
+	b.WriteString(`="`)
+	b.Write(strconv.AppendInt(b.AvailableBuffer(), n, 10))
+	b.WriteByte('"')
+}
+
 // escape writes s escaped for XML text or (attr) an attribute value. Tabs and
 // line breaks in attributes become character references so they survive
 // attribute-value normalisation.
@@ -377,9 +386,9 @@ func (e *Encoder) Encode(r TestRun) error {
 	}
 	attr(b, "name", name)
 	attr(b, "status", status)
-	attr(b, "duration", strconv.FormatInt(dur, 10))
+	attrInt(b, "duration", dur)
 	if !r.Started.IsZero() {
-		attr(b, "started", strconv.FormatInt(r.Started.UnixMilli(), 10))
+		attrInt(b, "started", r.Started.UnixMilli())
 	}
 	if u := r.ExternalReportURL; u != "" {
 		u, _, _ = cleanXML(u)
