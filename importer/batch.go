@@ -34,6 +34,7 @@ type batcher struct {
 	tick   int
 
 	pendingSeal []*openPayload      // closed, not yet written
+	spare       [][]byte            // the buffers of written payloads, for the next ones (a payload's buffer grows to megabytes)
 	staged      []ledger.NewPayload // large reports' own payloads, staged on disk, not yet written
 	stagedFiles []ledger.File       // the records of those reports
 	records     []ledger.File       // records of files with nothing to send, not yet written
@@ -214,6 +215,10 @@ func (b *batcher) add(rr *readResult) error {
 	}
 	if op == nil {
 		op = &openPayload{key: pk, build: d.Key(), target: d.Target, attempt: rr.rec.Attempt}
+		if n := len(b.spare); n > 0 {
+			op.buf = *bytes.NewBuffer(b.spare[n-1])
+			b.spare = b.spare[:n-1]
+		}
 		op.enc = octane.NewEncoder(&op.buf, rc)
 		b.open[pk] = op
 	}
@@ -352,7 +357,7 @@ func (b *batcher) flush() error {
 			len(names), strings.Join(names, ", "))
 		b.sum.Warnings = appendLimited(b.sum.Warnings, w)
 		b.im.opt.Logger.Warn(w)
-		b.pendingSeal = b.pendingSeal[:0]
+		b.recycle()
 		return nil
 	}
 	if err != nil {
@@ -363,9 +368,24 @@ func (b *batcher) flush() error {
 		b.sealedFor[np.Build] = append(b.sealedFor[np.Build], ledger.Payload{ID: ids[i], Target: np.Target,
 			Build: np.Build, Files: np.Files, Runs: np.Runs, State: ledger.Pending})
 	}
-	b.pendingSeal = b.pendingSeal[:0]
+	b.recycle()
 	return nil
 }
+
+// recycle keeps the buffers of the payloads just written (the ledger has their bytes) for
+// the next payloads, and forgets the payloads.
+func (b *batcher) recycle() {
+	for _, op := range b.pendingSeal {
+		if len(b.spare) < maxSpareBuffers {
+			b.spare = append(b.spare, op.buf.Bytes()[:0])
+		}
+		op.buf = bytes.Buffer{}
+	}
+	b.pendingSeal = b.pendingSeal[:0]
+}
+
+// maxSpareBuffers bounds the payload buffers kept for reuse.
+const maxSpareBuffers = 4
 
 // taken counts a planned report as taken (whatever came of it): when it was its build's
 // last, the build's open payloads are sealed and the build goes to the sender.
