@@ -25,7 +25,7 @@ type lookResult struct {
 	c       candidate
 	settled *readResult       // the ledger settles it: nothing to read
 	d       *mapping.Decision // the build its head decides; nil when the head could not be read or decided (the read says why)
-	key     string            // d's build key, kept once the plan is made (d is dropped: a backfill holds many)
+	key     string            // d's build key, kept once the planner has it (d is dropped: a backfill holds many)
 }
 
 // look takes a report's ledger record (claimed: see claimFiles), then reads its head and
@@ -130,25 +130,35 @@ type sendPlan struct {
 	closed bool
 }
 
-// makePlan groups the looked-at reports by build and orders them for reading: build by
-// build in the order the sender reports them, each build's reports in discovery order. It
-// returns the plan, the reports in reading order, and how many reports each build has.
-func (im *Importer) makePlan(looked []lookResult) (*sendPlan, []lookResult, map[string]int, error) {
-	p := &sendPlan{specs: map[string]*mapping.Build{}, ready: map[string]chan struct{}{},
-		sealed: map[string][]ledger.Payload{}, lines: map[string]*BuildN{}}
-	count := map[string]int{}
-	for _, lr := range looked {
-		if lr.d == nil {
-			continue
-		}
+// planner groups the looked-at reports by build as they come (add), and then orders them
+// for reading (finish): build by build, in the order the builds are to be sent. Each
+// report's decision is folded into its build's description at once and dropped: a
+// backfill looks at a hundred thousand reports, and a decision is a kilobyte or two.
+type planner struct {
+	im     *Importer
+	p      *sendPlan
+	count  map[string]int // reports per build
+	looked []lookResult   // with key, without decision
+	err    error
+}
+
+func (im *Importer) newPlanner() *planner {
+	return &planner{im: im, count: map[string]int{}, p: &sendPlan{specs: map[string]*mapping.Build{},
+		ready: map[string]chan struct{}{}, sealed: map[string][]ledger.Payload{}, lines: map[string]*BuildN{}}}
+}
+
+// add takes one looked-at report.
+func (pl *planner) add(lr lookResult) {
+	if lr.d != nil && pl.err == nil {
 		key := lr.d.Key()
-		sp := p.specs[key]
+		sp := pl.p.specs[key]
 		if sp == nil {
 			sp = &mapping.Build{}
-			if l := im.opt.Ledger; l != nil {
+			if l := pl.im.opt.Ledger; l != nil {
 				prev, ok, err := l.Build(key)
 				if err != nil {
-					return nil, nil, nil, err
+					pl.err = err
+					return
 				}
 				if ok {
 					if old, err := unmarshalBuild(prev); err == nil {
@@ -156,12 +166,23 @@ func (im *Importer) makePlan(looked []lookResult) (*sendPlan, []lookResult, map[
 					}
 				}
 			}
-			p.specs[key] = sp
-			p.ready[key] = make(chan struct{})
+			pl.p.specs[key] = sp
+			pl.p.ready[key] = make(chan struct{})
 		}
 		sp.Add(lr.d, 0, 0)
-		count[key]++
+		pl.count[key]++
+		lr.key, lr.d = key, nil
 	}
+	pl.looked = append(pl.looked, lr)
+}
+
+// finish orders the reports for reading, and returns the plan, the order and how many
+// reports each build has.
+func (pl *planner) finish() (*sendPlan, []lookResult, map[string]int, error) {
+	if pl.err != nil {
+		return nil, nil, nil, pl.err
+	}
+	p := pl.p
 	builds := make([]ledger.Build, 0, len(p.specs))
 	for key, sp := range p.specs {
 		builds = append(builds, ledger.Build{Key: key, Start: sp.Start})
@@ -171,15 +192,10 @@ func (im *Importer) makePlan(looked []lookResult) (*sendPlan, []lookResult, map[
 	for i, b := range builds {
 		rank[b.Key] = i + 1 // 0: no build (read first: they fail or are unmatched quickly)
 	}
-	order := make([]lookResult, len(looked))
-	for i, lr := range looked {
-		if lr.d != nil {
-			lr.key, lr.d = lr.d.Key(), nil
-		}
-		order[i] = lr
-	}
+	order := pl.looked
+	pl.looked = nil
 	sort.SliceStable(order, func(i, j int) bool { return rank[order[i].key] < rank[order[j].key] }) // "": 0, first
-	return p, order, count, nil
+	return p, order, pl.count, nil
 }
 
 // has reports whether the plan holds the build.

@@ -169,7 +169,7 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 			}
 		}()
 		looks := make(chan any, im.opt.Readers)
-		var looked []lookResult
+		planner := im.newPlanner()
 		pump(im.opt.Readers, func() {
 			for cl := range claims {
 				looks <- im.look(cl, ms, scanID)
@@ -180,13 +180,13 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 				take(lr.settled)
 				return
 			}
-			looked = append(looked, lr)
+			planner.add(lr)
 		})
 		if claimErr != nil {
 			return sum, claimErr
 		}
 		var remaining map[string]int
-		plan, order, remaining, err = im.makePlan(looked)
+		plan, order, remaining, err = planner.finish()
 		if err != nil {
 			return sum, err
 		}
