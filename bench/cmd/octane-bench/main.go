@@ -5,7 +5,9 @@
 // loopback with and without added latency, a paced scan at 100 ms and 20 requests/s, a rescan
 // of an imported tree, watch latency) as child processes, and tabulates wall time, CPU time,
 // peak RSS, throughput, the ratios to the floors and the HTTP requests the stand-in saw. The
-// stand-in runs in a child process of its own (octane-bench standin).
+// stand-in runs in a child process of its own (octane-bench standin). With -pg, the importing
+// steps also run with the PostgreSQL ledger, in a fresh database per step on that server, with
+// their ratio to the same step on the embedded bbolt ledger.
 //
 // It is test tooling, not part of the product: like cmd/octane-import's --sandbox it imports
 // sandbox, the stand-in Octane, which no product package other than cmd may import.
@@ -14,7 +16,8 @@
 //	octane-bench floor -mode bytes|tokens|gojunit|report|stream DIR
 //	octane-bench standin [-latency 50ms]   (prints {"url","control"}; GET control/stats[?reset=1];
 //	                                        serves until stdin closes)
-//	octane-bench run -bin octane-import [-sizes post-build,medium,one-report,tree-2000] [-rescan] ...
+//	octane-bench run -bin octane-import [-sizes post-build,medium,one-report,tree-2000] [-rescan [-rescan-files N]]
+//	                 [-pg postgres://USER:PASSWORD@HOST:PORT/postgres [-pg-sizes backfill]] ...
 //	octane-bench table results-*.jsonl              (the Markdown table of a run, again)
 package main
 

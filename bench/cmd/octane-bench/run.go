@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/octane-import/octane-import/bench/gen"
+	"github.com/octane-import/octane-import/importer/ledger"
 )
 
 // size is one corpus of the benchmark.
@@ -52,8 +53,27 @@ var sizes = map[string]size{
 // sizeOrder is the order sizes are listed in (the usage of -sizes).
 var sizeOrder = []string{"post-build", "medium", "one-report", "tree-2000", "backfill", "one-report-10x"}
 
-// rescanSpec is the imported tree whose rescan measures the ledger lookups: 100,000 small files.
+// rescanSpec is the imported tree whose rescan measures the ledger lookups: 100,000 small files
+// (run -rescan-files changes the number of builds of 100 files).
 var rescanSpec = gen.Spec{Seed: 4, Builds: 1000, FilesPerBuild: 100, CasesPerFile: 5, Detail: 0.2}
+
+// rescanSpecFor is rescanSpec with files reports: builds of 100, the last one rounded up (a
+// tree of fewer than 100 files is one build).
+func rescanSpecFor(files int) gen.Spec {
+	s := rescanSpec
+	s.FilesPerBuild = max(1, min(files, 100))
+	s.Builds = max(1, (files+s.FilesPerBuild-1)/s.FilesPerBuild)
+	return s
+}
+
+// rescanName names the rescan's rows by the size of its tree: rescan-100k.
+func rescanName(s gen.Spec) string {
+	n := s.Builds * s.FilesPerBuild
+	if n%1000 == 0 {
+		return fmt.Sprintf("rescan-%dk", n/1000)
+	}
+	return fmt.Sprintf("rescan-%d", n)
+}
 
 type runOpts struct {
 	bin, work, out string
@@ -63,6 +83,11 @@ type runOpts struct {
 	pacedRate      float64
 	pacedLatency   time.Duration
 	keep           bool
+	// pg is the server of the steps with the PostgreSQL ledger (nil: none), pgSizes the sizes
+	// whose importing steps run with it too, rescanFiles the size of the rescan's tree.
+	pg          *pgServer
+	pgSizes     map[string]bool
+	rescanFiles int
 }
 
 // result is one measured step.
@@ -92,11 +117,18 @@ type result struct {
 	LatencyMS float64 `json:"latency_ms,omitempty"`
 	// Bound is, for the paced step, the larger of the reading time (the scan --dry-run wall of
 	// the same size) and the requests at the rate limit; RatioBound is the wall time over it.
-	Bound      float64        `json:"bound_s,omitempty"`
-	RatioBound float64        `json:"ratio_to_bound,omitempty"`
-	Summary    map[string]any `json:"summary,omitempty"`
-	Standin    *standinStats  `json:"standin,omitempty"`
-	Note       string         `json:"note,omitempty"`
+	Bound      float64 `json:"bound_s,omitempty"`
+	RatioBound float64 `json:"ratio_to_bound,omitempty"`
+	// Ledger is "postgres" for a step run with the PostgreSQL ledger (a fresh database on the
+	// run's -pg server); empty: the embedded bbolt ledger (a fresh file), as before. RatioBbolt
+	// is such a step's wall time over the same step's with bbolt in the same run; PostgresCPU
+	// the server's CPU time during the step (its processes on this machine).
+	Ledger      string         `json:"ledger,omitempty"`
+	RatioBbolt  float64        `json:"ratio_to_bbolt,omitempty"`
+	PostgresCPU float64        `json:"postgres_cpu_s,omitempty"`
+	Summary     map[string]any `json:"summary,omitempty"`
+	Standin     *standinStats  `json:"standin,omitempty"`
+	Note        string         `json:"note,omitempty"`
 }
 
 func runCmd(args []string) error {
@@ -113,6 +145,11 @@ func runCmd(args []string) error {
 	fs.BoolVar(&o.keep, "keep", false, "keep the corpora")
 	sizeList := fs.String("sizes", "post-build,medium,one-report,tree-2000", "comma-separated: "+strings.Join(sizeOrder, ", "))
 	rescan := fs.Bool("rescan", false, "also import a 100,000-file tree and time its rescan")
+	fs.IntVar(&o.rescanFiles, "rescan-files", 100_000, "the number of reports in the rescan's tree (builds of 100)")
+	pgURL := fs.String("pg", os.Getenv("OCTANE_BENCH_PG"), "a PostgreSQL server, as the URL of a database on it that a user who may create databases connects to\n"+
+		"(postgres://USER:PASSWORD@HOST:PORT/postgres; default $OCTANE_BENCH_PG): the importing steps of -pg-sizes\n"+
+		"and the rescan run again with --state a fresh database created there, reported as ledger: postgres")
+	pgSizes := fs.String("pg-sizes", "backfill", "comma-separated: the sizes (of -sizes) whose importing steps also run with the PostgreSQL ledger of -pg")
 	watch := fs.Int("watch", 5, "builds dropped one by one into a watched folder (0: no watch figures)")
 	_ = fs.Parse(args)
 	if o.bin == "" {
@@ -128,6 +165,22 @@ func runCmd(args []string) error {
 		defer os.RemoveAll(o.work)
 	}
 	stamp := time.Now().UTC().Format("20060102-150405")
+	if *pgURL != "" {
+		var err error
+		if o.pg, err = openPGServer(*pgURL, stamp, o.keep); err != nil {
+			return fmt.Errorf("run: %w", err)
+		}
+		o.pgSizes = map[string]bool{}
+		for _, name := range strings.Split(*pgSizes, ",") {
+			if name = strings.TrimSpace(name); name == "" {
+				continue
+			}
+			if _, ok := sizes[name]; !ok {
+				return fmt.Errorf("run: -pg-sizes: unknown size %q (sizes: %s)", name, strings.Join(sizeOrder, ", "))
+			}
+			o.pgSizes[name] = true
+		}
+	}
 	jl, err := os.Create(filepath.Join(o.out, "results-"+stamp+".jsonl"))
 	if err != nil {
 		return err
@@ -137,8 +190,8 @@ func runCmd(args []string) error {
 	emit := func(r result) {
 		all = append(all, r)
 		_ = json.NewEncoder(jl).Encode(r)
-		fmt.Fprintf(os.Stderr, "  %-14s %-30s wall %7.2fs cpu %7.2fs rss %6.1f MiB  files %6d runs %8d  load %s%s\n",
-			r.Size, r.Step, r.Wall, r.CPU, r.RSSMiB, r.Files, r.Runs, r.Load1, noteSuffix(r.Note))
+		fmt.Fprintf(os.Stderr, "  %-14s %-42s wall %7.2fs cpu %7.2fs rss %6.1f MiB  files %6d runs %8d  load %s%s\n",
+			r.Size, stepLabel(r), r.Wall, r.CPU, r.RSSMiB, r.Files, r.Runs, r.Load1, noteSuffix(r.Note))
 	}
 	for _, name := range strings.Split(*sizeList, ",") {
 		if name = strings.TrimSpace(name); name == "" || name == "none" {
@@ -167,6 +220,14 @@ func runCmd(args []string) error {
 	md := table(o, all, wl)
 	fmt.Print(md)
 	return os.WriteFile(filepath.Join(o.out, "results-"+stamp+".md"), []byte(md), 0o644)
+}
+
+// stepLabel is the step as the tables show it: with the ledger when it is not the embedded one.
+func stepLabel(r result) string {
+	if r.Ledger != "" {
+		return r.Step + " (ledger: " + r.Ledger + ")"
+	}
+	return r.Step
 }
 
 func noteSuffix(s string) string {
@@ -230,7 +291,9 @@ func measure(stdout io.Writer, name string, args ...string) (r result, err error
 		if len(tail) > 2000 {
 			tail = tail[len(tail)-2000:]
 		}
-		err = fmt.Errorf("%s %s: %w\n%s", filepath.Base(name), strings.Join(args, " "), err, tail)
+		// The --state of a PostgreSQL step is a URL with a password: hidden, as octane-import
+		// hides it.
+		err = fmt.Errorf("%s %s: %w\n%s", filepath.Base(name), ledger.RedactURLs(strings.Join(args, " ")), err, ledger.RedactURLs(tail))
 	}
 	return r, err
 }
@@ -297,58 +360,155 @@ func benchSize(o runOpts, sz size, emit func(result)) error {
 		emit(r)
 	}
 
-	type step struct {
-		name    string
-		dryRun  bool
-		latency time.Duration
-		rate    float64
-		paced   bool
-	}
-	steps := []step{
+	steps := []sizeStep{
 		{name: "scan --dry-run", dryRun: true, rate: o.rate},
 		{name: "scan, 0 ms stand-in", rate: o.rate},
 		{name: fmt.Sprintf("scan, %s stand-in", o.latency), latency: o.latency, rate: o.rate},
 	}
 	if sz.Paced {
-		steps = append(steps, step{name: fmt.Sprintf("scan, %s stand-in, %g req/s", o.pacedLatency, o.pacedRate),
+		steps = append(steps, sizeStep{name: fmt.Sprintf("scan, %s stand-in, %g req/s", o.pacedLatency, o.pacedRate),
 			latency: o.pacedLatency, rate: o.pacedRate, paced: true})
 	}
 	var readWall float64
 	for i, step := range steps {
-		state := filepath.Join(o.work, fmt.Sprintf("state-%s-%d.db", sz.Name, i))
-		os.Remove(state)
-		var r result
-		if step.dryRun {
-			r, err = scanWith(o, dir, nil, step.rate, true, state)
-		} else {
-			// A stand-in process of its own for each step: its counters, CPU and memory are
-			// the step's alone, and the runs of one step do not weigh on the next.
-			var sp *standinProc
-			if sp, err = startStandinProc(step.latency); err != nil {
+		// Each importing step runs with the embedded ledger, then (for -pg-sizes) with the
+		// PostgreSQL one, each from an empty ledger and an empty stand-in: the pair is
+		// measured under the same load, one after the other.
+		kinds := []string{ledgerBbolt}
+		if o.pg != nil && o.pgSizes[sz.Name] && !step.dryRun {
+			kinds = append(kinds, ledgerPostgres)
+		}
+		var bboltWall float64
+		for _, kind := range kinds {
+			r, err := runSizeStep(o, dir, step, kind, fmt.Sprintf("state-%s-%d.db", sz.Name, i))
+			if err != nil {
 				return err
 			}
-			r, err = scanWith(o, dir, sp, step.rate, false, state)
-			sp.close()
+			r.Size, r.Step, r.Builds, r.Bytes = sz.Name, step.name, st.Builds, st.Bytes
+			r.Rate, r.LatencyMS = step.rate, float64(step.latency)/float64(time.Millisecond)
+			ratios(&r)
+			if step.dryRun {
+				readWall = r.Wall
+			}
+			if step.paced && r.Standin != nil {
+				r.Bound = max(readWall, float64(r.Standin.Requests)/step.rate)
+				r.RatioBound = r.Wall / r.Bound
+				r.Note = fmt.Sprintf("bound %.2f s = max(reading %.2f s, %d requests / %g per s)", r.Bound, readWall, r.Standin.Requests, step.rate)
+			}
+			if kind == ledgerBbolt {
+				bboltWall = r.Wall
+			} else if bboltWall > 0 {
+				r.RatioBbolt = r.Wall / bboltWall
+			}
+			emit(r)
 		}
-		os.RemoveAll(state)
-		os.RemoveAll(state + ".spool")
-		if err != nil {
-			return err
-		}
-		r.Size, r.Step, r.Builds, r.Bytes = sz.Name, step.name, st.Builds, st.Bytes
-		r.Rate, r.LatencyMS = step.rate, float64(step.latency)/float64(time.Millisecond)
-		ratios(&r)
-		if step.dryRun {
-			readWall = r.Wall
-		}
-		if step.paced && r.Standin != nil {
-			r.Bound = max(readWall, float64(r.Standin.Requests)/step.rate)
-			r.RatioBound = r.Wall / r.Bound
-			r.Note = fmt.Sprintf("bound %.2f s = max(reading %.2f s, %d requests / %g per s)", r.Bound, readWall, r.Standin.Requests, step.rate)
-		}
-		emit(r)
 	}
 	return nil
+}
+
+// sizeStep is one step of a size: a scan, as a dry run or to a stand-in of its own.
+type sizeStep struct {
+	name    string
+	dryRun  bool
+	latency time.Duration
+	rate    float64
+	paced   bool
+}
+
+// runSizeStep runs step over dir with an empty ledger of the kind: a new file (named file,
+// under the work folder) or a new database on the -pg server, removed afterwards.
+func runSizeStep(o runOpts, dir string, step sizeStep, kind, file string) (result, error) {
+	l, err := newLedger(o, kind, file)
+	if err != nil {
+		return result{}, err
+	}
+	defer l.remove()
+	var sp *standinProc
+	if !step.dryRun {
+		// A stand-in process of its own for each step: its counters, CPU and memory are
+		// the step's alone, and the runs of one step do not weigh on the next.
+		if sp, err = startStandinProc(step.latency); err != nil {
+			return result{}, err
+		}
+		defer sp.close()
+	}
+	return l.scan(o, dir, sp, step.rate, step.dryRun)
+}
+
+// The ledgers a step runs with (result.Ledger).
+const (
+	ledgerBbolt    = ""
+	ledgerPostgres = "postgres"
+)
+
+// stepLedger is the ledger of one step, or of the rescan's three: a new bbolt file, or a new
+// database on the -pg server.
+type stepLedger struct {
+	kind  string
+	state string // --state: the file, or the database's URL
+	db    string // the database's name (postgres)
+	pg    *pgServer
+}
+
+func newLedger(o runOpts, kind, file string) (*stepLedger, error) {
+	l := &stepLedger{kind: kind}
+	switch kind {
+	case ledgerBbolt:
+		l.state = filepath.Join(o.work, file)
+		if err := os.RemoveAll(l.state); err != nil {
+			return nil, err
+		}
+		os.RemoveAll(l.state + ".spool")
+	case ledgerPostgres:
+		if o.pg == nil {
+			return nil, fmt.Errorf("a step with the PostgreSQL ledger, and no -pg server")
+		}
+		l.pg = o.pg
+		var err error
+		if l.db, l.state, err = o.pg.create(); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("unknown ledger %q", kind)
+	}
+	return l, nil
+}
+
+// scan is scanWith with this ledger; with PostgreSQL, it also measures the server's CPU time.
+func (l *stepLedger) scan(o runOpts, dir string, sp *standinProc, rate float64, dryRun bool) (result, error) {
+	cpu0 := l.pg.cpu()
+	r, err := scanWith(o, dir, sp, rate, dryRun, l.state)
+	r.Ledger = l.kind
+	if cpu1 := l.pg.cpu(); cpu0 >= 0 && cpu1 >= 0 {
+		r.PostgresCPU = cpu1 - cpu0
+	}
+	return r, err
+}
+
+// note says how large the ledger has grown: the file's size, or the database's.
+func (l *stepLedger) note() string {
+	if l.kind == ledgerPostgres {
+		if n, err := l.pg.size(l.db); err == nil {
+			return fmt.Sprintf("ledger %.0f MB (pg_database_size)", float64(n)/1e6)
+		}
+		return ""
+	}
+	if info, err := os.Stat(l.state); err == nil {
+		return fmt.Sprintf("ledger %.0f MB", float64(info.Size())/1e6)
+	}
+	return ""
+}
+
+// remove deletes the ledger (a database is kept with -keep).
+func (l *stepLedger) remove() {
+	if l.kind == ledgerPostgres {
+		if err := l.pg.drop(l.db); err != nil {
+			fmt.Fprintln(os.Stderr, "octane-bench:", err)
+		}
+		return
+	}
+	os.RemoveAll(l.state)
+	os.RemoveAll(l.state + ".spool")
 }
 
 // scanWith runs octane-import scan over dir with the ledger state: to the stand-in process sp
@@ -458,10 +618,15 @@ rules:
 	return path, os.WriteFile(path, []byte(cfg), 0o600)
 }
 
+// benchRescan imports a tree of small files (rescanSpec, -rescan-files of them) and times its
+// rescan and the rescan's dry run: with the embedded ledger, then (with -pg) again from an
+// empty Octane with the PostgreSQL ledger.
 func benchRescan(o runOpts, emit func(result)) error {
+	spec := rescanSpecFor(o.rescanFiles)
+	name := rescanName(spec)
 	dir := filepath.Join(o.work, "rescan")
-	fmt.Fprintf(os.Stderr, "== rescan: generating %d builds × %d files × ~%d cases into %s\n", rescanSpec.Builds, rescanSpec.FilesPerBuild, rescanSpec.CasesPerFile, dir)
-	st, err := writeCorpus(dir, rescanSpec)
+	fmt.Fprintf(os.Stderr, "== %s: generating %d builds × %d files × ~%d cases into %s\n", name, spec.Builds, spec.FilesPerBuild, spec.CasesPerFile, dir)
+	st, err := writeCorpus(dir, spec)
 	if err != nil {
 		return err
 	}
@@ -471,28 +636,47 @@ func benchRescan(o runOpts, emit func(result)) error {
 			os.RemoveAll(dir)
 		}
 	}()
-	sp, err := startStandinProc(0)
-	if err != nil {
-		return err
+	kinds := []string{ledgerBbolt}
+	if o.pg != nil {
+		kinds = append(kinds, ledgerPostgres)
 	}
-	defer sp.close()
-	state := filepath.Join(o.work, "state-rescan.db")
-	os.Remove(state)
-	for _, step := range []string{"import (first scan)", "rescan (all imported)", "rescan --dry-run"} {
-		dry := strings.HasSuffix(step, "dry-run")
-		target := sp
-		if dry {
-			target = nil
-		}
-		r, err := scanWith(o, dir, target, o.rate, dry, state)
+	bbolt := map[string]float64{} // wall time by step
+	for _, kind := range kinds {
+		err := func() error {
+			sp, err := startStandinProc(0)
+			if err != nil {
+				return err
+			}
+			defer sp.close()
+			l, err := newLedger(o, kind, "state-rescan.db")
+			if err != nil {
+				return err
+			}
+			defer l.remove()
+			for _, step := range []string{"import (first scan)", "rescan (all imported)", "rescan --dry-run"} {
+				dry := strings.HasSuffix(step, "dry-run")
+				target := sp
+				if dry {
+					target = nil
+				}
+				r, err := l.scan(o, dir, target, o.rate, dry)
+				if err != nil {
+					return err
+				}
+				r.Size, r.Step, r.Builds, r.Bytes, r.Rate = name, step, st.Builds, st.Bytes, o.rate
+				r.Note = l.note()
+				if kind == ledgerBbolt {
+					bbolt[step] = r.Wall
+				} else if bbolt[step] > 0 {
+					r.RatioBbolt = r.Wall / bbolt[step]
+				}
+				emit(r)
+			}
+			return nil
+		}()
 		if err != nil {
 			return err
 		}
-		r.Size, r.Step, r.Builds, r.Bytes, r.Rate = "rescan-100k", step, st.Builds, st.Bytes, o.rate
-		if info, err := os.Stat(state); err == nil {
-			r.Note = fmt.Sprintf("ledger %.0f MB", float64(info.Size())/1e6)
-		}
-		emit(r)
 	}
 	return nil
 }
@@ -503,9 +687,28 @@ func table(o runOpts, rs []result, wl *watchLatency) string {
 	fmt.Fprintf(&b, "Measured %s on %s (%d CPUs, %s/%s), %s; scans with --concurrency %d and settings.rate_limit %g unless the step says otherwise.\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), o.concurrency, o.rate)
 	fmt.Fprintln(&b, "× tokens: wall time over `floor: tokens` (reading the reports and tokenising them with encoding/xml RawToken, GOMAXPROCS files at a time), the floor the ratio targets use; × tokens CPU: CPU time over `floor: tokens`'s (the importer's own, not the stand-in's: on a shared machine, wall time also counts waiting for a core); × report: wall time over `floor: report` (package report's Read); × bound: the paced step's wall time over max(reading time = the size's `scan --dry-run` wall, requests / rate limit). The stand-in Octane runs in a process of its own; stand-in CPU s is that process's.")
+	// The columns of the PostgreSQL ledger only in a run that has its steps: the tables of
+	// other runs stay as they were.
+	pg := false
+	for _, r := range rs {
+		pg = pg || r.Ledger != ""
+	}
+	if pg {
+		fmt.Fprintln(&b)
+		fmt.Fprintln(&b, "Steps marked (ledger: postgres) ran with `--state` a PostgreSQL database, created empty for the step (for the rescan: for its three steps) on the run's server, and a stand-in of their own; the others with the embedded bbolt ledger, a new file. × bbolt: such a step's wall time over the same step's with bbolt, measured just before it; postgres CPU s: the CPU time of the server's processes during the step (CPU s stays the importer's own).")
+	}
 	fmt.Fprintln(&b)
-	fmt.Fprintln(&b, "| size | step | wall s | CPU s | peak RSS MiB | files/s | runs/s | MB/s | requests | req/build | stand-in CPU s | × tokens | × tokens CPU | × report | × bound | load |")
-	fmt.Fprintln(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	head := []string{"size", "step", "wall s", "CPU s", "peak RSS MiB", "files/s", "runs/s", "MB/s", "requests", "req/build", "stand-in CPU s"}
+	if pg {
+		head = append(head, "postgres CPU s")
+	}
+	head = append(head, "× tokens", "× tokens CPU", "× report", "× bound")
+	if pg {
+		head = append(head, "× bbolt")
+	}
+	head = append(head, "load")
+	fmt.Fprintln(&b, "| "+strings.Join(head, " | ")+" |")
+	fmt.Fprintln(&b, "|---|---"+strings.Repeat("|---:", len(head)-2)+"|")
 	ratio := func(v float64) string {
 		if v > 0 {
 			return fmt.Sprintf("%.2f", v)
@@ -523,13 +726,42 @@ func table(o runOpts, rs []result, wl *watchLatency) string {
 				scpu = fmt.Sprintf("%.2f", r.Standin.CPU)
 			}
 		}
-		fmt.Fprintf(&b, "| %s | %s | %.2f | %.2f | %.1f | %.0f | %.0f | %.1f | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			r.Size, r.Step, r.Wall, r.CPU, r.RSSMiB, float64(r.Files)/r.Wall, float64(r.Runs)/r.Wall, float64(r.Bytes)/1e6/r.Wall,
-			req, perBuild, scpu, ratio(r.RatioTokens), ratio(r.RatioTokensCPU), ratio(r.RatioReport), ratio(r.RatioBound), r.Load1)
+		row := []string{r.Size, stepLabel(r), fmt.Sprintf("%.2f", r.Wall), fmt.Sprintf("%.2f", r.CPU), fmt.Sprintf("%.1f", r.RSSMiB),
+			fmt.Sprintf("%.0f", float64(r.Files)/r.Wall), fmt.Sprintf("%.0f", float64(r.Runs)/r.Wall), fmt.Sprintf("%.1f", float64(r.Bytes)/1e6/r.Wall),
+			req, perBuild, scpu}
+		if pg {
+			pcpu := ""
+			if r.PostgresCPU > 0 {
+				pcpu = fmt.Sprintf("%.2f", r.PostgresCPU)
+			}
+			row = append(row, pcpu)
+		}
+		row = append(row, ratio(r.RatioTokens), ratio(r.RatioTokensCPU), ratio(r.RatioReport), ratio(r.RatioBound))
+		if pg {
+			row = append(row, ratio(r.RatioBbolt))
+		}
+		row = append(row, r.Load1)
+		fmt.Fprintln(&b, "| "+strings.Join(row, " | ")+" |")
+	}
+	if pg {
+		fmt.Fprintln(&b)
+		fmt.Fprintln(&b, "The PostgreSQL ledger against the embedded one:")
+		fmt.Fprintln(&b)
+		for _, r := range rs {
+			if r.Ledger == "" || r.RatioBbolt == 0 {
+				continue
+			}
+			server := ""
+			if r.PostgresCPU > 0 {
+				server = fmt.Sprintf("; the server's CPU %.2f s", r.PostgresCPU)
+			}
+			fmt.Fprintf(&b, "- %s, %s: %.2f s against %.2f s with bbolt = %.2f ×; the importer's CPU %.2f s%s%s\n",
+				r.Size, r.Step, r.Wall, r.Wall/r.RatioBbolt, r.RatioBbolt, r.CPU, server, noteSuffix(r.Note))
+		}
 	}
 	for _, r := range rs {
 		if r.RatioBound > 0 {
-			fmt.Fprintf(&b, "\nPaced (%s, %s): %.2f s against a bound of %.2f s (%s): %.2f ×.\n", r.Size, r.Step, r.Wall, r.Bound, r.Note, r.RatioBound)
+			fmt.Fprintf(&b, "\nPaced (%s, %s): %.2f s against a bound of %.2f s (%s): %.2f ×.\n", r.Size, stepLabel(r), r.Wall, r.Bound, r.Note, r.RatioBound)
 		}
 	}
 	fmt.Fprintln(&b)
@@ -556,7 +788,7 @@ func table(o runOpts, rs []result, wl *watchLatency) string {
 			busy = fmt.Sprintf(" = %.0f %% of concurrency/latency (%.0f req/s)", 100*float64(s.Requests)/span/ideal, ideal)
 		}
 		fmt.Fprintf(&b, "- %s, %s: %d requests in %.2f s (from the first request to the last answer; the scan's other %.2f s read and recorded before it or finished after) = %.1f req/s%s; mean in flight %.2f, peak %d; stand-in peak RSS %.0f MiB; %s\n",
-			r.Size, r.Step, s.Requests, span, r.Wall-span, float64(s.Requests)/span, busy, s.BusySeconds/span, s.PeakFlight, s.PeakRSSMiB, strings.Join(routes, ", "))
+			r.Size, stepLabel(r), s.Requests, span, r.Wall-span, float64(s.Requests)/span, busy, s.BusySeconds/span, s.PeakFlight, s.PeakRSSMiB, strings.Join(routes, ", "))
 	}
 	if wl != nil {
 		fmt.Fprintln(&b)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/octane-import/octane-import/internal/testkit"
 )
 
 // asMainEnv makes the test binary run as octane-bench (main), so that the runner's child
@@ -17,7 +19,7 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	os.Exit(testkit.Main(m)) // and the PostgreSQL server and octane-import binary of the tests that made them
 }
 
 // TestStandinProcess: the stand-in runs in a process of its own, answers as the strict
