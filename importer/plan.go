@@ -38,6 +38,7 @@ func (im *Importer) look(cl claimed, ms *manifests, scanID uint64) lookResult {
 	}
 	rr, done := im.settledBy(c, scanID, cl.prev, cl.known)
 	if done {
+		rr.unclaimed = cl.unclaimed
 		return lookResult{c: c, settled: &rr}
 	}
 	f, err := os.Open(c.path)
@@ -63,6 +64,7 @@ type claimed struct {
 	prev      ledger.File
 	known     bool
 	elsewhere bool
+	unclaimed bool // its record settles it (unchanged, failed before, queued): nothing will be written, so no claim
 }
 
 // claimBatch is how many reports are claimed and looked up in the ledger at a time.
@@ -88,11 +90,42 @@ func (im *Importer) claimFiles(ctx context.Context, found <-chan candidate, out 
 				break fill
 			}
 		}
+		// The records first: a report its record settles (a rescan's unchanged files) is
+		// passed on without a claim, since nothing will be written for it; the others are
+		// claimed, and their records read again once claimed (another instance may have
+		// sealed one meanwhile). A rescan of a shared ledger is then reads only.
 		paths := make([]string, len(batch))
 		for i, c := range batch {
 			paths[i] = c.path
 		}
-		held, err := l.ClaimFiles(ctx, paths)
+		before, err := l.FilesAt(paths)
+		if err != nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
+		var toClaim []string
+		send := func(cl claimed) error {
+			select {
+			case out <- cl:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		rest := batch[:0:0]
+		for _, c := range batch {
+			if prev, ok := before[c.path]; ok && settledByRecord(prev, c) {
+				if err := send(claimed{c: c, prev: prev, known: true, unclaimed: true}); err != nil {
+					return err
+				}
+				continue
+			}
+			rest = append(rest, c)
+			toClaim = append(toClaim, c.path)
+		}
+		if len(rest) == 0 {
+			continue
+		}
+		held, err := l.ClaimFiles(ctx, toClaim)
 		if err != nil {
 			return fmt.Errorf("ledger: claiming files: %w", err)
 		}
@@ -104,16 +137,20 @@ func (im *Importer) claimFiles(ctx context.Context, found <-chan candidate, out 
 		for _, p := range held {
 			mine[p] = true
 		}
-		for _, c := range batch {
+		for _, c := range rest {
 			prev, known := recs[c.path]
-			select {
-			case out <- claimed{c: c, prev: prev, known: known, elsewhere: !mine[c.path]}:
-			case <-ctx.Done():
-				return ctx.Err()
+			if err := send(claimed{c: c, prev: prev, known: known, elsewhere: !mine[c.path]}); err != nil {
+				return err
 			}
 		}
 	}
 	return nil
+}
+
+// settledByRecord reports whether a report's ledger record settles it as it is on disk
+// (settledBy's rules): the same size and mtime, read and mapped before.
+func settledByRecord(prev ledger.File, c candidate) bool {
+	return prev.Same(c.size, c.modTime) && prev.State != ledger.Unmatched && prev.State != ledger.Seen
 }
 
 // sendPlan is what a scan reads, for the sender that runs meanwhile: every build with its

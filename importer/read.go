@@ -34,6 +34,7 @@ type readResult struct {
 	runs      *fileRuns // the encoded runs (a scan that sends); nil otherwise
 	prevFail  string    // the reason it failed in an earlier scan
 	elsewhere bool      // another live instance holds its claim: it imports it
+	unclaimed bool      // settled by its record without a claim: nothing to give up
 }
 
 // read stats, checks the ledger, reads, hashes and maps one report, in one pass over the

@@ -345,15 +345,19 @@ func (im *Importer) take(b *batcher, rr *readResult, emit func(FileResult)) erro
 		emit(r)
 		return nil
 	}
+	release := b.release
+	if rr.unclaimed {
+		release = func(string) error { return nil } // settled by its record: never claimed
+	}
 	if rr.err != nil && (errors.Is(rr.err, context.Canceled) || errors.Is(rr.err, context.DeadlineExceeded)) {
-		return b.release(rr.c.path) // stopped while reading it: nothing about the file itself, so nothing recorded
+		return release(rr.c.path) // stopped while reading it: nothing about the file itself, so nothing recorded
 	}
 	switch rr.outcome {
 	case Unchanged:
 		if st := rr.rec.State; !im.opt.DryRun && (st == ledger.Parsed || st == ledger.Sent) {
 			// Queued by an earlier run: reported once the send phase settles it.
 			b.waiting[rr.rec.Path] = true
-			return b.release(rr.rec.Path)
+			return release(rr.rec.Path)
 		}
 		// Touched but not changed (same hash): remember the new size and mtime.
 		if !im.opt.DryRun && (rr.rec.Size != rr.c.size || rr.rec.ModTime != rr.c.modTime.UnixNano()) {
@@ -361,14 +365,14 @@ func (im *Importer) take(b *batcher, rr *readResult, emit func(FileResult)) erro
 			if err := b.record(rr.rec); err != nil {
 				return err
 			}
-		} else if err := b.release(rr.rec.Path); err != nil {
+		} else if err := release(rr.rec.Path); err != nil {
 			return err
 		}
 		emit(im.resultOf(rr.rec, Unchanged))
 		return nil
 	case Failed, Unmatched, Empty:
 		if rr.prevFail != "" {
-			if err := b.release(rr.rec.Path); err != nil {
+			if err := release(rr.rec.Path); err != nil {
 				return err
 			}
 			r := im.resultOf(rr.rec, Failed)
@@ -394,7 +398,7 @@ func (im *Importer) take(b *batcher, rr *readResult, emit func(FileResult)) erro
 	}
 	if rr.outcome == Skipped || rr.outcome == Planned {
 		if rr.outcome == Skipped {
-			if err := b.release(rr.rec.Path); err != nil {
+			if err := release(rr.rec.Path); err != nil {
 				return err
 			}
 		}
