@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"slices"
@@ -356,8 +357,16 @@ func (p *Postgres) beat(ctx context.Context) error {
 			VALUES ($1, $2, $3, $4, $5, now(), now() + $6::interval)
 			ON CONFLICT (id) DO UPDATE SET last_seen = now(), expires = EXCLUDED.expires RETURNING last_seen`,
 			p.inst.ID, p.inst.Host, p.inst.PID, p.inst.Version, p.inst.Started, p.opt.Lease)
-		b.Queue(`UPDATE octane_import.file_claims SET expires = now() + $2::interval WHERE instance = $1`, p.inst.ID, p.opt.Lease)
-		b.Queue(`UPDATE octane_import.payloads SET claim_expires = now() + $2::interval WHERE claimed_by = $1`, p.inst.ID, p.opt.Lease)
+		// The claims are renewed in key order, as every write locks its rows (claim_for_write
+		// and ClaimFiles lock files in path order): in any other order a heartbeat and a seal
+		// of the same instance could wait for each other (a deadlock, which PostgreSQL ends by
+		// failing one of them).
+		b.Queue(`UPDATE octane_import.file_claims c SET expires = now() + $2::interval
+			FROM (SELECT path FROM octane_import.file_claims WHERE instance = $1 ORDER BY path FOR UPDATE) s
+			WHERE c.path = s.path`, p.inst.ID, p.opt.Lease)
+		b.Queue(`UPDATE octane_import.payloads q SET claim_expires = now() + $2::interval
+			FROM (SELECT id FROM octane_import.payloads WHERE claimed_by = $1 ORDER BY id FOR UPDATE) s
+			WHERE q.id = s.id`, p.inst.ID, p.opt.Lease)
 		// Rows of instances gone for a day, and claims long expired, are swept by whoever beats.
 		b.Queue(`DELETE FROM octane_import.instances WHERE expires < now() - interval '1 day'`)
 		b.Queue(`DELETE FROM octane_import.file_claims WHERE expires < now() - interval '1 hour'`)
@@ -534,10 +543,23 @@ func (p *Postgres) do(ctx context.Context, what string, fn func(ctx context.Cont
 	if err != nil && pgconn.SafeToRetry(err) && ctx.Err() == nil {
 		err = fn(ctx)
 	}
+	// A deadlock or serialization failure rolled the whole transaction back: it is run
+	// again (a few times, after a short random pause), as PostgreSQL's documentation advises.
+	for try := 0; try < 4 && rolledBack(err) && ctx.Err() == nil; try++ {
+		time.Sleep(time.Duration(5+mrand.IntN(20<<try)) * time.Millisecond)
+		err = fn(ctx)
+	}
 	if err != nil {
 		return p.fail(what, err)
 	}
 	return nil
+}
+
+// rolledBack reports whether err is PostgreSQL ending a transaction so that it may be
+// run again: a deadlock or a serialization failure.
+func rolledBack(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
 }
 
 // tx runs fn in a transaction (committed when fn returns nil) through do.
