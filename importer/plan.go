@@ -25,6 +25,8 @@ type lookResult struct {
 	c       candidate
 	settled *readResult       // the ledger settles it: nothing to read
 	d       *mapping.Decision // the build its head decides; nil when the head could not be read or decided (the read says why)
+	prev    ledger.File       // its ledger record once claimed, when known (the read needs no lookup of its own)
+	known   bool
 	key     string            // d's build key, kept once the planner has it (d is dropped: a backfill holds many)
 }
 
@@ -43,18 +45,19 @@ func (im *Importer) look(cl claimed, ms *manifests, scanID uint64) lookResult {
 	}
 	f, err := os.Open(c.path)
 	if err != nil {
-		return lookResult{c: c}
+		return lookResult{c: c, prev: cl.prev, known: cl.known}
 	}
 	defer f.Close()
 	head, err := report.NewDecoder(f, c.path, readOptions).Head()
 	if err != nil {
-		return lookResult{c: c}
+		return lookResult{c: c, prev: cl.prev, known: cl.known}
 	}
+	lr := lookResult{c: c, prev: cl.prev, known: cl.known}
 	d, _, err := im.decide(c, ms, mapping.ReportFacts{Properties: headProperties(head), Start: head.Timestamp, Zoneless: head.ZoneLess})
-	if err != nil {
-		return lookResult{c: c}
+	if err == nil {
+		lr.d = d
 	}
-	return lookResult{c: c, d: d}
+	return lr
 }
 
 // claimed is a report this instance claimed (or found claimed by another, elsewhere), with
@@ -71,9 +74,10 @@ type claimed struct {
 const claimBatch = 256
 
 // claimFiles claims the reports found, in batches (one ledger round trip for the claims and
-// one for the records of each batch), and passes them on; a report another live instance
-// holds is passed on as elsewhere. It stops at the first ledger error, which it returns.
-func (im *Importer) claimFiles(ctx context.Context, found <-chan candidate, out chan<- claimed) error {
+// one for the records of each batch), and passes them on with their records; a report
+// another live instance holds is passed on as elsewhere. Without claim (a dry run) it only
+// looks the records up. It stops at the first ledger error, which it returns.
+func (im *Importer) claimFiles(ctx context.Context, found <-chan candidate, out chan<- claimed, claim bool) error {
 	l := im.opt.Ledger
 	batch := make([]candidate, 0, claimBatch)
 	for c := range found {
@@ -98,9 +102,12 @@ func (im *Importer) claimFiles(ctx context.Context, found <-chan candidate, out 
 		for i, c := range batch {
 			paths[i] = c.path
 		}
-		before, err := l.FilesAt(paths)
-		if err != nil {
-			return fmt.Errorf("ledger: %w", err)
+		var before map[string]ledger.File
+		if l != nil {
+			var err error
+			if before, err = l.FilesAt(paths); err != nil {
+				return fmt.Errorf("ledger: %w", err)
+			}
 		}
 		var toClaim []string
 		send := func(cl claimed) error {
@@ -113,8 +120,8 @@ func (im *Importer) claimFiles(ctx context.Context, found <-chan candidate, out 
 		}
 		rest := batch[:0:0]
 		for _, c := range batch {
-			if prev, ok := before[c.path]; ok && settledByRecord(prev, c) {
-				if err := send(claimed{c: c, prev: prev, known: true, unclaimed: true}); err != nil {
+			if prev, ok := before[c.path]; !claim || (ok && settledByRecord(prev, c)) {
+				if err := send(claimed{c: c, prev: prev, known: ok, unclaimed: true}); err != nil {
 					return err
 				}
 				continue

@@ -42,8 +42,27 @@ type readResult struct {
 // properties and first timestamps: report.Decoder.Head), its runs are then encoded as they
 // are read when encode is set (fileRuns), and the decision takes the whole report's times
 // and counts at the end. Scan, watch, retry and explain all read here.
-func (im *Importer) read(ctx context.Context, c candidate, ms *manifests, scanID uint64, encode bool) (rr readResult) {
-	rr, prev, known, done := im.settled(c, scanID)
+func (im *Importer) read(ctx context.Context, c candidate, ms *manifests, scanID uint64, encode bool) readResult {
+	return im.readKnown(ctx, c, ms, scanID, encode, nil)
+}
+
+// record is a report's ledger record as a batch lookup found it (known: there is one).
+type record struct {
+	f     ledger.File
+	known bool
+}
+
+// readKnown is read with the report's ledger record at hand (nil: read makes the lookup):
+// a scan looks records up in batches (claimFiles), not one query per report.
+func (im *Importer) readKnown(ctx context.Context, c candidate, ms *manifests, scanID uint64, encode bool, rec *record) (rr readResult) {
+	var prev ledger.File
+	var known, done bool
+	if rec == nil {
+		rr, prev, known, done = im.settled(c, scanID)
+	} else {
+		prev, known = rec.f, rec.known
+		rr, done = im.settledBy(c, scanID, prev, known)
+	}
 	if done {
 		return rr
 	}

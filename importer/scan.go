@@ -164,7 +164,7 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 		var claimErr error
 		go func() {
 			defer close(claims)
-			claimErr = im.claimFiles(ctx, found, claims)
+			claimErr = im.claimFiles(ctx, found, claims, true)
 			for range found { // stopped early: let the walker end
 			}
 		}()
@@ -210,11 +210,23 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 	// The reading.
 	results := make(chan any, im.opt.Readers)
 	if im.opt.DryRun {
+		// The ledger records in batches (a dry run claims nothing), then the reading.
+		records := make(chan claimed, claimBatch)
+		var lookupErr error
+		go func() {
+			defer close(records)
+			lookupErr = im.claimFiles(ctx, found, records, false)
+			for range found { // stopped early: let the walker end
+			}
+		}()
 		pump(im.opt.Readers, func() {
-			for c := range found {
-				results <- im.read(ctx, c, ms, scanID, false)
+			for cl := range records {
+				results <- im.readKnown(ctx, cl.c, ms, scanID, false, &record{cl.prev, cl.known})
 			}
 		}, results, func(v any) { rr := v.(readResult); take(&rr) })
+		if lookupErr != nil && ctx.Err() == nil {
+			return sum, lookupErr
+		}
 	} else {
 		items := make(chan lookResult)
 		go func() {
@@ -233,7 +245,7 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 		}
 		pump(im.opt.Readers, func() {
 			for lr := range items {
-				results <- planned{rr: im.read(ctx, lr.c, ms, scanID, true), key: lr.key}
+				results <- planned{rr: im.readKnown(ctx, lr.c, ms, scanID, true, &record{lr.prev, lr.known}), key: lr.key}
 			}
 		}, results, func(v any) {
 			p := v.(planned)
