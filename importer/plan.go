@@ -25,8 +25,7 @@ type lookResult struct {
 	c       candidate
 	settled *readResult       // the ledger settles it: nothing to read
 	d       *mapping.Decision // the build its head decides; nil when the head could not be read or decided (the read says why)
-	prev    ledger.File       // its ledger record once claimed, when known (the read needs no lookup of its own)
-	known   bool
+	prev    *ledger.File      // its ledger record once claimed; nil when it has none (the read needs no lookup of its own)
 	key     string            // d's build key, kept once the planner has it (d is dropped: a backfill holds many)
 }
 
@@ -45,14 +44,14 @@ func (im *Importer) look(cl claimed, ms *manifests, scanID uint64) lookResult {
 	}
 	f, err := os.Open(c.path)
 	if err != nil {
-		return lookResult{c: c, prev: cl.prev, known: cl.known}
+		return lookResult{c: c, prev: cl.record()}
 	}
 	defer f.Close()
 	head, err := report.NewDecoder(f, c.path, readOptions).Head()
 	if err != nil {
-		return lookResult{c: c, prev: cl.prev, known: cl.known}
+		return lookResult{c: c, prev: cl.record()}
 	}
-	lr := lookResult{c: c, prev: cl.prev, known: cl.known}
+	lr := lookResult{c: c, prev: cl.record()}
 	d, _, err := im.decide(c, ms, mapping.ReportFacts{Properties: headProperties(head), Start: head.Timestamp, Zoneless: head.ZoneLess})
 	if err == nil {
 		lr.d = d
@@ -68,6 +67,15 @@ type claimed struct {
 	known     bool
 	elsewhere bool
 	unclaimed bool // its record settles it (unchanged, failed before, queued): nothing will be written, so no claim
+}
+
+// record is the claimed report's ledger record, nil when it has none.
+func (cl claimed) record() *ledger.File {
+	if !cl.known {
+		return nil
+	}
+	f := cl.prev
+	return &f
 }
 
 // claimBatch is how many reports are claimed and looked up in the ledger at a time.

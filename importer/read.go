@@ -52,6 +52,14 @@ type record struct {
 	known bool
 }
 
+// recordOf is the record a lookResult keeps (nil: none) as readKnown takes it.
+func recordOf(f *ledger.File) *record {
+	if f == nil {
+		return &record{}
+	}
+	return &record{*f, true}
+}
+
 // readKnown is read with the report's ledger record at hand (nil: read makes the lookup):
 // a scan looks records up in batches (claimFiles), not one query per report.
 func (im *Importer) readKnown(ctx context.Context, c candidate, ms *manifests, scanID uint64, encode bool, rec *record) (rr readResult) {

@@ -245,7 +245,7 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 		}
 		pump(im.opt.Readers, func() {
 			for lr := range items {
-				results <- planned{rr: im.readKnown(ctx, lr.c, ms, scanID, true, &record{lr.prev, lr.known}), key: lr.key}
+				results <- planned{rr: im.readKnown(ctx, lr.c, ms, scanID, true, recordOf(lr.prev)), key: lr.key}
 			}
 		}, results, func(v any) {
 			p := v.(planned)
