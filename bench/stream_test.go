@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bytes"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"os"
@@ -83,30 +82,6 @@ func toTestRun(r *report.Run, start time.Time) octane.TestRun {
 }
 
 var buildStart = time.Date(2025, 1, 6, 8, 0, 0, 0, time.UTC)
-
-// countTokens is the token floor of one report: its bytes read and tokenised by encoding/xml
-// (RawToken, no name spaces resolved, nothing kept), <testcase> start elements counted.
-func countTokens(path string) (int, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	d := xml.NewDecoder(f)
-	n := 0
-	for {
-		tok, err := d.RawToken()
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "testcase" {
-			n++
-		}
-	}
-}
 
 // streamStage says how far streamReport takes each run.
 type streamStage int
@@ -196,7 +171,7 @@ func BenchmarkStreamPath(b *testing.B) {
 		name string
 		fn   func(spool string) (int, error)
 	}{
-		{"tokens", func(string) (int, error) { return countTokens(path) }},
+		{"tokens", func(string) (int, error) { return gen.TokenFloor(path) }},
 		{"decode", func(spool string) (int, error) { n, _, err := streamReport(path, stageDecode, spool); return n, err }},
 		{"encode", func(spool string) (int, error) { n, _, err := streamReport(path, stageEncode, spool); return n, err }},
 		{"spool", func(spool string) (int, error) {
