@@ -140,22 +140,29 @@ func (s *pgServer) cpu() float64 {
 	if s == nil || s.postmaster == 0 {
 		return -1
 	}
-	_, own, err := procStat(s.postmaster)
-	if err != nil {
-		return -1
-	}
-	total := own
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == s.postmaster {
-			continue
+	// A session that ends while its siblings are read is neither a live child nor yet in
+	// the postmaster's cutime: the reading is taken again until the postmaster's times
+	// stayed the same across it (no child was reaped meanwhile).
+	for try := 0; ; try++ {
+		_, own, err := procStat(s.postmaster)
+		if err != nil {
+			return -1
 		}
-		if ppid, t, err := procStat(pid); err == nil && ppid == s.postmaster {
-			total += t
+		total := own
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil || pid == s.postmaster {
+				continue
+			}
+			if ppid, t, err := procStat(pid); err == nil && ppid == s.postmaster {
+				total += t
+			}
+		}
+		if _, again, err := procStat(s.postmaster); err != nil || again == own || try == 9 {
+			return total
 		}
 	}
-	return total
 }
 
 // clockTicks is USER_HZ, the unit of the times in /proc/PID/stat: 100 on every Linux
