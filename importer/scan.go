@@ -87,13 +87,20 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 	found := make(chan candidate, 64)
 	go func() {
 		defer close(found)
-		seen := map[string]bool{} // overlapping paths or sources: each file is read once
+		// Overlapping paths or sources: each file is read once. Only then are the paths kept
+		// (a hundred thousand of them are a tenth of a rescan's memory).
+		var seen map[string]bool
+		if len(roots) > 64 || rootsOverlap(roots) { // (a watch batch names each file: pairs are not compared)
+			seen = map[string]bool{}
+		}
 		for _, r := range roots {
 			err := r.walk(ctx, func(kind string, c candidate) error {
 				if kind != "report" || seen[c.path] {
 					return nil
 				}
-				seen[c.path] = true
+				if seen != nil {
+					seen[c.path] = true
+				}
 				select {
 				case found <- c:
 					return nil
