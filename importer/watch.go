@@ -268,7 +268,7 @@ func (im *Importer) Watch(ctx context.Context, paths []string, opt WatchOptions,
 				ready = w.takeAgain(ready)
 			}
 			sum, err := w.importBatch(ctx, ready, since)
-			if sum != nil {
+			if sum != nil && len(sum.held) > 0 {
 				w.tryAgain(ready, sum.held)
 			}
 			switch {
@@ -582,7 +582,7 @@ func (w *watcher) step(now time.Time) ([]*root, time.Time) {
 // tryAgain keeps complete reports to try again at the next drain: the given paths of ready
 // (all of ready when paths is nil).
 func (w *watcher) tryAgain(ready []*root, paths []string) {
-	if paths == nil {
+	if paths == nil { // the whole batch
 		for _, r := range ready {
 			w.again[r.file] = r
 		}
