@@ -74,7 +74,7 @@ func Open(ctx context.Context, opt Options, ledgerPath string, targets map[strin
 			opt.Identities[name] = TargetIdentity(targets[name])
 		}
 	}
-	l, err := ledger.OpenStore(ctx, path, ledger.Options{ReadOnly: opt.DryRun, Version: opt.Version, Lease: opt.Lease})
+	l, err := ledger.OpenStore(ctx, path, ledger.Options{ReadOnly: opt.DryRun, Version: opt.Version, Lease: opt.Lease, Logger: opt.Logger})
 	if err != nil {
 		res.close()
 		return nil, err

@@ -24,6 +24,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -220,6 +221,9 @@ type Options struct {
 	Lease, Heartbeat time.Duration
 	// CallTimeout bounds the calls that take no context (PostgreSQL); default 30s.
 	CallTimeout time.Duration
+	// Logger hears what the ledger does on its own that a user waits for (PostgreSQL: giving
+	// up the claims at Close while the database is away); nil: nothing is said.
+	Logger *slog.Logger
 }
 
 // Open opens or creates the ledger at path.

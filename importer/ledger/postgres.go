@@ -476,6 +476,10 @@ func (p *Postgres) leave() error {
 		if err == nil || !IsTemporary(err) || time.Now().Add(pause).After(deadline) {
 			return err
 		}
+		if pause == 100*time.Millisecond && p.opt.Logger != nil {
+			p.opt.Logger.Warn("giving up this instance's claims: no answer from the database yet; trying again for a while (they expire by themselves a lease after the last heartbeat)",
+				"until", deadline.Format(time.TimeOnly), "ledger", p.url)
+		}
 		time.Sleep(pause)
 	}
 }
