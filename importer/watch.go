@@ -277,8 +277,15 @@ func (im *Importer) Watch(ctx context.Context, paths []string, opt WatchOptions,
 				if w.outage {
 					w.outage = false
 					log.Info("the ledger's database is back: importing again", "ledger", im.opt.Ledger.Path())
+					// Nothing of this watcher is in flight between batches: a claim it holds now
+					// is one a write whose answer the outage lost left behind. Given up, its
+					// payloads go with the next drain (else the heartbeat would renew them).
+					if err := im.opt.Ledger.ReleaseAll(ctx); err != nil {
+						log.Warn("ledger: giving up claims after the outage failed (they expire with the lease once this watcher stops)", "err", err)
+					}
+					drainAfter = time.Now()
 				}
-				if len(w.again) > 0 {
+				if len(w.again) > 0 && drainAfter.IsZero() {
 					drainAfter = time.Now().Add(w.takeover) // another instance holds some: look again
 				}
 			case ctx.Err() != nil:

@@ -124,6 +124,14 @@ func (l *Ledger) ReleasePayloads(_ context.Context, ids []uint64) error {
 	return nil
 }
 
+// ReleaseAll gives up every claim this process holds.
+func (l *Ledger) ReleaseAll(context.Context) error {
+	l.claims.mu.Lock()
+	l.claims.files, l.claims.payloads = nil, nil
+	l.claims.mu.Unlock()
+	return nil
+}
+
 func (l *Ledger) writable() error {
 	if l.db == nil || l.readOnly {
 		return errReadOnly(l.path)

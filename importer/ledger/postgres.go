@@ -484,6 +484,25 @@ func (p *Postgres) leave() error {
 	}
 }
 
+// ReleaseAll gives up every claim of this instance (its heartbeat row stays).
+func (p *Postgres) ReleaseAll(ctx context.Context) error {
+	if err := p.writable(); err != nil {
+		return err
+	}
+	p.owed.Lock()
+	defer p.owed.Unlock()
+	err := p.tx(ctx, "releasing claims", func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		b.Queue(`DELETE FROM octane_import.file_claims WHERE instance = $1`, p.inst.ID)
+		b.Queue(`UPDATE octane_import.payloads SET claimed_by = NULL, claim_expires = NULL WHERE claimed_by = $1`, p.inst.ID)
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err == nil {
+		p.owed.files, p.owed.payloads = nil, nil
+	}
+	return err
+}
+
 // closeWait bounds how long Close tries to give up the claims while the database is away.
 const closeWait = 15 * time.Second
 

@@ -389,3 +389,38 @@ func TestPostgresView(t *testing.T) {
 		t.Errorf("instances %+v, %v", ins, err)
 	}
 }
+
+// ReleaseAll gives up every claim of the instance, files and payloads: another instance can
+// claim them at once; the instance's row stays (it is still live).
+func TestPostgresReleaseAll(t *testing.T) {
+	url := pgURL(t)
+	ctx := context.Background()
+	a, b := openPG(t, url, testOptions), openPG(t, url, testOptions)
+	ids, err := a.Seal([]NewPayload{
+		{Target: "t", Build: "b", Files: []string{"/p1"}, Runs: 1, Data: []byte("1")},
+		{Target: "t", Build: "b", Files: []string{"/p2"}, Runs: 1, Data: []byte("2")},
+	}, []File{{Path: "/p1", State: Parsed}, {Path: "/p2", State: Parsed}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held, err := a.ClaimFiles(ctx, []string{"/f1", "/f2"}); err != nil || len(held) != 2 {
+		t.Fatalf("a claims files: %v, %v", held, err)
+	}
+	if got, err := b.ClaimPayloads(ctx, 10); err != nil || len(got) != 0 {
+		t.Fatalf("b claimed %v (%v) while a holds them", got, err)
+	}
+	if err := a.ReleaseAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.ClaimPayloads(ctx, 10)
+	if err != nil || len(got) != len(ids) {
+		t.Errorf("after a's ReleaseAll, b claimed %v (%v), want the %d payloads", got, err, len(ids))
+	}
+	if held, err := b.ClaimFiles(ctx, []string{"/f1", "/f2"}); err != nil || len(held) != 2 {
+		t.Errorf("after a's ReleaseAll, b claims files %v, %v; want both", held, err)
+	}
+	in, err := b.Instances(ctx)
+	if err != nil || len(in) != 2 {
+		t.Errorf("instances %v, %v: want a and b still live", in, err)
+	}
+}

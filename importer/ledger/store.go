@@ -93,6 +93,10 @@ type Store interface {
 	// ReleasePayloads gives up this instance's claims of the given payloads (for another
 	// instance, or a later run, to send).
 	ReleasePayloads(ctx context.Context, ids []uint64) error
+	// ReleaseAll gives up every claim of this instance, for a caller with nothing in flight
+	// (a watcher between batches): after a database outage, a write whose answer was lost
+	// may have left claims this instance does not know it holds.
+	ReleaseAll(ctx context.Context) error
 }
 
 // Instance is one octane-import process working on a ledger, as its heartbeat row says.
