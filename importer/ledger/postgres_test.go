@@ -389,3 +389,60 @@ func TestPostgresView(t *testing.T) {
 		t.Errorf("instances %+v, %v", ins, err)
 	}
 }
+
+// A payload whose release was owed (given up while the database was away) and that this
+// instance claims again once the database is back (its claim expired meanwhile) must not be
+// released by the next heartbeat: this instance is sending it, and another instance would
+// claim and send it too.
+func TestPostgresOwedReleaseOfReclaimedPayload(t *testing.T) {
+	url := pgURL(t)
+	opt := testOptions
+	opt.Heartbeat = time.Hour // the test beats by hand
+	opt.CallTimeout = 3 * time.Second
+	p := openPG(t, url, opt)
+	ids, err := p.Seal([]NewPayload{{Target: "t", Build: "b", Files: []string{"/o1"}, Runs: 1, Data: []byte("x")}},
+		[]File{{Path: "/o1", State: Parsed}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := pgServer(t)
+	if err := srv.Stop(false); err != nil {
+		t.Fatal(err)
+	}
+	restarted := false
+	defer func() {
+		if !restarted {
+			_ = srv.Start()
+		}
+	}()
+	if err := p.ReleasePayloads(context.Background(), ids); err != nil {
+		t.Fatalf("releasing while down: %v, want nil (owed)", err)
+	}
+	time.Sleep(opt.Lease + 500*time.Millisecond) // the seal's claim expires: nobody renews it
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	restarted = true
+	var got []Payload
+	for range 40 {
+		if got, err = p.ClaimPayloads(context.Background(), 10); err == nil || !pgDown(t, err) {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if err != nil || len(got) != 1 || got[0].ID != ids[0] {
+		t.Fatalf("claiming after the restart: %v, %v; want payload %d", got, err, ids[0])
+	}
+	// p holds the payload now, and sends it. Its next heartbeat pays what it owed.
+	if err := p.beat(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	other := openPG(t, url, opt)
+	stolen, err := other.ClaimPayloads(context.Background(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stolen) > 0 {
+		t.Errorf("another instance claimed payload %d, which this instance claimed again after the restart and is sending (sent twice)", stolen[0].ID)
+	}
+}
