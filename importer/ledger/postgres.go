@@ -1374,6 +1374,8 @@ func (p *Postgres) ClaimPayloads(ctx context.Context, limit int, states ...Paylo
 		states = []PayloadState{Pending, PayloadSent}
 	}
 	ss := stateStrings(states)
+	p.owed.Lock() // as ClaimFiles: a payload claimed again is owed no release
+	defer p.owed.Unlock()
 	var out []Payload
 	err := p.do(ctx, "claiming payloads", func(ctx context.Context) error {
 		out = out[:0]
@@ -1398,6 +1400,11 @@ func (p *Postgres) ClaimPayloads(ctx context.Context, limit int, states ...Paylo
 		return rows.Err()
 	})
 	slices.SortFunc(out, func(a, b Payload) int { return cmp.Compare(a.ID, b.ID) })
+	if err == nil {
+		for _, q := range out {
+			delete(p.owed.payloads, q.ID)
+		}
+	}
 	return out, err
 }
 
