@@ -446,3 +446,61 @@ func TestPostgresOwedReleaseOfReclaimedPayload(t *testing.T) {
 		t.Errorf("another instance claimed payload %d, which this instance claimed again after the restart and is sending (sent twice)", stolen[0].ID)
 	}
 }
+
+// A seal that PostgreSQL ends for a deadlock is run again (do), and the second run must go
+// through even on another connection than the first (the pool's connections replaced
+// meanwhile, or another one handed out): the batch of the first run names statements
+// prepared on the first connection only.
+func TestPostgresSealRunAgainAfterDeadlock(t *testing.T) {
+	url := pgURL(t)
+	p := openPG(t, url, testOptions)
+	if err := p.PutBuilds(Build{Key: "k", Target: "t", State: BuildPending}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	other, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(context.Background())
+	tx, err := other.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM octane_import.builds WHERE key = 'k' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	sealed := make(chan error, 1)
+	go func() {
+		// Claims /d1 (its claim row locked until the seal commits), then waits for the build.
+		_, err := p.Seal([]NewPayload{{Target: "t", Build: "k", Files: []string{"/d1"}, Runs: 1, Data: []byte("d")}},
+			[]File{{Path: "/d1", State: Parsed}}, []Build{{Key: "k", Target: "t", State: BuildPending}})
+		sealed <- err
+	}()
+	for waiting := 0; waiting == 0; {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The connection the seal runs on is closed once it is given back: its second run gets
+	// a new one.
+	p.pool.Reset()
+	// Now this transaction waits for the seal's claim of /d1: a deadlock, which the seal
+	// (waiting the longer) is told of, and rolled back.
+	if _, err := tx.Exec(ctx, `INSERT INTO octane_import.file_claims (path, instance, expires) VALUES ('/d1', 'other', now())
+		ON CONFLICT (path) DO NOTHING`); err != nil {
+		t.Logf("the other transaction: %v", err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-sealed; err != nil {
+		t.Errorf("seal run again after a deadlock: %v", err)
+	}
+	if f, ok, err := p.File("/d1"); err != nil || !ok || len(f.Payloads) != 1 {
+		t.Errorf("record of /d1 after the seal: %+v %v %v", f, ok, err)
+	}
+}
