@@ -984,7 +984,7 @@ func (p *Postgres) Seal(payloads []NewPayload, files []File, builds []Build) ([]
 	releaseAfterWrite(b, paths, p.inst.ID)
 	// One round trip, one implicit transaction: all of it or nothing.
 	err = p.do(ctx, "sealing payloads", func(ctx context.Context) error {
-		return p.pool.SendBatch(ctx, b).Close()
+		return p.pool.SendBatch(ctx, sendable(b)).Close()
 	})
 	if err != nil {
 		return nil, err
@@ -995,6 +995,17 @@ func (p *Postgres) Seal(payloads []NewPayload, files []File, builds []Build) ([]
 		}
 	}
 	return ids, nil
+}
+
+// sendable is a fresh copy of b for one try of do: pgx fills a sent batch with the
+// statements it prepared on the connection it went through, and a batch sent again on
+// another connection names statements that connection never prepared.
+func sendable(b *pgx.Batch) *pgx.Batch {
+	nb := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(b.QueuedQueries))}
+	for _, q := range b.QueuedQueries {
+		nb.Queue(q.SQL, q.Arguments...)
+	}
+	return nb
 }
 
 // stateStrings is states as the text the state columns hold.
