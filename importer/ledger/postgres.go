@@ -1007,7 +1007,7 @@ func (p *Postgres) Seal(payloads []NewPayload, files []File, builds []Build) ([]
 	releaseAfterWrite(b, paths, p.inst.ID)
 	// One round trip, one implicit transaction: all of it or nothing.
 	err = p.do(ctx, "sealing payloads", func(ctx context.Context) error {
-		return p.pool.SendBatch(ctx, b).Close()
+		return p.pool.SendBatch(ctx, sendable(b)).Close()
 	})
 	if err != nil {
 		return nil, err
@@ -1018,6 +1018,17 @@ func (p *Postgres) Seal(payloads []NewPayload, files []File, builds []Build) ([]
 		}
 	}
 	return ids, nil
+}
+
+// sendable is a fresh copy of b for one try of do: pgx fills a sent batch with the
+// statements it prepared on the connection it went through, and a batch sent again on
+// another connection names statements that connection never prepared.
+func sendable(b *pgx.Batch) *pgx.Batch {
+	nb := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(b.QueuedQueries))}
+	for _, q := range b.QueuedQueries {
+		nb.Queue(q.SQL, q.Arguments...)
+	}
+	return nb
 }
 
 // stateStrings is states as the text the state columns hold.
@@ -1397,6 +1408,8 @@ func (p *Postgres) ClaimPayloads(ctx context.Context, limit int, states ...Paylo
 		states = []PayloadState{Pending, PayloadSent}
 	}
 	ss := stateStrings(states)
+	p.owed.Lock() // as ClaimFiles: a payload claimed again is owed no release
+	defer p.owed.Unlock()
 	var out []Payload
 	err := p.do(ctx, "claiming payloads", func(ctx context.Context) error {
 		out = out[:0]
@@ -1421,6 +1434,11 @@ func (p *Postgres) ClaimPayloads(ctx context.Context, limit int, states ...Paylo
 		return rows.Err()
 	})
 	slices.SortFunc(out, func(a, b Payload) int { return cmp.Compare(a.ID, b.ID) })
+	if err == nil {
+		for _, q := range out {
+			delete(p.owed.payloads, q.ID)
+		}
+	}
 	return out, err
 }
 

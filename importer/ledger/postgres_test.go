@@ -424,3 +424,118 @@ func TestPostgresReleaseAll(t *testing.T) {
 		t.Errorf("instances %v, %v: want a and b still live", in, err)
 	}
 }
+
+// A payload whose release was owed (given up while the database was away) and that this
+// instance claims again once the database is back (its claim expired meanwhile) must not be
+// released by the next heartbeat: this instance is sending it, and another instance would
+// claim and send it too.
+func TestPostgresOwedReleaseOfReclaimedPayload(t *testing.T) {
+	url := pgURL(t)
+	opt := testOptions
+	opt.Heartbeat = time.Hour // the test beats by hand
+	opt.CallTimeout = 3 * time.Second
+	p := openPG(t, url, opt)
+	ids, err := p.Seal([]NewPayload{{Target: "t", Build: "b", Files: []string{"/o1"}, Runs: 1, Data: []byte("x")}},
+		[]File{{Path: "/o1", State: Parsed}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := pgServer(t)
+	if err := srv.Stop(false); err != nil {
+		t.Fatal(err)
+	}
+	restarted := false
+	defer func() {
+		if !restarted {
+			_ = srv.Start()
+		}
+	}()
+	if err := p.ReleasePayloads(context.Background(), ids); err != nil {
+		t.Fatalf("releasing while down: %v, want nil (owed)", err)
+	}
+	time.Sleep(opt.Lease + 500*time.Millisecond) // the seal's claim expires: nobody renews it
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	restarted = true
+	var got []Payload
+	for range 40 {
+		if got, err = p.ClaimPayloads(context.Background(), 10); err == nil || !pgDown(t, err) {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if err != nil || len(got) != 1 || got[0].ID != ids[0] {
+		t.Fatalf("claiming after the restart: %v, %v; want payload %d", got, err, ids[0])
+	}
+	// p holds the payload now, and sends it. Its next heartbeat pays what it owed.
+	if err := p.beat(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	other := openPG(t, url, opt)
+	stolen, err := other.ClaimPayloads(context.Background(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stolen) > 0 {
+		t.Errorf("another instance claimed payload %d, which this instance claimed again after the restart and is sending (sent twice)", stolen[0].ID)
+	}
+}
+
+// A seal that PostgreSQL ends for a deadlock is run again (do), and the second run must go
+// through even on another connection than the first (the pool's connections replaced
+// meanwhile, or another one handed out): the batch of the first run names statements
+// prepared on the first connection only.
+func TestPostgresSealRunAgainAfterDeadlock(t *testing.T) {
+	url := pgURL(t)
+	p := openPG(t, url, testOptions)
+	if err := p.PutBuilds(Build{Key: "k", Target: "t", State: BuildPending}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	other, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(context.Background())
+	tx, err := other.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM octane_import.builds WHERE key = 'k' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	sealed := make(chan error, 1)
+	go func() {
+		// Claims /d1 (its claim row locked until the seal commits), then waits for the build.
+		_, err := p.Seal([]NewPayload{{Target: "t", Build: "k", Files: []string{"/d1"}, Runs: 1, Data: []byte("d")}},
+			[]File{{Path: "/d1", State: Parsed}}, []Build{{Key: "k", Target: "t", State: BuildPending}})
+		sealed <- err
+	}()
+	for waiting := 0; waiting == 0; {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The connection the seal runs on is closed once it is given back: its second run gets
+	// a new one.
+	p.pool.Reset()
+	// Now this transaction waits for the seal's claim of /d1: a deadlock, which the seal
+	// (waiting the longer) is told of, and rolled back.
+	if _, err := tx.Exec(ctx, `INSERT INTO octane_import.file_claims (path, instance, expires) VALUES ('/d1', 'other', now())
+		ON CONFLICT (path) DO NOTHING`); err != nil {
+		t.Logf("the other transaction: %v", err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-sealed; err != nil {
+		t.Errorf("seal run again after a deadlock: %v", err)
+	}
+	if f, ok, err := p.File("/d1"); err != nil || !ok || len(f.Payloads) != 1 {
+		t.Errorf("record of /d1 after the seal: %+v %v %v", f, ok, err)
+	}
+}
