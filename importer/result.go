@@ -143,6 +143,15 @@ type Summary struct {
 	Interrupt  bool               `json:"interrupted,omitempty"`
 
 	held []string // the files skipped because another instance holds their claims (watch tries them again)
+	err  error    // the first of Errors, as it was (watch tells a database outage from the rest)
+}
+
+// addError adds a failure not tied to one file.
+func (s *Summary) addError(err error) {
+	if s.err == nil {
+		s.err = err
+	}
+	s.Errors = append(s.Errors, err.Error())
 }
 
 // Searched is a folder (or file) a scan looked in, with the patterns that make a report.

@@ -323,7 +323,7 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 	case errors.Is(sendErr, context.Canceled):
 		sum.Interrupt = true // said as such, not as an error
 	case sendErr != nil:
-		sum.Errors = append(sum.Errors, sendErr.Error())
+		sum.addError(sendErr)
 	}
 	im.reportSent(emit, sum, scanID, snd.handled, b.waiting, snd.claimedIDs())
 	im.countQueued(sum)
@@ -494,7 +494,7 @@ func (im *Importer) reportSent(emit func(FileResult), sum *Summary, scanID uint6
 		return true
 	})
 	if err != nil {
-		sum.Errors = append(sum.Errors, err.Error())
+		sum.addError(err)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	for _, r := range out {

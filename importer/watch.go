@@ -306,6 +306,14 @@ func (im *Importer) Watch(ctx context.Context, paths []string, opt WatchOptions,
 				m.OctaneErrors.Add(1)
 				drainAfter = time.Now().Add(w.opt.RetryQueued)
 				log.Warn("import incomplete; the queued work is tried again", "in", w.opt.RetryQueued, "err", err)
+				// What the batch did not record is tried again with the queued work, and
+				// what it claimed is given up meanwhile (nothing of it is in flight now).
+				w.tryAgain(ready, nil)
+				if w.shared {
+					if err := im.opt.Ledger.ReleaseAll(ctx); err != nil {
+						log.Warn("ledger: giving up claims after a failed batch failed (they expire with the lease once this watcher stops)", "err", err)
+					}
+				}
 			}
 		}
 		lastStep = time.Now()
@@ -657,7 +665,10 @@ func (w *watcher) importBatch(ctx context.Context, ready []*root, since time.Tim
 				"runs", sum.Runs.Total(), "took", time.Since(start).Round(time.Millisecond), "waiting", w.m.QueueDepth.Load())
 		}
 		if len(sum.Errors) > 0 && err == nil {
-			err = fmt.Errorf("%s", sum.Errors[0])
+			err = sum.err
+			if err == nil {
+				err = fmt.Errorf("%s", sum.Errors[0])
+			}
 		}
 	}
 	return sum, err
