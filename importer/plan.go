@@ -162,6 +162,20 @@ func (im *Importer) claimFiles(ctx context.Context, found <-chan candidate, out 
 	return nil
 }
 
+// claimAll runs claimFiles over found in a goroutine of its own: the reports come out of
+// the channel, and the error is there once it is closed.
+func (im *Importer) claimAll(ctx context.Context, found <-chan candidate, claim bool) (<-chan claimed, *error) {
+	out := make(chan claimed, claimBatch)
+	var err error
+	go func() {
+		defer close(out)
+		err = im.claimFiles(ctx, found, out, claim)
+		for range found { // stopped early: let the walker end
+		}
+	}()
+	return out, &err
+}
+
 // settledByRecord reports whether a report's ledger record settles it as it is on disk
 // (settledBy's rules): the same size and mtime, read and mapped before.
 func settledByRecord(prev ledger.File, c candidate) bool {

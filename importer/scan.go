@@ -165,16 +165,8 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 	var plan *sendPlan
 	var order []lookResult
 	if !im.opt.DryRun {
-		// The first look: ledger and head.
 		// The first look: the claim and the ledger record (in batches), then the head.
-		claims := make(chan claimed, claimBatch)
-		var claimErr error
-		go func() {
-			defer close(claims)
-			claimErr = im.claimFiles(ctx, found, claims, true)
-			for range found { // stopped early: let the walker end
-			}
-		}()
+		claims, claimErr := im.claimAll(ctx, found, true)
 		looks := make(chan any, im.opt.Readers)
 		planner := im.newPlanner()
 		pump(im.opt.Readers, func() {
@@ -189,8 +181,8 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 			}
 			planner.add(lr)
 		})
-		if claimErr != nil {
-			return sum, claimErr
+		if err := *claimErr; err != nil {
+			return sum, err
 		}
 		var remaining map[string]int
 		plan, order, remaining, err = planner.finish()
@@ -218,21 +210,14 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 	results := make(chan any, im.opt.Readers)
 	if im.opt.DryRun {
 		// The ledger records in batches (a dry run claims nothing), then the reading.
-		records := make(chan claimed, claimBatch)
-		var lookupErr error
-		go func() {
-			defer close(records)
-			lookupErr = im.claimFiles(ctx, found, records, false)
-			for range found { // stopped early: let the walker end
-			}
-		}()
+		records, lookupErr := im.claimAll(ctx, found, false)
 		pump(im.opt.Readers, func() {
 			for cl := range records {
 				results <- im.readKnown(ctx, cl.c, ms, scanID, false, &record{cl.prev, cl.known})
 			}
 		}, results, func(v any) { rr := v.(readResult); take(&rr) })
-		if lookupErr != nil && ctx.Err() == nil {
-			return sum, lookupErr
+		if err := *lookupErr; err != nil && ctx.Err() == nil {
+			return sum, err
 		}
 	} else {
 		items := make(chan lookResult)
