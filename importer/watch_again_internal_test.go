@@ -1,0 +1,92 @@
+package importer
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/octane-import/octane-import/importer/ledger"
+	"github.com/octane-import/octane-import/internal/testkit"
+	"github.com/octane-import/octane-import/mapping"
+)
+
+// The reports a watcher keeps to try again (another instance held them, or the database
+// could not take their batch) are added to the next drain's batch, but for those gone from
+// the disk, those the batch names already, and those the ledger now holds as they are on
+// disk (another instance imported them); a report the ledger holds in another version, or
+// only as seen, is tried again. The kept list is emptied either way.
+func TestWatchTakeAgain(t *testing.T) {
+	dir := t.TempDir()
+	l, err := ledger.Open(filepath.Join(dir, "ledger.db"), ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	im, err := New(Options{Rules: mapping.Default("host"), Ledger: l,
+		Client: func(string) (Client, error) { return nil, errors.New("not used") }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &watcher{im: im, again: map[string]*root{}}
+	report := `<testsuite name="a"><testcase classname="A" name="t"/></testsuite>`
+	paths := map[string]string{}
+	for _, name := range []string{"new", "imported", "changed", "seen", "gone", "ready"} {
+		p := filepath.Join(dir, "job", "1", "TEST-"+name+".xml")
+		testkit.WriteFile(t, p, report)
+		paths[name] = p
+	}
+	stat := func(p string) os.FileInfo {
+		info, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info
+	}
+	imp, chg, seen := stat(paths["imported"]), stat(paths["changed"]), stat(paths["seen"])
+	if err := l.PutFiles(
+		ledger.File{Path: paths["imported"], Size: imp.Size(), ModTime: imp.ModTime().UnixNano(), State: ledger.Accepted},
+		ledger.File{Path: paths["changed"], Size: chg.Size() + 1, ModTime: chg.ModTime().UnixNano(), State: ledger.Accepted},
+		ledger.File{Path: paths["seen"], Size: seen.Size(), ModTime: seen.ModTime().UnixNano(), State: ledger.Seen},
+	); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(paths["gone"]); err != nil {
+		t.Fatal(err)
+	}
+	rootOf := func(p string) *root {
+		r := im.newRoot(filepath.Dir(p), true)
+		r.file = p
+		return r
+	}
+	ready := []*root{rootOf(paths["ready"])}
+	for _, name := range []string{"new", "imported", "changed", "seen", "gone", "ready"} {
+		w.tryAgain([]*root{rootOf(paths[name])}, nil)
+	}
+	got := map[string]bool{}
+	for _, r := range w.takeAgain(ready) {
+		if got[r.file] {
+			t.Errorf("%s twice in the batch", r.file)
+		}
+		got[r.file] = true
+	}
+	want := map[string]bool{paths["ready"]: true, paths["new"]: true, paths["changed"]: true, paths["seen"]: true}
+	for p := range want {
+		if !got[p] {
+			t.Errorf("%s not in the batch", filepath.Base(p))
+		}
+	}
+	for p := range got {
+		if !want[p] {
+			t.Errorf("%s in the batch", filepath.Base(p))
+		}
+	}
+	if len(w.again) != 0 {
+		t.Errorf("still kept to try again: %v", w.again)
+	}
+	// tryAgain with paths keeps only those of the batch.
+	w.tryAgain([]*root{rootOf(paths["new"]), rootOf(paths["ready"])}, []string{paths["new"], "/elsewhere"})
+	if len(w.again) != 1 || w.again[paths["new"]] == nil {
+		t.Errorf("kept %v, want only %s", w.again, paths["new"])
+	}
+}
