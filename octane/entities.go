@@ -2,6 +2,7 @@ package octane
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -239,7 +240,7 @@ func (c *Client) EnsureCIServer(ctx context.Context, s CIServer) (CIServer, erro
 			c.log.Info("octane: created ci_server", "id", string(v.ID), "instance_id", s.InstanceID, "name", s.Name)
 			out := v.value()
 			stored := out
-			stored.Type, stored.URL = cmpOr(out.Type, s.Type), cmpOr(out.URL, s.URL)
+			stored.Type, stored.URL = cmp.Or(out.Type, s.Type), cmp.Or(out.URL, s.URL)
 			c.servers.Store(out.InstanceID, stored)
 			return out, nil
 		}

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"strings"
@@ -184,7 +185,7 @@ func (s *Server) putEvents(w http.ResponseWriter, r *http.Request) {
 			rec.Puts++
 		}
 		b := &rec.Build
-		b.Name = cmpOr(ev.number, b.Name, ev.build)
+		b.Name = cmp.Or(ev.number, b.Name, ev.build)
 		if ev.hasStart {
 			b.StartTime = ev.start
 		}
@@ -223,15 +224,6 @@ func (s *Server) putEvents(w http.ResponseWriter, r *http.Request) {
 
 // eventBuilds reports whether an event type makes or changes a build.
 func eventBuilds(typ string) bool { return typ == "queued" || typ == "started" || typ == "finished" }
-
-func cmpOr(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
 
 // readEvent validates one CIEvent (section 7).
 func readEvent(o *jsonObj) (ciEvent, *errorBody) {
