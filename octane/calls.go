@@ -266,17 +266,20 @@ func (c *Client) PostTestResults(ctx context.Context, gzipped []byte, skipErrors
 	if len(gzipped) < 18 || gzipped[0] != 0x1f || gzipped[1] != 0x8b {
 		return Task{}, errors.New("octane: post test-results: the payload is not gzip data (use Gzip)")
 	}
+	t, err := c.postCompressedOrPlain(ctx, gzipped, skipErrors)
+	if err == nil && !t.Done() {
+		c.posted.Store(t.ID, len(gzipped)) // for WaitTask's first poll
+	}
+	return t, err
+}
+
+// postCompressedOrPlain sends the payload compressed or plain, and falls back
+// to plain, as PostTestResults says.
+func (c *Client) postCompressedOrPlain(ctx context.Context, gzipped []byte, skipErrors bool) (Task, error) {
 	if c.cfg.Compression == CompressionNone || c.plain.Load() {
-		t, err := c.postPlain(ctx, gzipped, skipErrors)
-		if err == nil && !t.Done() {
-			c.posted.Store(t.ID, len(gzipped))
-		}
-		return t, err
+		return c.postPlain(ctx, gzipped, skipErrors)
 	}
 	t, err := c.postTestResults(ctx, gzipped, testResultsEncoding, skipErrors)
-	if err == nil && !t.Done() {
-		c.posted.Store(t.ID, len(gzipped))
-	}
 	var e *Error
 	if err == nil || !errors.As(err, &e) || (e.Status != http.StatusUnsupportedMediaType && e.Status != http.StatusBadRequest) {
 		return t, err
@@ -284,9 +287,6 @@ func (c *Client) PostTestResults(ctx context.Context, gzipped []byte, skipErrors
 	t, perr := c.postPlain(ctx, gzipped, skipErrors)
 	if perr != nil {
 		return t, perr
-	}
-	if !t.Done() {
-		c.posted.Store(t.ID, len(gzipped))
 	}
 	if c.plain.CompareAndSwap(false, true) {
 		c.log.Warn("octane: Octane refused a compressed test-results payload and took it uncompressed; this target's payloads go uncompressed from now on (set compression: none to skip the first try)",
