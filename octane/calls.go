@@ -2,12 +2,10 @@ package octane
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -244,10 +242,6 @@ func jsonText(raw json.RawMessage) string {
 // payload uncompressed (PostTestResults).
 const testResultsEncoding = "application/gzip"
 
-// maxPayload bounds a decompressed test-results payload (the importer makes
-// them at most 8 MiB); more means the bytes are not a payload of ours.
-const maxPayload = 1 << 30
-
 // PostTestResults sends one test-results XML payload, given gzip-compressed,
 // and returns the task. With Compression gzip (the default) the bytes go as
 // they are, with Content-Encoding: application/gzip; with none, or once this
@@ -297,16 +291,9 @@ func (c *Client) postCompressedOrPlain(ctx context.Context, gzipped []byte, skip
 
 // postPlain decompresses a payload and sends it without Content-Encoding.
 func (c *Client) postPlain(ctx context.Context, gzipped []byte, skipErrors bool) (Task, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(gzipped))
+	plain, err := gunzip(gzipped)
 	if err != nil {
-		return Task{}, fmt.Errorf("octane: post test-results: the payload is not gzip data: %w", err)
-	}
-	plain, err := io.ReadAll(io.LimitReader(zr, maxPayload+1))
-	if err == nil && len(plain) > maxPayload {
-		err = fmt.Errorf("larger than %d bytes decompressed", maxPayload)
-	}
-	if err != nil {
-		return Task{}, fmt.Errorf("octane: post test-results: decompressing the payload: %w", err)
+		return Task{}, fmt.Errorf("octane: post test-results: %w", err)
 	}
 	return c.postTestResults(ctx, plain, "", skipErrors)
 }
