@@ -262,7 +262,7 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
 	drain(r)
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "read-only page: GET only", http.StatusMethodNotAllowed)
+		http.Error(w, r.Method+" "+r.URL.Path+": this page is read-only; it takes GET and HEAD", http.StatusMethodNotAllowed)
 		return
 	}
 	base := s.pageBase(r)
