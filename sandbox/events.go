@@ -169,14 +169,9 @@ func (s *Server) putEvents(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		job := s.jobByCIID(server.id, ev.project)
-		key := buildKey{instanceID, ev.project, ev.build}
-		rec := s.builds[key]
-		if rec == nil {
-			rec = &buildRec{seq: len(s.buildSeq)}
-			rec.entity = s.add("ci_build", map[string]any{})
+		rec, created := s.buildRecord(buildKey{instanceID, ev.project, ev.build})
+		if created {
 			rec.Build = Build{ServerCIID: instanceID, JobCIID: ev.project, BuildCIID: ev.build, Status: "queued", Result: "unavailable"}
-			s.builds[key] = rec
-			s.buildSeq = append(s.buildSeq, rec)
 		} else if !touched[rec] {
 			touch(rec.entity)
 		}
@@ -209,15 +204,7 @@ func (s *Server) putEvents(w http.ResponseWriter, r *http.Request) {
 		rec.Via = "events"
 		rec.last = time.Now()
 		s.attachToPipeline(server.id, job, ev.causes)
-		f := rec.entity.fields()
-		f["name"], f["build_ci_id"], f["status"], f["result"] = b.Name, b.BuildCIID, b.Status, b.Result
-		f["ci_job"], f["ci_server"] = ref{"ci_job", job.id}, ref{"ci_server", server.id}
-		f["start_time"] = b.StartTime
-		if b.Status == "finished" {
-			f["duration"] = b.Duration
-		} else {
-			f["duration"] = nil
-		}
+		rec.syncEntity(job, server, b.Status == "finished")
 	}
 	w.WriteHeader(http.StatusOK)
 }
