@@ -63,9 +63,10 @@ type refOut struct {
 // queryString quotes a string for an Octane query: ^value^ with \, ^, (, )
 // and the * wildcard escaped by a backslash.
 func queryString(v string) string {
-	r := strings.NewReplacer(`\`, `\\`, `^`, `\^`, `(`, `\(`, `)`, `\)`, `*`, `\*`)
-	return "^" + r.Replace(v) + "^"
+	return "^" + queryEscaper.Replace(v) + "^"
 }
+
+var queryEscaper = strings.NewReplacer(`\`, `\\`, `^`, `\^`, `(`, `\(`, `)`, `\)`, `*`, `\*`)
 
 // escapeParam percent-encodes a query parameter value, with %20 for spaces.
 func escapeParam(s string) string {
