@@ -2,12 +2,10 @@ package octane
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -244,10 +242,6 @@ func jsonText(raw json.RawMessage) string {
 // payload uncompressed (PostTestResults).
 const testResultsEncoding = "application/gzip"
 
-// maxPayload bounds a decompressed test-results payload (the importer makes
-// them at most 8 MiB); more means the bytes are not a payload of ours.
-const maxPayload = 1 << 30
-
 // PostTestResults sends one test-results XML payload, given gzip-compressed,
 // and returns the task. With Compression gzip (the default) the bytes go as
 // they are, with Content-Encoding: application/gzip; with none, or once this
@@ -266,17 +260,20 @@ func (c *Client) PostTestResults(ctx context.Context, gzipped []byte, skipErrors
 	if len(gzipped) < 18 || gzipped[0] != 0x1f || gzipped[1] != 0x8b {
 		return Task{}, errors.New("octane: post test-results: the payload is not gzip data (use Gzip)")
 	}
+	t, err := c.postCompressedOrPlain(ctx, gzipped, skipErrors)
+	if err == nil && !t.Done() {
+		c.posted.Store(t.ID, len(gzipped)) // for WaitTask's first poll
+	}
+	return t, err
+}
+
+// postCompressedOrPlain sends the payload compressed or plain, and falls back
+// to plain, as PostTestResults says.
+func (c *Client) postCompressedOrPlain(ctx context.Context, gzipped []byte, skipErrors bool) (Task, error) {
 	if c.cfg.Compression == CompressionNone || c.plain.Load() {
-		t, err := c.postPlain(ctx, gzipped, skipErrors)
-		if err == nil && !t.Done() {
-			c.posted.Store(t.ID, len(gzipped))
-		}
-		return t, err
+		return c.postPlain(ctx, gzipped, skipErrors)
 	}
 	t, err := c.postTestResults(ctx, gzipped, testResultsEncoding, skipErrors)
-	if err == nil && !t.Done() {
-		c.posted.Store(t.ID, len(gzipped))
-	}
 	var e *Error
 	if err == nil || !errors.As(err, &e) || (e.Status != http.StatusUnsupportedMediaType && e.Status != http.StatusBadRequest) {
 		return t, err
@@ -284,9 +281,6 @@ func (c *Client) PostTestResults(ctx context.Context, gzipped []byte, skipErrors
 	t, perr := c.postPlain(ctx, gzipped, skipErrors)
 	if perr != nil {
 		return t, perr
-	}
-	if !t.Done() {
-		c.posted.Store(t.ID, len(gzipped))
 	}
 	if c.plain.CompareAndSwap(false, true) {
 		c.log.Warn("octane: Octane refused a compressed test-results payload and took it uncompressed; this target's payloads go uncompressed from now on (set compression: none to skip the first try)",
@@ -297,16 +291,9 @@ func (c *Client) PostTestResults(ctx context.Context, gzipped []byte, skipErrors
 
 // postPlain decompresses a payload and sends it without Content-Encoding.
 func (c *Client) postPlain(ctx context.Context, gzipped []byte, skipErrors bool) (Task, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(gzipped))
+	plain, err := gunzip(gzipped)
 	if err != nil {
-		return Task{}, fmt.Errorf("octane: post test-results: the payload is not gzip data: %w", err)
-	}
-	plain, err := io.ReadAll(io.LimitReader(zr, maxPayload+1))
-	if err == nil && len(plain) > maxPayload {
-		err = fmt.Errorf("larger than %d bytes decompressed", maxPayload)
-	}
-	if err != nil {
-		return Task{}, fmt.Errorf("octane: post test-results: decompressing the payload: %w", err)
+		return Task{}, fmt.Errorf("octane: post test-results: %w", err)
 	}
 	return c.postTestResults(ctx, plain, "", skipErrors)
 }

@@ -500,18 +500,36 @@ func Remark(w io.Writer, note string) error {
 // RemarkGzipped is Remark on a stored, gzipped payload: it returns the payload with the
 // comment added, gzipped again.
 func RemarkGzipped(gzipped []byte, note string) ([]byte, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(gzipped))
+	data, err := gunzip(gzipped)
 	if err != nil {
-		return nil, fmt.Errorf("octane: payload: %w", err)
+		return nil, fmt.Errorf("octane: remark: %w", err)
 	}
-	var plain bytes.Buffer
-	if _, err := io.Copy(&plain, zr); err != nil {
-		return nil, fmt.Errorf("octane: payload: %w", err)
-	}
-	if err := Remark(&plain, note); err != nil {
+	plain := bytes.NewBuffer(data)
+	if err := Remark(plain, note); err != nil {
 		return nil, err
 	}
 	return Gzip(plain.Bytes())
+}
+
+// maxPayload bounds a decompressed test-results payload (the importer makes
+// them at most 8 MiB); more means the bytes are not a payload of ours.
+const maxPayload = 1 << 30
+
+// gunzip decompresses a payload of ours (Gzip, WritePayload): at most
+// maxPayload bytes of it.
+func gunzip(gzipped []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(gzipped))
+	if err != nil {
+		return nil, fmt.Errorf("the payload is not gzip data: %w", err)
+	}
+	plain, err := io.ReadAll(io.LimitReader(zr, maxPayload+1))
+	if err == nil && len(plain) > maxPayload {
+		err = fmt.Errorf("larger than %d bytes decompressed", maxPayload)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("decompressing the payload: %w", err)
+	}
+	return plain, nil
 }
 
 // gzipLevel is the compression of payloads. Level 2 compresses test-results XML about five times

@@ -2,6 +2,7 @@ package octane
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -62,8 +63,18 @@ type refOut struct {
 // queryString quotes a string for an Octane query: ^value^ with \, ^, (, )
 // and the * wildcard escaped by a backslash.
 func queryString(v string) string {
-	r := strings.NewReplacer(`\`, `\\`, `^`, `\^`, `(`, `\(`, `)`, `\)`, `*`, `\*`)
-	return "^" + r.Replace(v) + "^"
+	return "^" + queryEscaper.Replace(v) + "^"
+}
+
+var queryEscaper = strings.NewReplacer(`\`, `\\`, `^`, `\^`, `(`, `\(`, `)`, `\)`, `*`, `\*`)
+
+// queryID is an entity id in a query ("{id EQ n}"): as it is when it is a
+// number, else quoted by queryString.
+func queryID(id string) string {
+	if _, err := strconv.ParseUint(id, 10, 64); err != nil {
+		return queryString(id)
+	}
+	return id
 }
 
 // escapeParam percent-encodes a query parameter value, with %20 for spaces.
@@ -239,7 +250,7 @@ func (c *Client) EnsureCIServer(ctx context.Context, s CIServer) (CIServer, erro
 			c.log.Info("octane: created ci_server", "id", string(v.ID), "instance_id", s.InstanceID, "name", s.Name)
 			out := v.value()
 			stored := out
-			stored.Type, stored.URL = cmpOr(out.Type, s.Type), cmpOr(out.URL, s.URL)
+			stored.Type, stored.URL = cmp.Or(out.Type, s.Type), cmp.Or(out.URL, s.URL)
 			c.servers.Store(out.InstanceID, stored)
 			return out, nil
 		}
@@ -401,10 +412,7 @@ func (c *Client) EnsurePipeline(ctx context.Context, p Pipeline) (Pipeline, erro
 func (c *Client) findPipeline(ctx context.Context, name, serverID string) (pipelineJSON, bool, error) {
 	var found pipelineJSON
 	ok := false
-	q := "name EQ " + queryString(name) + ";ci_server EQ {id EQ " + serverID + "}"
-	if _, err := strconv.ParseUint(serverID, 10, 64); err != nil {
-		q = "name EQ " + queryString(name) + ";ci_server EQ {id EQ " + queryString(serverID) + "}"
-	}
+	q := "name EQ " + queryString(name) + ";ci_server EQ {id EQ " + queryID(serverID) + "}"
 	err := c.list(ctx, "pipelines", pipelineFields, q, func(raw json.RawMessage) (bool, error) {
 		var v pipelineJSON
 		if err := json.Unmarshal(raw, &v); err != nil {
@@ -425,10 +433,7 @@ func (c *Client) findPipeline(ctx context.Context, name, serverID string) (pipel
 // shared/octane-api.md section 5.3).
 func (c *Client) pipelineJobs(ctx context.Context, pipelineID string) (map[string]bool, error) {
 	have := map[string]bool{}
-	q := "pipeline EQ {id EQ " + pipelineID + "}"
-	if _, err := strconv.ParseUint(pipelineID, 10, 64); err != nil {
-		q = "pipeline EQ {id EQ " + queryString(pipelineID) + "}"
-	}
+	q := "pipeline EQ {id EQ " + queryID(pipelineID) + "}"
 	err := c.list(ctx, "pipeline_nodes", []string{"ci_job{ci_id}"}, q, func(raw json.RawMessage) (bool, error) {
 		var v struct {
 			CIJob *struct {
@@ -450,12 +455,8 @@ func (c *Client) pipelineJobs(ctx context.Context, pipelineID string) (map[strin
 // (GET ci_jobs?query="ci_id EQ ^x^;ci_server EQ {id EQ n}", as GHA and ADO look
 // one up, shared/octane-api.md section 5.3).
 func (c *Client) findJob(ctx context.Context, serverID, ciID string) (bool, error) {
-	sref := serverID
-	if _, err := strconv.ParseUint(serverID, 10, 64); err != nil {
-		sref = queryString(serverID)
-	}
 	found := false
-	err := c.list(ctx, "ci_jobs", []string{"id", "ci_id", "name"}, "ci_id EQ "+queryString(ciID)+";ci_server EQ {id EQ "+sref+"}", func(raw json.RawMessage) (bool, error) {
+	err := c.list(ctx, "ci_jobs", []string{"id", "ci_id", "name"}, "ci_id EQ "+queryString(ciID)+";ci_server EQ {id EQ "+queryID(serverID)+"}", func(raw json.RawMessage) (bool, error) {
 		var v jobJSON
 		if err := json.Unmarshal(raw, &v); err != nil {
 			return false, fmt.Errorf("reading a ci_job: %w", err)

@@ -1,6 +1,7 @@
 package octane
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -62,13 +63,13 @@ func (c *Client) putEvents(ctx context.Context, b Build, out buildJSON) error {
 	info := serverInfoJSON{Type: "unknown", InstanceID: out.ServerCIID, SendingTime: time.Now().UnixMilli()}
 	if v, ok := c.servers.Load(out.ServerCIID); ok {
 		s := v.(CIServer)
-		info.Type, info.URL = cmpOr(s.Type, info.Type), s.URL
+		info.Type, info.URL = cmp.Or(s.Type, info.Type), s.URL
 	}
-	info.Type = c.fitName("event.server.type", cmpOr(b.ServerType, info.Type))
-	info.URL = strings.TrimRight(cmpOr(b.ServerURL, info.URL), "/") // as the SDK's CIServerInfo does
+	info.Type = c.fitName("event.server.type", cmp.Or(b.ServerType, info.Type))
+	info.URL = strings.TrimRight(cmp.Or(b.ServerURL, info.URL), "/") // as the SDK's CIServerInfo does
 	ev := eventJSON{
 		BuildCIID: out.BuildCIID, Project: out.JobCIID,
-		ProjectDisplayName: c.fitName("event.projectDisplayName", cmpOr(b.JobName, b.JobCIID)),
+		ProjectDisplayName: c.fitName("event.projectDisplayName", cmp.Or(b.JobName, b.JobCIID)),
 		Number:             out.BuildName, StartTime: out.StartTime, Parameters: out.Parameters,
 	}
 	for _, cs := range out.Causes {
@@ -106,13 +107,4 @@ func (c *Client) putEvents(ctx context.Context, b Build, out buildJSON) error {
 		return fmt.Errorf("octane: put build %s/%s as events: %w", b.JobCIID, b.BuildCIID, err)
 	}
 	return nil
-}
-
-func cmpOr(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

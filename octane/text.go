@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -123,10 +124,7 @@ func (c *Client) fitID(what, s string) string {
 func utf16Units(s string) int {
 	n := 0
 	for _, r := range s {
-		n++
-		if r >= 0x10000 {
-			n++
-		}
+		n += utf16.RuneLen(r) // r is never a surrogate: 1 or 2
 	}
 	return n
 }
@@ -134,10 +132,7 @@ func utf16Units(s string) int {
 // unitPrefix returns the longest prefix of s of at most n UTF-16 units.
 func unitPrefix(s string, n int) string {
 	for i, r := range s {
-		w := 1
-		if r >= 0x10000 {
-			w = 2
-		}
+		w := utf16.RuneLen(r)
 		if n < w {
 			return s[:i]
 		}
@@ -151,10 +146,7 @@ func unitSuffix(s string, n int) string {
 	i := len(s)
 	for i > 0 {
 		r, size := utf8.DecodeLastRuneInString(s[:i])
-		w := 1
-		if r >= 0x10000 {
-			w = 2
-		}
+		w := utf16.RuneLen(r)
 		if n < w {
 			break
 		}

@@ -105,14 +105,8 @@ func (s *Server) putBuild(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.attachToPipeline(server.id, job, b.Causes)
-	key := buildKey{b.ServerCIID, b.JobCIID, b.BuildCIID}
-	rec := s.builds[key]
-	if rec == nil {
-		rec = &buildRec{seq: len(s.buildSeq)}
-		rec.entity = s.add("ci_build", map[string]any{})
-		s.builds[key] = rec
-		s.buildSeq = append(s.buildSeq, rec)
-	} else {
+	rec, created := s.buildRecord(buildKey{b.ServerCIID, b.JobCIID, b.BuildCIID})
+	if !created {
 		touch(rec.entity)
 	}
 	puts := rec.Puts + 1
@@ -120,19 +114,41 @@ func (s *Server) putBuild(w http.ResponseWriter, r *http.Request) {
 	rec.Puts = puts
 	rec.Via = "builds"
 	rec.last = time.Now()
+	rec.syncEntity(job, server, hasDur)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"id": rec.entity.id, "serverCiId": b.ServerCIID, "jobCiId": b.JobCIID, "buildCiId": b.BuildCIID,
+		"buildName": b.Name, "status": b.Status, "result": b.Result, "startTime": b.StartTime, "duration": rec.entity.fields()["duration"],
+	})
+}
+
+// buildRecord returns the build of key, made with a ci_build entity of its
+// own when there is none (created). s.mu is held.
+func (s *Server) buildRecord(key buildKey) (rec *buildRec, created bool) {
+	if rec = s.builds[key]; rec != nil {
+		return rec, false
+	}
+	rec = &buildRec{seq: len(s.buildSeq)}
+	rec.entity = s.add("ci_build", map[string]any{})
+	s.builds[key] = rec
+	s.buildSeq = append(s.buildSeq, rec)
+	return rec, true
+}
+
+// syncEntity writes the build to the fields of its ci_build entity, of job
+// and server; the duration only when hasDuration. PUT analytics/ci/builds and
+// CI events both end here, so a build reads the same either way. s.mu is
+// held.
+func (rec *buildRec) syncEntity(job, server *entity, hasDuration bool) {
+	b := &rec.Build
 	f := rec.entity.fields()
 	f["name"], f["build_ci_id"], f["status"], f["result"] = b.Name, b.BuildCIID, b.Status, b.Result
 	f["ci_job"], f["ci_server"] = ref{"ci_job", job.id}, ref{"ci_server", server.id}
 	f["start_time"] = b.StartTime
-	if hasDur {
+	if hasDuration {
 		f["duration"] = b.Duration
 	} else {
 		f["duration"] = nil
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"id": rec.entity.id, "serverCiId": b.ServerCIID, "jobCiId": b.JobCIID, "buildCiId": b.BuildCIID,
-		"buildName": b.Name, "status": b.Status, "result": b.Result, "startTime": b.StartTime, "duration": f["duration"],
-	})
 }
 
 // objects reads the array of objects under key (absent or null: none), each as a jsonObj

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"strings"
@@ -168,14 +169,9 @@ func (s *Server) putEvents(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		job := s.jobByCIID(server.id, ev.project)
-		key := buildKey{instanceID, ev.project, ev.build}
-		rec := s.builds[key]
-		if rec == nil {
-			rec = &buildRec{seq: len(s.buildSeq)}
-			rec.entity = s.add("ci_build", map[string]any{})
+		rec, created := s.buildRecord(buildKey{instanceID, ev.project, ev.build})
+		if created {
 			rec.Build = Build{ServerCIID: instanceID, JobCIID: ev.project, BuildCIID: ev.build, Status: "queued", Result: "unavailable"}
-			s.builds[key] = rec
-			s.buildSeq = append(s.buildSeq, rec)
 		} else if !touched[rec] {
 			touch(rec.entity)
 		}
@@ -184,7 +180,7 @@ func (s *Server) putEvents(w http.ResponseWriter, r *http.Request) {
 			rec.Puts++
 		}
 		b := &rec.Build
-		b.Name = cmpOr(ev.number, b.Name, ev.build)
+		b.Name = cmp.Or(ev.number, b.Name, ev.build)
 		if ev.hasStart {
 			b.StartTime = ev.start
 		}
@@ -208,30 +204,13 @@ func (s *Server) putEvents(w http.ResponseWriter, r *http.Request) {
 		rec.Via = "events"
 		rec.last = time.Now()
 		s.attachToPipeline(server.id, job, ev.causes)
-		f := rec.entity.fields()
-		f["name"], f["build_ci_id"], f["status"], f["result"] = b.Name, b.BuildCIID, b.Status, b.Result
-		f["ci_job"], f["ci_server"] = ref{"ci_job", job.id}, ref{"ci_server", server.id}
-		f["start_time"] = b.StartTime
-		if b.Status == "finished" {
-			f["duration"] = b.Duration
-		} else {
-			f["duration"] = nil
-		}
+		rec.syncEntity(job, server, b.Status == "finished")
 	}
 	w.WriteHeader(http.StatusOK)
 }
 
 // eventBuilds reports whether an event type makes or changes a build.
 func eventBuilds(typ string) bool { return typ == "queued" || typ == "started" || typ == "finished" }
-
-func cmpOr(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
 
 // readEvent validates one CIEvent (section 7).
 func readEvent(o *jsonObj) (ciEvent, *errorBody) {

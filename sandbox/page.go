@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
@@ -262,7 +263,7 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
 	drain(r)
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "read-only page: GET only", http.StatusMethodNotAllowed)
+		http.Error(w, r.Method+" "+r.URL.Path+": this page is read-only; it takes GET and HEAD", http.StatusMethodNotAllowed)
 		return
 	}
 	base := s.pageBase(r)
@@ -441,24 +442,10 @@ type pageSnapshot struct {
 	unlinked  int
 }
 
+// newestFirst orders builds by start time, then build ci id, then first PUT,
+// each descending.
 func newestFirst(a, b buildRow) int {
-	if a.start != b.start {
-		return cmpDesc(a.start, b.start)
-	}
-	if a.BuildCIID != b.BuildCIID {
-		return strings.Compare(b.BuildCIID, a.BuildCIID)
-	}
-	return cmpDesc(int64(a.seq), int64(b.seq))
-}
-
-func cmpDesc(a, b int64) int {
-	switch {
-	case a > b:
-		return -1
-	case a < b:
-		return 1
-	}
-	return 0
+	return cmp.Or(cmp.Compare(b.start, a.start), strings.Compare(b.BuildCIID, a.BuildCIID), cmp.Compare(b.seq, a.seq))
 }
 
 // snapshot reads servers, pipelines and builds (with their run counts).

@@ -545,8 +545,9 @@ func TestPageLinksResolve(t *testing.T) {
 func TestPageMethodsAndHead(t *testing.T) {
 	c := newClient(t, Options{})
 	for _, p := range []string{"/", "/runs", "/builds/1"} {
-		if res, _ := c.do("POST", p, []byte("x"), "text/plain", nil); res.StatusCode != 405 || res.Header.Get("Allow") != "GET, HEAD" {
-			t.Errorf("POST %s = %d, Allow %q", p, res.StatusCode, res.Header.Get("Allow"))
+		if res, b := c.do("POST", p, []byte("x"), "text/plain", nil); res.StatusCode != 405 || res.Header.Get("Allow") != "GET, HEAD" ||
+			!bytes.Contains(b, []byte("POST "+p+": this page is read-only; it takes GET and HEAD")) {
+			t.Errorf("POST %s = %d, Allow %q: %s", p, res.StatusCode, res.Header.Get("Allow"), b)
 		}
 	}
 	res, body := c.do("HEAD", "/", nil, "", nil)

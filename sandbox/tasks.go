@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 )
 
 // Task statuses (section 8.1).
@@ -559,10 +560,7 @@ func textUnits(v string) int {
 	}
 	units := 0
 	for _, r := range v {
-		units++
-		if r >= 0x10000 {
-			units++
-		}
+		units += utf16.RuneLen(r) // r is never a surrogate: 1 or 2
 	}
 	return units
 }

@@ -239,12 +239,6 @@ func (v *validator) errf(format string, args ...any) error {
 	return fmt.Errorf("%s: %s", v.pos(), fmt.Sprintf(format, args...))
 }
 
-// validateTestResult checks a payload against the schema and returns its tree
-// (validatePayload).
-func validateTestResult(data []byte) (*xnode, error) {
-	return validatePayload(string(data))
-}
-
 // validatePayload checks a payload against the schema and returns its tree.
 // The scanner of xsdscan.go decides the payloads it knows to be valid; any
 // other payload, invalid or using XML that scanner leaves alone (CDATA,

@@ -7,6 +7,13 @@ package sandbox
 // FuzzValidatorsAgree, and TestMain for every payload the tests post). The
 // schema (testResultSchema) and the helpers that did not change (procAttr,
 // qname, contains, seqOrder, abbreviate) are shared.
+//
+// A copy on purpose: a differential oracle. Its lines repeat validateTokens
+// (xsd.go) closely, but it must not call it: it is the validator frozen
+// before the fast paths (the scanner, attributes in a slice, lengthIn and
+// parseLong without a rune count or a regexp, textUnits), so that a change
+// to any of them shows as a disagreement. A change to the schema's rules or
+// to a refusal's words is made in both.
 
 import (
 	"bytes"
