@@ -1240,19 +1240,7 @@ func (p *parser) merge(i int, r *Run) {
 
 // deliver counts a run as Next returns it.
 func (p *parser) deliver(r *Run) {
-	c := &p.sum.Counts
-	c.Total++
-	switch r.Status {
-	case Passed:
-		c.Passed++
-	case Failed:
-		c.Failed++
-	case Skipped:
-		c.Skipped++
-	}
-	if r.Flaky {
-		c.Flaky++
-	}
+	p.sum.Counts.add(r)
 	if !r.Started.IsZero() {
 		if e := r.Started.Add(r.Duration); e.After(p.sum.RunEnd) {
 			p.sum.RunEnd = e
