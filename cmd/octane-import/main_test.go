@@ -224,3 +224,20 @@ func TestFlagsFromTheEnvironment(t *testing.T) {
 		t.Errorf("bad env value: exit %d, %s", code, errOut)
 	}
 }
+
+// TestValidateWithoutAFileNamesTheBuiltInRule: with no configuration file, validate says which
+// built-in rule applies, as scan's summary does: in a CI job it recognises, the build comes
+// from the CI's environment, not from the folders.
+func TestValidateWithoutAFileNamesTheBuiltInRule(t *testing.T) {
+	t.Chdir(t.TempDir())
+	out, errOut, code := cli(t, map[string]string{}, "validate")
+	if code != exitOK || !strings.Contains(out, "the build is the report's folder") {
+		t.Errorf("validate, no file, no CI: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	gh := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/payments", "GITHUB_WORKFLOW": "ci",
+		"GITHUB_JOB": "unit", "GITHUB_RUN_ID": "4242", "GITHUB_SERVER_URL": "https://github.com"}
+	out, errOut, code = cli(t, gh, "validate")
+	if code != exitOK || !strings.Contains(out, "build 4242") || strings.Contains(out, "folder") {
+		t.Errorf("validate, no file, in GitHub Actions: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
