@@ -186,7 +186,7 @@ Exit status: 0 all files imported, 1 some files failed, 2 usage or configuration
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
 	pf := root.PersistentFlags()
-	pf.StringVar(&a.configPath, "config", "octane-import.yaml", "configuration file ; when the default is absent a built-in rule applies")
+	pf.StringVar(&a.configPath, "config", "octane-import.yaml", "configuration file; when the default is absent, a built-in rule applies")
 	pf.StringVar(&a.statePath, "state", "", "ledger: a file, or a postgres:// URL shared by several instances (default: settings.state, else octane-import.state next to the configuration)")
 	pf.StringVarP(&a.output, "output", "o", "text", "output format: text or json")
 	pf.CountVarP(&a.verbose, "verbose", "v", "more detail on stderr (repeat for debug)")
