@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Read reads one JUnit report from rd. name is the file name used in errors
@@ -420,9 +421,14 @@ func (p *parser) finishHead() {
 	p.headDone = true
 }
 
+// clip shortens s, its spaces folded, to at most n bytes for a message, cut between
+// characters (a cut inside one would make the message invalid UTF-8).
 func clip(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > n {
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
 		return s[:n] + "…"
 	}
 	return s
