@@ -319,7 +319,7 @@ func TestSecretFileTrimsOneNewline(t *testing.T) {
 }
 
 func TestTargetNeverPrintsSecrets(t *testing.T) {
-	tg := Target{Name: "prod", URL: "https://o", ClientID: "cid", ClientSecret: "TOPSECRET1", User: "u", Password: "TOPSECRET2",
+	tg := Target{Name: "prod", URL: "https://svc:TOPSECRET4@o", ClientID: "cid", ClientSecret: "TOPSECRET1", User: "u", Password: "TOPSECRET2",
 		Proxy: "http://pu:TOPSECRET3@proxy:3128"}
 	var logBuf bytes.Buffer
 	slog.New(slog.NewTextHandler(&logBuf, nil)).Info("target", "t", tg)

@@ -52,7 +52,7 @@ func redact(s string) string {
 // String describes the target without its secrets.
 func (t Target) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "target %q url=%q shared_space=%q workspace=%q", t.Name, t.URL, t.SharedSpace, t.Workspace)
+	fmt.Fprintf(&b, "target %q url=%q shared_space=%q workspace=%q", t.Name, octane.RedactURL(t.URL), t.SharedSpace, t.Workspace)
 	if t.ClientID != "" {
 		fmt.Fprintf(&b, " client_id=%q", t.ClientID)
 	}
@@ -81,7 +81,7 @@ func (t Target) GoString() string { return "config.Target{" + t.String() + "}" }
 func (t Target) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("name", t.Name),
-		slog.String("url", t.URL),
+		slog.String("url", octane.RedactURL(t.URL)),
 		slog.String("shared_space", t.SharedSpace),
 		slog.String("workspace", t.Workspace),
 		slog.String("client_id", t.ClientID),
@@ -109,7 +109,7 @@ func (t Target) MarshalJSON() ([]byte, error) {
 		CAFile       string `json:"ca_file,omitempty"`
 		Insecure     bool   `json:"insecure,omitempty"`
 		Line         int    `json:"line,omitempty"`
-	}{t.Name, t.URL, t.SharedSpace, t.Workspace, t.ClientID, redact(t.ClientSecret), t.User, redact(t.Password),
+	}{t.Name, octane.RedactURL(t.URL), t.SharedSpace, t.Workspace, t.ClientID, redact(t.ClientSecret), t.User, redact(t.Password),
 		octane.RedactURL(t.Proxy), t.NoProxy, t.CAFile, t.Insecure, t.Line})
 }
 

@@ -149,3 +149,50 @@ func TestDocumentedCommandLines(t *testing.T) {
 		t.Errorf("only %d command lines found: is the pattern still right?", checked)
 	}
 }
+
+// TestEveryFlagIsInCLIDoc is the other direction: every flag of every command, as its --help
+// lists it, is named in cli.md, so that a flag added to a command is not left out of the doc.
+func TestEveryFlagIsInCLIDoc(t *testing.T) {
+	doc, err := os.ReadFile("cli.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	helpOf := func(cmd string) string {
+		out, err := exec.Command(testkit.Binary(t), append(strings.Fields(cmd), "--help")...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("octane-import %s --help: %v\n%s", cmd, err, out)
+		}
+		return string(out)
+	}
+	commandsIn := func(help string) []string {
+		var cmds []string
+		if _, list, ok := strings.Cut(help, "Available Commands:\n"); ok {
+			list, _, _ = strings.Cut(list, "\n\n")
+			for _, m := range regexp.MustCompile(`(?m)^  ([a-z]+) {2,}`).FindAllStringSubmatch(list, -1) {
+				if m[1] != "help" && m[1] != "completion" {
+					cmds = append(cmds, m[1])
+				}
+			}
+		}
+		return cmds
+	}
+	flagLine := regexp.MustCompile(`(?m)^\s+(?:-[a-z], )?(--[a-z0-9-]+)`)
+	queue, seen := []string{""}, 0
+	for len(queue) > 0 {
+		cmd := queue[0]
+		queue = queue[1:]
+		help := helpOf(cmd)
+		for _, sub := range commandsIn(help) {
+			queue = append(queue, strings.TrimSpace(cmd+" "+sub))
+		}
+		for _, m := range flagLine.FindAllStringSubmatch(help, -1) {
+			if flag := m[1]; flag != "--help" && !strings.Contains(string(doc), "`"+flag) && !strings.Contains(string(doc), " "+flag) {
+				t.Errorf("octane-import %s %s: not in docs/cli.md", cmd, flag)
+			}
+			seen++
+		}
+	}
+	if seen < 30 {
+		t.Errorf("only %d flags found in the --help texts: is the pattern still right?", seen)
+	}
+}

@@ -126,7 +126,6 @@ func (d *decoder) checkText(n *yaml.Node, path, s string) bool {
 	return true
 }
 
-// required reports a missing required field, at the mapping that lacks it.
 // idName reads the section key of the manifest (job, build): its id, required, and its
 // name; it returns the section's fields for the caller to read the rest.
 func (d *decoder) idName(root *yaml.Node, top map[string]yamlnode.Pair, key string, keys []string) (id, name string, section map[string]yamlnode.Pair) {
@@ -151,6 +150,7 @@ func (d *decoder) idName(root *yaml.Node, top map[string]yamlnode.Pair, key stri
 	return id, name, s
 }
 
+// required reports a missing required field, at the mapping that lacks it.
 func (d *decoder) required(parent *yaml.Node, path string) {
 	d.Errorf(parent, path, "required field is missing")
 }
@@ -324,20 +324,19 @@ func (d *decoder) manifest(root *yaml.Node) *Manifest {
 	// job and build: an id (required) and a name; the build also its times and outcome
 	m.JobID, m.JobName, _ = d.idName(root, top, "job", jobKeys)
 	var build map[string]yamlnode.Pair
-	m.BuildID, m.BuildName, build = d.idName(root, top, "build", buildKeys)
-	if s := build; s != nil {
-		if v, ok := s["started"]; ok {
+	if m.BuildID, m.BuildName, build = d.idName(root, top, "build", buildKeys); build != nil {
+		if v, ok := build["started"]; ok {
 			m.Started, _ = d.timestamp(v.Value, "build.started")
 		}
-		if v, ok := s["duration"]; ok {
+		if v, ok := build["duration"]; ok {
 			m.Duration, _ = d.Duration(v.Value, "build.duration", duration.Accept{Millis: true})
 		}
-		if v, ok := s["status"]; ok {
+		if v, ok := build["status"]; ok {
 			if st, ok := d.enum(v.Value, "build.status", Statuses); ok {
 				m.Status = st
 			}
 		}
-		if v, ok := s["result"]; ok {
+		if v, ok := build["result"]; ok {
 			m.Result, _ = d.enum(v.Value, "build.result", Results)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Read reads one JUnit report from rd. name is the file name used in errors
@@ -420,9 +421,14 @@ func (p *parser) finishHead() {
 	p.headDone = true
 }
 
+// clip shortens s, its spaces folded, to at most n bytes for a message, cut between
+// characters (a cut inside one would make the message invalid UTF-8).
 func clip(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > n {
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
 		return s[:n] + "…"
 	}
 	return s
@@ -1240,19 +1246,7 @@ func (p *parser) merge(i int, r *Run) {
 
 // deliver counts a run as Next returns it.
 func (p *parser) deliver(r *Run) {
-	c := &p.sum.Counts
-	c.Total++
-	switch r.Status {
-	case Passed:
-		c.Passed++
-	case Failed:
-		c.Failed++
-	case Skipped:
-		c.Skipped++
-	}
-	if r.Flaky {
-		c.Flaky++
-	}
+	p.sum.Counts.add(r)
 	if !r.Started.IsZero() {
 		if e := r.Started.Add(r.Duration); e.After(p.sum.RunEnd) {
 			p.sum.RunEnd = e

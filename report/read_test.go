@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/octane-import/octane-import/internal/testkit"
 )
@@ -430,4 +431,22 @@ func compareGolden(t *testing.T, name string, v any) {
 		t.Fatal(err)
 	}
 	testkit.Golden(t, filepath.Join("testdata", "golden", name), buf.Bytes())
+}
+
+// TestMessagesQuoteWholeCharacters: a value shortened for a message is cut between
+// characters, never inside one, so that the message stays valid UTF-8 (a DOCTYPE is quoted
+// as it is, not with %q).
+func TestMessagesQuoteWholeCharacters(t *testing.T) {
+	for _, doc := range []string{
+		"<!DOCTYPE " + strings.Repeat("é", 40) + ">\n<testsuite/>",
+		"<!DOCTYPE x" + strings.Repeat("€", 20) + ">\n<testsuite/>",
+	} {
+		_, err := Read(strings.NewReader(doc), "r.xml")
+		if err == nil || !errors.Is(err, ErrDoctype) {
+			t.Fatalf("%q: error %v, want ErrDoctype", doc, err)
+		}
+		if msg := err.Error(); !utf8.ValidString(msg) || !strings.Contains(msg, "…") {
+			t.Errorf("%q: message %q is not valid UTF-8 or was not shortened", doc, msg)
+		}
+	}
 }

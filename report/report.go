@@ -165,18 +165,23 @@ type Counts struct{ Total, Passed, Failed, Skipped, Flaky int }
 func (r *Report) Counts() Counts {
 	var c Counts
 	for i := range r.Runs {
-		c.Total++
-		switch r.Runs[i].Status {
-		case Passed:
-			c.Passed++
-		case Failed:
-			c.Failed++
-		case Skipped:
-			c.Skipped++
-		}
-		if r.Runs[i].Flaky {
-			c.Flaky++
-		}
+		c.add(&r.Runs[i])
 	}
 	return c
+}
+
+// add counts one run.
+func (c *Counts) add(r *Run) {
+	c.Total++
+	switch r.Status {
+	case Passed:
+		c.Passed++
+	case Failed:
+		c.Failed++
+	case Skipped:
+		c.Skipped++
+	}
+	if r.Flaky {
+		c.Flaky++
+	}
 }

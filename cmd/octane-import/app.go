@@ -186,7 +186,7 @@ Exit status: 0 all files imported, 1 some files failed, 2 usage or configuration
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
 	pf := root.PersistentFlags()
-	pf.StringVar(&a.configPath, "config", "octane-import.yaml", "configuration file ; when the default is absent a built-in rule applies")
+	pf.StringVar(&a.configPath, "config", "octane-import.yaml", "configuration file; when the default is absent, a built-in rule applies")
 	pf.StringVar(&a.statePath, "state", "", "ledger: a file, or a postgres:// URL shared by several instances (default: settings.state, else octane-import.state next to the configuration)")
 	pf.StringVarP(&a.output, "output", "o", "text", "output format: text or json")
 	pf.CountVarP(&a.verbose, "verbose", "v", "more detail on stderr (repeat for debug)")
@@ -290,14 +290,15 @@ func (a *app) loadConfig() (*config.File, error) {
 		a.builtIn = builtInNote(a.configPath, cfg)
 		a.logger.Info("no configuration file: the built-in rule applies", "looked_for", a.configPath, "rule", cfg.Rules[0].Name)
 	}
-	unresolved := map[string]bool{} // said when a command connects (validate lists them)
+	type at struct{ line, col int }
+	unresolved := map[at]bool{} // said when a command connects (validate lists them)
 	for _, t := range cfg.Targets {
 		for _, p := range t.Unresolved {
-			unresolved[fmt.Sprint(p.Line, ":", p.Column)] = true
+			unresolved[at{p.Line, p.Column}] = true
 		}
 	}
 	for _, w := range cfg.Warnings {
-		if !unresolved[fmt.Sprint(w.Line, ":", w.Column)] {
+		if !unresolved[at{w.Line, w.Column}] {
 			a.logger.Warn("configuration: " + w.String())
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/octane-import/octane-import/importer/ledger"
 	"github.com/octane-import/octane-import/internal/testkit"
 )
 
@@ -222,5 +223,52 @@ func TestFlagsFromTheEnvironment(t *testing.T) {
 	_, errOut, code = cli(t, map[string]string{"OCTANE_IMPORT_CONCURRENCY": "many"}, "scan", "--dry-run", dir)
 	if code != exitUsage || !strings.Contains(errOut, "OCTANE_IMPORT_CONCURRENCY") {
 		t.Errorf("bad env value: exit %d, %s", code, errOut)
+	}
+}
+
+// TestValidateWithoutAFileNamesTheBuiltInRule: with no configuration file, validate says which
+// built-in rule applies, as scan's summary does: in a CI job it recognises, the build comes
+// from the CI's environment, not from the folders.
+func TestValidateWithoutAFileNamesTheBuiltInRule(t *testing.T) {
+	t.Chdir(t.TempDir())
+	out, errOut, code := cli(t, map[string]string{}, "validate")
+	if code != exitOK || !strings.Contains(out, "the build is the report's folder") {
+		t.Errorf("validate, no file, no CI: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	gh := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/payments", "GITHUB_WORKFLOW": "ci",
+		"GITHUB_JOB": "unit", "GITHUB_RUN_ID": "4242", "GITHUB_SERVER_URL": "https://github.com"}
+	out, errOut, code = cli(t, gh, "validate")
+	if code != exitOK || !strings.Contains(out, "build 4242") || strings.Contains(out, "folder") {
+		t.Errorf("validate, no file, in GitHub Actions: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// TestStatusAllKeepsUnsettledFilesApart: status --all lists the files not yet settled
+// (parsed, sent) apart from those that did not make it, which alone are told to retry.
+func TestStatusAllKeepsUnsettledFilesApart(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "ledger.db")
+	l, err := ledger.Open(state, ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = l.PutFiles(ledger.File{Path: "/drops/a/TEST-bad.xml", State: ledger.Failed, Error: "line 3: unexpected EOF"},
+		ledger.File{Path: "/drops/a/TEST-half.xml", State: ledger.Parsed})
+	if cerr := l.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	out, errOut, code := cli(t, map[string]string{}, "status", "--all", "--state", state)
+	if code != exitOK {
+		t.Fatalf("status --all: exit %d\n%s", code, errOut)
+	}
+	_, failed, ok := strings.Cut(out, "did not make it")
+	failed, unsettled, ok2 := strings.Cut(failed, "not yet settled")
+	if !ok || !ok2 || !strings.Contains(failed, "failed: /drops/a/TEST-bad.xml: line 3: unexpected EOF") ||
+		strings.Contains(failed, "TEST-half.xml") || !strings.Contains(unsettled, "parsed: /drops/a/TEST-half.xml") {
+		t.Errorf("status --all:\n%s", out)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -115,10 +116,26 @@ watcher at /status on its --health-listen address).`,
 			if n := sum.Payloads[ledger.Pending] + sum.Payloads[ledger.PayloadSent]; n > 0 {
 				fmt.Fprintf(a.stdout, "%s queued: the next scan (or retry) sends %s.\n", plural(n, "payload"), map[bool]string{true: "it", false: "them"}[n == 1])
 			}
+			// With --all the list also holds the files not yet settled: those are on their way,
+			// not to be retried, and said apart.
+			var unsettled []ledger.File
+			bad = slices.DeleteFunc(bad, func(f ledger.File) bool {
+				if f.State == ledger.Failed || f.State == ledger.Unmatched {
+					return false
+				}
+				unsettled = append(unsettled, f)
+				return true
+			})
 			if len(bad) > 0 {
 				fmt.Fprintf(a.stdout, "\n%s did not make it (fix the cause, then `octane-import retry`):\n", plural(len(bad), "file"))
 				for _, f := range bad {
 					fmt.Fprintf(a.stdout, "  %s: %s: %s\n", f.State, f.Path, f.Error)
+				}
+			}
+			if len(unsettled) > 0 {
+				fmt.Fprintf(a.stdout, "\n%s not yet settled (the next scan, or the running watch, goes on with them):\n", plural(len(unsettled), "file"))
+				for _, f := range unsettled {
+					fmt.Fprintf(a.stdout, "  %s: %s\n", f.State, f.Path)
 				}
 			}
 			return nil

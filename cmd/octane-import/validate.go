@@ -81,7 +81,7 @@ func (a *app) runValidate() error {
 		fmt.Fprintln(a.stderr, "warning:", w)
 	}
 	if cfg.Path == "" {
-		fmt.Fprintf(a.stdout, "no configuration file at %s: the built-in default rule applies (job and build from the folders)\n", a.configPath)
+		fmt.Fprintln(a.stdout, builtInNote(a.configPath, cfg))
 		return nil
 	}
 	fmt.Fprintf(a.stdout, "%s: ok (%s, %s, %s)\n", cfg.Path, plural(len(cfg.Targets), "target"), plural(len(cfg.Sources), "source"), plural(len(cfg.Rules), "rule"))

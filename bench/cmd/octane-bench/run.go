@@ -306,19 +306,31 @@ func self() string {
 	return p
 }
 
+// generate writes the corpus of one size into dir, saying what it writes and what it wrote.
+func (o runOpts) generate(name, dir string, spec gen.Spec) (gen.Stats, error) {
+	fmt.Fprintf(os.Stderr, "== %s: generating %d builds × %d files × ~%d cases into %s\n", name, spec.Builds, spec.FilesPerBuild, spec.CasesPerFile, dir)
+	st, err := writeCorpus(dir, spec)
+	if err != nil {
+		return st, err
+	}
+	fmt.Fprintf(os.Stderr, "   %d reports, %d manifests, %d cases, %.1f MB\n", st.Reports, st.Manifests, st.Cases, float64(st.Bytes)/1e6)
+	return st, nil
+}
+
+// removeCorpus removes a generated corpus, unless -keep.
+func (o runOpts) removeCorpus(dir string) {
+	if !o.keep {
+		os.RemoveAll(dir)
+	}
+}
+
 func benchSize(o runOpts, sz size, emit func(result)) error {
 	dir := filepath.Join(o.work, sz.Name)
-	fmt.Fprintf(os.Stderr, "== %s: generating %d builds × %d files × ~%d cases into %s\n", sz.Name, sz.Spec.Builds, sz.Spec.FilesPerBuild, sz.Spec.CasesPerFile, dir)
-	st, err := writeCorpus(dir, sz.Spec)
+	st, err := o.generate(sz.Name, dir, sz.Spec)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "   %d reports, %d manifests, %d cases, %.1f MB\n", st.Reports, st.Manifests, st.Cases, float64(st.Bytes)/1e6)
-	defer func() {
-		if !o.keep {
-			os.RemoveAll(dir)
-		}
-	}()
+	defer o.removeCorpus(dir)
 
 	// The token floor first: every later step's ratio is to it. The report floor comes after
 	// gojunit, so that gojunit's row has no ratio to it (it is not a step of the importer).
@@ -625,17 +637,11 @@ func benchRescan(o runOpts, emit func(result)) error {
 	spec := rescanSpecFor(o.rescanFiles)
 	name := rescanName(spec)
 	dir := filepath.Join(o.work, "rescan")
-	fmt.Fprintf(os.Stderr, "== %s: generating %d builds × %d files × ~%d cases into %s\n", name, spec.Builds, spec.FilesPerBuild, spec.CasesPerFile, dir)
-	st, err := writeCorpus(dir, spec)
+	st, err := o.generate(name, dir, spec)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "   %d reports, %d manifests, %d cases, %.1f MB\n", st.Reports, st.Manifests, st.Cases, float64(st.Bytes)/1e6)
-	defer func() {
-		if !o.keep {
-			os.RemoveAll(dir)
-		}
-	}()
+	defer o.removeCorpus(dir)
 	kinds := []string{ledgerBbolt}
 	if o.pg != nil {
 		kinds = append(kinds, ledgerPostgres)
