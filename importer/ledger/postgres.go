@@ -524,25 +524,19 @@ func (p *Postgres) Instance() Instance {
 func (p *Postgres) Instances(ctx context.Context) ([]Instance, error) {
 	var out []Instance
 	err := p.do(ctx, "listing instances", func(ctx context.Context) error {
-		out = out[:0]
-		rows, err := p.pool.Query(ctx, `SELECT i.id, i.host, i.pid, i.version, i.started, i.last_seen,
+		var err error
+		out, err = collect(ctx, p, `SELECT i.id, i.host, i.pid, i.version, i.started, i.last_seen,
 				(SELECT count(*) FROM octane_import.file_claims c WHERE c.instance = i.id AND c.expires > now())
 				+ (SELECT count(*) FROM octane_import.payloads q WHERE q.claimed_by = i.id AND q.claim_expires > now())
-			FROM octane_import.instances i WHERE i.expires > now() ORDER BY i.started, i.id`)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var in Instance
-			var n int64
-			if err := rows.Scan(&in.ID, &in.Host, &in.PID, &in.Version, &in.Started, &in.LastSeen, &n); err != nil {
-				rows.Close()
-				return err
-			}
-			in.InFlight = int(n)
-			out = append(out, in)
-		}
-		return rows.Err()
+			FROM octane_import.instances i WHERE i.expires > now() ORDER BY i.started, i.id`, nil,
+			func(r pgx.Row) (Instance, error) {
+				var in Instance
+				var n int64
+				err := r.Scan(&in.ID, &in.Host, &in.PID, &in.Version, &in.Started, &in.LastSeen, &n)
+				in.InFlight = int(n)
+				return in, err
+			})
+		return err
 	})
 	return out, err
 }
@@ -1040,22 +1034,14 @@ func stateStrings[S ~string](states []S) []string {
 	return out
 }
 
-// collect runs a query and scans every row it returns.
-func collect[T any](ctx context.Context, p *Postgres, q string, args []any, scan func(pgx.Rows) (T, error)) ([]T, error) {
+// collect runs a query and scans every row it returns (nil when none, as the embedded
+// ledger's methods return).
+func collect[T any](ctx context.Context, p *Postgres, q string, args []any, scan func(pgx.Row) (T, error)) ([]T, error) {
 	rows, err := p.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return pgx.AppendRows([]T(nil), rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
 }
 
 // StageDir is "": staged payloads go to the system's temporary folder, and Seal reads them
@@ -1095,12 +1081,11 @@ func nonNil(s []string) []string {
 
 const payloadCols = `id, target, build, files, runs, bytes, state, task, task_status, error, attempts, created, updated`
 
-func scanPayload(row pgx.Row, extra ...any) (Payload, error) {
+func scanPayload(row pgx.Row) (Payload, error) {
 	var q Payload
 	var id int64
 	var created, updated *int64
-	dest := append([]any{&id, &q.Target, &q.Build, &q.Files, &q.Runs, &q.Bytes, &q.State, &q.Task, &q.Status, &q.Error, &q.Attempts, &created, &updated}, extra...)
-	if err := row.Scan(dest...); err != nil {
+	if err := row.Scan(&id, &q.Target, &q.Build, &q.Files, &q.Runs, &q.Bytes, &q.State, &q.Task, &q.Status, &q.Error, &q.Attempts, &created, &updated); err != nil {
 		return q, err
 	}
 	q.ID = uint64(id)
@@ -1124,7 +1109,7 @@ func (p *Postgres) Payloads(states ...PayloadState) ([]Payload, error) {
 			args = append(args, stateStrings(states))
 		}
 		var err error
-		out, err = collect(ctx, p, q, args, func(r pgx.Rows) (Payload, error) { return scanPayload(r) })
+		out, err = collect(ctx, p, q, args, scanPayload)
 		return err
 	})
 	return out, err
@@ -1295,7 +1280,7 @@ func (p *Postgres) Builds(states ...BuildState) ([]Build, error) {
 			args = append(args, stateStrings(states))
 		}
 		var err error
-		out, err = collect(ctx, p, q, args, func(r pgx.Rows) (Build, error) { return scanBuild(r) })
+		out, err = collect(ctx, p, q, args, scanBuild)
 		return err
 	})
 	sortBuilds(out)
@@ -1412,26 +1397,16 @@ func (p *Postgres) ClaimPayloads(ctx context.Context, limit int, states ...Paylo
 	defer p.owed.Unlock()
 	var out []Payload
 	err := p.do(ctx, "claiming payloads", func(ctx context.Context) error {
-		out = out[:0]
-		rows, err := p.pool.Query(ctx, `WITH picked AS (
+		var err error
+		out, err = collect(ctx, p, `WITH picked AS (
 				SELECT id FROM octane_import.payloads
 				WHERE state = ANY($1) AND (claimed_by IS NULL OR claim_expires < now())
 				ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)
 			UPDATE octane_import.payloads q SET claimed_by = $3, claim_expires = now() + $4::interval
 			FROM picked WHERE q.id = picked.id
-			RETURNING `+prefixed("q.", payloadCols), ss, limit, p.inst.ID, p.opt.Lease)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			q, err := scanPayload(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, q)
-		}
-		return rows.Err()
+			RETURNING `+prefixed("q.", payloadCols), []any{ss, limit, p.inst.ID, p.opt.Lease},
+			scanPayload)
+		return err
 	})
 	slices.SortFunc(out, func(a, b Payload) int { return cmp.Compare(a.ID, b.ID) })
 	if err == nil {
