@@ -618,11 +618,18 @@ func (l *Ledger) PutFiles(files ...File) error {
 		return nil
 	})
 	if err == nil {
-		for _, f := range files {
-			l.claims.releaseFiles([]string{f.Path})
-		}
+		l.claims.releaseFiles(filePaths(files))
 	}
 	return err
+}
+
+// filePaths is the paths of files, in order.
+func filePaths(files []File) []string {
+	out := make([]string, len(files))
+	for i, f := range files {
+		out[i] = f.Path
+	}
+	return out
 }
 
 func putFile(b *bolt.Bucket, w *nameTx, f *File) error {
@@ -777,9 +784,7 @@ func (l *Ledger) Seal(payloads []NewPayload, files []File, builds []Build) ([]ui
 		l.removeSpool(spooled...)
 		return nil, err
 	}
-	for _, f := range files {
-		l.claims.releaseFiles([]string{f.Path})
-	}
+	l.claims.releaseFiles(filePaths(files))
 	l.claims.claimPayloads(ids...) // the sealer sends them next
 	return ids, nil
 }

@@ -787,13 +787,12 @@ const claimFilesSQL = `INSERT INTO octane_import.file_claims (path, instance, ex
 		WHERE octane_import.file_claims.instance = EXCLUDED.instance OR octane_import.file_claims.expires < now()
 	RETURNING path`
 
+// dedupe is paths sorted (the order every write locks rows in), each once.
 func dedupe(paths []string) []string {
 	out := slices.Clone(paths)
 	slices.Sort(out)
 	return slices.Compact(out)
 }
-
-func sortedPaths(paths []string) []string { return dedupe(paths) }
 
 // NextScan allocates the number of a new scan.
 func (p *Postgres) NextScan() (uint64, error) {
@@ -928,11 +927,7 @@ func (p *Postgres) PutFiles(files ...File) error {
 		f.Updated = now
 		last[f.Path] = f
 	}
-	paths := make([]string, 0, len(last))
-	for path := range last {
-		paths = append(paths, path)
-	}
-	slices.Sort(paths) // rows are locked in path order, as every write does
+	paths := slices.Sorted(maps.Keys(last)) // rows are locked in path order, as every write does
 	var c fileColumns
 	for _, path := range paths {
 		f := last[path]
@@ -964,11 +959,7 @@ func (p *Postgres) Seal(payloads []NewPayload, files []File, builds []Build) ([]
 	if err != nil {
 		return nil, err
 	}
-	paths := make([]string, 0, len(sealed))
-	for path := range sealed {
-		paths = append(paths, path)
-	}
-	paths = dedupe(paths)
+	paths := slices.Sorted(maps.Keys(sealed))
 	b := &pgx.Batch{}
 	p.claimForWrite(b, paths)
 	for i, np := range payloads {
@@ -1353,7 +1344,7 @@ func (p *Postgres) ClaimFiles(ctx context.Context, paths []string) ([]string, er
 	defer p.owed.Unlock()
 	var got []string
 	err := p.do(ctx, "claiming files", func(ctx context.Context) error {
-		rows, err := p.pool.Query(ctx, claimFilesSQL, sortedPaths(paths), p.inst.ID, p.opt.Lease)
+		rows, err := p.pool.Query(ctx, claimFilesSQL, dedupe(paths), p.inst.ID, p.opt.Lease)
 		if err != nil {
 			return err
 		}
