@@ -381,10 +381,20 @@ func (l *Ledger) cleanSpool() error {
 // spool folder (once for all the files of a transaction) before committing the records.
 func (l *Ledger) writeSpool(data []byte) (string, error) {
 	name := fmt.Sprintf("%d-%d-%d.xml.gz", l.now().UnixNano(), os.Getpid(), l.seq.Add(1))
-	tmp := filepath.Join(l.spool, name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	path := filepath.Join(l.spool, name)
+	if err := writeSynced(path+".tmp", path, data, os.O_EXCL); err != nil {
+		return "", fmt.Errorf("spool: %w", err)
+	}
+	return name, nil
+}
+
+// writeSynced writes data to the temporary file tmp (opened with O_CREATE and flag), syncs
+// it and renames it to path, so that a reader sees the whole file or none; tmp is removed
+// when a step fails. The spool's files and the holder record are written so.
+func writeSynced(tmp, path string, data []byte, flag int) error {
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|flag, 0o600)
 	if err != nil {
-		return "", err
+		return err
 	}
 	_, err = f.Write(data)
 	if err == nil {
@@ -394,13 +404,12 @@ func (l *Ledger) writeSpool(data []byte) (string, error) {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, filepath.Join(l.spool, name))
+		err = os.Rename(tmp, path)
 	}
 	if err != nil {
 		_ = os.Remove(tmp)
-		return "", fmt.Errorf("spool: %w", err)
 	}
-	return name, nil
+	return err
 }
 
 // StageDir is where the importer writes the payloads it stages (NewPayload.Staged): the
