@@ -264,7 +264,7 @@ func Open(path string, opt Options) (*Ledger, error) {
 	}
 	if err != nil {
 		l.db.Close()
-		return nil, fmt.Errorf("ledger %s: %w", path, err)
+		return nil, l.named(err)
 	}
 	l.serve()
 	return l, nil
@@ -350,7 +350,7 @@ func (l *Ledger) cleanSpool() error {
 		return err
 	}
 	keep := map[string]bool{}
-	err := l.view(func(tx *bolt.Tx, lookup nameLookup) error {
+	err := l.read(func(tx *bolt.Tx, lookup nameLookup) error {
 		return tx.Bucket(bucketPayloads).ForEach(func(k, v []byte) error {
 			p, err := decodePayload(btoi(k), v, lookup, true)
 			if err != nil {
@@ -472,8 +472,14 @@ func (l *Ledger) Close() error {
 	return l.closeErr
 }
 
-// view runs fn in a read transaction, with the names of that transaction.
+// view runs fn in a read transaction, with the names of that transaction; its error names
+// the ledger.
 func (l *Ledger) view(fn func(tx *bolt.Tx, lookup nameLookup) error) error {
+	return l.named(l.read(fn))
+}
+
+// read is view without naming the ledger in errors, for opening it (Open names it).
+func (l *Ledger) read(fn func(tx *bolt.Tx, lookup nameLookup) error) error {
 	if l.db == nil {
 		return nil
 	}
@@ -482,8 +488,14 @@ func (l *Ledger) view(fn func(tx *bolt.Tx, lookup nameLookup) error) error {
 	})
 }
 
-// update runs fn in a write transaction; names it adds are cached once it commits.
+// update runs fn in a write transaction; names it adds are cached once it commits. Its
+// error names the ledger.
 func (l *Ledger) update(fn func(tx *bolt.Tx, w *nameTx) error) error {
+	return l.named(l.write(fn))
+}
+
+// write is update without naming the ledger in errors, for opening it (Open names it).
+func (l *Ledger) write(fn func(tx *bolt.Tx, w *nameTx) error) error {
 	if l.db == nil || l.readOnly {
 		return errReadOnly(l.path)
 	}
@@ -501,8 +513,27 @@ func (l *Ledger) update(fn func(tx *bolt.Tx, w *nameTx) error) error {
 	return err
 }
 
+// ledgerError is an error of the embedded ledger that names it, as the errors of a
+// PostgreSQL ledger name its URL: a user with several ledgers sees which one failed.
+type ledgerError struct {
+	path string
+	err  error
+}
+
+func (e *ledgerError) Error() string { return "ledger " + e.path + ": " + e.err.Error() }
+func (e *ledgerError) Unwrap() error { return e.err }
+
+// named is err naming the ledger, unless it does already (or is nil).
+func (l *Ledger) named(err error) error {
+	var le *ledgerError
+	if err == nil || errors.As(err, &le) {
+		return err
+	}
+	return &ledgerError{path: l.path, err: err}
+}
+
 func errReadOnly(path string) error {
-	return fmt.Errorf("ledger %s: opened read-only", path)
+	return &ledgerError{path: path, err: errors.New("opened read-only")}
 }
 
 // NextScan allocates the number of a new scan (used to pick out the files a run touched).
@@ -739,14 +770,14 @@ func (l *Ledger) Seal(payloads []NewPayload, files []File, builds []Build) ([]ui
 		}
 		if err != nil {
 			l.removeSpool(spooled...)
-			return nil, err
+			return nil, l.named(err)
 		}
 		spooled[i] = name
 	}
 	if len(spooled) > 0 {
 		if err := syncDir(l.spool); err != nil {
 			l.removeSpool(spooled...)
-			return nil, fmt.Errorf("spool: %w", err)
+			return nil, l.named(fmt.Errorf("spool: %w", err))
 		}
 	}
 	err := l.update(func(tx *bolt.Tx, w *nameTx) error {
@@ -867,13 +898,13 @@ func (l *Ledger) PayloadData(id uint64) ([]byte, error) {
 	}
 	if p.Spool == "" {
 		if legacy == nil {
-			return nil, fmt.Errorf("payload %d: no stored bytes", id)
+			return nil, l.named(fmt.Errorf("payload %d: no stored bytes", id))
 		}
 		return legacy, nil
 	}
 	data, err := os.ReadFile(filepath.Join(l.spool, p.Spool))
 	if err != nil {
-		return nil, fmt.Errorf("payload %d: %w", id, err)
+		return nil, l.named(fmt.Errorf("payload %d: %w", id, err))
 	}
 	return data, nil
 }
@@ -923,7 +954,7 @@ func (l *Ledger) Requeue(id uint64, data []byte) error {
 	}
 	if err != nil {
 		l.removeSpool(name)
-		return err
+		return l.named(err)
 	}
 	var old string
 	err = l.changePayload(id, func(tx *bolt.Tx, p *Payload) error {

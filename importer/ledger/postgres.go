@@ -950,7 +950,7 @@ func (p *Postgres) Seal(payloads []NewPayload, files []File, builds []Build) ([]
 	}
 	sealed, err := sealFiles(payloads, files)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("ledger %s: %w", p.url, err)
 	}
 	ctx, cancel := p.ctx()
 	defer cancel()
@@ -968,7 +968,7 @@ func (p *Postgres) Seal(payloads []NewPayload, files []File, builds []Build) ([]
 		}
 		data, err := np.data()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("ledger %s: %w", p.url, err)
 		}
 		if data == nil {
 			data = []byte{}
@@ -1123,9 +1123,9 @@ func (p *Postgres) PayloadData(id uint64) ([]byte, error) {
 	case err != nil:
 		return nil, err
 	case !found:
-		return nil, fmt.Errorf("payload %d: not in the ledger", id)
+		return nil, fmt.Errorf("ledger %s: payload %d: not in the ledger", p.url, id)
 	case data == nil:
-		return nil, fmt.Errorf("payload %d: no stored bytes", id)
+		return nil, fmt.Errorf("ledger %s: payload %d: no stored bytes", p.url, id)
 	}
 	return data, nil
 }
