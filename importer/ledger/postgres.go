@@ -350,8 +350,8 @@ func (p *Postgres) beat(ctx context.Context) error {
 	err := p.tx(ctx, "heartbeat", func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		if len(files)+len(payloads) > 0 {
-			b.Queue(`DELETE FROM octane_import.file_claims WHERE path = ANY($1) AND instance = $2`, nonNil(files), p.inst.ID)
-			b.Queue(`UPDATE octane_import.payloads SET claimed_by = NULL, claim_expires = NULL WHERE id = ANY($1) AND claimed_by = $2`, int64s(payloads), p.inst.ID)
+			b.Queue(releaseFilesSQL, nonNil(files), p.inst.ID)
+			b.Queue(releasePayloadsSQL, int64s(payloads), p.inst.ID)
 		}
 		b.Queue(`INSERT INTO octane_import.instances (id, host, pid, version, started, last_seen, expires)
 			VALUES ($1, $2, $3, $4, $5, now(), now() + $6::interval)
@@ -467,8 +467,7 @@ func (p *Postgres) leave() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err := p.tx(ctx, "leaving", func(tx pgx.Tx) error {
 			b := &pgx.Batch{}
-			b.Queue(`DELETE FROM octane_import.file_claims WHERE instance = $1`, p.inst.ID)
-			b.Queue(`UPDATE octane_import.payloads SET claimed_by = NULL, claim_expires = NULL WHERE claimed_by = $1`, p.inst.ID)
+			p.queueReleaseAll(b)
 			b.Queue(`DELETE FROM octane_import.instances WHERE id = $1`, p.inst.ID)
 			return tx.SendBatch(ctx, b).Close()
 		})
@@ -493,8 +492,7 @@ func (p *Postgres) ReleaseAll(ctx context.Context) error {
 	defer p.owed.Unlock()
 	err := p.tx(ctx, "releasing claims", func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
-		b.Queue(`DELETE FROM octane_import.file_claims WHERE instance = $1`, p.inst.ID)
-		b.Queue(`UPDATE octane_import.payloads SET claimed_by = NULL, claim_expires = NULL WHERE claimed_by = $1`, p.inst.ID)
+		p.queueReleaseAll(b)
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err == nil {
@@ -502,6 +500,20 @@ func (p *Postgres) ReleaseAll(ctx context.Context) error {
 	}
 	return err
 }
+
+// queueReleaseAll queues giving up every claim of this instance (Close, ReleaseAll).
+func (p *Postgres) queueReleaseAll(b *pgx.Batch) {
+	b.Queue(`DELETE FROM octane_import.file_claims WHERE instance = $1`, p.inst.ID)
+	b.Queue(`UPDATE octane_import.payloads SET claimed_by = NULL, claim_expires = NULL WHERE claimed_by = $1`, p.inst.ID)
+}
+
+// releaseFilesSQL and releasePayloadsSQL give up the claims of the files ($1, paths) or
+// payloads ($1, ids) an instance ($2) holds: ReleaseFiles, ReleasePayloads, a write's end,
+// and a heartbeat releasing what it is owed.
+const (
+	releaseFilesSQL    = `DELETE FROM octane_import.file_claims WHERE path = ANY($1) AND instance = $2`
+	releasePayloadsSQL = `UPDATE octane_import.payloads SET claimed_by = NULL, claim_expires = NULL WHERE id = ANY($1) AND claimed_by = $2`
+)
 
 // closeWait bounds how long Close tries to give up the claims while the database is away.
 const closeWait = 15 * time.Second
@@ -778,7 +790,7 @@ func (p *Postgres) claimForWrite(b *pgx.Batch, paths []string) {
 }
 
 func releaseAfterWrite(b *pgx.Batch, paths []string, instance string) {
-	b.Queue(`DELETE FROM octane_import.file_claims WHERE path = ANY($1) AND instance = $2`, paths, instance)
+	b.Queue(releaseFilesSQL, paths, instance)
 }
 
 const claimFilesSQL = `INSERT INTO octane_import.file_claims (path, instance, expires)
@@ -1363,7 +1375,7 @@ func (p *Postgres) ReleaseFiles(ctx context.Context, paths []string) error {
 		return err
 	}
 	err := p.do(ctx, "releasing files", func(ctx context.Context) error {
-		_, err := p.pool.Exec(ctx, `DELETE FROM octane_import.file_claims WHERE path = ANY($1) AND instance = $2`, paths, p.inst.ID)
+		_, err := p.pool.Exec(ctx, releaseFilesSQL, paths, p.inst.ID)
 		return err
 	})
 	if IsTemporary(err) {
@@ -1422,7 +1434,7 @@ func (p *Postgres) ReleasePayloads(ctx context.Context, ids []uint64) error {
 		return err
 	}
 	err := p.do(ctx, "releasing payloads", func(ctx context.Context) error {
-		_, err := p.pool.Exec(ctx, `UPDATE octane_import.payloads SET claimed_by = NULL, claim_expires = NULL WHERE id = ANY($1) AND claimed_by = $2`, int64s(ids), p.inst.ID)
+		_, err := p.pool.Exec(ctx, releasePayloadsSQL, int64s(ids), p.inst.ID)
 		return err
 	})
 	if IsTemporary(err) {
