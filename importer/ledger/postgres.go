@@ -1303,46 +1303,31 @@ func (p *Postgres) Summarize() (Summary, error) {
 		b.Queue(`SELECT state, count(*) FROM octane_import.builds GROUP BY state`)
 		br := p.pool.SendBatch(ctx, b)
 		defer br.Close()
+		var st string
+		var n, passed, failed, skipped int64
 		rows, err := br.Query()
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var st string
-			var n, passed, failed, skipped int64
-			if err := rows.Scan(&st, &n, &passed, &failed, &skipped); err != nil {
-				rows.Close()
-				return err
-			}
-			s.Files[FileState(st)] = int(n)
-			if FileState(st) == Accepted {
-				s.Runs = Counts{Passed: int(passed), Failed: int(failed), Skipped: int(skipped)}
-			}
-		}
-		rows.Close()
-		for _, put := range []func(string, int){
-			func(st string, n int) { s.Payloads[PayloadState(st)] = n },
-			func(st string, n int) { s.Builds[BuildState(st)] = n },
-		} {
-			rows, err := br.Query()
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				var st string
-				var n int64
-				if err := rows.Scan(&st, &n); err != nil {
-					rows.Close()
-					return err
+		if err == nil {
+			_, err = pgx.ForEachRow(rows, []any{&st, &n, &passed, &failed, &skipped}, func() error {
+				s.Files[FileState(st)] = int(n)
+				if FileState(st) == Accepted {
+					s.Runs = Counts{Passed: int(passed), Failed: int(failed), Skipped: int(skipped)}
 				}
-				put(st, int(n))
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
+				return nil
+			})
 		}
-		return nil
+		if err == nil {
+			rows, err = br.Query()
+		}
+		if err == nil {
+			_, err = pgx.ForEachRow(rows, []any{&st, &n}, func() error { s.Payloads[PayloadState(st)] = int(n); return nil })
+		}
+		if err == nil {
+			rows, err = br.Query()
+		}
+		if err == nil {
+			_, err = pgx.ForEachRow(rows, []any{&st, &n}, func() error { s.Builds[BuildState(st)] = int(n); return nil })
+		}
+		return err
 	})
 	return s, err
 }
