@@ -496,8 +496,8 @@ func (l *Ledger) update(fn func(tx *bolt.Tx, w *nameTx) error) error {
 
 // write is update without naming the ledger in errors, for opening it (Open names it).
 func (l *Ledger) write(fn func(tx *bolt.Tx, w *nameTx) error) error {
-	if l.db == nil || l.readOnly {
-		return errReadOnly(l.path)
+	if err := l.writable(); err != nil {
+		return err
 	}
 	var w *nameTx
 	err := l.db.Update(func(tx *bolt.Tx) error {
@@ -568,9 +568,6 @@ func (l *Ledger) TargetIdentity(name string) (uint64, bool, error) {
 
 // SetTargetIdentity records the identity of a target name.
 func (l *Ledger) SetTargetIdentity(name string, identity uint64) error {
-	if l.readOnly || l.db == nil {
-		return errReadOnly(l.path)
-	}
 	return l.update(func(tx *bolt.Tx, _ *nameTx) error {
 		return tx.Bucket(bucketMeta).Put(targetKey(name), itob(identity))
 	})
@@ -754,8 +751,8 @@ func (np NewPayload) data() ([]byte, error) {
 // transaction, assigns the payloads their ids, and appends each payload's id to the
 // records of the files it lists. It returns the new ids in order.
 func (l *Ledger) Seal(payloads []NewPayload, files []File, builds []Build) ([]uint64, error) {
-	if l.readOnly || l.db == nil {
-		return nil, errReadOnly(l.path)
+	if err := l.writable(); err != nil { // before the payloads are spooled
+		return nil, err
 	}
 	ids := make([]uint64, len(payloads))
 	now := l.now()
@@ -945,8 +942,8 @@ func (l *Ledger) MarkDone(id uint64, state PayloadState, status, errText string)
 // does not answer with the failed task. Accepted payloads are never requeued: their runs are
 // in Octane, and sending them again would duplicate them.
 func (l *Ledger) Requeue(id uint64, data []byte) error {
-	if l.readOnly || l.db == nil {
-		return errReadOnly(l.path)
+	if err := l.writable(); err != nil { // before the bytes are spooled
+		return err
 	}
 	name, err := l.writeSpool(data)
 	if err == nil {

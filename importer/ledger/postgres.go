@@ -1405,10 +1405,11 @@ func (p *Postgres) ClaimPayloads(ctx context.Context, limit int, states ...Paylo
 	return out, err
 }
 
+// prefixed is the column list cols with every column qualified by prefix ("q.").
 func prefixed(prefix, cols string) string {
-	parts := strings.Split(cols, ",")
+	parts := columns(cols)
 	for i, c := range parts {
-		parts[i] = prefix + strings.TrimSpace(c)
+		parts[i] = prefix + c
 	}
 	return strings.Join(parts, ", ")
 }
