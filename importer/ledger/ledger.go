@@ -1011,21 +1011,9 @@ func (l *Ledger) changePayload(id uint64, change func(*bolt.Tx, *Payload) error)
 		if err := putPayload(pb, w, &p); err != nil {
 			return err
 		}
-		states := func(ids []uint64) (map[uint64]Payload, error) {
-			out := make(map[uint64]Payload, len(ids))
-			for _, id := range ids {
-				v := pb.Get(itob(id))
-				if v == nil {
-					continue
-				}
-				q, err := decodePayload(id, v, w.lookup, false)
-				if err != nil {
-					return nil, fmt.Errorf("payload %d: %w", id, err)
-				}
-				out[id] = q
-			}
-			return out, nil
-		}
+		// The payloads the files name, each decoded once: the files of one payload mostly
+		// name the same payloads.
+		payloads := map[uint64]Payload{}
 		for _, path := range p.Files {
 			fv := fb.Get([]byte(path))
 			if fv == nil {
@@ -1035,11 +1023,21 @@ func (l *Ledger) changePayload(id uint64, change func(*bolt.Tx, *Payload) error)
 			if err != nil {
 				return fmt.Errorf("file record %q: %w", path, err)
 			}
-			others, err := states(f.Payloads)
-			if err != nil {
-				return err
+			for _, id := range f.Payloads {
+				if _, ok := payloads[id]; ok {
+					continue
+				}
+				v := pb.Get(itob(id))
+				if v == nil {
+					continue // settleFile says so
+				}
+				q, err := decodePayload(id, v, w.lookup, false)
+				if err != nil {
+					return fmt.Errorf("payload %d: %w", id, err)
+				}
+				payloads[id] = q
 			}
-			if err := settleFile(&f, others); err != nil {
+			if err := settleFile(&f, payloads); err != nil {
 				return err
 			}
 			f.Updated = now
