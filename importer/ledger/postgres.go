@@ -348,6 +348,8 @@ func (p *Postgres) beat(ctx context.Context) error {
 	defer p.owed.Unlock()
 	files, payloads := slices.Collect(maps.Keys(p.owed.files)), slices.Collect(maps.Keys(p.owed.payloads))
 	err := p.tx(ctx, "heartbeat", func(tx pgx.Tx) error {
+		var seen time.Time
+		var n int64
 		b := &pgx.Batch{}
 		if len(files)+len(payloads) > 0 {
 			b.Queue(releaseFilesSQL, nonNil(files), p.inst.ID)
@@ -356,7 +358,8 @@ func (p *Postgres) beat(ctx context.Context) error {
 		b.Queue(`INSERT INTO octane_import.instances (id, host, pid, version, started, last_seen, expires)
 			VALUES ($1, $2, $3, $4, $5, now(), now() + $6::interval)
 			ON CONFLICT (id) DO UPDATE SET last_seen = now(), expires = EXCLUDED.expires RETURNING last_seen`,
-			p.inst.ID, p.inst.Host, p.inst.PID, p.inst.Version, p.inst.Started, p.opt.Lease)
+			p.inst.ID, p.inst.Host, p.inst.PID, p.inst.Version, p.inst.Started, p.opt.Lease).
+			QueryRow(func(r pgx.Row) error { return r.Scan(&seen) })
 		// The claims are renewed in key order, as every write locks its rows (claim_for_write
 		// and ClaimFiles lock files in path order): in any other order a heartbeat and a seal
 		// of the same instance could wait for each other (a deadlock, which PostgreSQL ends by
@@ -371,37 +374,16 @@ func (p *Postgres) beat(ctx context.Context) error {
 		b.Queue(`DELETE FROM octane_import.instances WHERE expires < now() - interval '1 day'`)
 		b.Queue(`DELETE FROM octane_import.file_claims WHERE expires < now() - interval '1 hour'`)
 		b.Queue(`SELECT (SELECT count(*) FROM octane_import.file_claims WHERE instance = $1)
-			+ (SELECT count(*) FROM octane_import.payloads WHERE claimed_by = $1)`, p.inst.ID)
-		br := tx.SendBatch(ctx, b)
-		var err error
-		if len(files)+len(payloads) > 0 {
-			_, err = br.Exec()
-			if err == nil {
-				_, err = br.Exec()
-			}
+			+ (SELECT count(*) FROM octane_import.payloads WHERE claimed_by = $1)`, p.inst.ID).
+			QueryRow(func(r pgx.Row) error { return r.Scan(&n) })
+		// Close runs every statement in order, each result read by its own callback.
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
 		}
-		var seen time.Time
-		var n int64
-		if err == nil {
-			err = br.QueryRow().Scan(&seen)
-		}
-		for range 4 {
-			if err == nil {
-				_, err = br.Exec()
-			}
-		}
-		if err == nil {
-			err = br.QueryRow().Scan(&n)
-		}
-		if cerr := br.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			p.mu.Lock()
-			p.inst.LastSeen, p.inst.InFlight = seen, int(n)
-			p.mu.Unlock()
-		}
-		return err
+		p.mu.Lock()
+		p.inst.LastSeen, p.inst.InFlight = seen, int(n)
+		p.mu.Unlock()
+		return nil
 	})
 	if err == nil {
 		p.mu.Lock()
