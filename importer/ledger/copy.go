@@ -118,12 +118,8 @@ func copyFiles(ctx context.Context, tx pgx.Tx, src *Ledger, c *Copied) error {
 	go func() {
 		defer close(rows)
 		errc <- src.Files(func(f File) bool {
-			ids := make([]int64, len(f.Payloads))
-			for i, id := range f.Payloads {
-				ids[i] = int64(id)
-			}
 			select {
-			case rows <- []any{f.Path, f.Root, f.Size, f.ModTime, f.Hash, string(f.State), f.Rule, f.Target, f.Build, ids,
+			case rows <- []any{f.Path, f.Root, f.Size, f.ModTime, f.Hash, string(f.State), f.Rule, f.Target, f.Build, int64s(f.Payloads),
 				f.Task, f.Status, int32(f.Runs.Passed), int32(f.Runs.Failed), int32(f.Runs.Skipped), f.Error,
 				int32(f.Attempt), int64(f.Scan), nanos(f.Updated)}:
 				return true

@@ -113,25 +113,7 @@ func writeHolder(path string, h *Holder) error {
 	if err != nil {
 		return err
 	}
-	tmp := fmt.Sprintf("%s.%d.tmp", holderPath(path), os.Getpid())
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, holderPath(path))
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
+	return writeSynced(fmt.Sprintf("%s.%d.tmp", holderPath(path), os.Getpid()), holderPath(path), data, os.O_TRUNC)
 }
 
 // removeHolder removes the holder record if it is still h's (it must be: h holds the lock).

@@ -264,7 +264,7 @@ func Open(path string, opt Options) (*Ledger, error) {
 	}
 	if err != nil {
 		l.db.Close()
-		return nil, fmt.Errorf("ledger %s: %w", path, err)
+		return nil, l.named(err)
 	}
 	l.serve()
 	return l, nil
@@ -350,7 +350,7 @@ func (l *Ledger) cleanSpool() error {
 		return err
 	}
 	keep := map[string]bool{}
-	err := l.view(func(tx *bolt.Tx, lookup nameLookup) error {
+	err := l.read(func(tx *bolt.Tx, lookup nameLookup) error {
 		return tx.Bucket(bucketPayloads).ForEach(func(k, v []byte) error {
 			p, err := decodePayload(btoi(k), v, lookup, true)
 			if err != nil {
@@ -381,10 +381,20 @@ func (l *Ledger) cleanSpool() error {
 // spool folder (once for all the files of a transaction) before committing the records.
 func (l *Ledger) writeSpool(data []byte) (string, error) {
 	name := fmt.Sprintf("%d-%d-%d.xml.gz", l.now().UnixNano(), os.Getpid(), l.seq.Add(1))
-	tmp := filepath.Join(l.spool, name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	path := filepath.Join(l.spool, name)
+	if err := writeSynced(path+".tmp", path, data, os.O_EXCL); err != nil {
+		return "", fmt.Errorf("spool: %w", err)
+	}
+	return name, nil
+}
+
+// writeSynced writes data to the temporary file tmp (opened with O_CREATE and flag), syncs
+// it and renames it to path, so that a reader sees the whole file or none; tmp is removed
+// when a step fails. The spool's files and the holder record are written so.
+func writeSynced(tmp, path string, data []byte, flag int) error {
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|flag, 0o600)
 	if err != nil {
-		return "", err
+		return err
 	}
 	_, err = f.Write(data)
 	if err == nil {
@@ -394,13 +404,12 @@ func (l *Ledger) writeSpool(data []byte) (string, error) {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, filepath.Join(l.spool, name))
+		err = os.Rename(tmp, path)
 	}
 	if err != nil {
 		_ = os.Remove(tmp)
-		return "", fmt.Errorf("spool: %w", err)
 	}
-	return name, nil
+	return err
 }
 
 // StageDir is where the importer writes the payloads it stages (NewPayload.Staged): the
@@ -463,8 +472,14 @@ func (l *Ledger) Close() error {
 	return l.closeErr
 }
 
-// view runs fn in a read transaction, with the names of that transaction.
+// view runs fn in a read transaction, with the names of that transaction; its error names
+// the ledger.
 func (l *Ledger) view(fn func(tx *bolt.Tx, lookup nameLookup) error) error {
+	return l.named(l.read(fn))
+}
+
+// read is view without naming the ledger in errors, for opening it (Open names it).
+func (l *Ledger) read(fn func(tx *bolt.Tx, lookup nameLookup) error) error {
 	if l.db == nil {
 		return nil
 	}
@@ -473,10 +488,16 @@ func (l *Ledger) view(fn func(tx *bolt.Tx, lookup nameLookup) error) error {
 	})
 }
 
-// update runs fn in a write transaction; names it adds are cached once it commits.
+// update runs fn in a write transaction; names it adds are cached once it commits. Its
+// error names the ledger.
 func (l *Ledger) update(fn func(tx *bolt.Tx, w *nameTx) error) error {
-	if l.db == nil || l.readOnly {
-		return errReadOnly(l.path)
+	return l.named(l.write(fn))
+}
+
+// write is update without naming the ledger in errors, for opening it (Open names it).
+func (l *Ledger) write(fn func(tx *bolt.Tx, w *nameTx) error) error {
+	if err := l.writable(); err != nil {
+		return err
 	}
 	var w *nameTx
 	err := l.db.Update(func(tx *bolt.Tx) error {
@@ -492,8 +513,27 @@ func (l *Ledger) update(fn func(tx *bolt.Tx, w *nameTx) error) error {
 	return err
 }
 
+// ledgerError is an error of the embedded ledger that names it, as the errors of a
+// PostgreSQL ledger name its URL: a user with several ledgers sees which one failed.
+type ledgerError struct {
+	path string
+	err  error
+}
+
+func (e *ledgerError) Error() string { return "ledger " + e.path + ": " + e.err.Error() }
+func (e *ledgerError) Unwrap() error { return e.err }
+
+// named is err naming the ledger, unless it does already (or is nil).
+func (l *Ledger) named(err error) error {
+	var le *ledgerError
+	if err == nil || errors.As(err, &le) {
+		return err
+	}
+	return &ledgerError{path: l.path, err: err}
+}
+
 func errReadOnly(path string) error {
-	return fmt.Errorf("ledger %s: opened read-only", path)
+	return &ledgerError{path: path, err: errors.New("opened read-only")}
 }
 
 // NextScan allocates the number of a new scan (used to pick out the files a run touched).
@@ -528,9 +568,6 @@ func (l *Ledger) TargetIdentity(name string) (uint64, bool, error) {
 
 // SetTargetIdentity records the identity of a target name.
 func (l *Ledger) SetTargetIdentity(name string, identity uint64) error {
-	if l.readOnly || l.db == nil {
-		return errReadOnly(l.path)
-	}
 	return l.update(func(tx *bolt.Tx, _ *nameTx) error {
 		return tx.Bucket(bucketMeta).Put(targetKey(name), itob(identity))
 	})
@@ -618,11 +655,18 @@ func (l *Ledger) PutFiles(files ...File) error {
 		return nil
 	})
 	if err == nil {
-		for _, f := range files {
-			l.claims.releaseFiles([]string{f.Path})
-		}
+		l.claims.releaseFiles(filePaths(files))
 	}
 	return err
+}
+
+// filePaths is the paths of files, in order.
+func filePaths(files []File) []string {
+	out := make([]string, len(files))
+	for i, f := range files {
+		out[i] = f.Path
+	}
+	return out
 }
 
 func putFile(b *bolt.Bucket, w *nameTx, f *File) error {
@@ -707,8 +751,8 @@ func (np NewPayload) data() ([]byte, error) {
 // transaction, assigns the payloads their ids, and appends each payload's id to the
 // records of the files it lists. It returns the new ids in order.
 func (l *Ledger) Seal(payloads []NewPayload, files []File, builds []Build) ([]uint64, error) {
-	if l.readOnly || l.db == nil {
-		return nil, errReadOnly(l.path)
+	if err := l.writable(); err != nil { // before the payloads are spooled
+		return nil, err
 	}
 	ids := make([]uint64, len(payloads))
 	now := l.now()
@@ -723,14 +767,14 @@ func (l *Ledger) Seal(payloads []NewPayload, files []File, builds []Build) ([]ui
 		}
 		if err != nil {
 			l.removeSpool(spooled...)
-			return nil, err
+			return nil, l.named(err)
 		}
 		spooled[i] = name
 	}
 	if len(spooled) > 0 {
 		if err := syncDir(l.spool); err != nil {
 			l.removeSpool(spooled...)
-			return nil, fmt.Errorf("spool: %w", err)
+			return nil, l.named(fmt.Errorf("spool: %w", err))
 		}
 	}
 	err := l.update(func(tx *bolt.Tx, w *nameTx) error {
@@ -777,9 +821,7 @@ func (l *Ledger) Seal(payloads []NewPayload, files []File, builds []Build) ([]ui
 		l.removeSpool(spooled...)
 		return nil, err
 	}
-	for _, f := range files {
-		l.claims.releaseFiles([]string{f.Path})
-	}
+	l.claims.releaseFiles(filePaths(files))
 	l.claims.claimPayloads(ids...) // the sealer sends them next
 	return ids, nil
 }
@@ -853,13 +895,13 @@ func (l *Ledger) PayloadData(id uint64) ([]byte, error) {
 	}
 	if p.Spool == "" {
 		if legacy == nil {
-			return nil, fmt.Errorf("payload %d: no stored bytes", id)
+			return nil, l.named(fmt.Errorf("payload %d: no stored bytes", id))
 		}
 		return legacy, nil
 	}
 	data, err := os.ReadFile(filepath.Join(l.spool, p.Spool))
 	if err != nil {
-		return nil, fmt.Errorf("payload %d: %w", id, err)
+		return nil, l.named(fmt.Errorf("payload %d: %w", id, err))
 	}
 	return data, nil
 }
@@ -900,8 +942,8 @@ func (l *Ledger) MarkDone(id uint64, state PayloadState, status, errText string)
 // does not answer with the failed task. Accepted payloads are never requeued: their runs are
 // in Octane, and sending them again would duplicate them.
 func (l *Ledger) Requeue(id uint64, data []byte) error {
-	if l.readOnly || l.db == nil {
-		return errReadOnly(l.path)
+	if err := l.writable(); err != nil { // before the bytes are spooled
+		return err
 	}
 	name, err := l.writeSpool(data)
 	if err == nil {
@@ -909,7 +951,7 @@ func (l *Ledger) Requeue(id uint64, data []byte) error {
 	}
 	if err != nil {
 		l.removeSpool(name)
-		return err
+		return l.named(err)
 	}
 	var old string
 	err = l.changePayload(id, func(tx *bolt.Tx, p *Payload) error {
@@ -969,21 +1011,9 @@ func (l *Ledger) changePayload(id uint64, change func(*bolt.Tx, *Payload) error)
 		if err := putPayload(pb, w, &p); err != nil {
 			return err
 		}
-		states := func(ids []uint64) (map[uint64]Payload, error) {
-			out := make(map[uint64]Payload, len(ids))
-			for _, id := range ids {
-				v := pb.Get(itob(id))
-				if v == nil {
-					continue
-				}
-				q, err := decodePayload(id, v, w.lookup, false)
-				if err != nil {
-					return nil, fmt.Errorf("payload %d: %w", id, err)
-				}
-				out[id] = q
-			}
-			return out, nil
-		}
+		// The payloads the files name, each decoded once: the files of one payload mostly
+		// name the same payloads.
+		payloads := map[uint64]Payload{}
 		for _, path := range p.Files {
 			fv := fb.Get([]byte(path))
 			if fv == nil {
@@ -993,11 +1023,21 @@ func (l *Ledger) changePayload(id uint64, change func(*bolt.Tx, *Payload) error)
 			if err != nil {
 				return fmt.Errorf("file record %q: %w", path, err)
 			}
-			others, err := states(f.Payloads)
-			if err != nil {
-				return err
+			for _, id := range f.Payloads {
+				if _, ok := payloads[id]; ok {
+					continue
+				}
+				v := pb.Get(itob(id))
+				if v == nil {
+					continue // settleFile says so
+				}
+				q, err := decodePayload(id, v, w.lookup, false)
+				if err != nil {
+					return fmt.Errorf("payload %d: %w", id, err)
+				}
+				payloads[id] = q
 			}
-			if err := settleFile(&f, others); err != nil {
+			if err := settleFile(&f, payloads); err != nil {
 				return err
 			}
 			f.Updated = now

@@ -110,7 +110,7 @@ func (l *Ledger) copyFrom(src *bolt.DB) error {
 		}); err != nil {
 			return err
 		}
-		return l.update(func(tx *bolt.Tx, _ *nameTx) error {
+		return l.write(func(tx *bolt.Tx, _ *nameTx) error {
 			if seq := stx.Bucket(bucketPayloads).Sequence(); seq > 0 {
 				if err := tx.Bucket(bucketPayloads).SetSequence(seq); err != nil {
 					return err
@@ -135,7 +135,7 @@ func (l *Ledger) copyBucket(src *bolt.Tx, name []byte, put func(w *nameTx, dst *
 	c := sb.Cursor()
 	k, v := c.First()
 	for k != nil {
-		err := l.update(func(tx *bolt.Tx, w *nameTx) error {
+		err := l.write(func(tx *bolt.Tx, w *nameTx) error {
 			dst := tx.Bucket(name)
 			dst.FillPercent = 1
 			for n := 0; k != nil && n < migrateBatch; n++ {

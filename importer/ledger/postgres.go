@@ -348,15 +348,18 @@ func (p *Postgres) beat(ctx context.Context) error {
 	defer p.owed.Unlock()
 	files, payloads := slices.Collect(maps.Keys(p.owed.files)), slices.Collect(maps.Keys(p.owed.payloads))
 	err := p.tx(ctx, "heartbeat", func(tx pgx.Tx) error {
+		var seen time.Time
+		var n int64
 		b := &pgx.Batch{}
 		if len(files)+len(payloads) > 0 {
-			b.Queue(`DELETE FROM octane_import.file_claims WHERE path = ANY($1) AND instance = $2`, nonNil(files), p.inst.ID)
-			b.Queue(`UPDATE octane_import.payloads SET claimed_by = NULL, claim_expires = NULL WHERE id = ANY($1) AND claimed_by = $2`, int64s(payloads), p.inst.ID)
+			b.Queue(releaseFilesSQL, nonNil(files), p.inst.ID)
+			b.Queue(releasePayloadsSQL, int64s(payloads), p.inst.ID)
 		}
 		b.Queue(`INSERT INTO octane_import.instances (id, host, pid, version, started, last_seen, expires)
 			VALUES ($1, $2, $3, $4, $5, now(), now() + $6::interval)
 			ON CONFLICT (id) DO UPDATE SET last_seen = now(), expires = EXCLUDED.expires RETURNING last_seen`,
-			p.inst.ID, p.inst.Host, p.inst.PID, p.inst.Version, p.inst.Started, p.opt.Lease)
+			p.inst.ID, p.inst.Host, p.inst.PID, p.inst.Version, p.inst.Started, p.opt.Lease).
+			QueryRow(func(r pgx.Row) error { return r.Scan(&seen) })
 		// The claims are renewed in key order, as every write locks its rows (claim_for_write
 		// and ClaimFiles lock files in path order): in any other order a heartbeat and a seal
 		// of the same instance could wait for each other (a deadlock, which PostgreSQL ends by
@@ -371,37 +374,16 @@ func (p *Postgres) beat(ctx context.Context) error {
 		b.Queue(`DELETE FROM octane_import.instances WHERE expires < now() - interval '1 day'`)
 		b.Queue(`DELETE FROM octane_import.file_claims WHERE expires < now() - interval '1 hour'`)
 		b.Queue(`SELECT (SELECT count(*) FROM octane_import.file_claims WHERE instance = $1)
-			+ (SELECT count(*) FROM octane_import.payloads WHERE claimed_by = $1)`, p.inst.ID)
-		br := tx.SendBatch(ctx, b)
-		var err error
-		if len(files)+len(payloads) > 0 {
-			_, err = br.Exec()
-			if err == nil {
-				_, err = br.Exec()
-			}
+			+ (SELECT count(*) FROM octane_import.payloads WHERE claimed_by = $1)`, p.inst.ID).
+			QueryRow(func(r pgx.Row) error { return r.Scan(&n) })
+		// Close runs every statement in order, each result read by its own callback.
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
 		}
-		var seen time.Time
-		var n int64
-		if err == nil {
-			err = br.QueryRow().Scan(&seen)
-		}
-		for range 4 {
-			if err == nil {
-				_, err = br.Exec()
-			}
-		}
-		if err == nil {
-			err = br.QueryRow().Scan(&n)
-		}
-		if cerr := br.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			p.mu.Lock()
-			p.inst.LastSeen, p.inst.InFlight = seen, int(n)
-			p.mu.Unlock()
-		}
-		return err
+		p.mu.Lock()
+		p.inst.LastSeen, p.inst.InFlight = seen, int(n)
+		p.mu.Unlock()
+		return nil
 	})
 	if err == nil {
 		p.mu.Lock()
@@ -467,8 +449,7 @@ func (p *Postgres) leave() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err := p.tx(ctx, "leaving", func(tx pgx.Tx) error {
 			b := &pgx.Batch{}
-			b.Queue(`DELETE FROM octane_import.file_claims WHERE instance = $1`, p.inst.ID)
-			b.Queue(`UPDATE octane_import.payloads SET claimed_by = NULL, claim_expires = NULL WHERE claimed_by = $1`, p.inst.ID)
+			p.queueReleaseAll(b)
 			b.Queue(`DELETE FROM octane_import.instances WHERE id = $1`, p.inst.ID)
 			return tx.SendBatch(ctx, b).Close()
 		})
@@ -493,8 +474,7 @@ func (p *Postgres) ReleaseAll(ctx context.Context) error {
 	defer p.owed.Unlock()
 	err := p.tx(ctx, "releasing claims", func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
-		b.Queue(`DELETE FROM octane_import.file_claims WHERE instance = $1`, p.inst.ID)
-		b.Queue(`UPDATE octane_import.payloads SET claimed_by = NULL, claim_expires = NULL WHERE claimed_by = $1`, p.inst.ID)
+		p.queueReleaseAll(b)
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err == nil {
@@ -502,6 +482,20 @@ func (p *Postgres) ReleaseAll(ctx context.Context) error {
 	}
 	return err
 }
+
+// queueReleaseAll queues giving up every claim of this instance (Close, ReleaseAll).
+func (p *Postgres) queueReleaseAll(b *pgx.Batch) {
+	b.Queue(`DELETE FROM octane_import.file_claims WHERE instance = $1`, p.inst.ID)
+	b.Queue(`UPDATE octane_import.payloads SET claimed_by = NULL, claim_expires = NULL WHERE claimed_by = $1`, p.inst.ID)
+}
+
+// releaseFilesSQL and releasePayloadsSQL give up the claims of the files ($1, paths) or
+// payloads ($1, ids) an instance ($2) holds: ReleaseFiles, ReleasePayloads, a write's end,
+// and a heartbeat releasing what it is owed.
+const (
+	releaseFilesSQL    = `DELETE FROM octane_import.file_claims WHERE path = ANY($1) AND instance = $2`
+	releasePayloadsSQL = `UPDATE octane_import.payloads SET claimed_by = NULL, claim_expires = NULL WHERE id = ANY($1) AND claimed_by = $2`
+)
 
 // closeWait bounds how long Close tries to give up the claims while the database is away.
 const closeWait = 15 * time.Second
@@ -524,25 +518,19 @@ func (p *Postgres) Instance() Instance {
 func (p *Postgres) Instances(ctx context.Context) ([]Instance, error) {
 	var out []Instance
 	err := p.do(ctx, "listing instances", func(ctx context.Context) error {
-		out = out[:0]
-		rows, err := p.pool.Query(ctx, `SELECT i.id, i.host, i.pid, i.version, i.started, i.last_seen,
+		var err error
+		out, err = collect(ctx, p, `SELECT i.id, i.host, i.pid, i.version, i.started, i.last_seen,
 				(SELECT count(*) FROM octane_import.file_claims c WHERE c.instance = i.id AND c.expires > now())
 				+ (SELECT count(*) FROM octane_import.payloads q WHERE q.claimed_by = i.id AND q.claim_expires > now())
-			FROM octane_import.instances i WHERE i.expires > now() ORDER BY i.started, i.id`)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var in Instance
-			var n int64
-			if err := rows.Scan(&in.ID, &in.Host, &in.PID, &in.Version, &in.Started, &in.LastSeen, &n); err != nil {
-				rows.Close()
-				return err
-			}
-			in.InFlight = int(n)
-			out = append(out, in)
-		}
-		return rows.Err()
+			FROM octane_import.instances i WHERE i.expires > now() ORDER BY i.started, i.id`, nil,
+			func(r pgx.Row) (Instance, error) {
+				var in Instance
+				var n int64
+				err := r.Scan(&in.ID, &in.Host, &in.PID, &in.Version, &in.Started, &in.LastSeen, &n)
+				in.InFlight = int(n)
+				return in, err
+			})
+		return err
 	})
 	return out, err
 }
@@ -784,7 +772,7 @@ func (p *Postgres) claimForWrite(b *pgx.Batch, paths []string) {
 }
 
 func releaseAfterWrite(b *pgx.Batch, paths []string, instance string) {
-	b.Queue(`DELETE FROM octane_import.file_claims WHERE path = ANY($1) AND instance = $2`, paths, instance)
+	b.Queue(releaseFilesSQL, paths, instance)
 }
 
 const claimFilesSQL = `INSERT INTO octane_import.file_claims (path, instance, expires)
@@ -793,13 +781,12 @@ const claimFilesSQL = `INSERT INTO octane_import.file_claims (path, instance, ex
 		WHERE octane_import.file_claims.instance = EXCLUDED.instance OR octane_import.file_claims.expires < now()
 	RETURNING path`
 
+// dedupe is paths sorted (the order every write locks rows in), each once.
 func dedupe(paths []string) []string {
 	out := slices.Clone(paths)
 	slices.Sort(out)
 	return slices.Compact(out)
 }
-
-func sortedPaths(paths []string) []string { return dedupe(paths) }
 
 // NextScan allocates the number of a new scan.
 func (p *Postgres) NextScan() (uint64, error) {
@@ -934,11 +921,7 @@ func (p *Postgres) PutFiles(files ...File) error {
 		f.Updated = now
 		last[f.Path] = f
 	}
-	paths := make([]string, 0, len(last))
-	for path := range last {
-		paths = append(paths, path)
-	}
-	slices.Sort(paths) // rows are locked in path order, as every write does
+	paths := slices.Sorted(maps.Keys(last)) // rows are locked in path order, as every write does
 	var c fileColumns
 	for _, path := range paths {
 		f := last[path]
@@ -961,7 +944,7 @@ func (p *Postgres) Seal(payloads []NewPayload, files []File, builds []Build) ([]
 	}
 	sealed, err := sealFiles(payloads, files)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("ledger %s: %w", p.url, err)
 	}
 	ctx, cancel := p.ctx()
 	defer cancel()
@@ -970,11 +953,7 @@ func (p *Postgres) Seal(payloads []NewPayload, files []File, builds []Build) ([]
 	if err != nil {
 		return nil, err
 	}
-	paths := make([]string, 0, len(sealed))
-	for path := range sealed {
-		paths = append(paths, path)
-	}
-	paths = dedupe(paths)
+	paths := slices.Sorted(maps.Keys(sealed))
 	b := &pgx.Batch{}
 	p.claimForWrite(b, paths)
 	for i, np := range payloads {
@@ -983,7 +962,7 @@ func (p *Postgres) Seal(payloads []NewPayload, files []File, builds []Build) ([]
 		}
 		data, err := np.data()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("ledger %s: %w", p.url, err)
 		}
 		if data == nil {
 			data = []byte{}
@@ -1040,22 +1019,14 @@ func stateStrings[S ~string](states []S) []string {
 	return out
 }
 
-// collect runs a query and scans every row it returns.
-func collect[T any](ctx context.Context, p *Postgres, q string, args []any, scan func(pgx.Rows) (T, error)) ([]T, error) {
+// collect runs a query and scans every row it returns (nil when none, as the embedded
+// ledger's methods return).
+func collect[T any](ctx context.Context, p *Postgres, q string, args []any, scan func(pgx.Row) (T, error)) ([]T, error) {
 	rows, err := p.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return pgx.AppendRows([]T(nil), rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
 }
 
 // StageDir is "": staged payloads go to the system's temporary folder, and Seal reads them
@@ -1095,12 +1066,11 @@ func nonNil(s []string) []string {
 
 const payloadCols = `id, target, build, files, runs, bytes, state, task, task_status, error, attempts, created, updated`
 
-func scanPayload(row pgx.Row, extra ...any) (Payload, error) {
+func scanPayload(row pgx.Row) (Payload, error) {
 	var q Payload
 	var id int64
 	var created, updated *int64
-	dest := append([]any{&id, &q.Target, &q.Build, &q.Files, &q.Runs, &q.Bytes, &q.State, &q.Task, &q.Status, &q.Error, &q.Attempts, &created, &updated}, extra...)
-	if err := row.Scan(dest...); err != nil {
+	if err := row.Scan(&id, &q.Target, &q.Build, &q.Files, &q.Runs, &q.Bytes, &q.State, &q.Task, &q.Status, &q.Error, &q.Attempts, &created, &updated); err != nil {
 		return q, err
 	}
 	q.ID = uint64(id)
@@ -1124,7 +1094,7 @@ func (p *Postgres) Payloads(states ...PayloadState) ([]Payload, error) {
 			args = append(args, stateStrings(states))
 		}
 		var err error
-		out, err = collect(ctx, p, q, args, func(r pgx.Rows) (Payload, error) { return scanPayload(r) })
+		out, err = collect(ctx, p, q, args, scanPayload)
 		return err
 	})
 	return out, err
@@ -1147,9 +1117,9 @@ func (p *Postgres) PayloadData(id uint64) ([]byte, error) {
 	case err != nil:
 		return nil, err
 	case !found:
-		return nil, fmt.Errorf("payload %d: not in the ledger", id)
+		return nil, fmt.Errorf("ledger %s: payload %d: not in the ledger", p.url, id)
 	case data == nil:
-		return nil, fmt.Errorf("payload %d: no stored bytes", id)
+		return nil, fmt.Errorf("ledger %s: payload %d: no stored bytes", p.url, id)
 	}
 	return data, nil
 }
@@ -1295,7 +1265,7 @@ func (p *Postgres) Builds(states ...BuildState) ([]Build, error) {
 			args = append(args, stateStrings(states))
 		}
 		var err error
-		out, err = collect(ctx, p, q, args, func(r pgx.Rows) (Build, error) { return scanBuild(r) })
+		out, err = collect(ctx, p, q, args, scanBuild)
 		return err
 	})
 	sortBuilds(out)
@@ -1315,46 +1285,31 @@ func (p *Postgres) Summarize() (Summary, error) {
 		b.Queue(`SELECT state, count(*) FROM octane_import.builds GROUP BY state`)
 		br := p.pool.SendBatch(ctx, b)
 		defer br.Close()
+		var st string
+		var n, passed, failed, skipped int64
 		rows, err := br.Query()
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var st string
-			var n, passed, failed, skipped int64
-			if err := rows.Scan(&st, &n, &passed, &failed, &skipped); err != nil {
-				rows.Close()
-				return err
-			}
-			s.Files[FileState(st)] = int(n)
-			if FileState(st) == Accepted {
-				s.Runs = Counts{Passed: int(passed), Failed: int(failed), Skipped: int(skipped)}
-			}
-		}
-		rows.Close()
-		for _, put := range []func(string, int){
-			func(st string, n int) { s.Payloads[PayloadState(st)] = n },
-			func(st string, n int) { s.Builds[BuildState(st)] = n },
-		} {
-			rows, err := br.Query()
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				var st string
-				var n int64
-				if err := rows.Scan(&st, &n); err != nil {
-					rows.Close()
-					return err
+		if err == nil {
+			_, err = pgx.ForEachRow(rows, []any{&st, &n, &passed, &failed, &skipped}, func() error {
+				s.Files[FileState(st)] = int(n)
+				if FileState(st) == Accepted {
+					s.Runs = Counts{Passed: int(passed), Failed: int(failed), Skipped: int(skipped)}
 				}
-				put(st, int(n))
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
+				return nil
+			})
 		}
-		return nil
+		if err == nil {
+			rows, err = br.Query()
+		}
+		if err == nil {
+			_, err = pgx.ForEachRow(rows, []any{&st, &n}, func() error { s.Payloads[PayloadState(st)] = int(n); return nil })
+		}
+		if err == nil {
+			rows, err = br.Query()
+		}
+		if err == nil {
+			_, err = pgx.ForEachRow(rows, []any{&st, &n}, func() error { s.Builds[BuildState(st)] = int(n); return nil })
+		}
+		return err
 	})
 	return s, err
 }
@@ -1368,7 +1323,7 @@ func (p *Postgres) ClaimFiles(ctx context.Context, paths []string) ([]string, er
 	defer p.owed.Unlock()
 	var got []string
 	err := p.do(ctx, "claiming files", func(ctx context.Context) error {
-		rows, err := p.pool.Query(ctx, claimFilesSQL, sortedPaths(paths), p.inst.ID, p.opt.Lease)
+		rows, err := p.pool.Query(ctx, claimFilesSQL, dedupe(paths), p.inst.ID, p.opt.Lease)
 		if err != nil {
 			return err
 		}
@@ -1387,7 +1342,7 @@ func (p *Postgres) ReleaseFiles(ctx context.Context, paths []string) error {
 		return err
 	}
 	err := p.do(ctx, "releasing files", func(ctx context.Context) error {
-		_, err := p.pool.Exec(ctx, `DELETE FROM octane_import.file_claims WHERE path = ANY($1) AND instance = $2`, paths, p.inst.ID)
+		_, err := p.pool.Exec(ctx, releaseFilesSQL, paths, p.inst.ID)
 		return err
 	})
 	if IsTemporary(err) {
@@ -1412,26 +1367,16 @@ func (p *Postgres) ClaimPayloads(ctx context.Context, limit int, states ...Paylo
 	defer p.owed.Unlock()
 	var out []Payload
 	err := p.do(ctx, "claiming payloads", func(ctx context.Context) error {
-		out = out[:0]
-		rows, err := p.pool.Query(ctx, `WITH picked AS (
+		var err error
+		out, err = collect(ctx, p, `WITH picked AS (
 				SELECT id FROM octane_import.payloads
 				WHERE state = ANY($1) AND (claimed_by IS NULL OR claim_expires < now())
 				ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)
 			UPDATE octane_import.payloads q SET claimed_by = $3, claim_expires = now() + $4::interval
 			FROM picked WHERE q.id = picked.id
-			RETURNING `+prefixed("q.", payloadCols), ss, limit, p.inst.ID, p.opt.Lease)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			q, err := scanPayload(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, q)
-		}
-		return rows.Err()
+			RETURNING `+prefixed("q.", payloadCols), []any{ss, limit, p.inst.ID, p.opt.Lease},
+			scanPayload)
+		return err
 	})
 	slices.SortFunc(out, func(a, b Payload) int { return cmp.Compare(a.ID, b.ID) })
 	if err == nil {
@@ -1442,10 +1387,11 @@ func (p *Postgres) ClaimPayloads(ctx context.Context, limit int, states ...Paylo
 	return out, err
 }
 
+// prefixed is the column list cols with every column qualified by prefix ("q.").
 func prefixed(prefix, cols string) string {
-	parts := strings.Split(cols, ",")
+	parts := columns(cols)
 	for i, c := range parts {
-		parts[i] = prefix + strings.TrimSpace(c)
+		parts[i] = prefix + c
 	}
 	return strings.Join(parts, ", ")
 }
@@ -1456,7 +1402,7 @@ func (p *Postgres) ReleasePayloads(ctx context.Context, ids []uint64) error {
 		return err
 	}
 	err := p.do(ctx, "releasing payloads", func(ctx context.Context) error {
-		_, err := p.pool.Exec(ctx, `UPDATE octane_import.payloads SET claimed_by = NULL, claim_expires = NULL WHERE id = ANY($1) AND claimed_by = $2`, int64s(ids), p.inst.ID)
+		_, err := p.pool.Exec(ctx, releasePayloadsSQL, int64s(ids), p.inst.ID)
 		return err
 	})
 	if IsTemporary(err) {

@@ -539,3 +539,30 @@ func TestPostgresSealRunAgainAfterDeadlock(t *testing.T) {
 		t.Errorf("record of /d1 after the seal: %+v %v %v", f, ok, err)
 	}
 }
+
+// A heartbeat records what it read back: the row's last_seen and the claims it holds.
+func TestHeartbeatReadsBack(t *testing.T) {
+	p := openPG(t, pgURL(t), testOptions)
+	ctx := context.Background()
+	if _, err := p.ClaimFiles(ctx, []string{"/a", "/b", "/c"}); err != nil {
+		t.Fatal(err)
+	}
+	before := p.Instance().LastSeen
+	time.Sleep(10 * time.Millisecond)
+	if err := p.beat(ctx); err != nil {
+		t.Fatal(err)
+	}
+	in := p.Instance()
+	if in.InFlight != 3 || !in.LastSeen.After(before) {
+		t.Errorf("after a heartbeat: %d in flight, last seen %v (before %v); want 3, later", in.InFlight, in.LastSeen, before)
+	}
+	if err := p.ReleaseFiles(ctx, []string{"/a"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.beat(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := p.Instance().InFlight; n != 2 {
+		t.Errorf("after releasing one: %d in flight, want 2", n)
+	}
+}

@@ -73,6 +73,25 @@ var behaviour = []struct {
 	{"InstancesListsItself", testInstancesListsItself},
 	{"ReadOnly", testReadOnly},
 	{"TargetIdentity", testTargetIdentity},
+	{"ErrorsNameTheLedger", testErrorsNameTheLedger},
+}
+
+// Every error names the ledger (its path, or its URL with the password masked): the
+// importer's messages say "ledger: ..." and nothing more.
+func testErrorsNameTheLedger(t *testing.T, l Store, _ *reopener) {
+	want := "ledger " + l.Path() + ": "
+	_, err := l.PayloadData(12345)
+	if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "payload 12345: not in the ledger") {
+		t.Errorf("PayloadData of a payload the ledger does not have: %v; want it to start %q", err, want)
+	}
+	err = l.MarkDone(12345, PayloadDone, "success", "")
+	if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "not in the ledger") {
+		t.Errorf("MarkDone of a payload the ledger does not have: %v; want it to start %q", err, want)
+	}
+	_, err = l.Seal([]NewPayload{{Target: "t", Build: "b", Files: []string{"/r/x.xml"}, Data: []byte("x")}}, nil, nil)
+	if err == nil || !strings.HasPrefix(err.Error(), want) || strings.Count(err.Error(), "ledger "+l.Path()) != 1 {
+		t.Errorf("Seal of a payload naming an unsealed file: %v; want it to start %q, once", err, want)
+	}
 }
 
 // A target's identity is kept by name, across reopening, all 64 bits of it.
