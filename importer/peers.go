@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -125,13 +124,8 @@ func (s *rateShare) step(ctx context.Context) {
 	}
 	first := s.instances == 0
 	s.instances = n
-	names := make([]string, 0, len(s.base))
-	for name := range s.base {
-		names = append(names, name)
-	}
-	sort.Strings(names)
 	var rates []string
-	for _, name := range names {
+	for _, name := range sortedKeys(s.base) {
 		share := s.base[name] / float64(n)
 		s.limit[name].SetRateLimit(share)
 		rates = append(rates, fmt.Sprintf("%s %.3g/s of %.3g/s", name, share, s.base[name]))

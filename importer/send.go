@@ -480,11 +480,7 @@ func pipelineJobs(specs map[string]*mapping.Build) map[string][]octane.Job {
 		seen[k+"\x00"+j.CIID] = true
 		out[k] = append(out[k], j)
 	}
-	keys := make([]string, 0, len(specs))
-	for k := range specs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := sortedKeys(specs)
 	for _, k := range keys {
 		sp := specs[k]
 		pk := pipeKey(sp)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/url"
-	"sort"
 	"strings"
 
 	"github.com/octane-import/octane-import/importer/ledger"
@@ -51,16 +50,11 @@ func (im *Importer) checkTargets(ctx context.Context, sum *Summary) error {
 	}
 	im.targetsChecked = true
 	l := im.opt.Ledger
-	names := make([]string, 0, len(im.opt.Identities))
-	for name := range im.opt.Identities {
-		names = append(names, name)
-	}
-	sort.Strings(names)
 	warn := func(w string) {
 		sum.Warnings = appendLimited(sum.Warnings, w)
 		im.opt.Logger.Warn(w)
 	}
-	for _, name := range names {
+	for _, name := range sortedKeys(im.opt.Identities) {
 		text := im.opt.Identities[name]
 		id := identityHash(text)
 		prev, known, err := l.TargetIdentity(name)
