@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -110,11 +111,7 @@ func (s *rateShare) step(ctx context.Context) {
 		return
 	}
 	n, self := len(list), s.store.Instance().ID
-	found := false
-	for _, in := range list {
-		found = found || in.ID == self
-	}
-	if !found {
+	if !slices.ContainsFunc(list, func(in ledger.Instance) bool { return in.ID == self }) {
 		n++ // this instance, whose heartbeat is late: counted all the same
 	}
 	s.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/octane-import/octane-import/importer/ledger"
@@ -164,8 +165,8 @@ func (im *Importer) resetTarget(name, why string) (int, error) {
 		}
 	}
 	// The records last: settling the dropped payloads above rewrote them.
-	for i := 0; i < len(files); i += 512 {
-		if err := l.PutFiles(files[i:min(i+512, len(files))]...); err != nil {
+	for chunk := range slices.Chunk(files, 512) {
+		if err := l.PutFiles(chunk...); err != nil {
 			return 0, fmt.Errorf("ledger: %w", err)
 		}
 	}
