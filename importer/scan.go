@@ -485,9 +485,13 @@ func (im *Importer) reportSent(emit func(FileResult), sum *Summary, scanID uint6
 	for _, r := range out {
 		emit(r)
 	}
-	// Bring the build lines up to date with what the ledger now says.
+	// Bring the build lines the sender did not settle up to date with what the ledger now
+	// says (one lookup each: the others need none).
 	for key, line := range sum.ByBuild {
-		if bd, ok, _ := im.opt.Ledger.Build(key); ok && line.State == "" {
+		if line.State != "" {
+			continue
+		}
+		if bd, ok, _ := im.opt.Ledger.Build(key); ok {
 			line.State = string(bd.State)
 		}
 	}
