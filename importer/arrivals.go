@@ -3,6 +3,7 @@ package importer
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -434,11 +435,7 @@ func (w manifestWait) waitLine(d time.Duration) string {
 	return fmt.Sprintf("waiting up to %s for %s in %s (%s); a marker file or the manifest ends the wait", d, w.name, w.dir, w.why)
 }
 
+// sortedKeys are the keys of m in order.
 func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, cmp.Compare)
-	return keys
+	return slices.Sorted(maps.Keys(m))
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -197,7 +198,7 @@ func (b *batcher) add(rr *readResult) error {
 		// its record, in one transaction.
 		b.staged = append(b.staged, rr.runs.staged...)
 		b.stagedFiles = append(b.stagedFiles, rr.rec)
-		b.builds[d.Key()].line.Payloads += len(rr.runs.staged)
+		acc.line.Payloads += len(rr.runs.staged)
 		rr.runs.staged = nil
 		return b.flush()
 	}
@@ -207,7 +208,6 @@ func (b *batcher) add(rr *readResult) error {
 	op := b.open[pk]
 	if op != nil && (op.runs+n > b.im.opt.MaxRunsPerPayload || op.buf.Len()+len(frag) > b.im.opt.MaxPayloadBytes) {
 		// The report's runs do not fit: the open payload is written without them.
-		delete(b.open, pk)
 		if err := b.seal(op); err != nil {
 			return err
 		}
@@ -238,7 +238,6 @@ func (b *batcher) add(rr *readResult) error {
 	op.lastUse = b.tick
 	op.files = append(op.files, rr.rec)
 	if op.runs >= b.im.opt.MaxRunsPerPayload || op.buf.Len() >= b.im.opt.MaxPayloadBytes {
-		delete(b.open, pk)
 		return b.seal(op)
 	}
 	// Memory stays bounded however the builds interleave on disk: too many open payloads, or
@@ -299,16 +298,25 @@ func (b *batcher) sealOldest() error {
 			oldest = op
 		}
 	}
-	delete(b.open, oldest.key)
 	return b.seal(oldest)
 }
 
+// seal writes an open payload now.
 func (b *batcher) seal(op *openPayload) error {
+	if err := b.retire(op); err != nil {
+		return err
+	}
+	return b.flush()
+}
+
+// retire takes an open payload out of the open ones and closes it, for the next flush.
+func (b *batcher) retire(op *openPayload) error {
+	delete(b.open, op.key)
 	if err := b.close(op); err != nil {
 		return err
 	}
 	b.pendingSeal = append(b.pendingSeal, op)
-	return b.flush()
+	return nil
 }
 
 // flush writes the closed payloads, their files and builds in one ledger transaction.
@@ -316,17 +324,18 @@ func (b *batcher) flush() error {
 	if len(b.pendingSeal) == 0 && len(b.staged) == 0 {
 		return nil
 	}
-	var nps []ledger.NewPayload
-	var files []ledger.File
+	nps := slices.Clone(b.staged)
+	files := slices.Clone(b.stagedFiles)
 	buildSet := map[string]bool{}
 	var builds []ledger.Build
-	nps = append(nps, b.staged...)
-	files = append(files, b.stagedFiles...)
-	for _, np := range b.staged {
-		if !buildSet[np.Build] {
-			buildSet[np.Build] = true
-			builds = append(builds, b.ledgerBuild(b.builds[np.Build]))
+	addBuild := func(key string) { // each build once, as it stands now
+		if !buildSet[key] {
+			buildSet[key] = true
+			builds = append(builds, b.ledgerBuild(b.builds[key]))
 		}
+	}
+	for _, np := range b.staged {
+		addBuild(np.Build)
 		b.sum.Payloads++
 	}
 	for _, op := range b.pendingSeal {
@@ -336,10 +345,7 @@ func (b *batcher) flush() error {
 		}
 		nps = append(nps, ledger.NewPayload{Target: op.target, Build: op.build, Files: op.names, Runs: op.runs, Data: data})
 		files = append(files, op.files...)
-		if !buildSet[op.build] {
-			buildSet[op.build] = true
-			builds = append(builds, b.ledgerBuild(b.builds[op.build]))
-		}
+		addBuild(op.build)
 		b.builds[op.build].line.Payloads++
 		b.sum.Payloads++
 	}
@@ -398,13 +404,11 @@ func (b *batcher) taken(key string) error {
 		return nil
 	}
 	delete(b.remaining, key)
-	for pk, op := range b.open {
+	for _, op := range b.open {
 		if op.build == key {
-			delete(b.open, pk)
-			if err := b.close(op); err != nil {
+			if err := b.retire(op); err != nil {
 				return err
 			}
-			b.pendingSeal = append(b.pendingSeal, op)
 		}
 	}
 	if err := b.flush(); err != nil {
@@ -444,11 +448,9 @@ func (b *batcher) finish() error {
 	}
 	sort.Slice(ops, func(i, j int) bool { return ops[i].lastUse < ops[j].lastUse })
 	for _, op := range ops {
-		delete(b.open, op.key)
-		if err := b.close(op); err != nil {
+		if err := b.retire(op); err != nil {
 			return err
 		}
-		b.pendingSeal = append(b.pendingSeal, op)
 	}
 	if err := b.flush(); err != nil {
 		return err

@@ -110,13 +110,8 @@ func orderBuilds(builds []ledger.Build, specs map[string]*mapping.Build) []ledge
 // serversOf resolves one description per CI server from every build to be sent: the
 // fullest wins, and conflicting descriptions become warnings that name both places.
 func serversOf(specs map[string]*mapping.Build) *mapping.Servers {
-	keys := make([]string, 0, len(specs))
-	for k := range specs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var srv mapping.Servers
-	for _, k := range keys {
+	for _, k := range sortedKeys(specs) {
 		b := specs[k]
 		srv.Add(b.Target, b.Server, b.ServerPlace, b.From["server"])
 	}

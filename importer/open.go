@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 	"time"
 
@@ -52,12 +51,7 @@ func Open(ctx context.Context, opt Options, ledgerPath string, targets map[strin
 		res.tmpDir, path = dir, filepath.Join(dir, "ledger.db")
 	}
 	if !opt.DryRun {
-		names := make([]string, 0, len(targets))
-		for name := range targets {
-			names = append(names, name)
-		}
-		sort.Strings(names)
-		for _, name := range names {
+		for _, name := range sortedKeys(targets) {
 			if targets[name].URL == "" {
 				res.close()
 				return nil, &TargetError{Target: name, Err: errNoURL}

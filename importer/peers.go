@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -111,11 +111,7 @@ func (s *rateShare) step(ctx context.Context) {
 		return
 	}
 	n, self := len(list), s.store.Instance().ID
-	found := false
-	for _, in := range list {
-		found = found || in.ID == self
-	}
-	if !found {
+	if !slices.ContainsFunc(list, func(in ledger.Instance) bool { return in.ID == self }) {
 		n++ // this instance, whose heartbeat is late: counted all the same
 	}
 	s.mu.Lock()
@@ -125,13 +121,8 @@ func (s *rateShare) step(ctx context.Context) {
 	}
 	first := s.instances == 0
 	s.instances = n
-	names := make([]string, 0, len(s.base))
-	for name := range s.base {
-		names = append(names, name)
-	}
-	sort.Strings(names)
 	var rates []string
-	for _, name := range names {
+	for _, name := range sortedKeys(s.base) {
 		share := s.base[name] / float64(n)
 		s.limit[name].SetRateLimit(share)
 		rates = append(rates, fmt.Sprintf("%s %.3g/s of %.3g/s", name, share, s.base[name]))

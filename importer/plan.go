@@ -42,18 +42,17 @@ func (im *Importer) look(cl claimed, ms *manifests, scanID uint64) lookResult {
 		rr.unclaimed = cl.unclaimed
 		return lookResult{c: c, settled: &rr}
 	}
+	lr := lookResult{c: c, prev: cl.record()} // without a decision when the head cannot be read or decided: the read says why
 	f, err := os.Open(c.path)
 	if err != nil {
-		return lookResult{c: c, prev: cl.record()}
+		return lr
 	}
 	defer f.Close()
 	head, err := report.NewDecoder(f, c.path, readOptions).Head()
 	if err != nil {
-		return lookResult{c: c, prev: cl.record()}
+		return lr
 	}
-	lr := lookResult{c: c, prev: cl.record()}
-	d, _, err := im.decide(c, ms, mapping.ReportFacts{Properties: headProperties(head), Start: head.Timestamp, Zoneless: head.ZoneLess})
-	if err == nil {
+	if d, _, err := im.decide(c, ms, mapping.ReportFacts{Properties: headProperties(head), Start: head.Timestamp, Zoneless: head.ZoneLess}); err == nil {
 		lr.d = d
 	}
 	return lr
@@ -278,10 +277,7 @@ func (p *sendPlan) readyOf(key string) <-chan struct{} {
 	if p == nil {
 		return nil
 	}
-	if ch, ok := p.ready[key]; ok {
-		return ch
-	}
-	return nil
+	return p.ready[key]
 }
 
 // complete hands a build over to the sender: read and sealed, with the payloads sealed for

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"strings"
 	"time"
@@ -134,7 +135,7 @@ func (im *Importer) settled(c candidate, scanID uint64) (rr readResult, prev led
 		var err error
 		prev, known, err = im.opt.Ledger.File(c.path)
 		if err != nil {
-			rr = readResult{c: c, rec: ledger.File{Path: c.path, Root: c.place.base, Size: c.size, ModTime: c.modTime.UnixNano(), Scan: scanID}}
+			rr = readResult{c: c, rec: c.record(scanID)}
 			return rr.fail(fmt.Errorf("ledger: %w", err)), prev, known, true
 		}
 	}
@@ -144,7 +145,7 @@ func (im *Importer) settled(c candidate, scanID uint64) (rr readResult, prev led
 
 // settledBy is settled with the report's record at hand (prev, when known).
 func (im *Importer) settledBy(c candidate, scanID uint64, prev ledger.File, known bool) (rr readResult, done bool) {
-	rr = readResult{c: c, rec: ledger.File{Path: c.path, Root: c.place.base, Size: c.size, ModTime: c.modTime.UnixNano(), Scan: scanID}}
+	rr = readResult{c: c, rec: c.record(scanID)}
 	if known {
 		rr.rec.Attempt = prev.Attempt
 		if prev.Same(c.size, c.modTime) {
@@ -162,6 +163,11 @@ func (im *Importer) settledBy(c candidate, scanID uint64, prev ledger.File, know
 		}
 	}
 	return rr, false
+}
+
+// record is the ledger record a report starts with in scan scanID: where it is, as found.
+func (c candidate) record(scanID uint64) ledger.File {
+	return ledger.File{Path: c.path, Root: c.place.base, Size: c.size, ModTime: c.modTime.UnixNano(), Scan: scanID}
 }
 
 // decodeRuns reads the report: its head, the decision, every run (encoded when encode is
@@ -256,9 +262,7 @@ func lateRouting(im *Importer, rr *readResult, ms *manifests, sum *report.Summar
 		return ""
 	}
 	all := make(map[string]string, len(full.Properties)+len(sum.LateProperties))
-	for k, v := range full.Properties {
-		all[k] = v
-	}
+	maps.Copy(all, full.Properties)
 	var names []string
 	for _, p := range sum.LateProperties {
 		if _, ok := all[p.Name]; !ok {

@@ -22,16 +22,7 @@ func TestChangedWhileReadIsReadAgainNextTime(t *testing.T) {
 	path := filepath.Join(dir, "app", "7", "TEST-a.xml")
 	report := `<testsuite name="a" timestamp="2026-03-01T10:00:00Z"><testcase classname="A" name="t1" time="1"/></testsuite>`
 	testkit.WriteFile(t, path, report)
-	l, err := ledger.Open(filepath.Join(dir, "ledger.db"), ledger.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	im, err := New(Options{Rules: mapping.Default("host"), Ledger: l,
-		Client: func(string) (Client, error) { return nil, errors.New("not used") }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	im, l := newLedgerImporter(t, dir)
 	info, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
@@ -52,4 +43,21 @@ func TestChangedWhileReadIsReadAgainNextTime(t *testing.T) {
 	if frag, n := rr.runs.runs(); rr.outcome == Failed || rr.err != nil || rr.counts.Total() != 1 || n != 1 || len(frag) == 0 {
 		t.Fatalf("the finished file on the next scan: outcome %q, err %v, prevFail %q", rr.outcome, rr.err, rr.prevFail)
 	}
+}
+
+// newLedgerImporter is an importer on the default rules with an embedded ledger in dir,
+// closed when the test ends, and a client that is never to be used.
+func newLedgerImporter(t *testing.T, dir string) (*Importer, *ledger.Ledger) {
+	t.Helper()
+	l, err := ledger.Open(filepath.Join(dir, "ledger.db"), ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	im, err := New(Options{Rules: mapping.Default("host"), Ledger: l,
+		Client: func(string) (Client, error) { return nil, errors.New("not used") }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return im, l
 }

@@ -3,6 +3,7 @@ package importer
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/octane-import/octane-import/importer/ledger"
@@ -89,7 +90,7 @@ func (fr *fileRuns) stage() error {
 	ctxWarnings, err := octane.WritePayload(f, resultContext(fr.d), fr.frag.Bytes(), n, fr.note)
 	var size int64
 	if err == nil {
-		size, err = f.Seek(0, 1)
+		size, err = f.Seek(0, io.SeekCurrent)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr

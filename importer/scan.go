@@ -41,17 +41,19 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 			return sum, err
 		}
 	}
-	warns := map[string][]Warning{} // what was adjusted in each file, until the file is reported
-	flaky := map[string]int{}       // runs of each file that passed on a rerun, likewise
+	b := newBatcher(im, scanID, sum)
+	defer b.releaseSealed()
+	// A file's warnings (what was adjusted in it) and flaky runs (that passed on a rerun) wait
+	// in the batcher until the file is reported.
 	emit := func(r FileResult) {
-		if w := warns[r.Path]; len(w) > 0 {
+		if w := b.warns[r.Path]; len(w) > 0 {
 			r.Warnings = w
-			delete(warns, r.Path)
+			delete(b.warns, r.Path)
 			sum.Adjusted++
 		}
-		if n := flaky[r.Path]; n > 0 {
+		if n := b.flaky[r.Path]; n > 0 {
 			r.Flaky = n
-			delete(flaky, r.Path)
+			delete(b.flaky, r.Path)
 			if r.Outcome == Imported || r.Outcome == Planned {
 				sum.Flaky += n
 			}
@@ -77,9 +79,6 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 	// looks at each one's head (in parallel), which fixes its build and the order of the
 	// builds; then it reads them build by build in that order (in parallel, batched in this
 	// goroutine) while the sender reports each build as soon as it is read (plan.go).
-	b := newBatcher(im, scanID, sum)
-	defer b.releaseSealed()
-	b.warns, b.flaky = warns, flaky
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	walkErrs := make(chan FileResult, 16)
@@ -485,9 +484,13 @@ func (im *Importer) reportSent(emit func(FileResult), sum *Summary, scanID uint6
 	for _, r := range out {
 		emit(r)
 	}
-	// Bring the build lines up to date with what the ledger now says.
+	// Bring the build lines the sender did not settle up to date with what the ledger now
+	// says (one lookup each: the others need none).
 	for key, line := range sum.ByBuild {
-		if bd, ok, _ := im.opt.Ledger.Build(key); ok && line.State == "" {
+		if line.State != "" {
+			continue
+		}
+		if bd, ok, _ := im.opt.Ledger.Build(key); ok {
 			line.State = string(bd.State)
 		}
 	}

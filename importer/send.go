@@ -309,7 +309,7 @@ func (s *sender) reportInTurn(ctx context.Context, b ledger.Build, sp *mapping.B
 			// Nothing of it to report (its reports were unchanged, failed or out of the
 			// window); what an earlier run left of it still goes.
 			s.finished()
-			return s.queuePayloads(b.Key, posts)
+			return s.queueAs(b.Key, bd, ok, posts)
 		}
 		if sp, err = unmarshalBuild(bd); err != nil {
 			return fmt.Errorf("ledger: build %s: %w", b.Key, err)
@@ -319,7 +319,8 @@ func (s *sender) reportInTurn(ctx context.Context, b ledger.Build, sp *mapping.B
 	if err := s.reportBuild(ctx, b, sp, jobs); err != nil {
 		return err
 	}
-	return s.queuePayloads(b.Key, posts)
+	// Reported by this sender: s.failed says whether Octane refused it, no lookup needed.
+	return s.queueAs(b.Key, ledger.Build{}, false, posts)
 }
 
 // releaseHeld gives up the claims of the payloads this sender held (those it settled are
@@ -420,16 +421,22 @@ func (s *sender) reportBuild(ctx context.Context, b ledger.Build, sp *mapping.Bu
 // queuePayloads hands a build's queued payloads to the posters, or settles them as skipped
 // when Octane refused the build (their files fail with the build's reason).
 func (s *sender) queuePayloads(key string, posts chan<- ledger.Payload) error {
+	bd, ok, err := s.im.opt.Ledger.Build(key)
+	if err != nil {
+		return err
+	}
+	return s.queueAs(key, bd, ok, posts)
+}
+
+// queueAs is queuePayloads with the build's ledger record at hand (ok: there is one): Octane
+// refused the build in this run (s.failed) or, as the record says, in an earlier one.
+func (s *sender) queueAs(key string, bd ledger.Build, ok bool, posts chan<- ledger.Payload) error {
 	l := s.im.opt.Ledger
 	s.mu.Lock()
 	why, refused := s.failed[key]
 	s.mu.Unlock()
-	if !refused {
-		if bd, ok, err := l.Build(key); err != nil {
-			return err
-		} else if ok && bd.State == ledger.BuildFailed {
-			why, refused = "Octane refused its build: "+bd.Error, true
-		}
+	if !refused && ok && bd.State == ledger.BuildFailed {
+		why, refused = "Octane refused its build: "+bd.Error, true
 	}
 	s.mu.Lock()
 	ps := s.payloads[key]
@@ -480,11 +487,7 @@ func pipelineJobs(specs map[string]*mapping.Build) map[string][]octane.Job {
 		seen[k+"\x00"+j.CIID] = true
 		out[k] = append(out[k], j)
 	}
-	keys := make([]string, 0, len(specs))
-	for k := range specs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := sortedKeys(specs)
 	for _, k := range keys {
 		sp := specs[k]
 		pk := pipeKey(sp)

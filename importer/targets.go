@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/octane-import/octane-import/importer/ledger"
@@ -51,16 +51,11 @@ func (im *Importer) checkTargets(ctx context.Context, sum *Summary) error {
 	}
 	im.targetsChecked = true
 	l := im.opt.Ledger
-	names := make([]string, 0, len(im.opt.Identities))
-	for name := range im.opt.Identities {
-		names = append(names, name)
-	}
-	sort.Strings(names)
 	warn := func(w string) {
 		sum.Warnings = appendLimited(sum.Warnings, w)
 		im.opt.Logger.Warn(w)
 	}
-	for _, name := range names {
+	for _, name := range sortedKeys(im.opt.Identities) {
 		text := im.opt.Identities[name]
 		id := identityHash(text)
 		prev, known, err := l.TargetIdentity(name)
@@ -170,8 +165,8 @@ func (im *Importer) resetTarget(name, why string) (int, error) {
 		}
 	}
 	// The records last: settling the dropped payloads above rewrote them.
-	for i := 0; i < len(files); i += 512 {
-		if err := l.PutFiles(files[i:min(i+512, len(files))]...); err != nil {
+	for chunk := range slices.Chunk(files, 512) {
+		if err := l.PutFiles(chunk...); err != nil {
 			return 0, fmt.Errorf("ledger: %w", err)
 		}
 	}

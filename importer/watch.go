@@ -425,7 +425,7 @@ func (w *watcher) found(kind string, c candidate, op arrivalOp) {
 	known := w.a.tracking(c.path)
 	w.mu.Unlock()
 	if kind == "report" && !known {
-		if f, ok, _ := w.im.opt.Ledger.File(c.path); ok && f.Same(c.size, c.modTime) && f.State != "seen" {
+		if f, ok, _ := w.im.opt.Ledger.File(c.path); ok && f.Same(c.size, c.modTime) && f.State != ledger.Seen {
 			return // already in the ledger as it is now
 		}
 	}
@@ -664,11 +664,8 @@ func (w *watcher) importBatch(ctx context.Context, ready []*root, since time.Tim
 				"failed", sum.Outcomes[Failed]+sum.Outcomes[Unmatched], "queued", sum.Outcomes[Queued],
 				"runs", sum.Runs.Total(), "took", time.Since(start).Round(time.Millisecond), "waiting", w.m.QueueDepth.Load())
 		}
-		if len(sum.Errors) > 0 && err == nil {
-			err = sum.err
-			if err == nil {
-				err = fmt.Errorf("%s", sum.Errors[0])
-			}
+		if err == nil {
+			err = sum.err // the first of sum.Errors (addError keeps both)
 		}
 	}
 	return sum, err

@@ -1,14 +1,12 @@
 package importer
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/octane-import/octane-import/importer/ledger"
 	"github.com/octane-import/octane-import/internal/testkit"
-	"github.com/octane-import/octane-import/mapping"
 )
 
 // The reports a watcher keeps to try again (another instance held them, or the database
@@ -18,16 +16,7 @@ import (
 // only as seen, is tried again. The kept list is emptied either way.
 func TestWatchTakeAgain(t *testing.T) {
 	dir := t.TempDir()
-	l, err := ledger.Open(filepath.Join(dir, "ledger.db"), ledger.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	im, err := New(Options{Rules: mapping.Default("host"), Ledger: l,
-		Client: func(string) (Client, error) { return nil, errors.New("not used") }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	im, l := newLedgerImporter(t, dir)
 	w := &watcher{im: im, again: map[string]*root{}}
 	report := `<testsuite name="a"><testcase classname="A" name="t"/></testsuite>`
 	paths := map[string]string{}
