@@ -95,7 +95,7 @@ func (b *batcher) flushReleases() error {
 	err := b.im.opt.Ledger.ReleaseFiles(context.Background(), b.released)
 	b.released = b.released[:0]
 	if err != nil {
-		return fmt.Errorf("ledger: releasing claims: %w", err)
+		return err
 	}
 	return nil
 }
@@ -105,7 +105,7 @@ func (b *batcher) flushRecords() error {
 		return nil
 	}
 	if err := b.im.opt.Ledger.PutFiles(b.records...); err != nil {
-		return fmt.Errorf("ledger: %w", err)
+		return err
 	}
 	b.records = b.records[:0]
 	return nil
@@ -367,7 +367,7 @@ func (b *batcher) flush() error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("ledger: %w", err)
+		return err
 	}
 	b.sealedIDs = append(b.sealedIDs, ids...)
 	for i, np := range nps {

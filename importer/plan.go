@@ -2,7 +2,6 @@ package importer
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"sort"
 	"sync"
@@ -113,7 +112,7 @@ func (im *Importer) claimFiles(ctx context.Context, found <-chan candidate, out 
 		if l != nil {
 			var err error
 			if before, err = l.FilesAt(paths); err != nil {
-				return fmt.Errorf("ledger: %w", err)
+				return err
 			}
 		}
 		var toClaim []string
@@ -141,11 +140,11 @@ func (im *Importer) claimFiles(ctx context.Context, found <-chan candidate, out 
 		}
 		held, err := l.ClaimFiles(ctx, toClaim)
 		if err != nil {
-			return fmt.Errorf("ledger: claiming files: %w", err)
+			return err
 		}
 		recs, err := l.FilesAt(held)
 		if err != nil {
-			return fmt.Errorf("ledger: %w", err)
+			return err
 		}
 		mine := make(map[string]bool, len(held))
 		for _, p := range held {

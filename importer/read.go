@@ -136,7 +136,7 @@ func (im *Importer) settled(c candidate, scanID uint64) (rr readResult, prev led
 		prev, known, err = im.opt.Ledger.File(c.path)
 		if err != nil {
 			rr = readResult{c: c, rec: c.record(scanID)}
-			return rr.fail(fmt.Errorf("ledger: %w", err)), prev, known, true
+			return rr.fail(err), prev, known, true
 		}
 	}
 	rr, done = im.settledBy(c, scanID, prev, known)

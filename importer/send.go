@@ -131,7 +131,7 @@ func (s *sender) prepare(plan *sendPlan) error {
 	// what this instance sealed outside the plan (it holds those already).
 	queued, err := l.ClaimPayloads(context.Background(), math.MaxInt32, ledger.Pending, ledger.PayloadSent)
 	if err != nil {
-		return fmt.Errorf("ledger: claiming payloads: %w", err)
+		return err
 	}
 	queued = append(queued, s.extra...)
 	s.extra = nil

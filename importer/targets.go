@@ -60,7 +60,7 @@ func (im *Importer) checkTargets(ctx context.Context, sum *Summary) error {
 		id := identityHash(text)
 		prev, known, err := l.TargetIdentity(name)
 		if err != nil {
-			return fmt.Errorf("ledger: %w", err)
+			return err
 		}
 		switch {
 		case !known:
@@ -94,7 +94,7 @@ func (im *Importer) checkTargets(ctx context.Context, sum *Summary) error {
 		}
 		if !known || prev != id {
 			if err := l.SetTargetIdentity(name, id); err != nil {
-				return fmt.Errorf("ledger: %w", err)
+				return err
 			}
 		}
 	}
@@ -106,7 +106,7 @@ func (im *Importer) checkTargets(ctx context.Context, sum *Summary) error {
 func (im *Importer) probeTarget(ctx context.Context, name string) (missing bool, server string, err error) {
 	builds, err := im.opt.Ledger.Builds(ledger.BuildPut)
 	if err != nil {
-		return false, "", fmt.Errorf("ledger: %w", err)
+		return false, "", err
 	}
 	for _, b := range builds {
 		if b.Target != name {
@@ -151,28 +151,28 @@ func (im *Importer) resetTarget(name, why string) (int, error) {
 		return true
 	})
 	if err != nil {
-		return 0, fmt.Errorf("ledger: %w", err)
+		return 0, err
 	}
 	ps, err := l.Payloads(ledger.Pending, ledger.PayloadSent)
 	if err != nil {
-		return 0, fmt.Errorf("ledger: %w", err)
+		return 0, err
 	}
 	for _, p := range ps {
 		if p.Target == name {
 			if err := l.MarkDone(p.ID, ledger.PayloadSkipped, "", why+": its reports are read again"); err != nil {
-				return 0, fmt.Errorf("ledger: %w", err)
+				return 0, err
 			}
 		}
 	}
 	// The records last: settling the dropped payloads above rewrote them.
 	for chunk := range slices.Chunk(files, 512) {
 		if err := l.PutFiles(chunk...); err != nil {
-			return 0, fmt.Errorf("ledger: %w", err)
+			return 0, err
 		}
 	}
 	builds, err := l.Builds()
 	if err != nil {
-		return 0, fmt.Errorf("ledger: %w", err)
+		return 0, err
 	}
 	var reset []ledger.Build
 	for _, b := range builds {
@@ -184,7 +184,7 @@ func (im *Importer) resetTarget(name, why string) (int, error) {
 		}
 	}
 	if err := l.PutBuilds(reset...); err != nil {
-		return 0, fmt.Errorf("ledger: %w", err)
+		return 0, err
 	}
 	return imported, nil
 }

@@ -77,7 +77,7 @@ var behaviour = []struct {
 }
 
 // Every error names the ledger (its path, or its URL with the password masked): the
-// importer's messages say "ledger: ..." and nothing more.
+// importer passes them on as they are.
 func testErrorsNameTheLedger(t *testing.T, l Store, _ *reopener) {
 	want := "ledger " + l.Path() + ": "
 	_, err := l.PayloadData(12345)
