@@ -198,7 +198,6 @@ func (b *batcher) add(rr *readResult) error {
 		// its record, in one transaction.
 		b.staged = append(b.staged, rr.runs.staged...)
 		b.stagedFiles = append(b.stagedFiles, rr.rec)
-		acc.line.Payloads += len(rr.runs.staged)
 		rr.runs.staged = nil
 		return b.flush()
 	}
@@ -336,7 +335,6 @@ func (b *batcher) flush() error {
 	}
 	for _, np := range b.staged {
 		addBuild(np.Build)
-		b.sum.Payloads++
 	}
 	for _, op := range b.pendingSeal {
 		data, err := octane.Gzip(op.buf.Bytes())
@@ -346,8 +344,6 @@ func (b *batcher) flush() error {
 		nps = append(nps, ledger.NewPayload{Target: op.target, Build: op.build, Files: op.names, Runs: op.runs, Data: data})
 		files = append(files, op.files...)
 		addBuild(op.build)
-		b.builds[op.build].line.Payloads++
-		b.sum.Payloads++
 	}
 	ids, err := b.im.opt.Ledger.Seal(nps, files, builds)
 	b.discardStaged() // sealed (the ledger took the files), or not: either way they are gone
@@ -370,7 +366,9 @@ func (b *batcher) flush() error {
 		return err
 	}
 	b.sealedIDs = append(b.sealedIDs, ids...)
+	b.sum.Payloads += len(nps) // counted once written: a seal another instance refused wrote nothing
 	for i, np := range nps {
+		b.builds[np.Build].line.Payloads++
 		b.sealedFor[np.Build] = append(b.sealedFor[np.Build], ledger.Payload{ID: ids[i], Target: np.Target,
 			Build: np.Build, Files: np.Files, Runs: np.Runs, State: ledger.Pending})
 	}
