@@ -435,6 +435,49 @@ func (w *watcher) found(kind string, c candidate, op arrivalOp) {
 	w.observe(observation{op: op, kind: kind, c: c, whole: whole})
 }
 
+// finds takes what a walk found as found does, but looks the reports up in the ledger in
+// batches: a rescan of a large tree (every poll, every reconcile) would otherwise make a
+// ledger query per report.
+type finds struct {
+	w       *watcher
+	reports []candidate // new to arrivals, not yet looked up
+}
+
+func (w *watcher) newFinds() *finds { return &finds{w: w} }
+
+func (f *finds) add(kind string, c candidate) {
+	f.w.mu.Lock()
+	known := f.w.a.tracking(c.path)
+	f.w.mu.Unlock()
+	if kind != "report" || known {
+		f.w.found(kind, c, opFound)
+		return
+	}
+	f.reports = append(f.reports, c)
+	if len(f.reports) >= claimBatch {
+		f.flush()
+	}
+}
+
+// flush observes the reports collected, but those the ledger holds as they are now.
+func (f *finds) flush() {
+	if len(f.reports) == 0 {
+		return
+	}
+	paths := make([]string, len(f.reports))
+	for i, c := range f.reports {
+		paths[i] = c.path
+	}
+	recs, _ := f.w.im.opt.Ledger.FilesAt(paths) // unreadable: all are looked at, as found does
+	for _, c := range f.reports {
+		if r, ok := recs[c.path]; ok && r.Same(c.size, c.modTime) && r.State != ledger.Seen {
+			continue // already in the ledger as it is now
+		}
+		f.w.observe(observation{op: opFound, kind: "report", c: c})
+	}
+	f.reports = f.reports[:0]
+}
+
 // renamedComplete reports whether a file that just appeared is already a whole JUnit report:
 // not empty, and ending with the end tag of a JUnit root. A file still being written gets
 // the settle time as usual; a report that was complete only by chance fails to parse, and is
@@ -499,8 +542,9 @@ func (w *watcher) lookThroughDirty() {
 				w.im.opt.Logger.Warn("cannot read folder or file; the periodic rescan tries again", "path", path, "err", err)
 			}
 		}
+		finds := w.newFinds()
 		_ = r.walkTree(w.ctx, dir, treeVisitor{
-			file: func(kind string, c candidate) error { w.found(kind, c, opFound); return nil },
+			file: func(kind string, c candidate) error { finds.add(kind, c); return nil },
 			dir:  func(path string) error { w.watch(path); return nil },
 			other: func(path string, d fs.DirEntry) error {
 				if w.marker != nil {
@@ -512,6 +556,7 @@ func (w *watcher) lookThroughDirty() {
 			},
 			err: onErr,
 		})
+		finds.flush()
 		if dir == r.dir {
 			// The manifests above the root: a report's build may have its manifest there.
 			if above, ok := r.above(); ok {

@@ -1,9 +1,12 @@
 package importer
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/octane-import/octane-import/importer/ledger"
 	"github.com/octane-import/octane-import/internal/testkit"
@@ -77,5 +80,60 @@ func TestWatchTakeAgain(t *testing.T) {
 	w.tryAgain([]*root{rootOf(paths["new"]), rootOf(paths["ready"])}, []string{paths["new"], "/elsewhere"})
 	if len(w.again) != 1 || w.again[paths["new"]] == nil {
 		t.Errorf("kept %v, want only %s", w.again, paths["new"])
+	}
+}
+
+// countingLedger counts the ledger's single-file lookups and its batch lookups.
+type countingLedger struct {
+	ledger.Store
+	file, filesAt int
+}
+
+func (c *countingLedger) File(path string) (ledger.File, bool, error) {
+	c.file++
+	return c.Store.File(path)
+}
+
+func (c *countingLedger) FilesAt(paths []string) (map[string]ledger.File, error) {
+	c.filesAt++
+	return c.Store.FilesAt(paths)
+}
+
+// A watcher's rescan looks the reports it finds up in the ledger in batches, not one query
+// per report, and leaves out those the ledger holds as they are.
+func TestWatchRescanLooksUpInBatches(t *testing.T) {
+	dir := t.TempDir()
+	im, l := newLedgerImporter(t, dir)
+	cl := &countingLedger{Store: l}
+	im.opt.Ledger = cl
+	report := `<testsuite name="a"><testcase classname="A" name="t"/></testsuite>`
+	var recs []ledger.File
+	const n = 600
+	for i := range n {
+		p := filepath.Join(dir, "drops", "job", "1", fmt.Sprintf("TEST-%03d.xml", i))
+		testkit.WriteFile(t, p, report)
+		if i%2 == 0 { // half imported already
+			info, err := os.Stat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs = append(recs, ledger.File{Path: p, Size: info.Size(), ModTime: info.ModTime().UnixNano(), State: ledger.Accepted})
+		}
+	}
+	if err := l.PutFiles(recs...); err != nil {
+		t.Fatal(err)
+	}
+	roots, err := im.roots([]string{filepath.Join(dir, "drops")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &watcher{im: im, roots: roots, m: &Metrics{}, ctx: context.Background(), warned: map[string]bool{},
+		a: newArrivals(time.Second, 0, func(place) bool { return false }), again: map[string]*root{}}
+	w.rescan()
+	if cl.file != 0 || cl.filesAt != (n+claimBatch-1)/claimBatch {
+		t.Errorf("%d single lookups and %d batch lookups for %d reports; want 0 and %d", cl.file, cl.filesAt, n, (n+claimBatch-1)/claimBatch)
+	}
+	if got := w.a.pending(); got != n/2 {
+		t.Errorf("%d reports pending; want the %d the ledger does not hold", got, n/2)
 	}
 }
