@@ -90,7 +90,7 @@ func Open(ctx context.Context, opt Options, ledgerPath string, targets map[strin
 		for name, c := range res.clients {
 			clients[name] = c
 		}
-		if s := newRateShare(pg, clients, heartbeatPeriod(opt.Lease), im.opt.Logger); s != nil {
+		if s := newRateShare(pg, clients, pg.Heartbeat(), im.opt.Logger); s != nil {
 			s.start(ctx)
 			res.share = s
 		}
@@ -105,15 +105,6 @@ type resources struct {
 	ledger  ledger.Store
 	share   *rateShare // nil unless the ledger is shared
 	tmpDir  string
-}
-
-// heartbeatPeriod is how often a PostgreSQL ledger's instance beats for a lease (default
-// 30 s): a third of it, as the ledger's own default.
-func heartbeatPeriod(lease time.Duration) time.Duration {
-	if lease <= 0 {
-		lease = 30 * time.Second
-	}
-	return lease / 3
 }
 
 func (r *resources) client(target string) (Client, error) {

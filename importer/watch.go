@@ -139,8 +139,8 @@ func (im *Importer) Watch(ctx context.Context, paths []string, opt WatchOptions,
 	}
 	w := &watcher{im: im, opt: opt, roots: roots, m: m, ctx: ctx, warned: map[string]bool{},
 		a: newArrivals(opt.Settle, opt.ManifestWait, im.expectsManifests), again: map[string]*root{}}
-	if _, ok := im.opt.Ledger.(*ledger.Postgres); ok {
-		w.shared, w.takeover = true, max(heartbeatPeriod(im.opt.Lease), time.Second)
+	if pg, ok := im.opt.Ledger.(*ledger.Postgres); ok {
+		w.shared, w.takeover = true, max(pg.Heartbeat(), time.Second)
 	}
 	if opt.Marker != "" {
 		if w.marker, err = glob.Compile(opt.Marker); err != nil {

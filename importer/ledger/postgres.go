@@ -262,6 +262,10 @@ func (o *Options) pgDefaults() {
 	}
 }
 
+// Heartbeat is how often this instance renews its row and claims (Options.Heartbeat, a
+// third of the lease by default).
+func (p *Postgres) Heartbeat() time.Duration { return p.opt.Heartbeat }
+
 // migrate brings the schema to the version this code writes, under an advisory lock (two
 // instances starting together migrate once); read-only, it only checks the version.
 func (p *Postgres) migrate(ctx context.Context) error {
