@@ -100,7 +100,7 @@ type ErrorInfo struct {
 
 // Progress is a snapshot of a running scan.
 type Progress struct {
-	Phase         string // "reading" or "sending"
+	Phase         string // "looking" (the first look at each report's head, before a scan that sends reads them), "reading" or "sending"
 	FilesTotal    int    // reports found by the first pass over the tree
 	FilesDone     int
 	PayloadsTotal int // payloads to send (this scan's and any left queued)

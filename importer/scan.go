@@ -166,8 +166,13 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 	if !im.opt.DryRun {
 		// The first look: the claim and the ledger record (in batches), then the head.
 		claims, claimErr := im.claimAll(ctx, found, true)
+		// Progress counts the reports looked at (their heads read) in this phase, then, in
+		// the reading, those done: the ones the ledger settled here, and those read.
 		looks := make(chan any, im.opt.Readers)
 		planner := im.newPlanner()
+		progress.Phase = "looking"
+		im.opt.Reporter.Progress(progress)
+		settled := 0
 		pump(im.opt.Readers, func() {
 			for cl := range claims {
 				looks <- im.look(cl, ms, scanID)
@@ -176,10 +181,16 @@ func (im *Importer) scan(ctx context.Context, roots []*root) (*Summary, error) {
 			lr := v.(lookResult)
 			if lr.settled != nil {
 				take(lr.settled)
+				settled++
 				return
 			}
+			progress.FilesDone++
 			planner.add(lr)
 		})
+		progress.Elapsed = time.Since(started)
+		im.opt.Reporter.Progress(progress) // every report looked at
+		progress.Phase, progress.FilesDone = "reading", settled
+		im.opt.Reporter.Progress(progress)
 		if err := *claimErr; err != nil {
 			return sum, err
 		}

@@ -268,3 +268,46 @@ func TestBuildsAreSentWhileLaterOnesAreRead(t *testing.T) {
 		t.Errorf("builds in the stand-in: %d, want 5", got)
 	}
 }
+
+// progressRecorder keeps every progress report.
+type progressRecorder struct {
+	recorder
+	progress []importer.Progress
+}
+
+func (r *progressRecorder) Progress(p importer.Progress) { r.progress = append(r.progress, p) }
+
+// A scan that sends shows its first look at the reports as a phase of its own, counted up to
+// every report, before the reading counts them again from those the ledger settled.
+func TestProgressShowsTheFirstLook(t *testing.T) {
+	e := newEnv(t, nil)
+	dir := t.TempDir()
+	for i := 1; i <= 6; i++ {
+		writeReport(t, filepath.Join(dir, "job", fmt.Sprint(i), "TEST-a.xml"), "com.acme.A", 3, false)
+	}
+	rec := &progressRecorder{}
+	if _, _, err := e.run(context.Background(), func(o *importer.Options) { o.Reporter = rec }, func(im *importer.Importer) (*importer.Summary, error) {
+		return im.Scan(context.Background(), []string{dir})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var phases []string
+	lookedAll, readFromZero := false, false
+	for _, p := range rec.progress {
+		if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
+			phases = append(phases, p.Phase)
+			if p.Phase == "reading" && len(phases) > 1 {
+				readFromZero = p.FilesDone == 0
+			}
+		}
+		if p.Phase == "looking" && p.FilesDone == 6 && p.FilesTotal == 6 {
+			lookedAll = true
+		}
+	}
+	if len(phases) < 3 || phases[0] != "reading" || phases[1] != "looking" || phases[2] != "reading" {
+		t.Errorf("phases %v; want reading (the manifests), looking, reading ...", phases)
+	}
+	if !lookedAll || !readFromZero {
+		t.Errorf("the look counted every report: %v; the reading started again from 0: %v (%+v)", lookedAll, readFromZero, rec.progress)
+	}
+}

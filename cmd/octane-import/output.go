@@ -107,7 +107,7 @@ func (p *printer) Progress(pr importer.Progress) {
 			if pr.Phase == "sending" {
 				p.newBar(pr.PayloadsTotal, "sending", "builds and payloads")
 			} else {
-				p.newBar(pr.FilesTotal, "reading", "files")
+				p.newBar(pr.FilesTotal, pr.Phase, "files")
 				_ = p.bar.Set(pr.FilesDone)
 			}
 		}
